@@ -1,0 +1,282 @@
+package events
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// Action ops (contract §2 plus the bus-only interrupt). Wire enum: strings,
+// append only.
+const (
+	OpSend        = "send"
+	OpFollowUp    = "follow_up"
+	OpEdit        = "edit"
+	OpTyping      = "typing"
+	OpGetChatInfo = "get_chat_info"
+	OpDelete      = "delete"
+	OpReact       = "react"
+	// OpInterrupt is published by agents on relay.outbound.interrupt and
+	// written to the connector as an interrupt frame, not an outbound action.
+	OpInterrupt = "interrupt"
+)
+
+// FollowUpKindDiscord is the follow_up kind that answers a Discord
+// interaction through the token the connector vaulted.
+const FollowUpKindDiscord = "discord.interaction_token"
+
+// LegacyOps is the op set a descriptor with an empty supported_ops accepts.
+var LegacyOps = []string{OpSend, OpEdit, OpTyping, OpFollowUp}
+
+// BusOps are the ops agents may publish on relay.outbound.<op>.
+var BusOps = []string{OpSend, OpFollowUp, OpEdit, OpTyping, OpDelete, OpReact, OpInterrupt}
+
+// Action is an agent's reply action. One struct carries every op; which keys
+// an op uses (and requires) is fixed by the contract and enforced by
+// Validate, and AppendJSON writes exactly that op's keys.
+type Action struct {
+	Op         string         `json:"op" msgpack:"op"`
+	ChatID     string         `json:"chat_id,omitempty" msgpack:"chat_id,omitempty"`
+	Content    string         `json:"content,omitempty" msgpack:"content,omitempty"`
+	ReplyTo    *string        `json:"reply_to,omitempty" msgpack:"reply_to,omitempty"`
+	MessageID  string         `json:"message_id,omitempty" msgpack:"message_id,omitempty"`
+	SessionKey string         `json:"session_key,omitempty" msgpack:"session_key,omitempty"`
+	Kind       string         `json:"kind,omitempty" msgpack:"kind,omitempty"`
+	Emoji      string         `json:"emoji,omitempty" msgpack:"emoji,omitempty"`
+	Remove     bool           `json:"remove,omitempty" msgpack:"remove,omitempty"`
+	Reason     *string        `json:"reason,omitempty" msgpack:"reason,omitempty"`
+	Metadata   map[string]any `json:"metadata,omitempty" msgpack:"metadata,omitempty"`
+	// Platform and BotID pick the fronted identity that sends the action;
+	// they travel on the outbound envelope, not inside the action.
+	Platform string `json:"platform,omitempty" msgpack:"platform,omitempty"`
+	BotID    string `json:"bot_id,omitempty" msgpack:"bot_id,omitempty"`
+}
+
+// required lists each op's required, non-empty keys.
+var required = map[string][]string{
+	OpSend:        {"chat_id", "content"},
+	OpFollowUp:    {"session_key", "content"},
+	OpEdit:        {"chat_id", "message_id", "content"},
+	OpTyping:      {"chat_id"},
+	OpGetChatInfo: {"chat_id"},
+	OpDelete:      {"chat_id", "message_id"},
+	OpReact:       {"chat_id", "message_id", "emoji"},
+	OpInterrupt:   {"session_key"},
+}
+
+// KnownOp reports whether op is an action op of the contract.
+func KnownOp(op string) bool { _, ok := required[op]; return ok }
+
+// ChatAddressed reports whether an op targets a chat (and so gets the
+// chat's scope re-attached by egress).
+func ChatAddressed(op string) bool {
+	switch op {
+	case OpSend, OpEdit, OpTyping, OpDelete, OpReact, OpGetChatInfo:
+		return true
+	}
+	return false
+}
+
+// Validate checks the op and its required keys; errors are *ActionError
+// naming the field.
+func (a *Action) Validate() error {
+	keys, ok := required[a.Op]
+	if !ok {
+		if a.Op == "" {
+			return &ActionError{Reason: ReasonMissingField, Field: "op", Detail: "action has no op"}
+		}
+		return &ActionError{Reason: ReasonUnknownOp, Field: "op", Detail: fmt.Sprintf("unknown op %q", a.Op)}
+	}
+	for _, k := range keys {
+		if a.field(k) == "" {
+			return &ActionError{Reason: ReasonMissingField, Field: k, Detail: fmt.Sprintf("%s needs a non-empty %s", a.Op, k)}
+		}
+	}
+	return nil
+}
+
+func (a *Action) field(k string) string {
+	switch k {
+	case "chat_id":
+		return a.ChatID
+	case "content":
+		return a.Content
+	case "message_id":
+		return a.MessageID
+	case "session_key":
+		return a.SessionKey
+	case "emoji":
+		return a.Emoji
+	}
+	return ""
+}
+
+// DecodeAction decodes an action published on relay.outbound.<op>.
+// contentType selects the codec (MessagePack or JSON; empty means
+// MessagePack, what the Go client sends). subjectOp, when not empty, is the
+// op from the subject: an action without op takes it, a different op is an
+// error. The action is validated. Errors are *ActionError naming the field.
+func DecodeAction(data []byte, contentType, subjectOp string) (Action, error) {
+	var a Action
+	var err error
+	switch contentType {
+	case ContentTypeJSON:
+		t := bytes.TrimSpace(data)
+		if len(t) == 0 || t[0] != '{' {
+			return Action{}, &ActionError{Reason: ReasonNotObject, Detail: "action is not a JSON object"}
+		}
+		if err = json.Unmarshal(t, &a); err != nil {
+			return Action{}, actionTypeError(err, func(m *map[string]any) error { return json.Unmarshal(t, m) })
+		}
+	case ContentTypeMsgpack, "":
+		if err = msgpack.Unmarshal(data, &a); err != nil {
+			return Action{}, actionTypeError(err, func(m *map[string]any) error { return msgpack.Unmarshal(data, m) })
+		}
+	default:
+		return Action{}, &ActionError{Reason: ReasonBadEncoding, Field: ContentTypeHeader, Detail: fmt.Sprintf("unsupported content type %q", contentType)}
+	}
+	if subjectOp != "" {
+		if a.Op == "" {
+			a.Op = subjectOp
+		} else if a.Op != subjectOp {
+			return Action{}, &ActionError{Reason: ReasonWrongType, Field: "op", Detail: fmt.Sprintf("op %q published on the %q subject", a.Op, subjectOp)}
+		}
+	}
+	if a.Op == OpFollowUp && a.Kind == "" {
+		a.Kind = FollowUpKindDiscord
+	}
+	return a, a.Validate()
+}
+
+// actionFieldKinds is the expected kind of each action key, for naming the
+// field at fault when a typed decode fails.
+var actionFieldKinds = map[string]string{
+	"op": "string", "chat_id": "string", "content": "string", "reply_to": "string?",
+	"message_id": "string", "session_key": "string", "kind": "string", "emoji": "string",
+	"remove": "bool", "reason": "string?", "metadata": "object?", "platform": "string", "bot_id": "string",
+}
+
+// actionTypeError re-decodes a failed action generically to say which field
+// has the wrong type.
+func actionTypeError(err error, generic func(*map[string]any) error) error {
+	var m map[string]any
+	if gerr := generic(&m); gerr != nil || m == nil {
+		return &ActionError{Reason: ReasonBadEncoding, Detail: err.Error()}
+	}
+	for k, want := range actionFieldKinds {
+		v, ok := m[k]
+		if !ok {
+			continue
+		}
+		okType := false
+		switch want {
+		case "string":
+			_, okType = v.(string)
+		case "string?":
+			_, okType = v.(string)
+			okType = okType || v == nil
+		case "bool":
+			_, okType = v.(bool)
+		case "object?":
+			_, okType = v.(map[string]any)
+			okType = okType || v == nil
+		}
+		if !okType {
+			return &ActionError{Reason: ReasonWrongType, Field: k, Detail: fmt.Sprintf("%s must be a %s, got %T", k, want, v)}
+		}
+	}
+	return &ActionError{Reason: ReasonBadEncoding, Detail: err.Error()}
+}
+
+// AppendJSON appends the action as the contract's JSON action object, with
+// exactly the keys of its op (reply_to always present for send; metadata
+// always an object). It is what goes into an outbound frame.
+func (a *Action) AppendJSON(dst []byte) ([]byte, error) {
+	dst = append(dst, `{"op":`...)
+	dst = appendString(dst, a.Op)
+	str := func(k, v string) {
+		dst = append(dst, ',', '"')
+		dst = append(dst, k...)
+		dst = append(dst, '"', ':')
+		dst = appendString(dst, v)
+	}
+	switch a.Op {
+	case OpSend:
+		str("chat_id", a.ChatID)
+		str("content", a.Content)
+		dst = append(dst, `,"reply_to":`...)
+		if a.ReplyTo == nil {
+			dst = append(dst, "null"...)
+		} else {
+			dst = appendString(dst, *a.ReplyTo)
+		}
+	case OpFollowUp:
+		str("session_key", a.SessionKey)
+		str("kind", a.Kind)
+		str("content", a.Content)
+	case OpEdit:
+		str("chat_id", a.ChatID)
+		str("message_id", a.MessageID)
+		str("content", a.Content)
+	case OpTyping:
+		str("chat_id", a.ChatID)
+	case OpGetChatInfo:
+		str("chat_id", a.ChatID)
+		return append(dst, '}'), nil
+	case OpDelete:
+		str("chat_id", a.ChatID)
+		str("message_id", a.MessageID)
+	case OpReact:
+		str("chat_id", a.ChatID)
+		str("message_id", a.MessageID)
+		str("emoji", a.Emoji)
+		dst = append(dst, `,"remove":`...)
+		dst = strconv.AppendBool(dst, a.Remove)
+	case OpInterrupt:
+		str("session_key", a.SessionKey)
+		dst = append(dst, `,"reason":`...)
+		if a.Reason == nil {
+			dst = append(dst, "null"...)
+		} else {
+			dst = appendString(dst, *a.Reason)
+		}
+		return append(dst, '}'), nil
+	default:
+		return dst, &ActionError{Reason: ReasonUnknownOp, Field: "op", Detail: fmt.Sprintf("unknown op %q", a.Op)}
+	}
+	dst = append(dst, `,"metadata":`...)
+	if len(a.Metadata) == 0 {
+		dst = append(dst, "{}"...)
+	} else {
+		m, err := json.Marshal(a.Metadata)
+		if err != nil {
+			return dst, &ActionError{Reason: ReasonWrongType, Field: "metadata", Detail: err.Error()}
+		}
+		dst = append(dst, m...)
+	}
+	return append(dst, '}'), nil
+}
+
+// MetadataString returns metadata[key] when it is a non-empty string.
+func (a *Action) MetadataString(key string) string {
+	s, _ := a.Metadata[key].(string)
+	return s
+}
+
+// SetMetadataDefault sets metadata[key] = value unless the key is already
+// set to a non-empty value or value is empty.
+func (a *Action) SetMetadataDefault(key, value string) {
+	if value == "" {
+		return
+	}
+	if v, ok := a.Metadata[key]; ok && v != nil && v != "" {
+		return
+	}
+	if a.Metadata == nil {
+		a.Metadata = make(map[string]any, 4)
+	}
+	a.Metadata[key] = value
+}

@@ -1,0 +1,309 @@
+package events
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"strings"
+)
+
+// Frame types, connector → gateway.
+const (
+	FrameDescriptor         = "descriptor"
+	FrameInbound            = "inbound"
+	FramePassthroughForward = "passthrough_forward"
+	FrameOutboundResult     = "outbound_result"
+	FrameInterruptInbound   = "interrupt_inbound"
+	FrameGoingIdleAck       = "going_idle_ack"
+)
+
+// Frame types, gateway → connector.
+const (
+	FrameHello      = "hello"
+	FrameOutbound   = "outbound"
+	FrameInterrupt  = "interrupt"
+	FrameGoingIdle  = "going_idle"
+	FrameInboundAck = "inbound_ack"
+)
+
+// IsControlFrame reports whether ws-edge handles a connector frame type
+// itself rather than publishing it to relay.raw.<type>.
+func IsControlFrame(frameType string) bool {
+	switch frameType {
+	case FrameDescriptor, FrameOutboundResult, FrameGoingIdleAck:
+		return true
+	}
+	return false
+}
+
+// Frame is the envelope of one connector → gateway frame. Payload keys are
+// kept raw so that decoding the envelope costs one pass and the payload is
+// decoded only by the stage that needs it.
+type Frame struct {
+	Type       string          `json:"type"`
+	BufferID   string          `json:"bufferId,omitempty"`
+	RequestID  string          `json:"requestId,omitempty"`
+	Descriptor json.RawMessage `json:"descriptor,omitempty"`
+	Event      json.RawMessage `json:"event,omitempty"`
+	Forward    json.RawMessage `json:"forward,omitempty"`
+	Result     json.RawMessage `json:"result,omitempty"`
+	SessionKey string          `json:"session_key,omitempty"`
+	ChatID     string          `json:"chat_id,omitempty"`
+}
+
+// DecodeFrame decodes and checks one frame (without its trailing newline).
+// The checks are the contract's: a JSON object with a non-empty string
+// "type"; inbound needs an object "event", passthrough_forward an object
+// "forward", descriptor an object "descriptor", outbound_result a
+// "requestId" (a missing "result" reads as {}), interrupt_inbound a
+// "session_key". Unknown types pass with only the envelope checked. Errors
+// are *FrameError; DecodeFrame never panics.
+func DecodeFrame(b []byte) (Frame, error) {
+	var f Frame
+	t := bytes.TrimSpace(b)
+	if len(t) == 0 || t[0] != '{' {
+		if json.Valid(t) {
+			return f, frameErr(ReasonNotObject, "", "frame is JSON but not an object")
+		}
+		return f, frameErr(ReasonNotJSON, "", "frame is not JSON")
+	}
+	if err := json.Unmarshal(t, &f); err != nil {
+		return Frame{}, jsonFrameErr(err)
+	}
+	if f.Type == "" {
+		return Frame{}, frameErr(ReasonMissingType, "type", "frame has no type")
+	}
+	switch f.Type {
+	case FrameInbound:
+		return f, requireObject("event", f.Event)
+	case FramePassthroughForward:
+		return f, requireObject("forward", f.Forward)
+	case FrameDescriptor:
+		return f, requireObject("descriptor", f.Descriptor)
+	case FrameOutboundResult:
+		if f.RequestID == "" {
+			return f, frameErr(ReasonMissingField, "requestId", "outbound_result without requestId")
+		}
+		if len(f.Result) == 0 || string(f.Result) == "null" {
+			f.Result = json.RawMessage("{}")
+		} else if f.Result[0] != '{' {
+			return f, frameErr(ReasonWrongType, "result", "result is not an object")
+		}
+	case FrameInterruptInbound:
+		if f.SessionKey == "" {
+			return f, frameErr(ReasonMissingField, "session_key", "interrupt_inbound without session_key")
+		}
+	}
+	return f, nil
+}
+
+func requireObject(field string, raw json.RawMessage) error {
+	switch {
+	case len(raw) == 0:
+		return frameErr(ReasonMissingField, field, "%s is missing", field)
+	case string(raw) == "null":
+		return frameErr(ReasonNullField, field, "%s is null", field)
+	case raw[0] != '{':
+		return frameErr(ReasonWrongType, field, "%s is not an object", field)
+	}
+	return nil
+}
+
+// jsonFrameErr translates an encoding/json error into a *FrameError.
+func jsonFrameErr(err error) *FrameError {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		field := te.Field
+		if field == "" {
+			return frameErr(ReasonNotObject, "", "frame is JSON but not an object")
+		}
+		return frameErr(ReasonWrongType, field, "%s is a JSON %s, want %s", field, te.Value, jsonKind(te.Type.Kind().String()))
+	}
+	return frameErr(ReasonNotJSON, "", "%v", err)
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "string"
+	case "slice":
+		return "array"
+	case "struct", "map":
+		return "object"
+	case "bool":
+		return "boolean"
+	}
+	return "number"
+}
+
+// PassthroughForward is a provider webhook the connector verified and
+// forwarded (the "forward" object of a passthrough_forward frame).
+type PassthroughForward struct {
+	Platform string
+	BotID    string
+	Method   string
+	Path     string
+	// Headers in arrival order; malformed entries were dropped.
+	Headers [][2]string
+	// BodyB64 is the standard base64 of the body; see Body.
+	BodyB64 string
+	// Profile is the routed agent profile; "" is the default profile.
+	Profile string
+}
+
+// DecodeForward decodes a "forward" object. Headers that are not
+// two-element arrays of strings are dropped, per the contract. Errors are
+// *FrameError.
+func DecodeForward(raw []byte) (PassthroughForward, error) {
+	var w struct {
+		Platform string            `json:"platform"`
+		BotID    string            `json:"botId"`
+		Method   string            `json:"method"`
+		Path     string            `json:"path"`
+		Headers  []json.RawMessage `json:"headers"`
+		BodyB64  *string           `json:"bodyB64"`
+		Profile  *string           `json:"profile"`
+	}
+	if err := requireObject("forward", raw); err != nil {
+		return PassthroughForward{}, err
+	}
+	if err := json.Unmarshal(raw, &w); err != nil {
+		fe := jsonFrameErr(err)
+		if fe.Field != "" {
+			fe.Field = "forward." + fe.Field
+		}
+		return PassthroughForward{}, fe
+	}
+	if w.Platform == "" {
+		return PassthroughForward{}, frameErr(ReasonMissingField, "forward.platform", "forward has no platform")
+	}
+	if w.BodyB64 == nil {
+		return PassthroughForward{}, frameErr(ReasonMissingField, "forward.bodyB64", "forward has no bodyB64")
+	}
+	f := PassthroughForward{Platform: w.Platform, BotID: w.BotID, Method: w.Method, Path: w.Path, BodyB64: *w.BodyB64}
+	if w.Profile != nil {
+		f.Profile = *w.Profile
+	}
+	for _, h := range w.Headers {
+		var pair []string
+		if json.Unmarshal(h, &pair) == nil && len(pair) == 2 {
+			f.Headers = append(f.Headers, [2]string{pair[0], pair[1]})
+		}
+	}
+	return f, nil
+}
+
+// Body decodes BodyB64 strictly: standard alphabet, correct padding, zero
+// trailing bits, and no characters (not even newlines) outside the alphabet.
+// The reference gateway's lenient decoding silently dropped such characters.
+func (f PassthroughForward) Body() ([]byte, error) {
+	if strings.ContainsAny(f.BodyB64, "\r\n") {
+		return nil, frameErr(ReasonBadBase64, "forward.bodyB64", "line breaks are not allowed")
+	}
+	b, err := base64.StdEncoding.Strict().DecodeString(f.BodyB64)
+	if err != nil {
+		return nil, frameErr(ReasonBadBase64, "forward.bodyB64", "%v", err)
+	}
+	return b, nil
+}
+
+// Header returns the first value of a forwarded header (case-insensitive).
+func (f PassthroughForward) Header(name string) string {
+	for _, h := range f.Headers {
+		if strings.EqualFold(h[0], name) {
+			return h[1]
+		}
+	}
+	return ""
+}
+
+// DecodeInboundEvent decodes the "event" object of an inbound frame into a
+// normalized MessageEvent. Errors are *FrameError.
+func DecodeInboundEvent(raw []byte) (MessageEvent, error) {
+	var e MessageEvent
+	if err := requireObject("event", raw); err != nil {
+		return e, err
+	}
+	if err := json.Unmarshal(raw, &e); err != nil {
+		fe := jsonFrameErr(err)
+		if fe.Field != "" {
+			fe.Field = "event." + fe.Field
+		}
+		return MessageEvent{}, fe
+	}
+	e.Normalize()
+	return e, nil
+}
+
+// Gateway → connector frames. Each Append* writes one frame including its
+// trailing newline, ready for a text message.
+
+// AppendHello appends a hello frame.
+func AppendHello(dst []byte, platform, botID string) []byte {
+	dst = append(dst, `{"type":"hello","platform":`...)
+	dst = appendString(dst, platform)
+	dst = append(dst, `,"botId":`...)
+	dst = appendString(dst, botID)
+	return append(dst, "}\n"...)
+}
+
+// AppendOutbound appends an outbound frame around an action's JSON object.
+// platform and botID are omitted when empty.
+func AppendOutbound(dst []byte, requestID string, action []byte, platform, botID string) []byte {
+	dst = append(dst, `{"type":"outbound","requestId":`...)
+	dst = appendString(dst, requestID)
+	dst = append(dst, `,"action":`...)
+	dst = append(dst, action...)
+	if platform != "" {
+		dst = append(dst, `,"platform":`...)
+		dst = appendString(dst, platform)
+	}
+	if botID != "" {
+		dst = append(dst, `,"botId":`...)
+		dst = appendString(dst, botID)
+	}
+	return append(dst, "}\n"...)
+}
+
+// AppendInterrupt appends an interrupt frame; a nil reason is JSON null (the
+// key is always present).
+func AppendInterrupt(dst []byte, sessionKey string, reason *string) []byte {
+	dst = append(dst, `{"type":"interrupt","session_key":`...)
+	dst = appendString(dst, sessionKey)
+	dst = append(dst, `,"reason":`...)
+	if reason == nil {
+		dst = append(dst, "null"...)
+	} else {
+		dst = appendString(dst, *reason)
+	}
+	return append(dst, "}\n"...)
+}
+
+// AppendGoingIdle appends a going_idle frame.
+func AppendGoingIdle(dst []byte) []byte { return append(dst, `{"type":"going_idle"}`+"\n"...) }
+
+// AppendInboundAck appends an inbound_ack frame.
+func AppendInboundAck(dst []byte, bufferID string) []byte {
+	dst = append(dst, `{"type":"inbound_ack","bufferId":`...)
+	dst = appendString(dst, bufferID)
+	return append(dst, "}\n"...)
+}
+
+// appendString appends s as a JSON string.
+func appendString(dst []byte, s string) []byte {
+	simple := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 || c == '<' || c == '>' || c == '&' {
+			simple = false
+			break
+		}
+	}
+	if simple {
+		dst = append(dst, '"')
+		dst = append(dst, s...)
+		return append(dst, '"')
+	}
+	b, _ := json.Marshal(s) // a string always marshals
+	return append(dst, b...)
+}

@@ -1,0 +1,124 @@
+package events
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+)
+
+// Result codes and errors the gateway side synthesizes (contract §2).
+const (
+	ErrTextNotConnected = "relay transport not connected"
+	ErrTextConnLost     = "relay transport connection lost"
+	ErrTextTimedOut     = "relay outbound timed out"
+	// CodeEgressDeclined is the connector's code for a declined action.
+	CodeEgressDeclined = "egress_declined"
+)
+
+// SendResult is the outcome of an action, published on
+// relay.results.<action id>.
+type SendResult struct {
+	Success   bool   `json:"success" msgpack:"success"`
+	MessageID string `json:"message_id,omitempty" msgpack:"message_id,omitempty"`
+	Error     string `json:"error,omitempty" msgpack:"error,omitempty"`
+	Code      string `json:"code,omitempty" msgpack:"code,omitempty"`
+	// Ambiguous means the frame was written but no result came back: the
+	// action may or may not have happened, so it is never retried blindly.
+	Ambiguous bool `json:"ambiguous,omitempty" msgpack:"ambiguous,omitempty"`
+	// ContinuationMessageIDs are the ids of the further parts of a send
+	// that was split to the platform's length limit.
+	ContinuationMessageIDs []string `json:"continuation_message_ids,omitempty" msgpack:"continuation_message_ids,omitempty"`
+	ThreadID               string   `json:"thread_id,omitempty" msgpack:"thread_id,omitempty"`
+	// ChatInfo is get_chat_info's answer.
+	ChatInfo *ChatInfo `json:"chat_info,omitempty" msgpack:"chat_info,omitempty"`
+}
+
+// ChatInfo is a chat's name and type.
+type ChatInfo struct {
+	Name string `json:"name" msgpack:"name"`
+	Type string `json:"type" msgpack:"type"`
+}
+
+// Synthesized results.
+var (
+	ResultNotConnected = SendResult{Success: false, Error: ErrTextNotConnected}
+	ResultConnLost     = SendResult{Success: false, Error: ErrTextConnLost}
+	ResultTimedOut     = SendResult{Success: false, Error: ErrTextTimedOut, Ambiguous: true}
+)
+
+// Declined reports whether the connector declined the action (code
+// egress_declined, or an error text containing "egress declined:"). A decline
+// is final.
+func (r SendResult) Declined() bool {
+	return !r.Success && (r.Code == CodeEgressDeclined || strings.Contains(strings.ToLower(r.Error), "egress declined:"))
+}
+
+// Transient reports whether the result says the action never reached the
+// connector (not connected, or the socket was lost before it was written), so
+// that retrying cannot duplicate it.
+func (r SendResult) Transient() bool {
+	return !r.Success && !r.Ambiguous && (r.Error == ErrTextNotConnected || r.Error == ErrTextConnLost)
+}
+
+// ParseResult reads a connector result object leniently: ids may be strings
+// or numbers, unknown keys are ignored, get_chat_info's name/type may be
+// nested in chat_info or at the top level.
+func ParseResult(raw []byte) (SendResult, error) {
+	var w struct {
+		Success   any             `json:"success"`
+		MessageID any             `json:"message_id"`
+		Error     any             `json:"error"`
+		Code      any             `json:"code"`
+		Ambiguous bool            `json:"ambiguous"`
+		ThreadID  any             `json:"thread_id"`
+		ChatInfo  json.RawMessage `json:"chat_info"`
+		Name      any             `json:"name"`
+		Type      any             `json:"type"`
+		Cont      []any           `json:"continuation_message_ids"`
+	}
+	if err := json.Unmarshal(raw, &w); err != nil {
+		return SendResult{}, frameErr(ReasonWrongType, "result", "%v", err)
+	}
+	r := SendResult{
+		Success:   w.Success == true,
+		MessageID: scalarString(w.MessageID),
+		Error:     scalarString(w.Error),
+		Code:      scalarString(w.Code),
+		Ambiguous: w.Ambiguous,
+		ThreadID:  scalarString(w.ThreadID),
+	}
+	for _, c := range w.Cont {
+		r.ContinuationMessageIDs = append(r.ContinuationMessageIDs, scalarString(c))
+	}
+	var ci struct {
+		Name any `json:"name"`
+		Type any `json:"type"`
+	}
+	if len(w.ChatInfo) > 0 && json.Unmarshal(w.ChatInfo, &ci) == nil && (ci.Name != nil || ci.Type != nil) {
+		r.ChatInfo = &ChatInfo{Name: scalarString(ci.Name), Type: scalarString(ci.Type)}
+	} else if w.Name != nil || w.Type != nil {
+		r.ChatInfo = &ChatInfo{Name: scalarString(w.Name), Type: scalarString(w.Type)}
+	}
+	return r, nil
+}
+
+func scalarString(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case bool:
+		return strconv.FormatBool(x)
+	}
+	return ""
+}
+
+// Error is an error that crosses the bus (a reply to a request that failed):
+// a stable Code and a message safe to show. Details stay in the logs.
+type Error struct {
+	Code    string `json:"code" msgpack:"code"`
+	Message string `json:"message" msgpack:"message"`
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }

@@ -1,0 +1,230 @@
+package events
+
+import (
+	"strings"
+)
+
+// Streams, buckets and subjects of the bus contract (docs/adr/0001-bus-contract.md).
+const (
+	// RawStream holds every connector data frame exactly as received.
+	RawStream = "RELAY_RAW"
+	// InboundStream holds normalized events for agents.
+	InboundStream = "RELAY_INBOUND"
+	// OutboundStream holds agents' reply actions for egress.
+	OutboundStream = "RELAY_OUTBOUND"
+	// DLQStream holds dead letters from every stage.
+	DLQStream = "RELAY_DLQ"
+
+	// ScopeBucket maps "<platform>.<chat key>" to a Scope record.
+	ScopeBucket = "relay_scope"
+	// DescriptorBucket maps a platform to its negotiated descriptor JSON.
+	DescriptorBucket = "relay_descriptor"
+
+	// RawSubjectPrefix prefixes relay.raw.<frame type>.
+	RawSubjectPrefix = "relay.raw."
+	// RawSubjects matches every raw frame subject.
+	RawSubjects = "relay.raw.>"
+	// InboundSubjects matches every event subject.
+	InboundSubjects = "relay.inbound.>"
+	// InboundMessageSubjects matches every MessageEvent subject.
+	InboundMessageSubjects = "relay.inbound.message.>"
+	// InboundInterruptSubjects matches every Interrupt subject.
+	InboundInterruptSubjects = "relay.inbound.interrupt.>"
+	// OutboundSubjectPrefix prefixes relay.outbound.<op>.
+	OutboundSubjectPrefix = "relay.outbound."
+	// OutboundSubjects matches every action subject.
+	OutboundSubjects = "relay.outbound.>"
+	// ResultsSubjectPrefix prefixes relay.results.<action id>.
+	ResultsSubjectPrefix = "relay.results."
+	// DLQSubjectPrefix prefixes relay.dlq.<stage>.
+	DLQSubjectPrefix = "relay.dlq."
+	// DLQSubjects matches every dead letter.
+	DLQSubjects = "relay.dlq.>"
+
+	// EdgeOutboundSubject is the request/reply endpoint of every live ws-edge
+	// (queue group EdgeQueue): the body is an action's JSON, the reply a
+	// result's JSON.
+	EdgeOutboundSubject = "relay.edge.outbound"
+	// EdgeQueue is the queue group ws-edge replicas share.
+	EdgeQueue = "ws-edge"
+	// ChatInfoSubject answers {chat_id} with {name, type}.
+	ChatInfoSubject = "relay.rpc.chat_info"
+)
+
+// Stage names used in relay.dlq.<stage> and the Relay-Stage header.
+const (
+	StageWSEdge    = "ws-edge"
+	StageConverter = "converter"
+	StageEgress    = "egress"
+)
+
+// Header names.
+const (
+	// MsgIDHeader is JetStream's de-duplication header.
+	MsgIDHeader = "Nats-Msg-Id"
+	// ContentTypeHeader names the payload encoding.
+	ContentTypeHeader = "Content-Type"
+	// TypeHeader carries the versioned payload type id (TypeMessageEvent ...).
+	TypeHeader = "Relay-Type"
+	// SessionKeyHeader carries an event's session key.
+	SessionKeyHeader = "Relay-Session-Key"
+	// EdgeHeader names the ws-edge instance that received a frame.
+	EdgeHeader = "Relay-Edge"
+	// ReceivedAtHeader is when ws-edge read the frame (RFC 3339, UTC, ns).
+	ReceivedAtHeader = "Relay-Received-At"
+	// BufferIDHeader repeats a buffered frame's bufferId.
+	BufferIDHeader = "Relay-Buffer-Id"
+	// ErrorHeader is a dead letter's human-readable reason.
+	ErrorHeader = "Relay-Error"
+	// ErrorCodeHeader is a dead letter's stable Reason.
+	ErrorCodeHeader = "Relay-Error-Code"
+	// StageHeader names the stage that dead-lettered a message.
+	StageHeader = "Relay-Stage"
+	// SubjectHeader is a dead letter's original subject (replay target).
+	SubjectHeader = "Relay-Subject"
+	// PlatformHeader and BotIDHeader route an edge request to an identity.
+	PlatformHeader = "Relay-Platform"
+	BotIDHeader    = "Relay-Bot-Id"
+	// DeadlineHeader lets an agent bound how long egress keeps retrying an
+	// action (RFC 3339); the default is the op's deadline.
+	DeadlineHeader = "Relay-Deadline"
+	// ActionIDHeader names the action a result answers.
+	ActionIDHeader = "Relay-Action-Id"
+)
+
+// Content types.
+const (
+	ContentTypeMsgpack = "application/msgpack"
+	ContentTypeJSON    = "application/json"
+)
+
+// Versioned payload type ids, carried in TypeHeader.
+const (
+	TypeMessageEvent = "relaybus.events.v1.message_event"
+	TypeInterrupt    = "relaybus.events.v1.interrupt"
+	TypeAction       = "relaybus.events.v1.action"
+	TypeSendResult   = "relaybus.events.v1.send_result"
+	TypeScope        = "relaybus.events.v1.scope"
+)
+
+// RawSubject returns relay.raw.<frame type>. A type that is not a safe subject
+// token is encoded with Token.
+func RawSubject(frameType string) string { return RawSubjectPrefix + Token(frameType) }
+
+// InboundMessageSubject returns relay.inbound.message.<platform>.<chat>.
+func InboundMessageSubject(platform, chatID string) string {
+	return "relay.inbound.message." + Token(platform) + "." + Token(chatID)
+}
+
+// InboundInterruptSubject returns relay.inbound.interrupt.<platform>.<chat>.
+func InboundInterruptSubject(platform, chatID string) string {
+	return "relay.inbound.interrupt." + Token(platform) + "." + Token(chatID)
+}
+
+// OutboundSubject returns relay.outbound.<op>.
+func OutboundSubject(op string) string { return OutboundSubjectPrefix + Token(op) }
+
+// ResultsSubject returns relay.results.<action id>.
+func ResultsSubject(actionID string) string { return ResultsSubjectPrefix + Token(actionID) }
+
+// DLQSubject returns relay.dlq.<stage>.
+func DLQSubject(stage string) string { return DLQSubjectPrefix + Token(stage) }
+
+// ScopeKey returns the relay_scope key of a chat: "<platform>.<chat>", each
+// part a Token with '%' written as '=' (KV keys may not hold '%'; '=' itself
+// is always escaped by Token, so the mapping stays one-to-one).
+func ScopeKey(platform, chatID string) string {
+	return kvSafe(Token(platform)) + "." + kvSafe(Token(chatID))
+}
+
+func kvSafe(tok string) string { return strings.ReplaceAll(tok, "%", "=") }
+
+// EmptyToken is the Token of the empty string: a subject token may not be
+// empty, and no real id contains NUL.
+const EmptyToken = "%00"
+
+// Token returns s as a subject-safe token: bytes outside [A-Za-z0-9_-] are
+// percent-encoded (upper-case hex, per byte of the UTF-8 encoding), so dots,
+// wildcards and spaces cannot change a subject's shape. The empty string is
+// EmptyToken. Token is one-to-one; UnToken reverses it.
+func Token(s string) string {
+	if s == "" {
+		return EmptyToken
+	}
+	safe := true
+	for i := 0; i < len(s); i++ {
+		if !tokenSafe(s[i]) {
+			safe = false
+			break
+		}
+	}
+	if safe {
+		return s
+	}
+	const hex = "0123456789ABCDEF"
+	b := make([]byte, 0, len(s)+8)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if tokenSafe(c) {
+			b = append(b, c)
+			continue
+		}
+		b = append(b, '%', hex[c>>4], hex[c&15])
+	}
+	return string(b)
+}
+
+// UnToken reverses Token. It reports false for a string Token cannot produce.
+func UnToken(tok string) (string, bool) {
+	if tok == EmptyToken {
+		return "", true
+	}
+	if !strings.Contains(tok, "%") {
+		for i := 0; i < len(tok); i++ {
+			if !tokenSafe(tok[i]) {
+				return "", false
+			}
+		}
+		return tok, tok != ""
+	}
+	b := make([]byte, 0, len(tok))
+	for i := 0; i < len(tok); i++ {
+		c := tok[i]
+		switch {
+		case c == '%':
+			if i+2 >= len(tok) {
+				return "", false
+			}
+			hi, ok1 := unhex(tok[i+1])
+			lo, ok2 := unhex(tok[i+2])
+			if !ok1 || !ok2 {
+				return "", false
+			}
+			v := hi<<4 | lo
+			if tokenSafe(v) {
+				return "", false
+			}
+			b = append(b, v)
+			i += 2
+		case tokenSafe(c):
+			b = append(b, c)
+		default:
+			return "", false
+		}
+	}
+	return string(b), true
+}
+
+func tokenSafe(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}

@@ -1,0 +1,13 @@
+module github.com/relaybus/relaybus/services/ws-edge
+
+go 1.26.8
+
+require (
+	github.com/gorilla/websocket v1.5.3 // indirect
+	github.com/relaybus/relaybus/internal v0.0.0-00010101000000-000000000000
+	github.com/relaybus/relaybus/pkg v0.0.0-00010101000000-000000000000
+)
+
+replace github.com/relaybus/relaybus/pkg => ../../pkg
+
+replace github.com/relaybus/relaybus/internal => ../../internal
