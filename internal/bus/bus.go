@@ -1,0 +1,235 @@
+// Package bus creates relaybus's JetStream streams and KV buckets
+// idempotently (every service calls Ensure at start; the first one wins and
+// the others find them in place) and reads the shared settings that shape
+// them from the environment.
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/relaybus/relaybus/pkg/events"
+)
+
+// ErrInvalidConfig classifies configuration errors.
+var ErrInvalidConfig = errors.New("bus: invalid config")
+
+// ResultsStream keeps each action's definitive result for the duplicate
+// window, so that egress can answer a redelivered action from it instead of
+// sending it twice. It captures relay.results.> (which agents still read as
+// plain core NATS subjects).
+const ResultsStream = "RELAY_RESULTS"
+
+// Config shapes the streams and buckets.
+type Config struct {
+	// Replicas is RELAY_STREAM_REPLICAS: 1, or 3 on a cluster.
+	Replicas int
+	// DuplicateWindow is RELAY_DUPLICATE_WINDOW: how long a bufferId (raw
+	// stream) or an action id (outbound stream) is remembered (default 1h).
+	DuplicateWindow time.Duration
+	// InboundMaxAge bounds how long events wait for agents
+	// (RELAY_INBOUND_MAX_AGE, default 24h).
+	InboundMaxAge time.Duration
+	// InboundMaxBytes bounds the inbound stream (RELAY_INBOUND_MAX_BYTES,
+	// default 1 GiB; the oldest events are discarded first).
+	InboundMaxBytes int64
+	// DLQMaxAge bounds how long dead letters are kept (RELAY_DLQ_MAX_AGE,
+	// default 7 days).
+	DLQMaxAge time.Duration
+	// Storage is file storage unless Memory is set (benchmarks may compare).
+	Memory bool
+}
+
+// DefaultConfig returns the production defaults.
+func DefaultConfig() Config {
+	return Config{
+		Replicas:        1,
+		DuplicateWindow: time.Hour,
+		InboundMaxAge:   24 * time.Hour,
+		InboundMaxBytes: 1 << 30,
+		DLQMaxAge:       7 * 24 * time.Hour,
+	}
+}
+
+// FromEnv overlays the RELAY_* settings on the defaults.
+func FromEnv(getenv func(string) string) (Config, error) {
+	c := DefaultConfig()
+	if v := getenv("RELAY_STREAM_REPLICAS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return c, fmt.Errorf("%w: RELAY_STREAM_REPLICAS=%q: want 1, 3 or 5", ErrInvalidConfig, v)
+		}
+		c.Replicas = n
+	}
+	durs := []struct {
+		name string
+		dst  *time.Duration
+	}{
+		{"RELAY_DUPLICATE_WINDOW", &c.DuplicateWindow},
+		{"RELAY_INBOUND_MAX_AGE", &c.InboundMaxAge},
+		{"RELAY_DLQ_MAX_AGE", &c.DLQMaxAge},
+	}
+	for _, d := range durs {
+		if v := getenv(d.name); v != "" {
+			p, err := time.ParseDuration(v)
+			if err != nil {
+				return c, fmt.Errorf("%w: %s=%q: want a duration like 1h or 30m", ErrInvalidConfig, d.name, v)
+			}
+			*d.dst = p
+		}
+	}
+	if v := getenv("RELAY_INBOUND_MAX_BYTES"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return c, fmt.Errorf("%w: RELAY_INBOUND_MAX_BYTES=%q: want a byte count", ErrInvalidConfig, v)
+		}
+		c.InboundMaxBytes = n
+	}
+	return c, c.Validate()
+}
+
+// Validate checks the settings.
+func (c Config) Validate() error {
+	switch {
+	case c.Replicas < 1 || c.Replicas > 5:
+		return fmt.Errorf("%w: RELAY_STREAM_REPLICAS=%d: want 1, 3 or 5", ErrInvalidConfig, c.Replicas)
+	case c.DuplicateWindow < time.Second:
+		return fmt.Errorf("%w: RELAY_DUPLICATE_WINDOW=%v: want at least 1s", ErrInvalidConfig, c.DuplicateWindow)
+	case c.InboundMaxAge < time.Minute:
+		return fmt.Errorf("%w: RELAY_INBOUND_MAX_AGE=%v: want at least 1m", ErrInvalidConfig, c.InboundMaxAge)
+	case c.InboundMaxBytes < 1<<20:
+		return fmt.Errorf("%w: RELAY_INBOUND_MAX_BYTES=%d: want at least 1 MiB", ErrInvalidConfig, c.InboundMaxBytes)
+	case c.DLQMaxAge < time.Minute:
+		return fmt.Errorf("%w: RELAY_DLQ_MAX_AGE=%v: want at least 1m", ErrInvalidConfig, c.DLQMaxAge)
+	}
+	return nil
+}
+
+func (c Config) storage() jetstream.StorageType {
+	if c.Memory {
+		return jetstream.MemoryStorage
+	}
+	return jetstream.FileStorage
+}
+
+// Streams returns the stream configurations.
+//
+// RELAY_RAW and RELAY_OUTBOUND are work queues: a message is removed once
+// its stage acked it, so storage stays bounded under sustained load, and a
+// message published before any consumer exists waits for one.
+// De-duplication ids outlive the messages for the whole window.
+func (c Config) Streams() []jetstream.StreamConfig {
+	return []jetstream.StreamConfig{
+		{
+			Name:        events.RawStream,
+			Description: "connector data frames exactly as received (ws-edge -> converter)",
+			Subjects:    []string{events.RawSubjects},
+			Retention:   jetstream.WorkQueuePolicy,
+			Storage:     c.storage(),
+			Replicas:    c.Replicas,
+			Duplicates:  c.DuplicateWindow,
+			MaxMsgSize:  8 << 20,
+		},
+		{
+			Name:        events.InboundStream,
+			Description: "normalized events for agents (converter -> agents)",
+			Subjects:    []string{events.InboundSubjects},
+			Retention:   jetstream.LimitsPolicy,
+			Discard:     jetstream.DiscardOld,
+			MaxAge:      c.InboundMaxAge,
+			MaxBytes:    c.InboundMaxBytes,
+			Storage:     c.storage(),
+			Replicas:    c.Replicas,
+			Duplicates:  2 * time.Minute,
+		},
+		{
+			Name:        events.OutboundStream,
+			Description: "agents' reply actions (agents -> egress)",
+			Subjects:    []string{events.OutboundSubjects},
+			Retention:   jetstream.WorkQueuePolicy,
+			Storage:     c.storage(),
+			Replicas:    c.Replicas,
+			Duplicates:  c.DuplicateWindow,
+		},
+		{
+			Name:              ResultsStream,
+			Description:       "definitive action results, kept for the duplicate window (egress)",
+			Subjects:          []string{events.ResultsSubjectPrefix + ">"},
+			Retention:         jetstream.LimitsPolicy,
+			MaxAge:            c.DuplicateWindow,
+			MaxMsgsPerSubject: 1,
+			Storage:           c.storage(),
+			Replicas:          c.Replicas,
+			Duplicates:        2 * time.Minute,
+		},
+		{
+			Name:        events.DLQStream,
+			Description: "dead letters from every stage, with Relay-Error headers",
+			Subjects:    []string{events.DLQSubjects},
+			Retention:   jetstream.LimitsPolicy,
+			Discard:     jetstream.DiscardOld,
+			MaxAge:      c.DLQMaxAge,
+			MaxBytes:    256 << 20,
+			Storage:     c.storage(),
+			Replicas:    c.Replicas,
+			Duplicates:  2 * time.Minute,
+		},
+	}
+}
+
+// Buckets returns the KV bucket configurations.
+func (c Config) Buckets() []jetstream.KeyValueConfig {
+	return []jetstream.KeyValueConfig{
+		{
+			Bucket:      events.ScopeBucket,
+			Description: "per chat: scope id, author, platform, chat type, profile (converter -> egress)",
+			History:     1,
+			TTL:         90 * 24 * time.Hour,
+			Storage:     c.storage(),
+			Replicas:    c.Replicas,
+		},
+		{
+			Bucket:      events.DescriptorBucket,
+			Description: "per platform: the negotiated CapabilityDescriptor JSON (ws-edge -> egress, agents)",
+			History:     5,
+			Storage:     c.storage(),
+			Replicas:    c.Replicas,
+		},
+	}
+}
+
+// Ensure creates or updates every stream and bucket. It is idempotent and
+// safe to call from every replica at once.
+func Ensure(ctx context.Context, js jetstream.JetStream, c Config) error {
+	for _, sc := range c.Streams() {
+		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+			return fmt.Errorf("ensuring stream %s: %w", sc.Name, err)
+		}
+	}
+	for _, kc := range c.Buckets() {
+		if _, err := js.CreateOrUpdateKeyValue(ctx, kc); err != nil {
+			return fmt.Errorf("ensuring bucket %s: %w", kc.Bucket, err)
+		}
+	}
+	return nil
+}
+
+// Check reports whether every stream and bucket exists (for /readyz).
+func Check(ctx context.Context, js jetstream.JetStream, c Config) error {
+	for _, sc := range c.Streams() {
+		if _, err := js.Stream(ctx, sc.Name); err != nil {
+			return fmt.Errorf("stream %s: %w", sc.Name, err)
+		}
+	}
+	for _, kc := range c.Buckets() {
+		if _, err := js.KeyValue(ctx, kc.Bucket); err != nil {
+			return fmt.Errorf("bucket %s: %w", kc.Bucket, err)
+		}
+	}
+	return nil
+}
