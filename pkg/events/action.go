@@ -1,10 +1,10 @@
 package events
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -124,7 +124,7 @@ func DecodeAction(data []byte, contentType, subjectOp string) (Action, error) {
 	var err error
 	switch contentType {
 	case ContentTypeJSON:
-		t := bytes.TrimSpace(data)
+		t := trimJSONSpace(data)
 		if len(t) == 0 || t[0] != '{' {
 			return Action{}, &ActionError{Reason: ReasonNotObject, Detail: "action is not a JSON object"}
 		}
@@ -132,6 +132,9 @@ func DecodeAction(data []byte, contentType, subjectOp string) (Action, error) {
 			return Action{}, actionTypeError(err, func(m *map[string]any) error { return json.Unmarshal(t, m) })
 		}
 	case ContentTypeMsgpack, "":
+		if err = checkMsgpack(data); err != nil {
+			return Action{}, &ActionError{Reason: ReasonBadEncoding, Detail: err.Error()}
+		}
 		if err = msgpack.Unmarshal(data, &a); err != nil {
 			return Action{}, actionTypeError(err, func(m *map[string]any) error { return msgpack.Unmarshal(data, m) })
 		}
@@ -151,12 +154,15 @@ func DecodeAction(data []byte, contentType, subjectOp string) (Action, error) {
 	return a, a.Validate()
 }
 
-// actionFieldKinds is the expected kind of each action key, for naming the
-// field at fault when a typed decode fails.
-var actionFieldKinds = map[string]string{
-	"op": "string", "chat_id": "string", "content": "string", "reply_to": "string?",
-	"message_id": "string", "session_key": "string", "kind": "string", "emoji": "string",
-	"remove": "bool", "reason": "string?", "metadata": "object?", "platform": "string", "bot_id": "string",
+// actionFieldKinds is the expected kind of each action key, in the order
+// of the Action struct, for naming the field at fault when a typed decode
+// fails. A slice, not a map, so that the first bad key is reported
+// deterministically.
+var actionFieldKinds = []struct{ key, kind string }{
+	{"op", "string"}, {"chat_id", "string"}, {"content", "string"}, {"reply_to", "string?"},
+	{"message_id", "string"}, {"session_key", "string"}, {"kind", "string"}, {"emoji", "string"},
+	{"remove", "bool"}, {"reason", "string?"}, {"metadata", "object?"}, {"platform", "string"},
+	{"bot_id", "string"},
 }
 
 // actionTypeError re-decodes a failed action generically to say which field
@@ -166,26 +172,28 @@ func actionTypeError(err error, generic func(*map[string]any) error) error {
 	if gerr := generic(&m); gerr != nil || m == nil {
 		return &ActionError{Reason: ReasonBadEncoding, Detail: err.Error()}
 	}
-	for k, want := range actionFieldKinds {
-		v, ok := m[k]
+	for _, f := range actionFieldKinds {
+		v, ok := m[f.key]
 		if !ok {
 			continue
 		}
 		okType := false
-		switch want {
+		switch f.kind {
 		case "string":
 			_, okType = v.(string)
+			okType = okType || v == nil
 		case "string?":
 			_, okType = v.(string)
 			okType = okType || v == nil
 		case "bool":
 			_, okType = v.(bool)
+			okType = okType || v == nil
 		case "object?":
 			_, okType = v.(map[string]any)
 			okType = okType || v == nil
 		}
 		if !okType {
-			return &ActionError{Reason: ReasonWrongType, Field: k, Detail: fmt.Sprintf("%s must be a %s, got %T", k, want, v)}
+			return &ActionError{Reason: ReasonWrongType, Field: f.key, Detail: fmt.Sprintf("%s must be a %s, got %T", f.key, strings.TrimSuffix(f.kind, "?"), v)}
 		}
 	}
 	return &ActionError{Reason: ReasonBadEncoding, Detail: err.Error()}

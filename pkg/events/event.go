@@ -2,6 +2,7 @@ package events
 
 import (
 	"strings"
+	"unicode"
 )
 
 // Message types (MessageEvent.MessageType). Wire enum: strings, append only.
@@ -273,20 +274,22 @@ func (s *SessionSource) Normalize() {
 	}
 }
 
-// IsCommand reports whether the text is a slash command.
+// IsCommand reports whether the text is a slash command: after leading
+// whitespace (Unicode spaces included, as Python's str.lstrip strips them)
+// it starts with "/".
 func IsCommand(text string) bool {
-	return strings.HasPrefix(strings.TrimLeft(text, " \t\r\n\v\f"), "/")
+	return strings.HasPrefix(strings.TrimLeftFunc(text, unicode.IsSpace), "/")
 }
 
 // CommandName returns a command's name: the first word without "/",
 // lower-cased, with an "@bot" suffix removed. It returns "" for non-commands.
 func CommandName(text string) string {
-	t := strings.TrimLeft(text, " \t\r\n\v\f")
+	t := strings.TrimLeftFunc(text, unicode.IsSpace)
 	if !strings.HasPrefix(t, "/") {
 		return ""
 	}
 	word := t[1:]
-	if i := strings.IndexAny(word, " \t\r\n\v\f"); i >= 0 {
+	if i := strings.IndexFunc(word, unicode.IsSpace); i >= 0 {
 		word = word[:i]
 	}
 	if i := strings.IndexByte(word, '@'); i >= 0 {
@@ -295,15 +298,16 @@ func CommandName(text string) string {
 	return strings.ToLower(word)
 }
 
-// CommandArgs returns what follows a command's first whitespace, or "".
+// CommandArgs returns what follows a command's first whitespace, without
+// leading whitespace (trailing whitespace is kept), or "".
 func CommandArgs(text string) string {
-	t := strings.TrimLeft(text, " \t\r\n\v\f")
+	t := strings.TrimLeftFunc(text, unicode.IsSpace)
 	if !strings.HasPrefix(t, "/") {
 		return ""
 	}
-	i := strings.IndexAny(t, " \t\r\n\v\f")
+	i := strings.IndexFunc(t, unicode.IsSpace)
 	if i < 0 {
 		return ""
 	}
-	return strings.TrimLeft(t[i:], " \t\r\n\v\f")
+	return strings.TrimLeftFunc(t[i:], unicode.IsSpace)
 }

@@ -1,7 +1,6 @@
 package events
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -61,7 +60,7 @@ type Frame struct {
 // are *FrameError; DecodeFrame never panics.
 func DecodeFrame(b []byte) (Frame, error) {
 	var f Frame
-	t := bytes.TrimSpace(b)
+	t := trimJSONSpace(b)
 	if len(t) == 0 || t[0] != '{' {
 		if json.Valid(t) {
 			return f, frameErr(ReasonNotObject, "", "frame is JSON but not an object")
@@ -96,6 +95,20 @@ func DecodeFrame(b []byte) (Frame, error) {
 		}
 	}
 	return f, nil
+}
+
+// trimJSONSpace trims the four JSON whitespace bytes (space, tab, CR, LF)
+// from both ends. bytes.TrimSpace would also strip Unicode spaces such as
+// U+00A0 and accept a frame that no JSON parser downstream can read.
+func trimJSONSpace(b []byte) []byte {
+	isSpace := func(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+	for len(b) > 0 && isSpace(b[0]) {
+		b = b[1:]
+	}
+	for len(b) > 0 && isSpace(b[len(b)-1]) {
+		b = b[:len(b)-1]
+	}
+	return b
 }
 
 func requireObject(field string, raw json.RawMessage) error {
@@ -152,9 +165,10 @@ type PassthroughForward struct {
 	Profile string
 }
 
-// DecodeForward decodes a "forward" object. Headers that are not
-// two-element arrays of strings are dropped, per the contract. Errors are
-// *FrameError.
+// DecodeForward decodes a "forward" object. platform must be a non-empty
+// string and bodyB64 a string (decode it with Body); headers that are not
+// two-element arrays of strings are dropped, per the contract, and the rest
+// keep their arrival order. Errors are *FrameError.
 func DecodeForward(raw []byte) (PassthroughForward, error) {
 	var w struct {
 		Platform string            `json:"platform"`
@@ -186,12 +200,28 @@ func DecodeForward(raw []byte) (PassthroughForward, error) {
 		f.Profile = *w.Profile
 	}
 	for _, h := range w.Headers {
-		var pair []string
-		if json.Unmarshal(h, &pair) == nil && len(pair) == 2 {
-			f.Headers = append(f.Headers, [2]string{pair[0], pair[1]})
+		if name, value, ok := headerPair(h); ok {
+			f.Headers = append(f.Headers, [2]string{name, value})
 		}
 	}
 	return f, nil
+}
+
+// headerPair decodes one forwarded header entry: a two-element array of
+// strings. Anything else (a longer or shorter array, a null or a number in
+// the pair, a non-array) is reported as not ok and dropped by the caller.
+func headerPair(raw json.RawMessage) (name, value string, ok bool) {
+	var pair []json.RawMessage
+	if json.Unmarshal(raw, &pair) != nil || len(pair) != 2 {
+		return "", "", false
+	}
+	if len(pair[0]) == 0 || pair[0][0] != '"' || len(pair[1]) == 0 || pair[1][0] != '"' {
+		return "", "", false
+	}
+	if json.Unmarshal(pair[0], &name) != nil || json.Unmarshal(pair[1], &value) != nil {
+		return "", "", false
+	}
+	return name, value, true
 }
 
 // Body decodes BodyB64 strictly: standard alphabet, correct padding, zero

@@ -1,7 +1,9 @@
 package events
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"strings"
 )
@@ -61,22 +63,25 @@ func (r SendResult) Transient() bool {
 }
 
 // ParseResult reads a connector result object leniently: ids may be strings
-// or numbers, unknown keys are ignored, get_chat_info's name/type may be
-// nested in chat_info or at the top level.
+// or numbers (kept digit for digit: a Discord snowflake does not fit a
+// float64), a success or ambiguous flag that is not a JSON boolean reads as
+// false, unknown keys are ignored, and get_chat_info's name/type may be
+// nested in chat_info or at the top level. JSON null reads as {}. Only input
+// that is not a JSON object is an error (a *FrameError, ReasonWrongType).
 func ParseResult(raw []byte) (SendResult, error) {
 	var w struct {
 		Success   any             `json:"success"`
 		MessageID any             `json:"message_id"`
 		Error     any             `json:"error"`
 		Code      any             `json:"code"`
-		Ambiguous bool            `json:"ambiguous"`
+		Ambiguous any             `json:"ambiguous"`
 		ThreadID  any             `json:"thread_id"`
 		ChatInfo  json.RawMessage `json:"chat_info"`
 		Name      any             `json:"name"`
 		Type      any             `json:"type"`
-		Cont      []any           `json:"continuation_message_ids"`
+		Cont      any             `json:"continuation_message_ids"`
 	}
-	if err := json.Unmarshal(raw, &w); err != nil {
+	if err := decodeNumbers(raw, &w); err != nil {
 		return SendResult{}, frameErr(ReasonWrongType, "result", "%v", err)
 	}
 	r := SendResult{
@@ -84,17 +89,21 @@ func ParseResult(raw []byte) (SendResult, error) {
 		MessageID: scalarString(w.MessageID),
 		Error:     scalarString(w.Error),
 		Code:      scalarString(w.Code),
-		Ambiguous: w.Ambiguous,
+		Ambiguous: w.Ambiguous == true,
 		ThreadID:  scalarString(w.ThreadID),
 	}
-	for _, c := range w.Cont {
-		r.ContinuationMessageIDs = append(r.ContinuationMessageIDs, scalarString(c))
+	if ids, ok := w.Cont.([]any); ok {
+		for _, c := range ids {
+			if id := scalarString(c); id != "" {
+				r.ContinuationMessageIDs = append(r.ContinuationMessageIDs, id)
+			}
+		}
 	}
 	var ci struct {
 		Name any `json:"name"`
 		Type any `json:"type"`
 	}
-	if len(w.ChatInfo) > 0 && json.Unmarshal(w.ChatInfo, &ci) == nil && (ci.Name != nil || ci.Type != nil) {
+	if len(w.ChatInfo) > 0 && decodeNumbers(w.ChatInfo, &ci) == nil && (ci.Name != nil || ci.Type != nil) {
 		r.ChatInfo = &ChatInfo{Name: scalarString(ci.Name), Type: scalarString(ci.Type)}
 	} else if w.Name != nil || w.Type != nil {
 		r.ChatInfo = &ChatInfo{Name: scalarString(w.Name), Type: scalarString(w.Type)}
@@ -102,12 +111,26 @@ func ParseResult(raw []byte) (SendResult, error) {
 	return r, nil
 }
 
+// decodeNumbers is json.Unmarshal with numbers kept as json.Number: exactly
+// one JSON value, nothing but whitespace after it.
+func decodeNumbers(raw []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	if err := d.Decode(v); err != nil {
+		return err
+	}
+	if len(trimJSONSpace(raw[d.InputOffset():])) != 0 {
+		return errors.New("trailing data after the JSON value")
+	}
+	return nil
+}
+
 func scalarString(v any) string {
 	switch x := v.(type) {
 	case string:
 		return x
-	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64)
+	case json.Number:
+		return x.String()
 	case bool:
 		return strconv.FormatBool(x)
 	}

@@ -5,24 +5,32 @@ import "strings"
 // SessionKeyOptions tunes per-user isolation in SessionKey. The zero value
 // is the connector's default: isolate users in groups, not inside threads.
 type SessionKeyOptions struct {
-	// SharedGroups turns per-user isolation in group chats off.
+	// SharedGroups turns per-user isolation in group chats off (the
+	// reference's group_sessions_per_user = false). It applies inside
+	// threads too: a shared group never isolates.
 	SharedGroups bool
-	// IsolateThreadUsers turns per-user isolation inside threads on.
+	// IsolateThreadUsers turns per-user isolation inside threads on (the
+	// reference's thread_sessions_per_user = true).
 	IsolateThreadUsers bool
 }
 
 // SessionKey builds the conversation key the connector uses, character for
-// character (contract §4):
+// character (contract §4, the reference's build_session_key):
 //
 //	agent:<ns>:<platform>:dm:<chat_id>[:<thread_id>]
 //	agent:<ns>:<platform>:<chat_type>:<chat_id>[:<thread_id>][:<user>]
 //
-// where ns is "main", or the source's profile ("main" itself written
-// "main~"), and user is user_id_alt or user_id when per-user isolation applies.
+// ns is "main" for no profile (or the profile "default"), "main~" for a
+// profile literally named "main", and the profile's name otherwise. user is
+// user_id_alt, else user_id; it is appended when per-user isolation applies:
+// in groups by default, inside threads only with IsolateThreadUsers. An empty
+// chat_id or thread_id is left out rather than written as an empty segment,
+// and a DM without a chat_id is keyed on its user (before the thread), so
+// such DMs never collapse into one shared session.
 func SessionKey(src SessionSource, opt SessionKeyOptions) string {
 	ns := "main"
 	switch src.Profile {
-	case "":
+	case "", "default":
 	case "main":
 		ns = "main~"
 	default:
@@ -36,34 +44,42 @@ func SessionKey(src SessionSource, opt SessionKeyOptions) string {
 	if chatType == "" {
 		chatType = ChatDM
 	}
+	user := src.UserIDAlt
+	if user == "" {
+		user = src.UserID
+	}
+	var isolate bool
+	if chatType == ChatDM {
+		isolate = src.ChatID == ""
+	} else {
+		isolate = !opt.SharedGroups && (src.ThreadID == "" || opt.IsolateThreadUsers)
+	}
+	if !isolate {
+		user = ""
+	}
+
 	var b strings.Builder
-	b.Grow(len(ns) + len(platform) + len(src.ChatID) + len(src.ThreadID) + len(src.UserID) + 24)
+	b.Grow(len("agent:") + len(ns) + len(platform) + len(chatType) + len(src.ChatID) + len(src.ThreadID) + len(user) + 5)
 	b.WriteString("agent:")
 	b.WriteString(ns)
 	b.WriteByte(':')
 	b.WriteString(platform)
 	b.WriteByte(':')
 	b.WriteString(chatType)
-	b.WriteByte(':')
-	b.WriteString(src.ChatID)
-	if src.ThreadID != "" {
-		b.WriteByte(':')
-		b.WriteString(src.ThreadID)
+	part := func(s string) {
+		if s != "" {
+			b.WriteByte(':')
+			b.WriteString(s)
+		}
 	}
+	part(src.ChatID)
 	if chatType == ChatDM {
-		return b.String()
-	}
-	isolate := !opt.SharedGroups
-	if src.ThreadID != "" {
-		isolate = opt.IsolateThreadUsers
-	}
-	user := src.UserIDAlt
-	if user == "" {
-		user = src.UserID
-	}
-	if isolate && user != "" {
-		b.WriteByte(':')
-		b.WriteString(user)
+		// DMs put the user before the thread; groups and threads after it.
+		part(user)
+		part(src.ThreadID)
+	} else {
+		part(src.ThreadID)
+		part(user)
 	}
 	return b.String()
 }

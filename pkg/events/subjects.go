@@ -140,8 +140,9 @@ func ScopeKey(platform, chatID string) string {
 func kvSafe(tok string) string { return strings.ReplaceAll(tok, "%", "=") }
 
 // EmptyToken is the Token of the empty string: a subject token may not be
-// empty, and no real id contains NUL.
-const EmptyToken = "%00"
+// empty. A lone '%' is never produced for a non-empty string (Token always
+// follows '%' with two hex digits), so Token stays one-to-one.
+const EmptyToken = "%"
 
 // Token returns s as a subject-safe token: bytes outside [A-Za-z0-9_-] are
 // percent-encoded (upper-case hex, per byte of the UTF-8 encoding), so dots,

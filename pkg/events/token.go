@@ -97,10 +97,12 @@ func DialURL(base string) (string, error) {
 	if u.Scheme != "ws" && u.Scheme != "wss" {
 		return "", fmt.Errorf("%w: %q: scheme must be ws, wss, http or https", ErrBadURL, base)
 	}
-	if u.Host == "" {
+	if u.Hostname() == "" {
 		return "", fmt.Errorf("%w: %q: no host", ErrBadURL, base)
 	}
-	if u.RawQuery != "" || u.Fragment != "" {
+	// An empty query or fragment ("https://c.example?") leaves RawQuery and
+	// Fragment empty but would put "/relay" behind the '?' or '#'.
+	if strings.ContainsAny(s, "?#") {
 		return "", fmt.Errorf("%w: %q: no query or fragment allowed (auth rides the Authorization header)", ErrBadURL, base)
 	}
 	s = strings.TrimRight(s, "/")
