@@ -1,0 +1,96 @@
+package converter
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/relaybus/relaybus/internal/bus"
+)
+
+// Config configures the converter.
+type Config struct {
+	// Durable is the consumer name shared by every replica.
+	Durable string
+	// Workers is CONVERTER_WORKERS: concurrent conversions (default 64).
+	Workers int
+	// MaxDeliver is CONVERTER_MAX_DELIVER: deliveries before a frame that
+	// keeps failing (a NATS outage, not bad input) is dead-lettered.
+	MaxDeliver int
+	// ScopeCacheSize bounds the per-replica memory of written scope records
+	// (CONVERTER_SCOPE_CACHE, default 100000 chats).
+	ScopeCacheSize int
+	// HTTPAddr is CONVERTER_HTTP_ADDR ("" = no ops server of its own).
+	HTTPAddr        string
+	Version         string
+	Bus             bus.Config
+	ShutdownTimeout time.Duration
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{
+		Durable:         "passthrough-converter",
+		Workers:         64,
+		MaxDeliver:      10,
+		ScopeCacheSize:  100_000,
+		Version:         "0.1.0",
+		Bus:             bus.DefaultConfig(),
+		ShutdownTimeout: 10 * time.Second,
+	}
+}
+
+// Validate checks the settings.
+func (c Config) Validate() error {
+	switch {
+	case c.Durable == "":
+		return fmt.Errorf("%w: consumer name is empty", ErrInvalidConfig)
+	case c.Workers < 1 || c.Workers > 4096:
+		return fmt.Errorf("%w: CONVERTER_WORKERS=%d: want 1..4096", ErrInvalidConfig, c.Workers)
+	case c.MaxDeliver < 1:
+		return fmt.Errorf("%w: CONVERTER_MAX_DELIVER=%d: want >= 1", ErrInvalidConfig, c.MaxDeliver)
+	case c.ScopeCacheSize < 1:
+		return fmt.Errorf("%w: CONVERTER_SCOPE_CACHE=%d: want >= 1", ErrInvalidConfig, c.ScopeCacheSize)
+	case c.ShutdownTimeout <= 0:
+		return fmt.Errorf("%w: CONVERTER_SHUTDOWN_TIMEOUT=%v: want > 0", ErrInvalidConfig, c.ShutdownTimeout)
+	}
+	return c.Bus.Validate()
+}
+
+// ConfigFromEnv overlays the environment on DefaultConfig and validates.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	c := DefaultConfig()
+	var err error
+	if c.Bus, err = bus.FromEnv(getenv); err != nil {
+		return c, err
+	}
+	ints := []struct {
+		name string
+		dst  *int
+	}{
+		{"CONVERTER_WORKERS", &c.Workers},
+		{"CONVERTER_MAX_DELIVER", &c.MaxDeliver},
+		{"CONVERTER_SCOPE_CACHE", &c.ScopeCacheSize},
+	}
+	for _, i := range ints {
+		if v := getenv(i.name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return c, fmt.Errorf("%w: %s=%q: want an integer", ErrInvalidConfig, i.name, v)
+			}
+			*i.dst = n
+		}
+	}
+	if v := getenv("CONVERTER_SHUTDOWN_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return c, fmt.Errorf("%w: CONVERTER_SHUTDOWN_TIMEOUT=%q: want a duration like 10s", ErrInvalidConfig, v)
+		}
+		c.ShutdownTimeout = d
+	}
+	c.HTTPAddr = getenv("CONVERTER_HTTP_ADDR")
+	if v := getenv("CONVERTER_DURABLE"); v != "" {
+		c.Durable = v
+	}
+	return c, c.Validate()
+}

@@ -1,0 +1,380 @@
+package converter
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go/micro"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/relaybus/relaybus/internal/bus"
+	"github.com/relaybus/relaybus/internal/consume"
+	"github.com/relaybus/relaybus/internal/ops"
+	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/services/passthrough-converter/internal/discord"
+	"github.com/relaybus/relaybus/services/passthrough-converter/internal/twilio"
+)
+
+// Deps are the converter's collaborators.
+type Deps struct {
+	Log *slog.Logger
+	NC  *nats.Conn
+	// Registerer receives the metrics; nil makes a registry of the
+	// service's own (served on HTTPAddr).
+	Registerer prometheus.Registerer
+	Now        func() time.Time
+}
+
+// Service is a running converter replica.
+type Service struct {
+	cfg     Config
+	log     *slog.Logger
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	now     func() time.Time
+	reg     prometheus.Registerer
+	gather  prometheus.Gatherer
+	loop    *consume.Loop
+	metrics *metrics
+
+	scopeKV jetstream.KeyValue
+	kvMu    sync.Mutex
+
+	scopes *scopeCache
+}
+
+// New returns a converter; Run starts it.
+func New(cfg Config, deps Deps) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if deps.NC == nil {
+		return nil, fmt.Errorf("%w: no NATS connection", ErrInvalidConfig)
+	}
+	s := &Service{cfg: cfg, log: deps.Log, nc: deps.NC, now: deps.Now, reg: deps.Registerer}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.reg == nil {
+		r := ops.NewRegistry()
+		s.reg, s.gather = r, r
+	}
+	js, err := jetstream.New(deps.NC)
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	s.js = js
+	if s.metrics, err = newMetrics(s.reg); err != nil {
+		return nil, err
+	}
+	s.scopes = newScopeCache(cfg.ScopeCacheSize)
+	s.loop, err = consume.New(js, consume.Config{
+		Stream:         events.RawStream,
+		Durable:        cfg.Durable,
+		FilterSubjects: []string{events.RawSubjects},
+		Stage:          events.StageConverter,
+		Workers:        cfg.Workers,
+		MaxDeliver:     cfg.MaxDeliver,
+		Grace:          cfg.ShutdownTimeout,
+		Ensure:         func(ctx context.Context) error { return bus.Ensure(ctx, js, cfg.Bus) },
+		Log:            s.log,
+		Registerer:     s.reg,
+	}, s.handle)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Run converts until ctx is done, then finishes in-flight frames, stops the
+// micro service, drains the NATS connection and returns.
+func (s *Service) Run(ctx context.Context) error {
+	ectx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err := bus.Ensure(ectx, s.js, s.cfg.Bus)
+	cancel()
+	if err != nil && ctx.Err() == nil {
+		// Not fatal: the consume loop keeps ensuring until NATS answers.
+		s.log.Warn("streams not ready yet", "err", err)
+	}
+	msvc, err := micro.AddService(s.nc, micro.Config{
+		Name:        "relay-passthrough-converter",
+		Version:     s.cfg.Version,
+		Description: "relaybus: raw connector frames -> MessageEvents",
+	})
+	if err != nil {
+		return fmt.Errorf("registering micro service: %w", err)
+	}
+	if err := msvc.AddEndpoint("status", micro.HandlerFunc(func(r micro.Request) {
+		b, _ := json.Marshal(map[string]any{"scope_cache": s.scopes.len(), "ready": s.Ready(context.Background()) == nil})
+		_ = r.Respond(b)
+	}), micro.WithEndpointSubject("relay.rpc.status.converter")); err != nil {
+		return fmt.Errorf("registering status endpoint: %w", err)
+	}
+
+	errc := make(chan error, 2)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); errc <- s.loop.Run(ctx) }()
+	if s.cfg.HTTPAddr != "" {
+		ln, err := ops.Listen(s.cfg.HTTPAddr)
+		if err != nil {
+			return err
+		}
+		o := ops.New(s.gatherer())
+		o.AddLiveness(ops.Check{Name: "converter", Fn: s.Live})
+		o.AddReadiness(ops.Check{Name: "converter", Fn: s.Ready})
+		wg.Add(1)
+		go func() { defer wg.Done(); errc <- ops.Serve(ctx, ln, o.Handler(), s.log) }()
+	}
+	s.log.Info("converter running", "consumer", s.cfg.Durable, "workers", s.cfg.Workers)
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	}
+	wg.Wait()
+	_ = msvc.Stop()
+	drain(s.nc, s.cfg.ShutdownTimeout)
+	s.log.Info("converter stopped")
+	return runErr
+}
+
+func (s *Service) gatherer() prometheus.Gatherer {
+	if s.gather != nil {
+		return s.gather
+	}
+	if g, ok := s.reg.(prometheus.Gatherer); ok {
+		return g
+	}
+	return prometheus.DefaultGatherer
+}
+
+// drain drains nc and waits (bounded) until it is closed.
+func drain(nc *nats.Conn, timeout time.Duration) {
+	if nc.IsClosed() {
+		return
+	}
+	closed := make(chan struct{})
+	nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
+	if err := nc.Drain(); err != nil {
+		nc.Close()
+		return
+	}
+	select {
+	case <-closed:
+	case <-time.After(timeout):
+		nc.Close()
+	}
+}
+
+// Ready reports readiness: NATS connected, streams present, consumer live.
+func (s *Service) Ready(ctx context.Context) error {
+	if !s.nc.IsConnected() {
+		return errors.New("nats not connected")
+	}
+	if err := bus.Check(ctx, s.js, s.cfg.Bus); err != nil {
+		return err
+	}
+	return s.loop.Ready()
+}
+
+// Live reports liveness (the process can make progress).
+func (s *Service) Live(ctx context.Context) error {
+	if s.nc.IsClosed() {
+		return errors.New("nats connection closed")
+	}
+	return nil
+}
+
+// handle converts one raw frame.
+func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
+	frame, err := events.DecodeFrame(msg.Data())
+	if err != nil {
+		s.metrics.dropped.WithLabelValues(events.Reason(err)).Inc()
+		return consume.Permanent(err)
+	}
+	s.metrics.observeLag(msg.Headers().Get(events.ReceivedAtHeader), s.now())
+	switch frame.Type {
+	case events.FrameInbound:
+		ev, err := events.DecodeInboundEvent(frame.Event)
+		if err != nil {
+			s.metrics.dropped.WithLabelValues(events.Reason(err)).Inc()
+			return consume.Permanent(err)
+		}
+		return s.publishEvent(ctx, msg, &ev, "inbound")
+	case events.FramePassthroughForward:
+		return s.handleForward(ctx, msg, frame)
+	case events.FrameInterruptInbound:
+		return s.publishInterrupt(ctx, msg, frame)
+	default:
+		s.metrics.dropped.WithLabelValues("unknown_type").Inc()
+		s.log.Debug("frame type not converted", "frame_type", frame.Type)
+		return nil
+	}
+}
+
+func (s *Service) handleForward(ctx context.Context, msg jetstream.Msg, frame events.Frame) error {
+	fwd, err := events.DecodeForward(frame.Forward)
+	if err != nil {
+		s.metrics.dropped.WithLabelValues(events.Reason(err)).Inc()
+		return consume.Permanent(err)
+	}
+	body, err := fwd.Body()
+	if err != nil {
+		s.metrics.dropped.WithLabelValues(events.Reason(err)).Inc()
+		return consume.Permanent(err)
+	}
+	var ev events.MessageEvent
+	var kind string
+	switch fwd.Platform {
+	case "discord":
+		ev, err = discord.Convert(body, fwd)
+		switch {
+		case errors.Is(err, discord.ErrPing):
+			s.metrics.dropped.WithLabelValues("ping").Inc()
+			return nil
+		case errors.Is(err, discord.ErrAutocomplete):
+			s.metrics.dropped.WithLabelValues("autocomplete").Inc()
+			return nil
+		case err != nil:
+			s.metrics.dropped.WithLabelValues(events.Reason(err)).Inc()
+			return s.deadLetterForward(ctx, msg, frame, fwd, body, err)
+		}
+		kind = "discord_" + interactionKind(&ev)
+	case "twilio":
+		if ev, err = twilio.Convert(body, fwd); err != nil {
+			s.metrics.dropped.WithLabelValues(events.Reason(err)).Inc()
+			return consume.Permanent(err)
+		}
+		kind = "twilio"
+	default:
+		s.metrics.dropped.WithLabelValues(events.ReasonUnsupported).Inc()
+		return consume.Permanent(&events.FrameError{
+			Reason: events.ReasonUnsupported, Field: "forward.platform",
+			Detail: fmt.Sprintf("platform %q (path %q) is not converted", fwd.Platform, fwd.Path),
+		})
+	}
+	return s.publishEvent(ctx, msg, &ev, kind)
+}
+
+func interactionKind(ev *events.MessageEvent) string {
+	if ev.Interaction == nil {
+		return "interaction"
+	}
+	switch ev.Interaction.Kind {
+	case "application_command":
+		return "command"
+	case "message_component":
+		return "component"
+	case "modal_submit":
+		return "modal"
+	}
+	return "interaction"
+}
+
+// deadLetterForward dead-letters a Discord forward whose body could not be
+// converted, with any token removed from the stored body, then terminates
+// the raw message itself.
+func (s *Service) deadLetterForward(ctx context.Context, msg jetstream.Msg, frame events.Frame, fwd events.PassthroughForward, body []byte, cause error) error {
+	clean, stripped := discord.StripToken(body)
+	data := msg.Data()
+	if stripped {
+		var m map[string]json.RawMessage
+		if json.Unmarshal(frame.Forward, &m) == nil {
+			b64, _ := json.Marshal(base64.StdEncoding.EncodeToString(clean))
+			m["bodyB64"] = b64
+			fwdJSON, _ := json.Marshal(m)
+			var env map[string]json.RawMessage
+			if json.Unmarshal(data, &env) == nil {
+				env["forward"] = fwdJSON
+				data, _ = json.Marshal(env)
+			}
+		}
+	}
+	if err := bus.DeadLetter(ctx, s.js, events.StageConverter, msg.Subject(), data, msg.Headers(), bus.MsgDedupID(msg), cause); err != nil {
+		return err // retried: nothing is lost
+	}
+	s.log.Warn("message dead-lettered", "stage", events.StageConverter, "subject", msg.Subject(), "reason", events.Reason(cause), "err", cause)
+	if err := msg.Term(); err != nil && !errors.Is(err, jetstream.ErrMsgAlreadyAckd) {
+		return err
+	}
+	return nil
+}
+
+// outputID derives an output's Nats-Msg-Id from its input, so that a
+// redelivered raw frame produces the same id and JetStream drops the copy.
+func outputID(prefix string, msg jetstream.Msg) string {
+	if id := msg.Headers().Get(events.MsgIDHeader); id != "" {
+		return prefix + id
+	}
+	return prefix + bus.MsgDedupID(msg)
+}
+
+func (s *Service) publishEvent(ctx context.Context, in jetstream.Msg, ev *events.MessageEvent, kind string) error {
+	ev.Normalize()
+	if ev.Source.ChatID != "" {
+		if err := s.recordScope(ctx, ev.Source); err != nil {
+			return err
+		}
+	}
+	data, err := events.Marshal(ev, events.ContentTypeMsgpack)
+	if err != nil {
+		return consume.Permanent(fmt.Errorf("encoding event: %w", err))
+	}
+	out := nats.NewMsg(events.InboundMessageSubject(ev.Source.Platform, ev.Source.ChatID))
+	out.Data = data
+	out.Header.Set(events.ContentTypeHeader, events.ContentTypeMsgpack)
+	out.Header.Set(events.TypeHeader, events.TypeMessageEvent)
+	out.Header.Set(events.SessionKeyHeader, ev.SessionKey)
+	out.Header.Set(events.MsgIDHeader, outputID("ev:", in))
+	if t := in.Headers().Get(events.ReceivedAtHeader); t != "" {
+		out.Header.Set(events.ReceivedAtHeader, t)
+	}
+	if _, err := s.js.PublishMsg(ctx, out); err != nil {
+		return fmt.Errorf("publishing event: %w", err)
+	}
+	s.metrics.converted.WithLabelValues(kind).Inc()
+	s.log.Debug("event published", "subject", out.Subject, "kind", kind)
+	return nil
+}
+
+func (s *Service) publishInterrupt(ctx context.Context, in jetstream.Msg, frame events.Frame) error {
+	it := events.Interrupt{SessionKey: frame.SessionKey, ChatID: frame.ChatID, Platform: sessionPlatform(frame.SessionKey)}
+	data, err := events.Marshal(it, events.ContentTypeMsgpack)
+	if err != nil {
+		return consume.Permanent(err)
+	}
+	out := nats.NewMsg(events.InboundInterruptSubject(it.Platform, it.ChatID))
+	out.Data = data
+	out.Header.Set(events.ContentTypeHeader, events.ContentTypeMsgpack)
+	out.Header.Set(events.TypeHeader, events.TypeInterrupt)
+	out.Header.Set(events.SessionKeyHeader, it.SessionKey)
+	out.Header.Set(events.MsgIDHeader, outputID("int:", in))
+	if _, err := s.js.PublishMsg(ctx, out); err != nil {
+		return fmt.Errorf("publishing interrupt: %w", err)
+	}
+	s.metrics.converted.WithLabelValues("interrupt").Inc()
+	return nil
+}
+
+// sessionPlatform reads the platform out of a session key
+// ("agent:<ns>:<platform>:..."); "relay" when it has none.
+func sessionPlatform(key string) string {
+	parts := strings.SplitN(key, ":", 4)
+	if len(parts) >= 3 && parts[0] == "agent" && parts[2] != "" {
+		return parts[2]
+	}
+	return events.PlatformRelay
+}

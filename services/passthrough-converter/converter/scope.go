@@ -1,0 +1,98 @@
+package converter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/relaybus/relaybus/pkg/events"
+)
+
+// scopeCache remembers the scope record this replica last stored (or saw)
+// per chat, so that a busy chat costs no KV write per message. It is bounded:
+// when full it starts over, which costs one KV read per chat afterwards.
+type scopeCache struct {
+	mu  sync.Mutex
+	max int
+	m   map[string]events.Scope
+}
+
+func newScopeCache(max int) *scopeCache {
+	return &scopeCache{max: max, m: make(map[string]events.Scope)}
+}
+
+func (c *scopeCache) get(key string) (events.Scope, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.m[key]
+	return s, ok
+}
+
+func (c *scopeCache) put(key string, s events.Scope) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= c.max {
+		clear(c.m)
+	}
+	c.m[key] = s
+}
+
+func (c *scopeCache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.m)
+}
+
+func (s *Service) kv(ctx context.Context) (jetstream.KeyValue, error) {
+	s.kvMu.Lock()
+	defer s.kvMu.Unlock()
+	if s.scopeKV != nil {
+		return s.scopeKV, nil
+	}
+	kv, err := s.js.KeyValue(ctx, events.ScopeBucket)
+	if err != nil {
+		return nil, fmt.Errorf("opening bucket %s: %w", events.ScopeBucket, err)
+	}
+	s.scopeKV = kv
+	return kv, nil
+}
+
+// recordScope stores the chat's scope record unless this replica already
+// knows it is current. It returns when the write is durable.
+func (s *Service) recordScope(ctx context.Context, src events.SessionSource) error {
+	want := events.ScopeOf(src)
+	key := events.ScopeKey(src.Platform, src.ChatID)
+	if have, ok := s.scopes.get(key); ok && have.SameRoute(want) {
+		s.metrics.scopeWrites.WithLabelValues("unchanged").Inc()
+		return nil
+	}
+	kv, err := s.kv(ctx)
+	if err != nil {
+		return err
+	}
+	if e, err := kv.Get(ctx, key); err == nil {
+		var have events.Scope
+		if events.Unmarshal(e.Value(), events.ContentTypeMsgpack, &have) == nil && have.SameRoute(want) {
+			s.scopes.put(key, have)
+			s.metrics.scopeWrites.WithLabelValues("unchanged").Inc()
+			return nil
+		}
+	} else if !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("reading scope %s: %w", key, err)
+	}
+	want.UpdatedAt = s.now().UTC().Format(time.RFC3339)
+	data, err := events.Marshal(want, events.ContentTypeMsgpack)
+	if err != nil {
+		return fmt.Errorf("encoding scope: %w", err)
+	}
+	if _, err := kv.Put(ctx, key, data); err != nil {
+		return fmt.Errorf("writing scope %s: %w", key, err)
+	}
+	s.scopes.put(key, want)
+	s.metrics.scopeWrites.WithLabelValues("written").Inc()
+	return nil
+}
