@@ -1,0 +1,748 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/relaybus/relaybus/internal/bus"
+	"github.com/relaybus/relaybus/internal/devconnector"
+	"github.com/relaybus/relaybus/internal/natsconn"
+	"github.com/relaybus/relaybus/internal/natsembed"
+	"github.com/relaybus/relaybus/internal/ops"
+	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/services/egress/egress"
+	"github.com/relaybus/relaybus/services/passthrough-converter/converter"
+	"github.com/relaybus/relaybus/services/ws-edge/wsedge"
+)
+
+// benchdata holds the Discord fixtures used as realistic passthrough bodies.
+//
+//go:embed benchdata/*.json
+var benchdata embed.FS
+
+type benchConfig struct {
+	Inbound     int
+	Egress      int
+	Rate        int
+	LatencyFor  time.Duration
+	Soak        time.Duration
+	SoakRate    int
+	JSON        bool
+	DupWindow   time.Duration
+	KeepDataDir bool
+}
+
+// benchReport is what relay bench prints (and --json emits).
+type benchReport struct {
+	Machine struct {
+		CPUs      int    `json:"cpus"`
+		GoVersion string `json:"go_version"`
+	} `json:"machine"`
+	Storage              string        `json:"storage"`
+	InboundCeiling       float64       `json:"inbound_ceiling_msgs_per_s"`
+	Inbound              float64       `json:"inbound_msgs_per_s"`
+	InboundRatio         float64       `json:"inbound_ratio"`
+	InboundMessages      int           `json:"inbound_messages"`
+	EgressCeiling        float64       `json:"egress_ceiling_msgs_per_s"`
+	Egress               float64       `json:"egress_msgs_per_s"`
+	EgressRatio          float64       `json:"egress_ratio"`
+	EgressMessages       int           `json:"egress_messages"`
+	LatencyRate          int           `json:"latency_offered_per_s"`
+	LatencyCount         int           `json:"latency_samples"`
+	LatencyP50           time.Duration `json:"latency_p50_ns"`
+	LatencyP90           time.Duration `json:"latency_p90_ns"`
+	LatencyP99           time.Duration `json:"latency_p99_ns"`
+	LatencyMax           time.Duration `json:"latency_max_ns"`
+	CeilingLatencyP99    time.Duration `json:"ceiling_latency_p99_ns"`
+	PeakRSSBytes         int64         `json:"peak_rss_bytes"`
+	Soak                 []soakSample  `json:"soak,omitempty"`
+	SoakVerdict          string        `json:"soak_verdict,omitempty"`
+	Lost                 int           `json:"lost"`
+	DuplicatedEvents     int           `json:"duplicated"`
+}
+
+type soakSample struct {
+	At         time.Duration `json:"at_ns"`
+	RSSBytes   int64         `json:"rss_bytes"`
+	Goroutines int           `json:"goroutines"`
+	HeapBytes  uint64        `json:"heap_bytes"`
+	Delivered  int64         `json:"delivered"`
+}
+
+func runBench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlags("bench", "relay bench [--inbound N] [--egress N] [--rate R] [--latency-for D] [--soak D] [--json]", stderr)
+	var c benchConfig
+	fs.IntVar(&c.Inbound, "inbound", 60000, "Discord interactions to push through ws-edge -> converter -> agent")
+	fs.IntVar(&c.Egress, "egress", 40000, "send actions to push through egress -> ws-edge -> connector")
+	fs.IntVar(&c.Rate, "rate", 2000, "offered rate (interactions/s) for the latency run")
+	fs.DurationVar(&c.LatencyFor, "latency-for", 5*time.Second, "duration of the latency run")
+	fs.DurationVar(&c.Soak, "soak", 0, "also run a soak at --soak-rate for this long, sampling RSS and goroutines")
+	fs.IntVar(&c.SoakRate, "soak-rate", 5000, "offered rate (interactions/s) during the soak")
+	fs.BoolVar(&c.JSON, "json", false, "print one JSON object instead of a table")
+	fs.DurationVar(&c.DupWindow, "dup-window", time.Hour, "duplicate window of the raw stream (RELAY_DUPLICATE_WINDOW)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if c.Inbound < 1000 || c.Egress < 1000 || c.Rate < 1 {
+		return errors.New("bench: --inbound and --egress want at least 1000, --rate at least 1")
+	}
+	progress := func(format string, a ...any) { fmt.Fprintf(stderr, "bench: "+format+"\n", a...) }
+	rep, err := bench(ctx, c, progress)
+	if err != nil {
+		return err
+	}
+	if c.JSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	} else {
+		printBench(stdout, rep)
+	}
+	if rep.Lost != 0 || rep.DuplicatedEvents != 0 {
+		return fmt.Errorf("bench: lost %d, duplicated %d events", rep.Lost, rep.DuplicatedEvents)
+	}
+	if rep.SoakVerdict != "" && !strings.HasPrefix(rep.SoakVerdict, "ok") {
+		return fmt.Errorf("bench: soak: %s", rep.SoakVerdict)
+	}
+	return nil
+}
+
+func printBench(w io.Writer, r *benchReport) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "relay bench\t%d CPUs\t%s\t%s JetStream\t\n", r.Machine.CPUs, r.Machine.GoVersion, r.Storage)
+	fmt.Fprintf(tw, "path\tmsgs/s\traw JetStream ceiling\tratio\t\n")
+	fmt.Fprintf(tw, "inbound (WS frame -> agent), %d msgs\t%.0f\t%.0f\t%.2f\t\n", r.InboundMessages, r.Inbound, r.InboundCeiling, r.InboundRatio)
+	fmt.Fprintf(tw, "egress (relay.outbound.send -> WS frame), %d msgs\t%.0f\t%.0f\t%.2f\t\n", r.EgressMessages, r.Egress, r.EgressCeiling, r.EgressRatio)
+	fmt.Fprintf(tw, "latency at %d/s offered, %d samples\tp50 %v\tp90 %v\tp99 %v\tmax %v\t\n", r.LatencyRate, r.LatencyCount,
+		r.LatencyP50.Round(time.Microsecond), r.LatencyP90.Round(time.Microsecond), r.LatencyP99.Round(time.Microsecond), r.LatencyMax.Round(time.Microsecond))
+	fmt.Fprintf(tw, "raw JetStream p99 at the same rate\t%v\t\t\t\n", r.CeilingLatencyP99.Round(time.Microsecond))
+	fmt.Fprintf(tw, "peak RSS (whole bench process)\t%.1f MB\t\t\t\n", float64(r.PeakRSSBytes)/1e6)
+	fmt.Fprintf(tw, "lost / duplicated events\t%d / %d\t\t\t\n", r.Lost, r.DuplicatedEvents)
+	tw.Flush()
+	if len(r.Soak) > 0 {
+		fmt.Fprintf(w, "\nsoak\n")
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintf(tw, "t\tRSS MB\theap MB\tgoroutines\tdelivered\t\n")
+		for _, s := range r.Soak {
+			fmt.Fprintf(tw, "%v\t%.1f\t%.1f\t%d\t%d\t\n", s.At.Round(time.Second), float64(s.RSSBytes)/1e6, float64(s.HeapBytes)/1e6, s.Goroutines, s.Delivered)
+		}
+		tw.Flush()
+		fmt.Fprintf(w, "soak verdict: %s\n", r.SoakVerdict)
+	}
+}
+
+// benchBodies prepares the fixtures as connector-sanitized bodies (token
+// removed) with a placeholder for the interaction id, so that every frame
+// carries a unique id the agent side can match.
+type benchBodies struct {
+	templates [][]byte
+	chats     []string
+}
+
+const idPlaceholder = "__RELAY_BENCH_ID__"
+
+func loadBodies() (*benchBodies, error) {
+	entries, err := benchdata.ReadDir("benchdata")
+	if err != nil {
+		return nil, err
+	}
+	b := &benchBodies{}
+	for _, e := range entries {
+		raw, err := benchdata.ReadFile("benchdata/" + e.Name())
+		if err != nil {
+			return nil, err
+		}
+		var m map[string]any
+		if err := json.Unmarshal(raw, &m); err != nil {
+			return nil, fmt.Errorf("%s: %w", e.Name(), err)
+		}
+		delete(m, "token")
+		m["id"] = idPlaceholder
+		t, _ := json.Marshal(m)
+		b.templates = append(b.templates, t)
+		if ch, ok := m["channel_id"].(string); ok {
+			b.chats = append(b.chats, ch)
+		}
+	}
+	return b, nil
+}
+
+// frame returns the passthrough_forward frame fields for interaction n.
+func (b *benchBodies) forward(n uint64) map[string]any {
+	body := bytes.Replace(b.templates[n%uint64(len(b.templates))], []byte(idPlaceholder), []byte(strconv.FormatUint(benchIDBase+n, 10)), 1)
+	return map[string]any{
+		"platform": "discord", "botId": "bench", "method": "POST", "path": "/interactions/discord/bench",
+		"headers": [][]string{{"content-type", "application/json"}},
+		"bodyB64": base64.StdEncoding.EncodeToString(body),
+	}
+}
+
+// benchIDBase is a snowflake of 2026, so ids decode to a plausible time.
+const benchIDBase = 1_450_000_000_000_000_000
+
+// frameBytes renders the whole frame (for the ceiling run).
+func (b *benchBodies) frameBytes(n uint64) []byte {
+	f, _ := json.Marshal(map[string]any{"type": "passthrough_forward", "bufferId": "c-" + strconv.FormatUint(n, 10), "forward": b.forward(n)})
+	return f
+}
+
+func bench(ctx context.Context, c benchConfig, progress func(string, ...any)) (*benchReport, error) {
+	rep := &benchReport{Storage: "file"}
+	rep.Machine.CPUs = runtime.NumCPU()
+	rep.Machine.GoVersion = runtime.Version()
+	bodies, err := loadBodies()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "relay-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	log := slog.New(slog.DiscardHandler)
+
+	ns, err := natsembed.Start(natsembed.Config{DontListen: true, StoreDir: dir, ServerName: "bench"})
+	if err != nil {
+		return nil, err
+	}
+	defer natsembed.Shutdown(ns)
+	connect := func(name string) (*nats.Conn, error) {
+		return nats.Connect("", append(natsconn.Options(name, log), nats.InProcessServer(ns))...)
+	}
+	nc, err := connect("bench-driver")
+	if err != nil {
+		return nil, err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, err
+	}
+
+	// 1. The raw JetStream ceiling: the same frames, published with the
+	// same window and de-duplication ids, consumed and acked, no relay logic.
+	progress("raw JetStream ceiling, %d frames", c.Inbound)
+	ceil, err := ceiling(ctx, js, "BENCH_IN", c.Inbound, c.DupWindow, bodies.frameBytes)
+	if err != nil {
+		return nil, fmt.Errorf("ceiling: %w", err)
+	}
+	rep.InboundCeiling = ceil
+
+	// 2. The pipeline.
+	dev, err := devconnector.New(devconnector.Config{Addr: "127.0.0.1:0", Log: log, ReplayLimit: 4 * c.Inbound})
+	if err != nil {
+		return nil, err
+	}
+	if err := dev.Start(); err != nil {
+		return nil, err
+	}
+	defer dev.Close()
+	busCfg := bus.DefaultConfig()
+	busCfg.DuplicateWindow = c.DupWindow
+	env := func(k string) string {
+		switch k {
+		case "GATEWAY_RELAY_URL":
+			return dev.URL()
+		case "GATEWAY_RELAY_PLATFORMS":
+			return "discord"
+		case "RELAY_DUPLICATE_WINDOW":
+			return c.DupWindow.String()
+		}
+		return ""
+	}
+	edgeCfg, err := wsedge.ConfigFromEnv(env)
+	if err != nil {
+		return nil, err
+	}
+	convCfg, err := converter.ConfigFromEnv(env)
+	if err != nil {
+		return nil, err
+	}
+	egCfg, err := egress.ConfigFromEnv(env)
+	if err != nil {
+		return nil, err
+	}
+	reg := ops.NewRegistry()
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g, gctx := errgroup.WithContext(pctx)
+	var readies []func(context.Context) error
+	{
+		edgeNC, err := connect("ws-edge")
+		if err != nil {
+			return nil, err
+		}
+		edge, err := wsedge.New(edgeCfg, wsedge.Deps{Log: log, NC: edgeNC, Registerer: reg})
+		if err != nil {
+			return nil, err
+		}
+		convNC, err := connect("converter")
+		if err != nil {
+			return nil, err
+		}
+		conv, err := converter.New(convCfg, converter.Deps{Log: log, NC: convNC, Registerer: reg})
+		if err != nil {
+			return nil, err
+		}
+		egNC, err := connect("egress")
+		if err != nil {
+			return nil, err
+		}
+		eg, err := egress.New(egCfg, egress.Deps{Log: log, NC: egNC, Registerer: reg})
+		if err != nil {
+			return nil, err
+		}
+		g.Go(func() error { return edge.Run(gctx) })
+		g.Go(func() error { return conv.Run(gctx) })
+		g.Go(func() error { return eg.Run(gctx) })
+		readies = append(readies, edge.Ready, conv.Ready, eg.Ready)
+	}
+	stopPipeline := func() error {
+		cancel()
+		if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
+		return nil
+	}
+	defer stopPipeline()
+	if err := waitReady(ctx, readies, 30*time.Second); err != nil {
+		return nil, err
+	}
+
+	// The agent: a durable pull consumer on RELAY_INBOUND, acking each event.
+	agent, err := newBenchAgent(ctx, js)
+	if err != nil {
+		return nil, err
+	}
+	defer agent.stop()
+
+	progress("inbound, %d interactions", c.Inbound)
+	var seq atomic.Uint64
+	start := time.Now()
+	go func() {
+		for i := 0; i < c.Inbound && ctx.Err() == nil; i++ {
+			n := seq.Add(1) - 1
+			dev.Emit(events.FramePassthroughForward, map[string]any{"forward": bodies.forward(n)})
+		}
+	}()
+	if err := agent.waitCount(ctx, int64(c.Inbound), 5*time.Minute); err != nil {
+		return nil, fmt.Errorf("inbound: %w", err)
+	}
+	rep.Inbound = float64(c.Inbound) / time.Since(start).Seconds()
+	rep.InboundMessages = c.Inbound
+	rep.InboundRatio = rep.Inbound / rep.InboundCeiling
+
+	// 3. Latency at a fixed offered rate.
+	progress("latency, %d/s for %v", c.Rate, c.LatencyFor)
+	lat, err := latencyRun(ctx, c.Rate, c.LatencyFor, &seq, agent, func(n uint64) {
+		dev.Emit(events.FramePassthroughForward, map[string]any{"forward": bodies.forward(n)})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("latency: %w", err)
+	}
+	rep.LatencyRate, rep.LatencyCount = c.Rate, len(lat)
+	rep.LatencyP50, rep.LatencyP90, rep.LatencyP99, rep.LatencyMax = pct(lat, 50), pct(lat, 90), pct(lat, 99), pct(lat, 100)
+	ceilLat, err := ceilingLatency(ctx, js, c.Rate, c.LatencyFor, bodies.frameBytes)
+	if err != nil {
+		return nil, fmt.Errorf("ceiling latency: %w", err)
+	}
+	rep.CeilingLatencyP99 = pct(ceilLat, 99)
+
+	// Every interaction arrived exactly once?
+	total := seq.Load()
+	rep.Lost, rep.DuplicatedEvents = agent.check(total)
+
+	// 4. Egress: sends to the chats the inbound run recorded scopes for.
+	progress("egress ceiling and egress, %d sends", c.Egress)
+	action := func(n uint64) []byte {
+		a := events.Action{Op: events.OpSend, ChatID: bodies.chats[n%uint64(len(bodies.chats))], Content: "reply " + strconv.FormatUint(n, 10)}
+		b, _ := events.Marshal(a, events.ContentTypeMsgpack)
+		return b
+	}
+	if rep.EgressCeiling, err = ceiling(ctx, js, "BENCH_OUT", c.Egress, c.DupWindow, action); err != nil {
+		return nil, err
+	}
+	before := dev.State().OutboundCount
+	start = time.Now()
+	if err := publishActions(ctx, js, c.Egress, action); err != nil {
+		return nil, err
+	}
+	if err := waitFor(ctx, 5*time.Minute, func() bool { return dev.State().OutboundCount-before >= c.Egress }); err != nil {
+		return nil, fmt.Errorf("egress: %d of %d sends reached the connector: %w", dev.State().OutboundCount-before, c.Egress, err)
+	}
+	rep.Egress = float64(c.Egress) / time.Since(start).Seconds()
+	rep.EgressMessages = c.Egress
+	rep.EgressRatio = rep.Egress / rep.EgressCeiling
+
+	// 5. Soak.
+	if c.Soak > 0 {
+		progress("soak at %d/s for %v", c.SoakRate, c.Soak)
+		rep.Soak, rep.SoakVerdict = soak(ctx, c.SoakRate, c.Soak, &seq, agent, func(n uint64) {
+			dev.Emit(events.FramePassthroughForward, map[string]any{"forward": bodies.forward(n)})
+		})
+	}
+	rep.PeakRSSBytes = procStatus("VmHWM")
+	return rep, nil
+}
+
+func waitReady(ctx context.Context, readies []func(context.Context) error, timeout time.Duration) error {
+	var last error
+	err := waitFor(ctx, timeout, func() bool {
+		for _, r := range readies {
+			if last = r(ctx); last != nil {
+				return false
+			}
+		}
+		return true
+	})
+	if err != nil {
+		return fmt.Errorf("pipeline not ready: %v", last)
+	}
+	return nil
+}
+
+func waitFor(ctx context.Context, timeout time.Duration, cond func() bool) error {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("timed out after %v", timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// ceiling publishes n payloads to a fresh file stream with the same async
+// window and de-duplication ids ws-edge uses, consumes and acks them with a
+// pull consumer, and returns the rate.
+func ceiling(ctx context.Context, js jetstream.JetStream, name string, n int, dup time.Duration, payload func(uint64) []byte) (float64, error) {
+	s, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name: name, Subjects: []string{"bench." + strings.ToLower(name) + ".>"}, Storage: jetstream.FileStorage,
+		Retention: jetstream.WorkQueuePolicy, Duplicates: dup,
+	})
+	if err != nil {
+		return 0, err
+	}
+	defer js.DeleteStream(context.WithoutCancel(ctx), name)
+	cons, err := s.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: "c", AckPolicy: jetstream.AckExplicitPolicy, MaxAckPending: 4096})
+	if err != nil {
+		return 0, err
+	}
+	var got atomic.Int64
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		_ = m.Ack()
+		got.Add(1)
+	}, jetstream.PullMaxMessages(512))
+	if err != nil {
+		return 0, err
+	}
+	defer cc.Stop()
+	subject := "bench." + strings.ToLower(name) + ".x"
+	start := time.Now()
+	for i := range n {
+		m := nats.NewMsg(subject)
+		m.Data = payload(uint64(i))
+		m.Header.Set(events.MsgIDHeader, name+strconv.Itoa(i))
+		if _, err := js.PublishMsgAsync(m); err != nil {
+			return 0, err
+		}
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	if err := waitFor(ctx, 2*time.Minute, func() bool { return got.Load() >= int64(n) }); err != nil {
+		return 0, err
+	}
+	return float64(n) / time.Since(start).Seconds(), nil
+}
+
+// ceilingLatency measures raw publish -> consume latency at the offered rate.
+func ceilingLatency(ctx context.Context, js jetstream.JetStream, rate int, d time.Duration, payload func(uint64) []byte) ([]time.Duration, error) {
+	s, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: "BENCH_LAT", Subjects: []string{"bench.lat"}, Storage: jetstream.FileStorage, Retention: jetstream.WorkQueuePolicy})
+	if err != nil {
+		return nil, err
+	}
+	defer js.DeleteStream(context.WithoutCancel(ctx), "BENCH_LAT")
+	cons, err := s.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: "c", AckPolicy: jetstream.AckExplicitPolicy})
+	if err != nil {
+		return nil, err
+	}
+	var mu sync.Mutex
+	sent := map[string]time.Time{}
+	var lat []time.Duration
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		now := time.Now()
+		_ = m.Ack()
+		mu.Lock()
+		if t, ok := sent[m.Headers().Get(events.MsgIDHeader)]; ok {
+			lat = append(lat, now.Sub(t))
+		}
+		mu.Unlock()
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer cc.Stop()
+	total := int(float64(rate) * d.Seconds())
+	err = pace(ctx, rate, total, func(i uint64) error {
+		m := nats.NewMsg("bench.lat")
+		m.Data = payload(i)
+		id := "l" + strconv.FormatUint(i, 10)
+		m.Header.Set(events.MsgIDHeader, id)
+		mu.Lock()
+		sent[id] = time.Now()
+		mu.Unlock()
+		_, err := js.PublishMsgAsync(m)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = waitFor(ctx, 30*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(lat) >= total })
+	mu.Lock()
+	defer mu.Unlock()
+	return slices.Clone(lat), err
+}
+
+// pace calls fn total times at rate per second.
+func pace(ctx context.Context, rate, total int, fn func(uint64) error) error {
+	start := time.Now()
+	interval := time.Second / time.Duration(rate)
+	for i := range total {
+		due := start.Add(time.Duration(i) * interval)
+		if d := time.Until(due); d > 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(d):
+			}
+		}
+		if err := fn(uint64(i)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func publishActions(ctx context.Context, js jetstream.JetStream, n int, payload func(uint64) []byte) error {
+	for i := range n {
+		m := nats.NewMsg(events.OutboundSubject(events.OpSend))
+		m.Data = payload(uint64(i))
+		m.Header.Set(events.ContentTypeHeader, events.ContentTypeMsgpack)
+		m.Header.Set(events.MsgIDHeader, "bench-"+strconv.Itoa(i))
+		if _, err := js.PublishMsgAsync(m); err != nil {
+			return err
+		}
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// benchAgent stands in for agents: a durable consumer on RELAY_INBOUND that
+// acks every event, counts them by interaction id and timestamps arrivals.
+type benchAgent struct {
+	cc    jetstream.ConsumeContext
+	count atomic.Int64
+	mu    sync.Mutex
+	seen  map[uint64]int
+	// arrivals is set during a latency run: id -> arrival time.
+	arrivals map[uint64]time.Time
+}
+
+func newBenchAgent(ctx context.Context, js jetstream.JetStream) (*benchAgent, error) {
+	cons, err := js.CreateOrUpdateConsumer(ctx, events.InboundStream, jetstream.ConsumerConfig{
+		Durable: "bench-agent", AckPolicy: jetstream.AckExplicitPolicy, FilterSubject: events.InboundMessageSubjects, MaxAckPending: 8192,
+	})
+	if err != nil {
+		return nil, err
+	}
+	a := &benchAgent{seen: map[uint64]int{}}
+	a.cc, err = cons.Consume(func(m jetstream.Msg) {
+		now := time.Now()
+		var ev events.MessageEvent
+		err := events.Unmarshal(m.Data(), m.Headers().Get(events.ContentTypeHeader), &ev)
+		_ = m.Ack()
+		if err != nil {
+			return
+		}
+		id, _ := strconv.ParseUint(ev.MessageID, 10, 64)
+		a.mu.Lock()
+		a.seen[id-benchIDBase]++
+		if a.arrivals != nil {
+			a.arrivals[id-benchIDBase] = now
+		}
+		a.mu.Unlock()
+		a.count.Add(1)
+	}, jetstream.PullMaxMessages(1024))
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *benchAgent) stop() { a.cc.Stop() }
+
+func (a *benchAgent) waitCount(ctx context.Context, n int64, timeout time.Duration) error {
+	err := waitFor(ctx, timeout, func() bool { return a.count.Load() >= n })
+	if err != nil {
+		return fmt.Errorf("%d of %d events arrived: %w", a.count.Load(), n, err)
+	}
+	return nil
+}
+
+// check counts interactions 0..total-1 that never arrived or arrived twice.
+func (a *benchAgent) check(total uint64) (lost, dup int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for i := range total {
+		switch c := a.seen[i]; {
+		case c == 0:
+			lost++
+		case c > 1:
+			dup += c - 1
+		}
+	}
+	return lost, dup
+}
+
+func latencyRun(ctx context.Context, rate int, d time.Duration, seq *atomic.Uint64, a *benchAgent, emit func(uint64)) ([]time.Duration, error) {
+	total := int(float64(rate) * d.Seconds())
+	sent := make(map[uint64]time.Time, total)
+	a.mu.Lock()
+	a.arrivals = make(map[uint64]time.Time, total)
+	a.mu.Unlock()
+	before := a.count.Load()
+	var smu sync.Mutex
+	err := pace(ctx, rate, total, func(uint64) error {
+		n := seq.Add(1) - 1
+		smu.Lock()
+		sent[n] = time.Now()
+		smu.Unlock()
+		emit(n)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := a.waitCount(ctx, before+int64(total), time.Minute); err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	lat := make([]time.Duration, 0, total)
+	for id, t := range sent {
+		if at, ok := a.arrivals[id]; ok {
+			lat = append(lat, at.Sub(t))
+		}
+	}
+	a.arrivals = nil
+	return lat, nil
+}
+
+func pct(d []time.Duration, p float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	i := int(float64(len(s)-1) * p / 100)
+	return s[i]
+}
+
+// soak offers a steady rate and samples memory and goroutines every tenth
+// of the run. It fails when the last third's RSS or goroutine count is well
+// above the second third's (unbounded growth); the first third is warm-up.
+func soak(ctx context.Context, rate int, d time.Duration, seq *atomic.Uint64, a *benchAgent, emit func(uint64)) ([]soakSample, string) {
+	start := time.Now()
+	sctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- pace(sctx, rate, int(float64(rate)*d.Seconds()), func(uint64) error { emit(seq.Add(1) - 1); return nil })
+	}()
+	var samples []soakSample
+	tick := time.NewTicker(d / 10)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			samples = append(samples, soakSample{At: time.Since(start), RSSBytes: procStatus("VmRSS"), Goroutines: runtime.NumGoroutine(), HeapBytes: ms.HeapInuse, Delivered: a.count.Load()})
+			continue
+		case <-done:
+		}
+		break
+	}
+	if len(samples) < 6 {
+		return samples, "ok (too short to judge growth)"
+	}
+	third := len(samples) / 3
+	avg := func(s []soakSample, f func(soakSample) float64) float64 {
+		var t float64
+		for _, x := range s {
+			t += f(x)
+		}
+		return t / float64(len(s))
+	}
+	mid, last := samples[third:2*third], samples[2*third:]
+	rss := func(s soakSample) float64 { return float64(s.RSSBytes) }
+	gor := func(s soakSample) float64 { return float64(s.Goroutines) }
+	if avg(last, rss) > avg(mid, rss)*1.25+20e6 {
+		return samples, fmt.Sprintf("RSS grows: %.1f MB -> %.1f MB", avg(mid, rss)/1e6, avg(last, rss)/1e6)
+	}
+	if avg(last, gor) > avg(mid, gor)*1.25+50 {
+		return samples, fmt.Sprintf("goroutines grow: %.0f -> %.0f", avg(mid, gor), avg(last, gor))
+	}
+	return samples, fmt.Sprintf("ok (RSS %.1f -> %.1f MB, goroutines %.0f -> %.0f)", avg(mid, rss)/1e6, avg(last, rss)/1e6, avg(mid, gor), avg(last, gor))
+}
+
+// procStatus reads a kB field of /proc/self/status as bytes (0 where
+// /proc is not available).
+func procStatus(field string) int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
