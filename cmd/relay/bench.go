@@ -60,27 +60,27 @@ type benchReport struct {
 		CPUs      int    `json:"cpus"`
 		GoVersion string `json:"go_version"`
 	} `json:"machine"`
-	Storage              string        `json:"storage"`
-	InboundCeiling       float64       `json:"inbound_ceiling_msgs_per_s"`
-	Inbound              float64       `json:"inbound_msgs_per_s"`
-	InboundRatio         float64       `json:"inbound_ratio"`
-	InboundMessages      int           `json:"inbound_messages"`
-	EgressCeiling        float64       `json:"egress_ceiling_msgs_per_s"`
-	Egress               float64       `json:"egress_msgs_per_s"`
-	EgressRatio          float64       `json:"egress_ratio"`
-	EgressMessages       int           `json:"egress_messages"`
-	LatencyRate          int           `json:"latency_offered_per_s"`
-	LatencyCount         int           `json:"latency_samples"`
-	LatencyP50           time.Duration `json:"latency_p50_ns"`
-	LatencyP90           time.Duration `json:"latency_p90_ns"`
-	LatencyP99           time.Duration `json:"latency_p99_ns"`
-	LatencyMax           time.Duration `json:"latency_max_ns"`
-	CeilingLatencyP99    time.Duration `json:"ceiling_latency_p99_ns"`
-	PeakRSSBytes         int64         `json:"peak_rss_bytes"`
-	Soak                 []soakSample  `json:"soak,omitempty"`
-	SoakVerdict          string        `json:"soak_verdict,omitempty"`
-	Lost                 int           `json:"lost"`
-	DuplicatedEvents     int           `json:"duplicated"`
+	Storage           string        `json:"storage"`
+	InboundCeiling    float64       `json:"inbound_ceiling_msgs_per_s"`
+	Inbound           float64       `json:"inbound_msgs_per_s"`
+	InboundRatio      float64       `json:"inbound_ratio"`
+	InboundMessages   int           `json:"inbound_messages"`
+	EgressCeiling     float64       `json:"egress_ceiling_msgs_per_s"`
+	Egress            float64       `json:"egress_msgs_per_s"`
+	EgressRatio       float64       `json:"egress_ratio"`
+	EgressMessages    int           `json:"egress_messages"`
+	LatencyRate       int           `json:"latency_offered_per_s"`
+	LatencyCount      int           `json:"latency_samples"`
+	LatencyP50        time.Duration `json:"latency_p50_ns"`
+	LatencyP90        time.Duration `json:"latency_p90_ns"`
+	LatencyP99        time.Duration `json:"latency_p99_ns"`
+	LatencyMax        time.Duration `json:"latency_max_ns"`
+	CeilingLatencyP99 time.Duration `json:"ceiling_latency_p99_ns"`
+	PeakRSSBytes      int64         `json:"peak_rss_bytes"`
+	Soak              []soakSample  `json:"soak,omitempty"`
+	SoakVerdict       string        `json:"soak_verdict,omitempty"`
+	Lost              int           `json:"lost"`
+	DuplicatedEvents  int           `json:"duplicated"`
 }
 
 type soakSample struct {
