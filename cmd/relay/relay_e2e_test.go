@@ -1,0 +1,281 @@
+package main_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// relayBin is the relay binary built once for the end-to-end tests.
+var relayBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "relay-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	relayBin = filepath.Join(dir, "relay")
+	args := []string{"build", "-o", relayBin}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, ".")...)
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building relay:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// relayProc is a running relay binary.
+type relayProc struct {
+	cmd     *exec.Cmd
+	out     *bytes.Buffer
+	ops     string
+	dev     string
+	natsURL string
+	done    chan error
+}
+
+func startRelay(t *testing.T, dataDir string, extraEnv ...string) *relayProc {
+	t.Helper()
+	p := &relayProc{ops: freeAddr(t), dev: freeAddr(t), out: &bytes.Buffer{}, done: make(chan error, 1)}
+	natsAddr := freeAddr(t)
+	p.natsURL = "nats://" + natsAddr
+	p.cmd = exec.Command(relayBin, "--dev")
+	p.cmd.Env = append(os.Environ(),
+		"RELAY_DATA_DIR="+dataDir, "RELAY_NATS_LISTEN="+natsAddr, "RELAY_HTTP_ADDR="+p.ops,
+		"RELAY_DEV_CONNECTOR_ADDR="+p.dev, "LOG_FORMAT=text", "LOG_LEVEL=info")
+	p.cmd.Env = append(p.cmd.Env, extraEnv...)
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- p.cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		if t.Failed() {
+			t.Logf("relay output:\n%s", p.out.String())
+		}
+	})
+	waitHTTP(t, 60*time.Second, "http://"+p.ops+"/readyz", func(code int, _ []byte) error {
+		if code != http.StatusOK {
+			return fmt.Errorf("readyz = %d", code)
+		}
+		return nil
+	})
+	return p
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (p *relayProc) stop(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-p.done:
+		p.done <- err
+		if err != nil {
+			t.Fatalf("relay exited with %v after SIGTERM\n%s", err, p.out.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("relay did not stop within 30s of SIGTERM\n%s", p.out.String())
+	}
+}
+
+func waitHTTP(t *testing.T, timeout time.Duration, url string, check func(int, []byte) error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var last error
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(url)
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if last = check(resp.StatusCode, body); last == nil {
+				return
+			}
+		} else {
+			last = err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s: not as expected within %v: %v", url, timeout, last)
+}
+
+func post(t *testing.T, url, contentType string, body []byte) {
+	t.Helper()
+	resp, err := http.Post(url, contentType, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("POST %s = %d: %s", url, resp.StatusCode, b)
+	}
+}
+
+// outboundRecord is what the dev connector's /outbound lists.
+type outboundRecord struct {
+	RequestID string         `json:"requestId"`
+	Action    map[string]any `json:"action"`
+	Result    map[string]any `json:"result"`
+}
+
+func outbound(t *testing.T, p *relayProc, want int) []outboundRecord {
+	t.Helper()
+	var recs []outboundRecord
+	waitHTTP(t, 30*time.Second, "http://"+p.dev+"/outbound", func(code int, body []byte) error {
+		recs = nil
+		if err := json.Unmarshal(body, &recs); err != nil {
+			return err
+		}
+		if len(recs) < want {
+			return fmt.Errorf("%d outbound frames, want %d", len(recs), want)
+		}
+		return nil
+	})
+	return recs
+}
+
+func metaString(a map[string]any, key string) string {
+	m, _ := a["metadata"].(map[string]any)
+	s, _ := m[key].(string)
+	return s
+}
+
+func TestDevModeEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the relay binary")
+	}
+	p := startRelay(t, t.TempDir())
+	fixtures, err := filepath.Glob("benchdata/*.json")
+	if err != nil || len(fixtures) == 0 {
+		t.Fatalf("no fixtures: %v", err)
+	}
+	for _, f := range fixtures {
+		body, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		post(t, "http://"+p.dev+"/interactions", "application/json", body)
+	}
+	// A plain guild message and a DM, which the echo agent answers with send.
+	post(t, "http://"+p.dev+"/inbound", "application/json",
+		[]byte(`{"text":"hello guild","message_id":"m1","source":{"platform":"discord","chat_id":"c-guild","chat_type":"group","user_id":"u1","guild_id":"g1"}}`))
+	post(t, "http://"+p.dev+"/inbound", "application/json",
+		[]byte(`{"text":"hello dm","message_id":"m2","source":{"platform":"discord","chat_id":"c-dm","chat_type":"dm","user_id":"u2"}}`))
+
+	recs := outbound(t, p, len(fixtures)+2)
+	followUps, sends := 0, map[string]outboundRecord{}
+	for _, r := range recs {
+		switch r.Action["op"] {
+		case "follow_up":
+			followUps++
+			if r.Result["success"] != true {
+				t.Errorf("follow_up for %v failed: %v", r.Action["session_key"], r.Result)
+			}
+		case "send":
+			sends[r.Action["chat_id"].(string)] = r
+		}
+	}
+	if followUps != len(fixtures) {
+		t.Errorf("follow_ups = %d, want one per interaction (%d)", followUps, len(fixtures))
+	}
+	g, ok := sends["c-guild"]
+	if !ok {
+		t.Fatalf("no send to the guild chat; outbound: %+v", recs)
+	}
+	if metaString(g.Action, "scope_id") != "g1" || metaString(g.Action, "guild_id") != "g1" {
+		t.Errorf("guild reply metadata = %v, want scope_id and guild_id g1", g.Action["metadata"])
+	}
+	if !strings.Contains(g.Action["content"].(string), "hello guild") {
+		t.Errorf("guild reply content = %q", g.Action["content"])
+	}
+	d, ok := sends["c-dm"]
+	if !ok {
+		t.Fatal("no send to the DM chat")
+	}
+	if metaString(d.Action, "user_id") != "u2" || metaString(d.Action, "scope_id") != "" {
+		t.Errorf("DM reply metadata = %v, want user_id u2 and no scope", d.Action["metadata"])
+	}
+	if g.Result["success"] != true || d.Result["success"] != true {
+		t.Errorf("sends not accepted by the connector: %v / %v", g.Result, d.Result)
+	}
+	p.stop(t)
+}
+
+func TestRestartDeliversPendingOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the relay binary twice")
+	}
+	data := t.TempDir()
+	// First run: no agent, so events stay pending in RELAY_INBOUND.
+	p1 := startRelay(t, data, "RELAY_DEV_NO_ECHO=1")
+	const n = 20
+	for i := range n {
+		post(t, "http://"+p1.dev+"/inbound", "application/json",
+			[]byte(fmt.Sprintf(`{"text":"pending %d","message_id":"p%d","source":{"platform":"discord","chat_id":"c%d","chat_type":"group","user_id":"u","guild_id":"g"}}`, i, i, i)))
+	}
+	waitHTTP(t, 30*time.Second, "http://"+p1.ops+"/metrics", func(_ int, body []byte) error {
+		if !bytes.Contains(body, []byte(fmt.Sprintf(`relay_converter_events_total{kind="inbound"} %d`, n))) {
+			return fmt.Errorf("converter has not published %d events yet", n)
+		}
+		return nil
+	})
+	p1.stop(t)
+
+	// Second run on the same data dir, with the echo agent.
+	p2 := startRelay(t, data)
+	recs := outbound(t, p2, n)
+	time.Sleep(500 * time.Millisecond) // let any duplicate show up before counting
+	recs = outbound(t, p2, n)
+	count := map[string]int{}
+	for _, r := range recs {
+		if r.Action["op"] == "send" {
+			count[r.Action["chat_id"].(string)]++
+		}
+	}
+	lost, dup := 0, 0
+	for i := range n {
+		switch c := count[fmt.Sprintf("c%d", i)]; {
+		case c == 0:
+			lost++
+		case c > 1:
+			dup += c - 1
+		}
+	}
+	t.Logf("pending %d, delivered %d, lost %d, duplicated %d", n, len(recs), lost, dup)
+	if lost != 0 || dup != 0 {
+		t.Fatalf("lost %d, duplicated %d after restart; want 0, 0", lost, dup)
+	}
+	p2.stop(t)
+}
