@@ -116,16 +116,24 @@ func (a *Action) field(k string) string {
 
 // DecodeAction decodes an action published on relay.outbound.<op>.
 // contentType selects the codec (MessagePack or JSON; empty means
-// MessagePack, what the Go client sends). subjectOp, when not empty, is the
-// op from the subject: an action without op takes it, a different op is an
-// error. The action is validated. Errors are *ActionError naming the field.
+// MessagePack, what the Go client sends; parameters such as
+// "; charset=utf-8" and letter case are ignored); the payload must be one map (JSON
+// object), else the reason is ReasonNotJSON, ReasonNotObject or
+// ReasonBadEncoding. subjectOp, when not empty, is the op from the subject:
+// an action without op takes it, a different op is an error. A follow_up
+// without kind gets FollowUpKindDiscord. The action is validated; when only
+// validation fails, the decoded action is returned with the error. Errors
+// are *ActionError naming the field.
 func DecodeAction(data []byte, contentType, subjectOp string) (Action, error) {
 	var a Action
 	var err error
-	switch contentType {
+	switch mediaType(contentType) {
 	case ContentTypeJSON:
 		t := trimJSONSpace(data)
-		if len(t) == 0 || t[0] != '{' {
+		if !json.Valid(t) {
+			return Action{}, &ActionError{Reason: ReasonNotJSON, Detail: "action is not JSON"}
+		}
+		if t[0] != '{' {
 			return Action{}, &ActionError{Reason: ReasonNotObject, Detail: "action is not a JSON object"}
 		}
 		if err = json.Unmarshal(t, &a); err != nil {
@@ -134,6 +142,11 @@ func DecodeAction(data []byte, contentType, subjectOp string) (Action, error) {
 	case ContentTypeMsgpack, "":
 		if err = checkMsgpack(data); err != nil {
 			return Action{}, &ActionError{Reason: ReasonBadEncoding, Detail: err.Error()}
+		}
+		// msgpack/v5 would also decode an array into the struct, field by
+		// field; the contract's action is a map.
+		if c := data[0]; !(c >= 0x80 && c <= 0x8f || c == 0xde || c == 0xdf) {
+			return Action{}, &ActionError{Reason: ReasonNotObject, Detail: "action is not a MessagePack map"}
 		}
 		if err = msgpack.Unmarshal(data, &a); err != nil {
 			return Action{}, actionTypeError(err, func(m *map[string]any) error { return msgpack.Unmarshal(data, m) })

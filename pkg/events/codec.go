@@ -1,19 +1,23 @@
 package events
 
 import (
+	"bytes"
 	"encoding/json"
+	"strings"
 
 	"github.com/vmihailenco/msgpack/v5"
 )
 
 // Marshal encodes a payload (MessageEvent, Interrupt, Action, SendResult,
 // Scope ...) in the given content type: MessagePack for ContentTypeMsgpack
-// (and ""), JSON for ContentTypeJSON. An unsupported content type is a
-// *FrameError with ReasonBadEncoding.
+// (and ""), JSON for ContentTypeJSON. Both encodings are canonical: struct
+// keys in declaration order, map keys sorted, so equal values give equal
+// bytes (the golden files in testdata pin them). An unsupported content type
+// is a *FrameError with ReasonBadEncoding.
 func Marshal(v any, contentType string) ([]byte, error) {
-	switch contentType {
+	switch mediaType(contentType) {
 	case ContentTypeMsgpack, "":
-		return msgpack.Marshal(v)
+		return marshalMsgpack(v)
 	case ContentTypeJSON:
 		return json.Marshal(v)
 	}
@@ -26,7 +30,7 @@ func Marshal(v any, contentType string) ([]byte, error) {
 // allocate without bound. Errors are *FrameError with ReasonBadEncoding.
 func Unmarshal(data []byte, contentType string, v any) error {
 	var err error
-	switch contentType {
+	switch mediaType(contentType) {
 	case ContentTypeMsgpack, "":
 		err = unmarshalMsgpack(data, v)
 	case ContentTypeJSON:
@@ -40,10 +44,36 @@ func Unmarshal(data []byte, contentType string, v any) error {
 	return nil
 }
 
+// marshalMsgpack is msgpack.Marshal with sorted map keys (msgpack/v5
+// otherwise writes maps in Go's random iteration order).
+func marshalMsgpack(v any) ([]byte, error) {
+	enc := msgpack.GetEncoder()
+	defer msgpack.PutEncoder(enc)
+	var buf bytes.Buffer
+	enc.Reset(&buf)
+	enc.SetSortMapKeys(true)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
 // unmarshalMsgpack is msgpack.Unmarshal behind checkMsgpack.
 func unmarshalMsgpack(data []byte, v any) error {
 	if err := checkMsgpack(data); err != nil {
 		return err
 	}
 	return msgpack.Unmarshal(data, v)
+}
+
+// mediaType reduces a Content-Type header value to its lower-case media
+// type, so that "application/json; charset=utf-8" (what curl and many HTTP
+// clients send) selects JSON like "application/json" does.
+func mediaType(contentType string) string {
+	switch contentType {
+	case ContentTypeMsgpack, ContentTypeJSON, "":
+		return contentType
+	}
+	mt, _, _ := strings.Cut(contentType, ";")
+	return strings.ToLower(strings.TrimSpace(mt))
 }
