@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/relaybus/relaybus/pkg/events"
 )
@@ -288,11 +289,7 @@ func ownerString(raw json.RawMessage) (string, bool) {
 	}
 	switch c := raw[0]; {
 	case c == '"':
-		var s string
-		if json.Unmarshal(raw, &s) != nil {
-			return "", false
-		}
-		return s, true
+		return jsonString(raw), true
 	case c == '-' || (c >= '0' && c <= '9'):
 		return formatNumber(string(raw)), true
 	}
@@ -690,11 +687,7 @@ func scalarString(raw json.RawMessage) string {
 	}
 	switch c := raw[0]; {
 	case c == '"':
-		var s string
-		if json.Unmarshal(raw, &s) != nil {
-			return ""
-		}
-		return s
+		return jsonString(raw)
 	case c == 't':
 		return "true"
 	case c == 'f':
@@ -703,6 +696,22 @@ func scalarString(raw json.RawMessage) string {
 		return formatNumber(string(raw))
 	}
 	return ""
+}
+
+// jsonString decodes a JSON string literal taken from a valid document. A
+// literal without escapes and with valid UTF-8 is its own content (the
+// common case, with no decoding pass); anything else goes through
+// encoding/json, which also replaces invalid UTF-8 the way it does for
+// struct fields.
+func jsonString(raw []byte) string {
+	if len(raw) >= 2 && bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw) {
+		return string(raw[1 : len(raw)-1])
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return ""
+	}
+	return s
 }
 
 // formatNumber renders a JSON number literal in decimal without an exponent:
