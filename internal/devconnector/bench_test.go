@@ -1,0 +1,208 @@
+package devconnector_test
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/relaybus/relaybus/internal/devconnector"
+	"github.com/relaybus/relaybus/pkg/events"
+)
+
+// benchGateway is a bare gateway for benchmarks: no per-frame channels.
+func benchGateway(b *testing.B, s *devconnector.Server) *websocket.Conn {
+	b.Helper()
+	u, _ := events.DialURL(s.URL())
+	ws, resp, err := websocket.DefaultDialer.Dial(u, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	resp.Body.Close()
+	b.Cleanup(func() { ws.Close() })
+	return ws
+}
+
+// readFrames calls fn for every frame until fn returns false.
+func readFrames(ws *websocket.Conn, fn func(line []byte) bool) error {
+	var pending []byte
+	for {
+		_, msg, err := ws.ReadMessage()
+		if err != nil {
+			return err
+		}
+		data := append(pending, msg...)
+		for {
+			i := bytes.IndexByte(data, '\n')
+			if i < 0 {
+				break
+			}
+			line := data[:i]
+			data = data[i+1:]
+			if !fn(line) {
+				return nil
+			}
+		}
+		pending = append(pending[:0], data...)
+	}
+}
+
+// BenchmarkDeliverAck measures buffered delivery: Emit, coalesced write,
+// gateway read, inbound_ack, removal from the replay buffer.
+func BenchmarkDeliverAck(b *testing.B) {
+	s, err := devconnector.New(devconnector.Config{Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	ws := benchGateway(b, s)
+	_ = ws.WriteMessage(websocket.TextMessage, events.AppendHello(nil, "discord", "a"))
+
+	done := make(chan error, 1)
+	go func() {
+		n := 0
+		var acks []byte
+		var f struct {
+			Type     string `json:"type"`
+			BufferID string `json:"bufferId"`
+		}
+		done <- readFrames(ws, func(line []byte) bool {
+			if bytes.Contains(line, []byte(`"descriptor"`)) {
+				return true
+			}
+			f.BufferID = ""
+			// The cheapest way to the bufferId of our own frames.
+			if i := bytes.LastIndex(line, []byte(`"bufferId":"`)); i >= 0 {
+				id := line[i+len(`"bufferId":"`):]
+				f.BufferID = string(id[:bytes.IndexByte(id, '"')])
+			}
+			acks = events.AppendInboundAck(acks, f.BufferID)
+			n++
+			if len(acks) > 32<<10 || n == b.N {
+				if err := ws.WriteMessage(websocket.TextMessage, acks); err != nil {
+					return false
+				}
+				acks = acks[:0]
+			}
+			return n < b.N
+		})
+	}()
+	event := map[string]any{"text": "hello from the bench", "message_type": "text", "source": map[string]any{"platform": "discord", "chat_id": "c1", "chat_type": "group", "user_id": "u1"}}
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	for range b.N {
+		if _, err := s.EmitContext(b.Context(), events.FrameInbound, map[string]any{"event": event}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+	if err := s.WaitAcked(b.Context(), b.N); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "frames/s")
+}
+
+// BenchmarkOutbound measures outbound → outbound_result round trips with
+// the gateway pipelining its frames.
+func BenchmarkOutbound(b *testing.B) {
+	s, err := devconnector.New(devconnector.Config{Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	ws := benchGateway(b, s)
+	action, _ := (&events.Action{Op: events.OpSend, ChatID: "c1", Content: "a reply of moderate length", Metadata: map[string]any{"scope_id": "g1"}}).AppendJSON(nil)
+
+	done := make(chan error, 1)
+	go func() {
+		n := 0
+		done <- readFrames(ws, func(line []byte) bool {
+			if bytes.Contains(line, []byte(`"outbound_result"`)) {
+				n++
+			}
+			return n < b.N
+		})
+	}()
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	var batch []byte
+	for i := range b.N {
+		batch = events.AppendOutbound(batch, fmt.Sprintf("%032x", i), action, "discord", "a")
+		if len(batch) > 16<<10 || i == b.N-1 {
+			if err := ws.WriteMessage(websocket.TextMessage, batch); err != nil {
+				b.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	if err := <-done; err != nil && err != io.EOF {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "frames/s")
+}
+
+// BenchmarkForwardInteraction measures the interaction path the bench
+// drives: parse, vault, sanitize, buffer, write, ack.
+func BenchmarkForwardInteraction(b *testing.B) {
+	s, err := devconnector.New(devconnector.Config{Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	ws := benchGateway(b, s)
+	_ = ws.WriteMessage(websocket.TextMessage, events.AppendHello(nil, "discord", "a"))
+	done := make(chan error, 1)
+	go func() {
+		n := 0
+		var acks []byte
+		done <- readFrames(ws, func(line []byte) bool {
+			i := bytes.LastIndex(line, []byte(`"bufferId":"`))
+			if i < 0 {
+				return true
+			}
+			id := line[i+len(`"bufferId":"`):]
+			acks = events.AppendInboundAck(acks, string(id[:bytes.IndexByte(id, '"')]))
+			n++
+			if len(acks) > 32<<10 || n == b.N {
+				if err := ws.WriteMessage(websocket.TextMessage, acks); err != nil {
+					return false
+				}
+				acks = acks[:0]
+			}
+			return n < b.N
+		})
+	}()
+	bodies := make([][]byte, 64)
+	for i := range bodies {
+		bodies[i] = fmt.Appendf(nil, `{"id":"%d","application_id":"app1","type":2,"token":"tok-%d","guild_id":"g1","channel_id":"c%d","member":{"user":{"id":"u%d","username":"bob"},"nick":"Bob"},"data":{"id":"cmd","name":"ask","type":1,"options":[{"name":"q","type":3,"value":"what is the answer"}]}}`, i, i, i%8, i%16)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	for i := range b.N {
+		if _, err := s.ForwardInteraction(b.Context(), bodies[i%len(bodies)], devconnector.InteractionOptions{BotID: "app1"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "frames/s")
+}

@@ -1,0 +1,168 @@
+package devconnector_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/relaybus/relaybus/internal/devconnector"
+	"github.com/relaybus/relaybus/pkg/events"
+)
+
+func TestCloseLeavesNoGoroutines(t *testing.T) {
+	http.DefaultClient.CloseIdleConnections()
+	base := runtime.NumGoroutine()
+
+	s, err := devconnector.New(devconnector.Config{PingInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	first := dial(t, s, "")
+	first.hello("discord", "a")
+	second := dial(t, s, "") // replaces the first
+	second.hello("discord", "a")
+	refusedSrv := s // a waiter that must be released by Close
+	waitErr := make(chan error, 1)
+	go func() {
+		_, err := refusedSrv.WaitOutbound(context.Background(), 1)
+		waitErr <- err
+	}()
+	post(t, s, "/inbound", "application/json", `{"text":"x"}`)
+	second.expect(events.FrameInbound)
+
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := <-waitErr; !errors.Is(err, devconnector.ErrClosed) {
+		t.Errorf("WaitOutbound after Close = %v, want ErrClosed", err)
+	}
+	if ce := second.closeError(); ce == nil || ce.Code != 1001 {
+		t.Errorf("close = %v (err %v), want 1001", ce, second.err)
+	}
+	first.close()
+	second.close()
+	http.DefaultClient.CloseIdleConnections()
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if err := s.Start(); !errors.Is(err, devconnector.ErrClosed) {
+		t.Errorf("Start after Close = %v, want ErrClosed", err)
+	}
+
+	deadline := time.Now().Add(waitTimeout)
+	for runtime.NumGoroutine() > base {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d goroutines after Close, baseline %d:\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestCloseWithUnresponsivePeerIsBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the close timeout")
+	}
+	s, err := devconnector.New(devconnector.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	u, _ := events.DialURL(s.URL())
+	// A peer that never reads, so never echoes the close frame.
+	ws, resp, err := websocket.DefaultDialer.Dial(u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	defer ws.Close()
+	if err := s.WaitConnected(ctxTimeout(t)); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("Close took %v, want about 2s", d)
+	}
+	if _, _, err := ws.ReadMessage(); !websocket.IsCloseError(err, websocket.CloseGoingAway) {
+		t.Errorf("peer read = %v, want close 1001", err)
+	}
+}
+
+func TestConcurrentUse(t *testing.T) {
+	s := newServer(t, devconnector.Config{ReplayLimit: 100000})
+	g := connected(t, s)
+	const (
+		emitters = 4
+		perEmit  = 500
+		outbound = 300
+	)
+	// The gateway acks everything it gets and answers nothing else.
+	acked := make(chan struct{})
+	go func() {
+		defer close(acked)
+		n := 0
+		results := 0
+		for n < emitters*perEmit+10 || results < outbound {
+			r := g.next()
+			switch r.frame.Type {
+			case events.FrameInbound, events.FramePassthroughForward:
+				g.ack(r.frame.BufferID)
+				n++
+			case events.FrameOutboundResult:
+				results++
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for e := range emitters {
+		wg.Go(func() {
+			for i := range perEmit {
+				if e == 0 && i < 10 {
+					post(t, s, "/interactions?bot_id=a", "application/json", fmt.Sprintf(`{"id":"i%d","type":2,"token":"t","guild_id":"g","channel_id":"c%d","member":{"user":{"id":"u"}},"data":{"name":"x"}}`, i, i))
+				}
+				s.Emit(events.FrameInbound, map[string]any{"event": map[string]any{"text": fmt.Sprint(e, i)}})
+			}
+		})
+	}
+	wg.Go(func() {
+		for i := range outbound {
+			a, _ := (&events.Action{Op: "typing", ChatID: "x"}).AppendJSON(nil)
+			g.sendText(string(events.AppendOutbound(nil, fmt.Sprint("r", i), a, "", "")))
+		}
+	})
+	wg.Go(func() {
+		for range 50 {
+			_ = s.State()
+			_ = s.Outbound()
+			_ = s.BufferedIDs()
+		}
+	})
+	wg.Wait()
+	select {
+	case <-acked:
+	case <-time.After(10 * time.Second):
+		t.Fatal("gateway did not see every frame")
+	}
+	if err := s.WaitDrained(ctxTimeout(t)); err != nil {
+		t.Fatal(err)
+	}
+	st := s.State()
+	if st.Acked != emitters*perEmit+10 || st.OutboundCount != outbound || st.Dropped != 0 || st.UnknownAcks != 0 {
+		t.Errorf("state = %+v", st)
+	}
+}
