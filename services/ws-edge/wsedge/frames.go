@@ -1,0 +1,179 @@
+package wsedge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/relaybus/relaybus/pkg/descriptor"
+	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/services/ws-edge/internal/sniff"
+)
+
+// dlqMsgIDPrefix matches bus.DeadLetter's de-duplication ids.
+const dlqMsgIDPrefix = "dlq:" + events.StageWSEdge + ":"
+
+var dlqSubject = events.DLQSubject(events.StageWSEdge)
+
+// handleFrame handles one complete frame from the reader. b is only valid
+// during the call.
+func (s *Service) handleFrame(c *conn, b []byte) {
+	start := s.now()
+	// Fast path: a well-formed data frame needs only its envelope.
+	if typ, bid, ok := sniff.Frame(b); ok {
+		if c.stopRead.Load() {
+			return
+		}
+		s.m.frame(string(typ))
+		subject, known := s.rawSubject[string(typ)]
+		if !known {
+			subject = events.RawSubject(string(typ))
+		}
+		s.publishRaw(c, subject, string(bid), b, start)
+		return
+	}
+	// Everything else: control frames, bad frames, unusual encodings.
+	f, err := events.DecodeFrame(b)
+	if err != nil {
+		if c.stopRead.Load() {
+			return
+		}
+		s.badFrame(c, b, f.Type, f.BufferID, err, start)
+		return
+	}
+	s.m.frame(f.Type)
+	switch f.Type {
+	case events.FrameDescriptor:
+		s.handleDescriptor(c, f, b, start)
+	case events.FrameOutboundResult:
+		if !s.waiters.resolve(f.RequestID, f.Result) {
+			s.m.unmatched.Inc()
+			s.log.Debug("outbound_result for an unknown or answered request", "request_id", f.RequestID)
+		}
+	case events.FrameGoingIdleAck:
+		c.idleAcked()
+	default:
+		if c.stopRead.Load() {
+			return
+		}
+		s.publishRaw(c, events.RawSubject(f.Type), f.BufferID, b, start)
+	}
+}
+
+// publishRaw publishes a data frame's exact bytes to relay.raw.<type>.
+func (s *Service) publishRaw(c *conn, subject, bufferID string, b []byte, start time.Time) {
+	h := make(nats.Header, 4)
+	h[events.EdgeHeader] = s.edgeHdr
+	h[events.ReceivedAtHeader] = []string{start.UTC().Format(time.RFC3339Nano)}
+	if bufferID != "" {
+		v := []string{bufferID}
+		h[events.MsgIDHeader] = v
+		h[events.BufferIDHeader] = v
+	}
+	msg := &nats.Msg{Subject: subject, Header: h, Data: append([]byte(nil), b...)}
+	s.pipe.publish(c, msg, bufferID, start, false)
+}
+
+// handleOversized dead-letters the kept prefix of a frame over the limit.
+// When the prefix shows the frame's bufferId it is acked once dead-lettered:
+// the connector could only replay it into the same rejection forever.
+func (s *Service) handleOversized(c *conn, prefix []byte, size int) {
+	if c.stopRead.Load() {
+		return
+	}
+	typ, bufferID := sniff.Prefix(prefix)
+	err := &events.FrameError{
+		Reason: events.ReasonOversized,
+		Detail: fmt.Sprintf("frame of %d bytes exceeds the %d byte limit (first %d bytes kept)", size, s.cfg.MaxFrameBytes, len(prefix)),
+	}
+	s.badFrame(c, prefix, typ, bufferID, err, s.now())
+}
+
+// badFrame counts, logs (rate-limited) and dead-letters a rejected frame.
+// With a bufferId it is acked after the dead letter is stored, so that the
+// connector stops replaying it.
+func (s *Service) badFrame(c *conn, b []byte, typ, bufferID string, cause error, start time.Time) {
+	reason := events.Reason(cause)
+	s.m.badFrames.WithLabelValues(reason).Inc()
+	if ok, suppressed := s.badLog.allow(reason); ok {
+		s.log.Warn("bad frame dead-lettered", "reason", reason, "err", cause, "frame_type", typ,
+			"buffer_id", bufferID, "bytes", len(b), "suppressed_since_last", suppressed)
+	}
+	if len(b) == 0 {
+		return
+	}
+	h := make(nats.Header, 8)
+	h[events.ErrorHeader] = []string{cause.Error()}
+	h[events.ErrorCodeHeader] = []string{reason}
+	h[events.StageHeader] = []string{events.StageWSEdge}
+	h[events.SubjectHeader] = []string{events.RawSubject(typ)}
+	h[events.EdgeHeader] = s.edgeHdr
+	h[events.ReceivedAtHeader] = []string{start.UTC().Format(time.RFC3339Nano)}
+	if bufferID != "" {
+		h[events.BufferIDHeader] = []string{bufferID}
+		h[events.MsgIDHeader] = []string{dlqMsgIDPrefix + bufferID}
+	}
+	msg := &nats.Msg{Subject: dlqSubject, Header: h, Data: append([]byte(nil), b...)}
+	s.pipe.publish(c, msg, bufferID, start, true)
+}
+
+// handleDescriptor stores a descriptor (memory and KV) and completes the
+// handshake if it is the socket's first. A descriptor that does not decode
+// is dead-lettered and the previous one kept; it still completes the
+// handshake, since the connector has answered the hellos.
+func (s *Service) handleDescriptor(c *conn, f events.Frame, frame []byte, start time.Time) {
+	d, err := descriptor.Decode(f.Descriptor)
+	if err != nil {
+		s.badFrame(c, frame, f.Type, f.BufferID, descriptorError(err), start)
+	} else {
+		s.descMu.Lock()
+		s.descs[d.Platform] = d
+		s.descMu.Unlock()
+		s.storeDescriptor(d.Platform, f.Descriptor)
+		s.log.Info("relay descriptor", "platform", d.Platform, "max_message_length", d.MaxMessageLength,
+			"len_unit", d.LenUnit, "supported_ops", d.SupportedOps, "conn_id", c.id)
+	}
+	c.handshake()
+}
+
+func (s *Service) storeDescriptor(platform string, raw []byte) {
+	kvp := s.kv.Load()
+	if kvp == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.PublishTimeout)
+	defer cancel()
+	if _, err := (*kvp).Put(ctx, events.Token(platform), raw); err != nil {
+		s.log.Warn("storing descriptor failed", "platform", platform, "bucket", events.DescriptorBucket, "err", err)
+	}
+}
+
+// descriptorError maps a descriptor.Decode error onto a frame reason.
+func descriptorError(err error) *events.FrameError {
+	reason := events.ReasonWrongType
+	switch {
+	case errors.Is(err, descriptor.ErrMissingKey):
+		reason = events.ReasonMissingField
+	case errors.Is(err, descriptor.ErrNotObject):
+		reason = events.ReasonNotObject
+	}
+	return &events.FrameError{Reason: reason, Field: "descriptor", Detail: err.Error()}
+}
+
+// ack writes inbound_ack for a stored frame: on the socket it came from
+// while that is up, else on the current one (acks are by bufferId, so any
+// socket of this gateway will do). With no socket the ack is dropped: the
+// connector replays the frame, which the duplicate window absorbs, and it is
+// acked then.
+func (s *Service) ack(c *conn, bufferID string) {
+	if c != nil && c.send(outItem{ack: bufferID}) {
+		return
+	}
+	if cur := s.current(); cur != nil && cur != c && cur.send(outItem{ack: bufferID}) {
+		return
+	}
+	s.log.Debug("ack dropped: no socket; the connector will replay", "buffer_id", bufferID)
+}

@@ -1,0 +1,326 @@
+package wsedge
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/micro"
+
+	"github.com/relaybus/relaybus/pkg/events"
+)
+
+// waiter is one outbound request waiting for its outbound_result. ch gets
+// the result object, or nil when the socket was lost.
+type waiter struct {
+	ch chan []byte
+	c  *conn
+}
+
+// waiters maps requestId to waiter.
+type waiters struct {
+	mu sync.Mutex
+	m  map[string]*waiter
+}
+
+func newWaiters() *waiters { return &waiters{m: make(map[string]*waiter)} }
+
+// register adds a waiter on c; nil when c's waiters were already failed.
+func (w *waiters) register(id string, c *conn) *waiter {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if c.waitersFailed {
+		return nil
+	}
+	wt := &waiter{ch: make(chan []byte, 1), c: c}
+	w.m[id] = wt
+	return wt
+}
+
+// resolve hands result to the waiter of id; false when there is none
+// (unknown, timed out or already answered).
+func (w *waiters) resolve(id string, result []byte) bool {
+	w.mu.Lock()
+	wt, ok := w.m[id]
+	delete(w.m, id)
+	w.mu.Unlock()
+	if ok {
+		wt.ch <- result
+	}
+	return ok
+}
+
+func (w *waiters) cancel(id string) {
+	w.mu.Lock()
+	delete(w.m, id)
+	w.mu.Unlock()
+}
+
+// failConn fails every waiter on c at once with "connection lost".
+func (w *waiters) failConn(c *conn) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	c.waitersFailed = true
+	for id, wt := range w.m {
+		if wt.c == c {
+			delete(w.m, id)
+			wt.ch <- nil
+		}
+	}
+}
+
+// newRequestID returns a fresh uuid4 as 32 lowercase hex characters.
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return hex.EncodeToString(b[:])
+}
+
+// serveOutbound is the relay.edge.outbound handler. It never blocks the
+// subscription for longer than it takes to get a slot: the request is
+// answered from its own goroutine.
+func (s *Service) serveOutbound(req micro.Request) {
+	s.outSem <- struct{}{}
+	s.outWG.Add(1)
+	go func() {
+		defer func() {
+			<-s.outSem
+			s.outWG.Done()
+		}()
+		s.handleOutbound(req)
+	}()
+}
+
+// edgeAction is the part of an action ws-edge reads itself.
+type edgeAction struct {
+	Op         string  `json:"op"`
+	SessionKey string  `json:"session_key"`
+	Reason     *string `json:"reason"`
+}
+
+func (s *Service) handleOutbound(req micro.Request) {
+	body := bytes.TrimSpace(req.Data())
+	var a edgeAction
+	if len(body) == 0 || body[0] != '{' || json.Unmarshal(body, &a) != nil || a.Op == "" {
+		s.m.outbound.WithLabelValues(outcomeBadRequest).Inc()
+		_ = req.Error("400", "body must be an action JSON object with an op", mustJSON(events.SendResult{Error: "relay edge: bad action"}))
+		return
+	}
+	platform := req.Headers().Get(events.PlatformHeader)
+	botID := req.Headers().Get(events.BotIDHeader)
+	if a.Op == events.OpInterrupt {
+		if a.SessionKey == "" {
+			s.m.outbound.WithLabelValues(outcomeBadRequest).Inc()
+			_ = req.Error("400", "interrupt needs a session_key", mustJSON(events.SendResult{Error: "relay edge: interrupt needs a session_key"}))
+			return
+		}
+		s.respond(req, s.interrupt(a))
+		return
+	}
+	result, _ := s.roundTrip(compactJSON(body), platform, botID)
+	s.respond(req, result)
+}
+
+func (s *Service) respond(req micro.Request, result []byte) {
+	if err := req.Respond(result, micro.WithHeaders(micro.Headers{events.ContentTypeHeader: {events.ContentTypeJSON}})); err != nil {
+		s.log.Debug("edge reply failed", "err", err)
+	}
+}
+
+// interrupt writes an interrupt frame and answers once it is written.
+func (s *Service) interrupt(a edgeAction) []byte {
+	c := s.current()
+	if c == nil {
+		s.m.outbound.WithLabelValues(outcomeNotConnected).Inc()
+		return s.resultNC
+	}
+	done := make(chan error, 1)
+	if !c.send(outItem{frame: events.AppendInterrupt(nil, a.SessionKey, a.Reason), done: done}) {
+		s.m.outbound.WithLabelValues(outcomeNotConnected).Inc()
+		return s.resultNC
+	}
+	select {
+	case err := <-done:
+		if err == nil {
+			s.m.outbound.WithLabelValues(outcomeInterrupt).Inc()
+			return []byte(`{"success":true}`)
+		}
+	case <-c.done:
+	}
+	s.m.outbound.WithLabelValues(outcomeConnLost).Inc()
+	return s.resultLost
+}
+
+// roundTrip writes an outbound frame around action (a compact JSON object)
+// and waits for its result, synthesizing the contract's results when the
+// socket is down, lost, or silent past the timeout. ok is true for a result
+// the connector sent.
+func (s *Service) roundTrip(action []byte, platform, botID string) (result []byte, ok bool) {
+	c := s.current()
+	if c == nil {
+		s.m.outbound.WithLabelValues(outcomeNotConnected).Inc()
+		return s.resultNC, false
+	}
+	id := newRequestID()
+	w := s.waiters.register(id, c)
+	if w == nil {
+		s.m.outbound.WithLabelValues(outcomeNotConnected).Inc()
+		return s.resultNC, false
+	}
+	if !c.send(outItem{frame: events.AppendOutbound(nil, id, action, platform, botID)}) {
+		s.waiters.cancel(id)
+		s.m.outbound.WithLabelValues(outcomeNotConnected).Inc()
+		return s.resultNC, false
+	}
+	t := time.NewTimer(s.cfg.OutboundTimeout)
+	defer t.Stop()
+	select {
+	case r := <-w.ch:
+		if r == nil {
+			s.m.outbound.WithLabelValues(outcomeConnLost).Inc()
+			return s.resultLost, false
+		}
+		var sr struct {
+			Success bool `json:"success"`
+		}
+		_ = json.Unmarshal(r, &sr)
+		if sr.Success {
+			s.m.outbound.WithLabelValues(outcomeSuccess).Inc()
+		} else {
+			s.m.outbound.WithLabelValues(outcomeFailure).Inc()
+		}
+		return r, true
+	case <-t.C:
+		s.waiters.cancel(id)
+		s.m.outbound.WithLabelValues(outcomeTimeout).Inc()
+		s.log.Warn("outbound timed out; outcome unknown (ambiguous)", "request_id", id, "timeout", s.cfg.OutboundTimeout)
+		return s.resultTO, false
+	}
+}
+
+// compactJSON returns b without insignificant whitespace when it holds a
+// line break (a frame must be one line); b itself otherwise.
+func compactJSON(b []byte) []byte {
+	if bytes.IndexAny(b, "\r\n") < 0 {
+		return b
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, b); err != nil {
+		return b // unreachable: b was validated by json.Unmarshal
+	}
+	return buf.Bytes()
+}
+
+// chatInfoRequest is the body of relay.rpc.chat_info.
+type chatInfoRequest struct {
+	ChatID   string `json:"chat_id" msgpack:"chat_id"`
+	Platform string `json:"platform,omitempty" msgpack:"platform,omitempty"`
+}
+
+// serveChatInfo answers relay.rpc.chat_info through the connector when the
+// descriptor advertises get_chat_info, locally ({name: chat_id, type: dm})
+// otherwise or when the connector has no answer.
+func (s *Service) serveChatInfo(req micro.Request) {
+	s.outSem <- struct{}{}
+	s.outWG.Add(1)
+	go func() {
+		defer func() {
+			<-s.outSem
+			s.outWG.Done()
+		}()
+		s.handleChatInfo(req)
+	}()
+}
+
+func (s *Service) handleChatInfo(req micro.Request) {
+	var q chatInfoRequest
+	ct := req.Headers().Get(events.ContentTypeHeader)
+	if ct == "" {
+		ct = events.ContentTypeJSON
+	}
+	if err := events.Unmarshal(req.Data(), ct, &q); err != nil || q.ChatID == "" {
+		_ = req.Error("400", "body must be {\"chat_id\": ...} as JSON or MessagePack", nil)
+		return
+	}
+	platform := req.Headers().Get(events.PlatformHeader)
+	if platform == "" {
+		platform = q.Platform
+	}
+	info := events.ChatInfo{Name: q.ChatID, Type: events.ChatDM}
+	if s.descriptorFor(platform).SupportsOp(events.OpGetChatInfo) {
+		a := events.Action{Op: events.OpGetChatInfo, ChatID: q.ChatID}
+		body, err := a.AppendJSON(nil)
+		if err == nil {
+			if raw, ok := s.roundTrip(body, platform, req.Headers().Get(events.BotIDHeader)); ok {
+				if r, err := events.ParseResult(raw); err == nil && r.ChatInfo != nil {
+					if r.ChatInfo.Name != "" {
+						info.Name = r.ChatInfo.Name
+					}
+					if r.ChatInfo.Type != "" {
+						info.Type = r.ChatInfo.Type
+					}
+				}
+			}
+		}
+	}
+	s.respond(req, mustJSON(info))
+}
+
+// waitOutbound waits (bounded) for the request goroutines to finish.
+func (s *Service) waitOutbound(timeout time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		s.outWG.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		s.log.Warn("edge requests still running at shutdown")
+	}
+}
+
+// rateLog lets one log line per key through, then at most one per period
+// with the count of those held back.
+type rateLog struct {
+	mu     sync.Mutex
+	now    func() time.Time
+	period time.Duration
+	last   map[string]*rateEntry
+}
+
+type rateEntry struct {
+	at         time.Time
+	suppressed int
+}
+
+func newRateLog(now func() time.Time, period time.Duration) *rateLog {
+	return &rateLog{now: now, period: period, last: make(map[string]*rateEntry)}
+}
+
+// allow reports whether to log key now and how many were held back since
+// the last line.
+func (r *rateLog) allow(key string) (bool, int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.now()
+	e, ok := r.last[key]
+	if !ok {
+		r.last[key] = &rateEntry{at: now}
+		return true, 0
+	}
+	if now.Sub(e.at) < r.period {
+		e.suppressed++
+		return false, 0
+	}
+	n := e.suppressed
+	e.at, e.suppressed = now, 0
+	return true, n
+}

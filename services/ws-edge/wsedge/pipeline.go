@@ -1,0 +1,215 @@
+package wsedge
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// pubItem is one publish in flight: a raw frame or a dead letter.
+type pubItem struct {
+	msg      *nats.Msg
+	paf      jetstream.PubAckFuture
+	err      error // the publish failed before it left (no future)
+	c        *conn // the socket the frame came in on (acks prefer it)
+	bufferID string
+	start    time.Time
+	dlq      bool
+}
+
+var itemPool = sync.Pool{New: func() any { return new(pubItem) }}
+
+// pipeline pipelines JetStream publishes: the reader publishes with
+// PublishMsgAsync and queues the future; one completion goroutine takes the
+// futures in order and, for buffered frames, writes inbound_ack through the
+// socket's writer once JetStream acknowledged the publish. slots bounds the
+// publishes in flight (the window); a reader that finds it full blocks,
+// which pauses reading the socket: backpressure down to TCP.
+type pipeline struct {
+	s        *Service
+	slots    chan struct{}
+	queue    chan *pubItem
+	retry    chan *pubItem
+	inflight atomic.Int64
+	idle     chan struct{} // signalled when inflight drops to zero
+	quit     chan struct{}
+	wg       sync.WaitGroup
+	stopOnce sync.Once
+}
+
+func newPipeline(s *Service) *pipeline {
+	w := s.cfg.PublishWindow
+	return &pipeline{
+		s:     s,
+		slots: make(chan struct{}, w),
+		queue: make(chan *pubItem, w),
+		retry: make(chan *pubItem, w),
+		idle:  make(chan struct{}, 1),
+		quit:  make(chan struct{}),
+	}
+}
+
+func (p *pipeline) start() {
+	p.wg.Add(2)
+	go p.completions()
+	go p.retries()
+}
+
+// publish sends one message; it blocks while the window is full.
+func (p *pipeline) publish(c *conn, msg *nats.Msg, bufferID string, start time.Time, dlq bool) {
+	p.slots <- struct{}{}
+	n := p.inflight.Add(1)
+	p.s.m.inflight.Set(float64(n))
+	it := itemPool.Get().(*pubItem)
+	*it = pubItem{msg: msg, c: c, bufferID: bufferID, start: start, dlq: dlq}
+	it.paf, it.err = p.s.js.PublishMsgAsync(msg)
+	p.queue <- it
+}
+
+// release ends an item's life and frees its slot.
+func (p *pipeline) release(it *pubItem) {
+	*it = pubItem{}
+	itemPool.Put(it)
+	<-p.slots
+	n := p.inflight.Add(-1)
+	p.s.m.inflight.Set(float64(n))
+	if n == 0 {
+		select {
+		case p.idle <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (p *pipeline) completions() {
+	defer p.wg.Done()
+	for {
+		select {
+		case it := <-p.queue:
+			p.complete(it)
+		case <-p.quit:
+			return
+		}
+	}
+}
+
+func (p *pipeline) complete(it *pubItem) {
+	s := p.s
+	err := it.err
+	var ack *jetstream.PubAck
+	if err == nil {
+		select {
+		case ack = <-it.paf.Ok():
+		case err = <-it.paf.Err():
+		}
+	}
+	if err != nil {
+		p.failed(it, err)
+		return
+	}
+	s.m.publishSeconds.Observe(s.now().Sub(it.start).Seconds())
+	if ack.Duplicate {
+		s.m.duplicates.Inc()
+	}
+	if it.bufferID != "" {
+		s.ack(it.c, it.bufferID)
+	}
+	p.release(it)
+}
+
+// failed handles a publish JetStream did not acknowledge. A buffered frame
+// is left un-acked: the connector replays it on the next connection and the
+// duplicate window makes that safe. An unbuffered frame has no second chance
+// upstream, so it is retried here.
+func (p *pipeline) failed(it *pubItem, err error) {
+	s := p.s
+	s.m.publishFailed.Inc()
+	if it.bufferID != "" {
+		s.log.Error("publish failed; buffered frame left un-acked for the connector to replay",
+			"subject", it.msg.Subject, "buffer_id", it.bufferID, "err", err)
+		p.release(it)
+		return
+	}
+	if s.cfg.PublishRetries == 0 {
+		p.lost(it, err)
+		return
+	}
+	s.log.Warn("publish failed; retrying unbuffered frame", "subject", it.msg.Subject, "err", err)
+	p.retry <- it // keeps its slot until the retries end
+}
+
+func (p *pipeline) lost(it *pubItem, err error) {
+	p.s.m.framesLost.Inc()
+	p.s.log.Error("publish failed after retries; unbuffered frame lost",
+		"subject", it.msg.Subject, "dead_letter", it.dlq, "attempts", p.s.cfg.PublishRetries+1, "err", err)
+	p.release(it)
+}
+
+// retries publishes failed unbuffered frames again, synchronously and with a
+// growing pause, off the completion goroutine so acks keep flowing.
+func (p *pipeline) retries() {
+	defer p.wg.Done()
+	for {
+		select {
+		case it := <-p.retry:
+			p.retryOne(it)
+		case <-p.quit:
+			return
+		}
+	}
+}
+
+func (p *pipeline) retryOne(it *pubItem) {
+	s := p.s
+	pause := 50 * time.Millisecond
+	var err error
+	for range s.cfg.PublishRetries {
+		select {
+		case <-time.After(pause):
+		case <-p.quit:
+		}
+		pause *= 2
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.PublishTimeout)
+		_, err = s.js.PublishMsg(ctx, it.msg)
+		cancel()
+		if err == nil {
+			s.m.publishSeconds.Observe(s.now().Sub(it.start).Seconds())
+			p.release(it)
+			return
+		}
+		s.m.publishFailed.Inc()
+	}
+	p.lost(it, err)
+}
+
+// waitIdle waits until no publish is in flight or timeout passes; it
+// reports whether the pipeline is idle.
+func (p *pipeline) waitIdle(timeout time.Duration) bool {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	for p.inflight.Load() > 0 {
+		select {
+		case <-p.idle:
+		case <-t.C:
+			return p.inflight.Load() == 0
+		}
+	}
+	return true
+}
+
+// stop waits for in-flight publishes (bounded), then ends the goroutines.
+// No publish may start after stop.
+func (p *pipeline) stop(timeout time.Duration) {
+	p.stopOnce.Do(func() {
+		if !p.waitIdle(timeout) {
+			p.s.log.Error("publishes still in flight at shutdown; buffered ones will be replayed by the connector",
+				"inflight", p.inflight.Load())
+		}
+		close(p.quit)
+		p.wg.Wait()
+	})
+}

@@ -1,0 +1,425 @@
+package wsedge
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go/micro"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/relaybus/relaybus/internal/bus"
+	"github.com/relaybus/relaybus/internal/ops"
+	"github.com/relaybus/relaybus/pkg/descriptor"
+	"github.com/relaybus/relaybus/pkg/events"
+)
+
+// serviceName is the NATS micro service name every replica registers.
+const serviceName = "relay-ws-edge"
+
+// Deps are the dependencies New wires in.
+type Deps struct {
+	// Log receives the service's logs; nil discards them.
+	Log *slog.Logger
+	// NC is the service's own NATS connection (required). Run drains it on
+	// the way out.
+	NC *nats.Conn
+	// Registerer receives the metrics; nil makes a private registry (with
+	// the Go and process collectors) served on the ops port.
+	Registerer prometheus.Registerer
+	// Now is the clock; nil is time.Now.
+	Now func() time.Time
+}
+
+// identity is one fronted bot identity (one hello).
+type identity struct {
+	platform string
+	botID    string
+}
+
+// Service is one ws-edge replica: it holds the connector socket, publishes
+// every data frame to JetStream and acks buffered frames once stored, and
+// answers edge requests (outbound actions, chat info). Its methods are safe
+// for concurrent use; Run may be called once.
+type Service struct {
+	cfg      Config
+	log      *slog.Logger
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	now      func() time.Time
+	gatherer prometheus.Gatherer
+	m        *metrics
+
+	dialURL    string
+	dialer     websocket.Dialer
+	identities []identity
+	hellos     []byte // every hello frame, written as one message after a dial
+	primary    string
+	edgeHdr    []string          // Relay-Edge header value, shared by every message
+	rawSubject map[string]string // relay.raw.<type> of the contract's types
+	pipe       *pipeline
+	waiters    *waiters
+	outSem     chan struct{}
+	outWG      sync.WaitGroup
+	badLog     *rateLog
+	connSeq    atomic.Uint64
+	running    atomic.Bool
+	revoked    atomic.Bool
+	kv         atomic.Pointer[jetstream.KeyValue]
+	descMu     sync.RWMutex
+	descs      map[string]descriptor.Descriptor
+	curMu      sync.RWMutex
+	cur        *conn // the socket outbound requests use; nil when down
+	resultNC   []byte
+	resultLost []byte
+	resultTO   []byte
+}
+
+// New validates cfg and builds a Service; nothing is dialed or published
+// until Run.
+func New(cfg Config, deps Deps) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if deps.NC == nil {
+		return nil, fmt.Errorf("%w: a NATS connection is required", ErrInvalidConfig)
+	}
+	log := deps.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	now := deps.Now
+	if now == nil {
+		now = time.Now
+	}
+	reg := deps.Registerer
+	var gatherer prometheus.Gatherer
+	if reg == nil {
+		r := ops.NewRegistry()
+		reg, gatherer = r, r
+	} else if g, ok := reg.(prometheus.Gatherer); ok {
+		gatherer = g
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, fmt.Errorf("registering metrics: %w", err)
+	}
+	dialURL, _ := events.DialURL(cfg.RelayURL) // checked by Validate
+	if cfg.InstanceID == "" {
+		cfg.InstanceID = defaultInstanceID()
+	}
+	window := cfg.PublishWindow
+	js, err := jetstream.New(deps.NC,
+		// Our own slots bound the window; the client's limit only has to
+		// stay out of the way (a stall there would fail publishes).
+		jetstream.WithPublishAsyncMaxPending(2*window+16),
+		jetstream.WithPublishAsyncTimeout(cfg.PublishTimeout),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	s := &Service{
+		cfg:      cfg,
+		log:      log,
+		nc:       deps.NC,
+		js:       js,
+		now:      now,
+		gatherer: gatherer,
+		m:        m,
+		dialURL:  dialURL,
+		dialer: websocket.Dialer{
+			HandshakeTimeout: cfg.DialTimeout,
+			ReadBufferSize:   64 << 10,
+			WriteBufferSize:  64 << 10,
+		},
+		edgeHdr:    []string{cfg.InstanceID},
+		rawSubject: make(map[string]string),
+		waiters:    newWaiters(),
+		outSem:     make(chan struct{}, cfg.OutboundConcurrency),
+		badLog:     newRateLog(now, time.Minute),
+		descs:      make(map[string]descriptor.Descriptor),
+	}
+	for _, t := range []string{events.FrameInbound, events.FramePassthroughForward, events.FrameInterruptInbound} {
+		s.rawSubject[t] = events.RawSubject(t)
+	}
+	s.identities = s.parseIdentities(cfg.Platforms, cfg.BotIDs)
+	s.primary = s.identities[0].platform
+	for _, id := range s.identities {
+		s.hellos = events.AppendHello(s.hellos, id.platform, id.botID)
+	}
+	s.descs[s.primary] = descriptor.Placeholder(s.primary)
+	s.resultNC = mustJSON(events.ResultNotConnected)
+	s.resultLost = mustJSON(events.ResultConnLost)
+	s.resultTO = mustJSON(events.ResultTimedOut)
+	s.pipe = newPipeline(s)
+	if cfg.RelayID == "" || cfg.RelaySecret == "" {
+		log.Warn("relay dial is unauthenticated: GATEWAY_RELAY_ID or GATEWAY_RELAY_SECRET is unset (development connectors only)")
+	}
+	return s, nil
+}
+
+// parseIdentities builds the hello list: the platforms in order (none:
+// "relay"), each with its botId from the GATEWAY_RELAY_BOT_IDS map.
+func (s *Service) parseIdentities(platforms []string, botIDs string) []identity {
+	bots := map[string]string{}
+	if botIDs != "" {
+		var raw map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(botIDs), &raw); err != nil {
+			s.log.Warn("GATEWAY_RELAY_BOT_IDS is not a JSON object; using no bot ids", "err", err)
+		}
+		for p, v := range raw {
+			var entry struct {
+				BotID any `json:"botId"`
+			}
+			var str string
+			switch {
+			case json.Unmarshal(v, &entry) == nil:
+				switch b := entry.BotID.(type) {
+				case string:
+					bots[p] = b
+				case float64:
+					bots[p] = strconv.FormatFloat(b, 'f', -1, 64)
+				}
+			case json.Unmarshal(v, &str) == nil:
+				bots[p] = str
+			}
+		}
+	}
+	if len(platforms) == 0 {
+		return []identity{{platform: events.PlatformRelay, botID: bots[events.PlatformRelay]}}
+	}
+	out := make([]identity, 0, len(platforms))
+	for _, p := range platforms {
+		out = append(out, identity{platform: p, botID: bots[p]})
+	}
+	return out
+}
+
+func defaultInstanceID() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "ws-edge"
+	}
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return host + "-" + hex.EncodeToString(b[:])
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // programmer error: the synthesized results are constants
+	}
+	return b
+}
+
+// Run connects to the connector and serves until ctx is done (then it
+// drains: going_idle, in-flight publishes and acks, close 1000, micro stop,
+// NATS drain, and returns nil) or the credential is revoked (the same way
+// out, returning ErrRevoked). It ensures the streams and buckets first,
+// retrying while NATS is unreachable.
+func (s *Service) Run(ctx context.Context) (err error) {
+	if !s.running.CompareAndSwap(false, true) {
+		return ErrAlreadyRunning
+	}
+	// Ops first, so /healthz answers while NATS is still coming up.
+	opsCtx, stopOps := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopOps()
+	opsDone := make(chan error, 1)
+	if s.cfg.HTTPAddr != "" {
+		ln, err := ops.Listen(s.cfg.HTTPAddr)
+		if err != nil {
+			return err
+		}
+		var gs []prometheus.Gatherer
+		if s.gatherer != nil {
+			gs = append(gs, s.gatherer)
+		}
+		srv := ops.New(gs...)
+		srv.AddLiveness(ops.Check{Name: "ws-edge", Fn: s.Live})
+		srv.AddReadiness(ops.Check{Name: "ws-edge", Fn: s.Ready})
+		go func() { opsDone <- ops.Serve(opsCtx, ln, srv.Handler(), s.log) }()
+	} else {
+		opsDone <- nil
+	}
+	defer func() {
+		stopOps()
+		if oerr := <-opsDone; oerr != nil && err == nil {
+			err = oerr
+		}
+	}()
+
+	s.log.Info("ws-edge starting", "relay_url", s.dialURL, "instance_id", s.cfg.InstanceID, "identities", len(s.identities))
+	if !s.ensure(ctx) {
+		return s.drainNATS()
+	}
+	kv, kerr := s.js.KeyValue(ctx, events.DescriptorBucket)
+	if kerr != nil {
+		s.log.Warn("descriptor bucket unavailable; descriptors will not be stored", "err", kerr)
+	} else {
+		s.kv.Store(&kv)
+	}
+	svc, err := s.addMicro()
+	if err != nil {
+		_ = s.drainNATS()
+		return err
+	}
+	s.pipe.start()
+
+	runErr := s.connectLoop(ctx)
+
+	// On the way out: every connection is closed and its reader gone, so
+	// nothing new enters the pipeline.
+	s.pipe.stop(s.cfg.ShutdownTimeout)
+	if err := svc.Stop(); err != nil {
+		s.log.Warn("stopping micro service", "err", err)
+	}
+	s.waitOutbound(s.cfg.ShutdownTimeout)
+	if err := s.drainNATS(); err != nil && runErr == nil {
+		runErr = err
+	}
+	s.log.Info("ws-edge stopped")
+	return runErr
+}
+
+// ensure creates the streams and buckets, retrying with backoff while NATS
+// is unavailable. It reports false when ctx ended first.
+func (s *Service) ensure(ctx context.Context) bool {
+	delay := 100 * time.Millisecond
+	for {
+		ectx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := bus.Ensure(ectx, s.js, s.cfg.Bus)
+		cancel()
+		if err == nil {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		s.log.Warn("ensuring streams failed; retrying", "err", err, "retry_in", delay)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 5*time.Second)
+	}
+}
+
+func (s *Service) addMicro() (micro.Service, error) {
+	svc, err := micro.AddService(s.nc, micro.Config{
+		Name:        serviceName,
+		Version:     s.cfg.Version,
+		Description: "relaybus ws-edge: the connector socket (outbound actions, chat info)",
+		Metadata:    map[string]string{"instance_id": s.cfg.InstanceID},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("registering micro service: %w", err)
+	}
+	if err := svc.AddEndpoint("outbound", micro.HandlerFunc(s.serveOutbound),
+		micro.WithEndpointSubject(events.EdgeOutboundSubject),
+		micro.WithEndpointQueueGroup(events.EdgeQueue)); err != nil {
+		_ = svc.Stop()
+		return nil, fmt.Errorf("adding outbound endpoint: %w", err)
+	}
+	if err := svc.AddEndpoint("chat_info", micro.HandlerFunc(s.serveChatInfo),
+		micro.WithEndpointSubject(events.ChatInfoSubject),
+		micro.WithEndpointQueueGroup(events.EdgeQueue)); err != nil {
+		_ = svc.Stop()
+		return nil, fmt.Errorf("adding chat_info endpoint: %w", err)
+	}
+	return svc, nil
+}
+
+// drainNATS drains the connection and waits until it is closed.
+func (s *Service) drainNATS() error {
+	if s.nc.IsClosed() {
+		return nil
+	}
+	if err := s.nc.Drain(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+		return fmt.Errorf("draining nats: %w", err)
+	}
+	deadline := time.Now().Add(s.cfg.ShutdownTimeout)
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for !s.nc.IsClosed() {
+		if time.Now().After(deadline) {
+			s.nc.Close()
+			return fmt.Errorf("draining nats: not closed within %v", s.cfg.ShutdownTimeout)
+		}
+		<-t.C
+	}
+	return nil
+}
+
+// Live is the liveness probe: it fails once the credential was revoked
+// (restarting will not help until an operator acts, but the probe must say
+// so loudly).
+func (s *Service) Live(context.Context) error {
+	if s.revoked.Load() {
+		return ErrRevoked
+	}
+	return nil
+}
+
+// Ready is the readiness probe: NATS connected, streams and buckets present,
+// the connector socket up and handshaken, the credential not revoked.
+func (s *Service) Ready(ctx context.Context) error {
+	if s.revoked.Load() {
+		return ErrRevoked
+	}
+	if !s.nc.IsConnected() {
+		return ErrNATSDisconnected
+	}
+	if err := bus.Check(ctx, s.js, s.cfg.Bus); err != nil {
+		return err
+	}
+	if s.current() == nil {
+		return ErrNotHandshaken
+	}
+	return nil
+}
+
+// current returns the handshaken socket that takes outbound frames, or nil.
+func (s *Service) current() *conn {
+	s.curMu.RLock()
+	defer s.curMu.RUnlock()
+	return s.cur
+}
+
+func (s *Service) setCurrent(c *conn) {
+	s.curMu.Lock()
+	s.cur = c
+	s.curMu.Unlock()
+}
+
+// clearCurrent unsets c if it is the current socket.
+func (s *Service) clearCurrent(c *conn) {
+	s.curMu.Lock()
+	if s.cur == c {
+		s.cur = nil
+	}
+	s.curMu.Unlock()
+}
+
+// descriptorFor returns the descriptor of platform, or the primary's.
+func (s *Service) descriptorFor(platform string) descriptor.Descriptor {
+	s.descMu.RLock()
+	defer s.descMu.RUnlock()
+	if d, ok := s.descs[platform]; ok {
+		return d
+	}
+	return s.descs[s.primary]
+}
