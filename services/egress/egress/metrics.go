@@ -1,0 +1,106 @@
+package egress
+
+import (
+	"fmt"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Action outcomes (the outcome label of relay_egress_actions_total).
+const (
+	outcomeSent        = "sent"        // success result
+	outcomeFailed      = "failed"      // the connector answered success:false
+	outcomeAmbiguous   = "ambiguous"   // written, outcome unknown; reported, not retried
+	outcomeDeclined    = "declined"    // the egress guard declined; dead-lettered
+	outcomeUnsupported = "unsupported" // the descriptor does not list the op
+	outcomeInvalid     = "invalid"     // bad action; dead-lettered
+	outcomeExpired     = "expired"     // deadline passed undelivered; dead-lettered
+	outcomeReplayed    = "replayed"    // redelivery answered from the stored result
+	outcomeRetry       = "retry"       // not delivered yet; will be retried
+)
+
+// Retry reasons (the reason label of relay_egress_retries_total).
+const (
+	retryNoResponders = "no_responders"
+	retryTimeout      = "timeout"
+	retryNotConnected = "not_connected"
+	retryConnLost     = "connection_lost"
+	retryPublish      = "result_publish"
+	retryOther        = "other"
+)
+
+type metrics struct {
+	actions *prometheus.CounterVec
+	// scopeHits and scopeMisses back two CounterFuncs (and the hit ratio).
+	scopeHits   atomic.Uint64
+	scopeMisses atomic.Uint64
+	scopeGets   *prometheus.CounterVec
+	retries     *prometheus.CounterVec
+	latency     prometheus.Histogram
+	parts       prometheus.Histogram
+}
+
+func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
+	m := &metrics{
+		actions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "relay_egress_actions_total",
+			Help: "Actions settled by egress, by op and outcome (sent, failed, ambiguous, declined, unsupported, invalid, expired, replayed, retry).",
+		}, []string{"op", "outcome"}),
+		scopeGets: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "relay_egress_scope_kv_gets_total",
+			Help: "KV gets made for a scope cache miss, by result (found, not_found, error).",
+		}, []string{"result"}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "relay_egress_retries_total",
+			Help: "Deliveries of an action that ended in a retry, by reason.",
+		}, []string{"reason"}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "relay_egress_action_latency_seconds",
+			Help:    "Time from an action being stored in RELAY_OUTBOUND to its definitive result being published.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2.5, 16),
+		}),
+		parts: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "relay_egress_send_parts",
+			Help:    "Number of platform messages a send was split into.",
+			Buckets: []float64{1, 2, 3, 4, 6, 10, 20},
+		}),
+	}
+	hits := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "relay_egress_scope_cache_hits_total",
+		Help: "Chat-addressed actions whose scope came from the local cache.",
+	}, func() float64 { return float64(m.scopeHits.Load()) })
+	misses := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "relay_egress_scope_cache_misses_total",
+		Help: "Chat-addressed actions whose chat was not in the local scope cache.",
+	}, func() float64 { return float64(m.scopeMisses.Load()) })
+	hitRatio := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "relay_egress_scope_cache_hit_ratio",
+		Help: "Scope cache hits / lookups since start (1 when there were none).",
+	}, func() float64 {
+		h, mi := float64(m.scopeHits.Load()), float64(m.scopeMisses.Load())
+		if h+mi == 0 {
+			return 1
+		}
+		return h / (h + mi)
+	})
+	entries := func(cache string, f func() float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "relay_egress_cache_entries",
+			Help:        "Entries held by egress's local KV caches.",
+			ConstLabels: prometheus.Labels{"cache": cache},
+		}, f)
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{
+			m.actions, hits, misses, m.scopeGets, m.retries, m.latency, m.parts, hitRatio,
+			entries("scope", func() float64 { return float64(s.scopes.Len()) }),
+			entries("descriptor", func() float64 { return float64(s.descs.Len()) }),
+		} {
+			if err := reg.Register(c); err != nil {
+				return nil, fmt.Errorf("registering egress metrics: %w", err)
+			}
+		}
+	}
+	return m, nil
+}

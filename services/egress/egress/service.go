@@ -1,0 +1,309 @@
+package egress
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go/micro"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/relaybus/relaybus/internal/bus"
+	"github.com/relaybus/relaybus/internal/consume"
+	"github.com/relaybus/relaybus/internal/ops"
+	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/services/egress/internal/descriptors"
+	"github.com/relaybus/relaybus/services/egress/internal/kvwatch"
+	"github.com/relaybus/relaybus/services/egress/internal/scopes"
+	"github.com/relaybus/relaybus/services/egress/internal/shard"
+)
+
+// Name is the service's name: its micro service registration is
+// "relay-egress" and its durable consumer "egress".
+const Name = "egress"
+
+// StatusSubject is the micro endpoint that answers with a [Status].
+const StatusSubject = "relay.egress.status"
+
+// Status is the answer of the status endpoint: the sizes and state of the
+// local caches and of the consumer.
+type Status struct {
+	ScopeEntries     int      `json:"scope_entries"`
+	ScopeChats       int      `json:"scope_chats"`
+	ScopeSynced      bool     `json:"scope_synced"`
+	ScopeWatches     uint64   `json:"scope_watches"`
+	Descriptors      int      `json:"descriptors"`
+	DescriptorSynced bool     `json:"descriptor_synced"`
+	Platforms        []string `json:"platforms"`
+	PrimaryPlatform  string   `json:"primary_platform,omitempty"`
+	ConsumerRunning  bool     `json:"consumer_running"`
+	Workers          int      `json:"workers"`
+}
+
+// Deps are the service's collaborators.
+type Deps struct {
+	// Log receives lifecycle and per-message (Debug) logs; nil discards.
+	Log *slog.Logger
+	// NC is the service's own NATS connection; Run drains it on the way out.
+	NC *nats.Conn
+	// Registerer receives the metrics; nil makes a registry of its own
+	// (served on the ops port).
+	Registerer prometheus.Registerer
+	// Now is the clock; nil is time.Now.
+	Now func() time.Time
+}
+
+// Service is the egress stage. Create it with [New] and start it with
+// [Service.Run]; Ready and Live are safe for concurrent use.
+type Service struct {
+	cfg     Config
+	log     *slog.Logger
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	now     func() time.Time
+	reg     prometheus.Registerer
+	gather  prometheus.Gatherer
+	metrics *metrics
+
+	scopes     *scopes.Index
+	descs      *descriptors.Table
+	scopeWatch *kvwatch.Watcher
+	descWatch  *kvwatch.Watcher
+	loop       *consume.Loop
+	ops        *ops.Server
+
+	// scopeKV is the relay_scope bucket handle for cache-miss gets, opened
+	// lazily (and again after a failure).
+	kvMu    sync.Mutex
+	scopeKV jetstream.KeyValue
+
+	running atomic.Bool
+}
+
+// New checks cfg and builds the service; it does no I/O.
+func New(cfg Config, deps Deps) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if deps.NC == nil {
+		return nil, ErrNoConnection
+	}
+	s := &Service{cfg: cfg, log: deps.Log, nc: deps.NC, now: deps.Now, reg: deps.Registerer}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.reg == nil {
+		r := ops.NewRegistry()
+		s.reg, s.gather = r, r
+	} else if g, ok := s.reg.(prometheus.Gatherer); ok {
+		s.gather = g
+	} else {
+		s.gather = prometheus.DefaultGatherer
+	}
+	js, err := jetstream.New(deps.NC)
+	if err != nil {
+		return nil, fmt.Errorf("egress: jetstream: %w", err)
+	}
+	s.js = js
+	s.scopes = scopes.New()
+	s.descs = descriptors.New()
+	s.scopeWatch = kvwatch.New(js, events.ScopeBucket, s.scopes, s.log)
+	s.descWatch = kvwatch.New(js, events.DescriptorBucket, s.descs, s.log)
+	if s.metrics, err = newMetrics(s.reg, s); err != nil {
+		return nil, err
+	}
+	s.loop, err = consume.New(js, consume.Config{
+		Stream:         events.OutboundStream,
+		Durable:        Name,
+		FilterSubjects: []string{events.OutboundSubjects},
+		Stage:          events.StageEgress,
+		Workers:        cfg.Workers,
+		AckWait:        cfg.AckWait,
+		MaxDeliver:     -1, // egress enforces each action's deadline itself
+		NakBase:        cfg.RetryBase,
+		NakMax:         cfg.RetryMax,
+		Grace:          cfg.ShutdownTimeout,
+		Shard:          shardOf,
+		Ensure:         func(ctx context.Context) error { return bus.Ensure(ctx, js, cfg.Bus) },
+		Log:            s.log,
+		Registerer:     s.reg,
+	}, s.handle)
+	if err != nil {
+		return nil, fmt.Errorf("egress: %w", err)
+	}
+	s.ops = ops.New(s.gather)
+	s.ops.AddLiveness(ops.Check{Name: "egress", Fn: s.Live})
+	s.ops.AddReadiness(ops.Check{Name: "egress", Fn: s.Ready})
+	return s, nil
+}
+
+// shardOf keeps one chat's actions (or one session's, for follow_up and
+// interrupt) on one worker, in order.
+func shardOf(m jetstream.Msg) uint64 {
+	var ct string
+	if h := m.Headers(); h != nil {
+		ct = h.Get(events.ContentTypeHeader)
+	}
+	return shard.Hash(shard.Key(m.Data(), ct))
+}
+
+// Run runs the stage until ctx is done, then stops taking actions, lets
+// in-flight ones finish (bounded by ShutdownTimeout), stops the micro
+// service and drains the NATS connection. It returns nil after a clean
+// shutdown and an error only when the stage cannot start (ops port taken,
+// micro registration refused).
+func (s *Service) Run(ctx context.Context) error {
+	if !s.running.CompareAndSwap(false, true) {
+		return ErrAlreadyRunning
+	}
+	defer s.drain()
+	s.log.Info("egress starting", "workers", s.cfg.Workers, "action_deadline", s.cfg.ActionDeadline, "edge_timeout", s.cfg.EdgeTimeout)
+
+	// Streams and buckets: retried until NATS is there, never fatal.
+	if !s.ensure(ctx) {
+		return nil
+	}
+
+	// Micro registration.
+	svc, err := micro.AddService(s.nc, micro.Config{
+		Name:        "relay-" + Name,
+		Version:     s.cfg.Version,
+		Description: "relaybus egress: agent reply actions to connector outbound frames",
+	})
+	if err != nil {
+		return fmt.Errorf("egress: registering micro service: %w", err)
+	}
+	defer func() { _ = svc.Stop() }()
+	if err := svc.AddEndpoint("status", micro.HandlerFunc(s.serveStatus), micro.WithEndpointSubject(StatusSubject)); err != nil {
+		return fmt.Errorf("egress: adding status endpoint: %w", err)
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	// Ops HTTP.
+	if s.cfg.HTTPAddr != "" {
+		ln, err := ops.Listen(s.cfg.HTTPAddr)
+		if err != nil {
+			return fmt.Errorf("egress: %w", err)
+		}
+		g.Go(func() error { return ops.Serve(gctx, ln, s.ops.Handler(), s.log) })
+	}
+	// Caches, then the consumer.
+	g.Go(func() error { return s.scopeWatch.Run(gctx) })
+	g.Go(func() error { return s.descWatch.Run(gctx) })
+	g.Go(func() error { return s.loop.Run(gctx) })
+	err = g.Wait()
+	s.log.Info("egress stopping")
+	return err
+}
+
+// ensure creates the streams and buckets, retrying with backoff; it reports
+// false when ctx ended first.
+func (s *Service) ensure(ctx context.Context) bool {
+	backoff := 100 * time.Millisecond
+	for {
+		ectx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := bus.Ensure(ectx, s.js, s.cfg.Bus)
+		cancel()
+		if err == nil {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		s.log.Warn("ensuring streams failed, retrying", "err", err, "retry_in", backoff)
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// drain drains the NATS connection and waits until it is closed.
+func (s *Service) drain() {
+	if s.nc.IsClosed() {
+		return
+	}
+	if err := s.nc.Drain(); err != nil {
+		s.nc.Close()
+		return
+	}
+	deadline := time.Now().Add(s.cfg.ShutdownTimeout)
+	for !s.nc.IsClosed() {
+		if time.Now().After(deadline) {
+			s.log.Warn("nats drain timed out, closing")
+			s.nc.Close()
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// Ready reports whether the stage can take work: NATS connected, streams
+// and buckets present, consumer running, both caches synced.
+func (s *Service) Ready(ctx context.Context) error {
+	if !s.nc.IsConnected() {
+		return fmt.Errorf("%w: nats not connected (%v)", ErrNotReady, s.nc.Status())
+	}
+	if err := bus.Check(ctx, s.js, s.cfg.Bus); err != nil {
+		return fmt.Errorf("%w: %w", ErrNotReady, err)
+	}
+	if err := s.loop.Ready(); err != nil {
+		return fmt.Errorf("%w: %w", ErrNotReady, err)
+	}
+	if !s.scopeWatch.Synced() {
+		return fmt.Errorf("%w: scope cache not synced", ErrNotReady)
+	}
+	if !s.descWatch.Synced() {
+		return fmt.Errorf("%w: descriptor cache not synced", ErrNotReady)
+	}
+	return nil
+}
+
+// Live reports whether the process is healthy: its NATS connection is not
+// closed (a disconnected one reconnects by itself).
+func (s *Service) Live(context.Context) error {
+	if s.nc.IsClosed() {
+		return errors.New("egress: nats connection closed")
+	}
+	return nil
+}
+
+// status returns the current Status.
+func (s *Service) status() Status {
+	return Status{
+		ScopeEntries:     s.scopes.Len(),
+		ScopeChats:       s.scopes.Chats(),
+		ScopeSynced:      s.scopeWatch.Synced(),
+		ScopeWatches:     s.scopeWatch.Watches(),
+		Descriptors:      s.descs.Len(),
+		DescriptorSynced: s.descWatch.Synced(),
+		Platforms:        s.descs.Platforms(),
+		PrimaryPlatform:  s.primaryPlatform(),
+		ConsumerRunning:  s.loop.Ready() == nil,
+		Workers:          s.cfg.Workers,
+	}
+}
+
+func (s *Service) serveStatus(r micro.Request) {
+	b, err := json.Marshal(s.status())
+	if err != nil {
+		_ = r.Error("500", "encoding status", nil)
+		return
+	}
+	_ = r.Respond(b)
+}
