@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"sync"
 	"time"
 
@@ -19,6 +20,18 @@ type scopeCache struct {
 	mu  sync.Mutex
 	max int
 	m   map[string]events.Scope
+	// stripes serialize the check-and-write of one chat's record, so that
+	// concurrent workers seeing a new chat write it once, not once each.
+	stripes [64]sync.Mutex
+}
+
+// lock locks the stripe of key and returns its unlock.
+func (c *scopeCache) lock(key string) func() {
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	m := &c.stripes[h.Sum32()%uint32(len(c.stripes))]
+	m.Lock()
+	return m.Unlock
 }
 
 func newScopeCache(max int) *scopeCache {
@@ -66,6 +79,11 @@ func (s *Service) kv(ctx context.Context) (jetstream.KeyValue, error) {
 func (s *Service) recordScope(ctx context.Context, src events.SessionSource) error {
 	want := events.ScopeOf(src)
 	key := events.ScopeKey(src.Platform, src.ChatID)
+	if have, ok := s.scopes.get(key); ok && have.SameRoute(want) {
+		s.metrics.scopeWrites.WithLabelValues("unchanged").Inc()
+		return nil
+	}
+	defer s.scopes.lock(key)()
 	if have, ok := s.scopes.get(key); ok && have.SameRoute(want) {
 		s.metrics.scopeWrites.WithLabelValues("unchanged").Inc()
 		return nil
