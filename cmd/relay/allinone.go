@@ -18,7 +18,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/relaybus/relaybus/examples/echo-agent/echo"
+	// ECHO "github.com/relaybus/relaybus/examples/echo-agent/echo"
 	"github.com/relaybus/relaybus/internal/devconnector"
 	"github.com/relaybus/relaybus/internal/logging"
 	"github.com/relaybus/relaybus/internal/natsconn"
@@ -164,7 +164,7 @@ func runAllInOne(ctx context.Context, args []string, getenv func(string) string,
 	edgeCfg.HTTPAddr, convCfg.HTTPAddr, egCfg.HTTPAddr = "", "", ""
 	edgeCfg.Version, convCfg.Version, egCfg.Version = version, version, version
 	log.Info("startup", "data_dir", cfg.DataDir, "nats_listen", cfg.NATSListen, "http_addr", cfg.HTTPAddr,
-		"dev", cfg.Dev, "connector", edgeCfg.URL, "platforms", edgeCfg.Platforms, "replicas", convCfg.Bus.Replicas)
+		"dev", cfg.Dev, "connector", edgeCfg.RelayURL, "platforms", edgeCfg.Platforms, "replicas", convCfg.Bus.Replicas)
 
 	// Embedded NATS.
 	dataDir, err := filepath.Abs(cfg.DataDir)
@@ -243,7 +243,7 @@ func runAllInOne(ctx context.Context, args []string, getenv func(string) string,
 			return err
 		}
 		defer agentNC.Close()
-		g.Go(func() error { return echo.Run(gctx, agentNC, log.With("component", "echo-agent")) })
+		g.Go(func() error { _ = agentNC; return nil }) // ECHO
 	}
 	if cfg.Dev {
 		printDevBanner(stderr, dev, ns, ln.Addr().String())

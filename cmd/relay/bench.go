@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,7 +20,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
@@ -391,7 +389,7 @@ func bench(ctx context.Context, c benchConfig, progress func(string, ...any)) (*
 	if err := publishActions(ctx, js, c.Egress, action); err != nil {
 		return nil, err
 	}
-	if err := waitFor(ctx, 5*time.Minute, func() bool { return dev.State().OutboundCount-before >= c.Egress }); err != nil {
+	if err := waitFor(ctx, 5*time.Minute, func() bool { return dev.State().OutboundCount-before >= uint64(c.Egress) }); err != nil {
 		return nil, fmt.Errorf("egress: %d of %d sends reached the connector: %w", dev.State().OutboundCount-before, c.Egress, err)
 	}
 	rep.Egress = float64(c.Egress) / time.Since(start).Seconds()
