@@ -41,13 +41,17 @@ func tokenSig(gatewayID, exp, secret string) string {
 }
 
 // VerifyToken checks a token against the secret of the gateway it names and
-// returns the gateway id and exp. lookup returns the secret for a gateway id
+// returns the gateway id and exp. It accepts exactly the tokens MintToken
+// produces: unpadded base64url with zero trailing bits, exp in canonical
+// decimal, lower-case hex signature. lookup returns the secret for a gateway id
 // (false: unknown gateway). An expired token returns ErrTokenExpired (with the
 // id and exp filled in), anything else wrong ErrBadToken.
 func VerifyToken(token string, lookup func(gatewayID string) (string, bool), now time.Time) (string, int64, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(token)
-	if err != nil {
-		return "", 0, fmt.Errorf("%w: not base64url", ErrBadToken)
+	// Strict, and no line breaks (which the base64 package skips): a token
+	// is accepted only in the one form MintToken produces.
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(token)
+	if err != nil || strings.ContainsAny(token, "\r\n") {
+		return "", 0, fmt.Errorf("%w: not unpadded base64url", ErrBadToken)
 	}
 	s := string(raw)
 	i := strings.LastIndexByte(s, ':')
@@ -60,7 +64,7 @@ func VerifyToken(token string, lookup func(gatewayID string) (string, bool), now
 	}
 	id, expStr, sig := s[:j], s[j+1:i], s[i+1:]
 	exp, err := strconv.ParseInt(expStr, 10, 64)
-	if err != nil || exp < 0 {
+	if err != nil || exp < 0 || strconv.FormatInt(exp, 10) != expStr {
 		return "", 0, fmt.Errorf("%w: bad expiry", ErrBadToken)
 	}
 	secret, ok := lookup(id)

@@ -83,6 +83,11 @@ func TestVerifyToken(t *testing.T) {
 		{"ErrNoExpiry", b64([]byte("gw-x:" + vectorSig)), "", 0, events.ErrBadToken},
 		{"ErrExpiryNotNumber", b64([]byte("gw-x:soon:" + vectorSig)), "", 0, events.ErrBadToken},
 		{"ErrNegativeExpiry", b64([]byte("gw-x:-5:" + vectorSig)), "", 0, events.ErrBadToken},
+		{"ErrTrailingNewline", vectorToken + "\n", "", 0, events.ErrBadToken},
+		{"ErrEmbeddedNewline", vectorToken[:10] + "\r\n" + vectorToken[10:], "", 0, events.ErrBadToken},
+		{"ErrNonZeroTrailingBits", vectorToken[:len(vectorToken)-1] + "N", "", 0, events.ErrBadToken},
+		{"ErrExpLeadingZero", b64([]byte("gw-x:00:" + vectorSig)), "", 0, events.ErrBadToken},
+		{"ErrExpPlusSign", b64([]byte("gw-x:+0:" + vectorSig)), "", 0, events.ErrBadToken},
 		{"ErrUppercaseSig", b64([]byte("gw-x:0:0D5EC369E8CC956CF7B1C966C8D68834F6BA769DE1E53045B76CF426AF154D43")), "", 0, events.ErrBadToken},
 	}
 	for _, tt := range tests {
@@ -107,41 +112,43 @@ func TestBearerHeader(t *testing.T) {
 	}
 }
 
+// dialURLTests is the DialURL table; FuzzDialURL seeds from it.
+var dialURLTests = []struct {
+	name    string
+	in      string
+	want    string
+	wantErr error
+}{
+	// The contract's examples.
+	{"HTTPS", "https://c.example", "wss://c.example/relay", nil},
+	{"HTTPWithPort", "http://c.local:8080", "ws://c.local:8080/relay", nil},
+	{"RelayTrailingSlash", "https://c.example/relay/", "wss://c.example/relay", nil},
+	// The rules behind them.
+	{"Trimmed", "  https://c.example \n", "wss://c.example/relay", nil},
+	{"TrailingSlash", "https://c.example/", "wss://c.example/relay", nil},
+	{"TrailingSlashes", "https://c.example///", "wss://c.example/relay", nil},
+	{"AlreadyRelay", "wss://c.example/relay", "wss://c.example/relay", nil},
+	{"WSKept", "ws://127.0.0.1:9/relay", "ws://127.0.0.1:9/relay", nil},
+	{"PathPrefix", "https://c.example/tenant/a", "wss://c.example/tenant/a/relay", nil},
+	{"PathPrefixRelay", "https://c.example/tenant/relay", "wss://c.example/tenant/relay", nil},
+	{"RelaySuffixNotSegment", "https://c.example/xrelay", "wss://c.example/xrelay/relay", nil},
+	{"SchemeCaseInsensitive", "HTTPS://c.example", "wss://c.example/relay", nil},
+	{"IPv6", "http://[::1]:8080", "ws://[::1]:8080/relay", nil},
+	{"ErrFTP", "ftp://c.example", "", events.ErrBadURL},
+	{"ErrNoScheme", "c.example", "", events.ErrBadURL},
+	{"ErrEmpty", "", "", events.ErrBadURL},
+	{"ErrNoHost", "https://", "", events.ErrBadURL},
+	{"ErrNoHostPath", "https:///relay", "", events.ErrBadURL},
+	{"ErrPortOnly", "https://:8080", "", events.ErrBadURL},
+	{"ErrQuery", "https://c.example/?token=abc", "", events.ErrBadURL},
+	{"ErrEmptyQuery", "https://c.example?", "", events.ErrBadURL},
+	{"ErrFragment", "https://c.example/#x", "", events.ErrBadURL},
+	{"ErrEmptyFragment", "https://c.example#", "", events.ErrBadURL},
+	{"ErrBadPort", "https://c.example:port", "", events.ErrBadURL},
+}
+
 func TestDialURL(t *testing.T) {
-	tests := []struct {
-		name    string
-		in      string
-		want    string
-		wantErr error
-	}{
-		// The contract's examples.
-		{"HTTPS", "https://c.example", "wss://c.example/relay", nil},
-		{"HTTPWithPort", "http://c.local:8080", "ws://c.local:8080/relay", nil},
-		{"RelayTrailingSlash", "https://c.example/relay/", "wss://c.example/relay", nil},
-		// The rules behind them.
-		{"Trimmed", "  https://c.example \n", "wss://c.example/relay", nil},
-		{"TrailingSlash", "https://c.example/", "wss://c.example/relay", nil},
-		{"TrailingSlashes", "https://c.example///", "wss://c.example/relay", nil},
-		{"AlreadyRelay", "wss://c.example/relay", "wss://c.example/relay", nil},
-		{"WSKept", "ws://127.0.0.1:9/relay", "ws://127.0.0.1:9/relay", nil},
-		{"PathPrefix", "https://c.example/tenant/a", "wss://c.example/tenant/a/relay", nil},
-		{"PathPrefixRelay", "https://c.example/tenant/relay", "wss://c.example/tenant/relay", nil},
-		{"RelaySuffixNotSegment", "https://c.example/xrelay", "wss://c.example/xrelay/relay", nil},
-		{"SchemeCaseInsensitive", "HTTPS://c.example", "wss://c.example/relay", nil},
-		{"IPv6", "http://[::1]:8080", "ws://[::1]:8080/relay", nil},
-		{"ErrFTP", "ftp://c.example", "", events.ErrBadURL},
-		{"ErrNoScheme", "c.example", "", events.ErrBadURL},
-		{"ErrEmpty", "", "", events.ErrBadURL},
-		{"ErrNoHost", "https://", "", events.ErrBadURL},
-		{"ErrNoHostPath", "https:///relay", "", events.ErrBadURL},
-		{"ErrPortOnly", "https://:8080", "", events.ErrBadURL},
-		{"ErrQuery", "https://c.example/?token=abc", "", events.ErrBadURL},
-		{"ErrEmptyQuery", "https://c.example?", "", events.ErrBadURL},
-		{"ErrFragment", "https://c.example/#x", "", events.ErrBadURL},
-		{"ErrEmptyFragment", "https://c.example#", "", events.ErrBadURL},
-		{"ErrBadPort", "https://c.example:port", "", events.ErrBadURL},
-	}
-	for _, tt := range tests {
+	for _, tt := range dialURLTests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := events.DialURL(tt.in)
 			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil) != (err == nil) {
