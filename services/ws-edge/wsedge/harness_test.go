@@ -1,0 +1,235 @@
+package wsedge_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/relaybus/relaybus/internal/natstest"
+	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/services/ws-edge/wsedge"
+)
+
+// harness is one ws-edge under test: an embedded JetStream server, a
+// scriptable connector, and the service running in the background.
+type harness struct {
+	tb     testing.TB
+	ns     *server.Server
+	nc     *nats.Conn // the test's own connection
+	js     jetstream.JetStream
+	conn   *connector
+	reg    *prometheus.Registry
+	svc    *wsedge.Service
+	cancel context.CancelFunc
+	runErr chan error
+}
+
+// testConfig is DefaultConfig with timings short enough for tests.
+func testConfig(url string) wsedge.Config {
+	cfg := wsedge.DefaultConfig()
+	cfg.RelayURL = url
+	cfg.BackoffMin = 10 * time.Millisecond
+	cfg.BackoffMax = 50 * time.Millisecond
+	cfg.PublishTimeout = 2 * time.Second
+	cfg.OutboundTimeout = 10 * time.Second
+	cfg.ShutdownTimeout = 5 * time.Second
+	cfg.InstanceID = "edge-test"
+	return cfg
+}
+
+// start runs ws-edge against a fresh server and connector; mutate adjusts
+// the config. Cleanup cancels Run and waits for it.
+func start(tb testing.TB, mutate func(*wsedge.Config)) *harness {
+	tb.Helper()
+	h := &harness{tb: tb, ns: natstest.RunServer(tb), conn: newConnector(tb), reg: prometheus.NewRegistry()}
+	h.nc = natstest.Connect(tb, h.ns)
+	h.js = natstest.JetStream(tb, h.nc)
+	cfg := testConfig(h.conn.URL())
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	svcNC := natstest.Connect(tb, h.ns, nats.Name("ws-edge"))
+	svc, err := wsedge.New(cfg, wsedge.Deps{Log: natstest.Logger(tb), NC: svcNC, Registerer: h.reg})
+	if err != nil {
+		tb.Fatalf("New: %v", err)
+	}
+	h.svc = svc
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel = cancel
+	h.runErr = make(chan error, 1)
+	go func() { h.runErr <- svc.Run(ctx) }()
+	tb.Cleanup(func() {
+		cancel()
+		select {
+		case <-h.runErr:
+		case <-time.After(15 * time.Second):
+			tb.Errorf("Run did not return within 15s of cancel")
+		}
+	})
+	return h
+}
+
+// stop cancels Run and returns its error.
+func (h *harness) stop() error {
+	h.tb.Helper()
+	h.cancel()
+	return h.wait(15 * time.Second)
+}
+
+// wait returns Run's error once it returned.
+func (h *harness) wait(timeout time.Duration) error {
+	h.tb.Helper()
+	select {
+	case err := <-h.runErr:
+		h.runErr <- err // keep it for Cleanup
+		return err
+	case <-time.After(timeout):
+		h.tb.Fatalf("Run did not return within %v", timeout)
+		return nil
+	}
+}
+
+// handshaken accepts the next dial, completes the handshake for one
+// identity, and waits until ws-edge is ready.
+func (h *harness) handshaken() *peer {
+	h.tb.Helper()
+	p := h.conn.accept(5 * time.Second)
+	p.handshake(1)
+	h.waitReady()
+	return p
+}
+
+func (h *harness) waitReady() {
+	h.tb.Helper()
+	natstest.WaitFor(h.tb, 5*time.Second, func() error { return h.svc.Ready(context.Background()) })
+}
+
+// streamMsgs returns every message of stream whose subject matches filter
+// ("" for all), once there are want of them.
+func (h *harness) streamMsgs(stream, filter string, want int) []*jetstream.RawStreamMsg {
+	h.tb.Helper()
+	var msgs []*jetstream.RawStreamMsg
+	natstest.WaitFor(h.tb, 5*time.Second, func() error {
+		var err error
+		msgs, err = h.readStream(stream, filter)
+		if err != nil {
+			return err
+		}
+		if len(msgs) != want {
+			return fmt.Errorf("%s has %d messages on %q, want %d", stream, len(msgs), filter, want)
+		}
+		return nil
+	})
+	return msgs
+}
+
+// readStream returns the messages of stream on filter right now.
+func (h *harness) readStream(stream, filter string) ([]*jetstream.RawStreamMsg, error) {
+	ctx := context.Background()
+	st, err := h.js.Stream(ctx, stream)
+	if err != nil {
+		return nil, err
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []*jetstream.RawStreamMsg
+	if info.State.Msgs == 0 {
+		return nil, nil
+	}
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
+		m, err := st.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if filter == "" || m.Subject == filter {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// request sends an edge request and returns the reply body.
+func (h *harness) request(subject string, body []byte, hdr nats.Header, timeout time.Duration) *nats.Msg {
+	h.tb.Helper()
+	m := nats.NewMsg(subject)
+	m.Data = body
+	for k, v := range hdr {
+		m.Header[k] = v
+	}
+	reply, err := h.nc.RequestMsg(m, timeout)
+	if err != nil {
+		h.tb.Fatalf("request %s: %v", subject, err)
+	}
+	return reply
+}
+
+// metric returns the value of a counter or gauge with the given labels.
+func (h *harness) metric(name string, labels ...string) float64 {
+	h.tb.Helper()
+	mfs, err := h.reg.Gather()
+	if err != nil {
+		h.tb.Fatalf("gather: %v", err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range mf.GetMetric() {
+			for i := 0; i+1 < len(labels); i += 2 {
+				found := false
+				for _, lp := range m.GetLabel() {
+					if lp.GetName() == labels[i] && lp.GetValue() == labels[i+1] {
+						found = true
+					}
+				}
+				if !found {
+					continue next
+				}
+			}
+			switch {
+			case m.Counter != nil:
+				return m.Counter.GetValue()
+			case m.Gauge != nil:
+				return m.Gauge.GetValue()
+			case m.Histogram != nil:
+				return float64(m.Histogram.GetSampleCount())
+			}
+		}
+	}
+	return 0
+}
+
+// waitMetric polls until a metric reaches want.
+func (h *harness) waitMetric(want float64, name string, labels ...string) {
+	h.tb.Helper()
+	natstest.WaitFor(h.tb, 5*time.Second, func() error {
+		if got := h.metric(name, labels...); got != want {
+			return fmt.Errorf("%s%v = %v, want %v", name, labels, got, want)
+		}
+		return nil
+	})
+}
+
+// inboundFrame is an inbound frame with text and, when not empty, a bufferId.
+func inboundFrame(bufferID, text string) string {
+	b := `{"type":"inbound"`
+	if bufferID != "" {
+		b += `,"bufferId":"` + bufferID + `"`
+	}
+	return b + `,"event":{"text":"` + text + `","source":{"platform":"discord","chat_id":"c1"}}}`
+}
+
+var rawInbound = events.RawSubject(events.FrameInbound)
