@@ -119,18 +119,19 @@ func parseLevel(s string) (slog.Level, error) {
 	return 0, fmt.Errorf("egress: LOG_LEVEL=%q: want debug, info, warn or error", s)
 }
 
-// redactURL hides credentials embedded in a NATS URL (nats://user:pass@host).
-func redactURL(u string) string {
-	scheme, rest, ok := strings.Cut(u, "://")
-	if !ok {
-		return u
-	}
+// redactURL hides credentials embedded in NATS URLs (nats://user:pass@host),
+// in a comma-separated list too.
+func redactURL(list string) string {
 	var out []string
-	for part := range strings.SplitSeq(rest, ",") {
-		if at := strings.LastIndex(part, "@"); at >= 0 {
-			part = "redacted@" + part[at+1:]
+	for u := range strings.SplitSeq(list, ",") {
+		if at := strings.LastIndex(u, "@"); at >= 0 {
+			scheme := ""
+			if i := strings.Index(u, "://"); i >= 0 && i < at {
+				scheme = u[:i+3]
+			}
+			u = scheme + "redacted@" + u[at+1:]
 		}
-		out = append(out, part)
+		out = append(out, u)
 	}
-	return scheme + "://" + strings.Join(out, ",")
+	return strings.Join(out, ",")
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -30,6 +31,8 @@ type env struct {
 	js  jetstream.JetStream
 	reg *prometheus.Registry
 	svc *egress.Service
+	// log is the service's logger (nil: the test's output at Debug).
+	log *slog.Logger
 
 	stop func()
 }
@@ -78,7 +81,11 @@ func (e *env) start(cfg egress.Config, copts ...nats.Option) {
 	if err != nil {
 		e.t.Fatalf("connect: %v", err)
 	}
-	svc, err := egress.New(cfg, egress.Deps{Log: natstest.Logger(e.t), NC: nc, Registerer: e.reg})
+	log := e.log
+	if log == nil {
+		log = natstest.Logger(e.t)
+	}
+	svc, err := egress.New(cfg, egress.Deps{Log: log, NC: nc, Registerer: e.reg})
 	if err != nil {
 		nc.Close()
 		e.t.Fatalf("egress.New: %v", err)

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/relaybus/relaybus/internal/natstest"
+)
+
+func TestRunRejectsBadConfig(t *testing.T) {
+	tests := []struct {
+		name, key, value, wantIn string
+	}{
+		{"Workers", "EGRESS_WORKERS", "-1", "EGRESS_WORKERS"},
+		{"LogLevel", "LOG_LEVEL", "loud", "LOG_LEVEL"},
+		{"LogFormat", "LOG_FORMAT", "xml", "LOG_FORMAT"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{tt.key: tt.value}
+			err := run(t.Context(), func(k string) string { return env[k] }, &bytes.Buffer{})
+			if err == nil || !strings.Contains(err.Error(), tt.wantIn) {
+				t.Errorf("run = %v, want an error naming %s", err, tt.wantIn)
+			}
+		})
+	}
+}
+
+// TestRunServesAndStops runs the real program against an embedded server:
+// it logs startup, serves /healthz and /readyz, and returns nil when its
+// context ends.
+func TestRunServesAndStops(t *testing.T) {
+	ns := natstest.RunServer(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	env := map[string]string{"NATS_URL": ns.ClientURL(), "EGRESS_HTTP_ADDR": addr, "LOG_FORMAT": "json"}
+	var out syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, func(k string) string { return env[k] }, &out) }()
+	natstest.WaitFor(t, 10*time.Second, func() error {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("readyz = %d", resp.StatusCode)
+		}
+		return nil
+	})
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run = %v, want nil", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("run did not return after cancel")
+	}
+	var first struct {
+		Msg, Service, Version string
+	}
+	line, _, _ := strings.Cut(out.String(), "\n")
+	if err := json.Unmarshal([]byte(line), &first); err != nil || first.Msg != "startup" || first.Service != "egress" || first.Version != version {
+		t.Errorf("first log line = %s, want a JSON startup line with service and version", line)
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	tests := map[string]string{
+		"nats://127.0.0.1:4222":                 "nats://127.0.0.1:4222",
+		"nats://user:secret@host:4222":          "nats://redacted@host:4222",
+		"nats://a:b@h1:4222,nats://c:d@h2:4222": "nats://redacted@h1:4222,nats://redacted@h2:4222",
+		"tls://token@host":                      "tls://redacted@host",
+	}
+	for in, want := range tests {
+		if got := redactURL(in); got != want {
+			t.Errorf("redactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger and the test at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
