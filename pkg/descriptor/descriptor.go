@@ -41,8 +41,12 @@ var legacyOps = []string{"send", "edit", "typing", "follow_up"}
 // JSON and MessagePack keys are the contract's snake_case keys.
 //
 // Build one with [Decode] (from the wire) or [Placeholder] (before the first
-// handshake). [Descriptor.MarshalJSON] writes the canonical JSON. A
-// Descriptor is a plain value: copy it freely; its methods only read it.
+// handshake). [Descriptor.MarshalJSON] writes the canonical JSON, and
+// [Descriptor.UnmarshalJSON] applies Decode's rules. MessagePack
+// (un)marshaling uses the struct tags as they are, without Decode's
+// coercions: use it only between stages, for values that came from Decode.
+// A Descriptor is a plain value: copy it freely; its methods only read it
+// and are safe for concurrent use.
 type Descriptor struct {
 	// ContractVersion is the contract version the connector speaks (1).
 	ContractVersion int `json:"contract_version" msgpack:"contract_version"`
