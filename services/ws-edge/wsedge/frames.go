@@ -73,7 +73,7 @@ func (s *Service) publishRaw(c *conn, subject, bufferID string, b []byte, start 
 		h[events.MsgIDHeader] = v
 		h[events.BufferIDHeader] = v
 	}
-	msg := &nats.Msg{Subject: subject, Header: h, Data: append([]byte(nil), b...)}
+	msg := &nats.Msg{Subject: subject, Header: h, Data: copyData(b)}
 	s.pipe.publish(c, msg, bufferID, start, false)
 }
 
@@ -116,7 +116,7 @@ func (s *Service) badFrame(c *conn, b []byte, typ, bufferID string, cause error,
 		h[events.BufferIDHeader] = []string{bufferID}
 		h[events.MsgIDHeader] = []string{dlqMsgIDPrefix + bufferID}
 	}
-	msg := &nats.Msg{Subject: dlqSubject, Header: h, Data: append([]byte(nil), b...)}
+	msg := &nats.Msg{Subject: dlqSubject, Header: h, Data: copyData(b)}
 	s.pipe.publish(c, msg, bufferID, start, true)
 }
 

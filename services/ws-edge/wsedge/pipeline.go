@@ -23,6 +23,29 @@ type pubItem struct {
 
 var itemPool = sync.Pool{New: func() any { return new(pubItem) }}
 
+// maxPooledData is the largest message body kept for reuse; most frames are
+// a few kilobytes, and a rare huge one should not pin its memory.
+const maxPooledData = 64 << 10
+
+var dataPool sync.Pool // of *[]byte
+
+// copyData returns a copy of b in a pooled buffer; the buffer goes back to
+// the pool when its publish is over (JetStream has the bytes by then, and
+// no retry can need them any more).
+func copyData(b []byte) []byte {
+	if bp, ok := dataPool.Get().(*[]byte); ok && cap(*bp) >= len(b) {
+		return append((*bp)[:0], b...)
+	}
+	return append(make([]byte, 0, max(len(b), 4096)), b...)
+}
+
+func recycleData(b []byte) {
+	if c := cap(b); c > 0 && c <= maxPooledData {
+		b = b[:0]
+		dataPool.Put(&b)
+	}
+}
+
 // pipeline pipelines JetStream publishes: the reader publishes with
 // PublishMsgAsync and queues the future; one completion goroutine takes the
 // futures in order and, for buffered frames, writes inbound_ack through the
@@ -72,6 +95,7 @@ func (p *pipeline) publish(c *conn, msg *nats.Msg, bufferID string, start time.T
 
 // release ends an item's life and frees its slot.
 func (p *pipeline) release(it *pubItem) {
+	recycleData(it.msg.Data)
 	*it = pubItem{}
 	itemPool.Put(it)
 	<-p.slots

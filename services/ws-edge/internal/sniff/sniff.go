@@ -17,7 +17,10 @@
 // a rejection. A differential fuzz test holds the two to that agreement.
 package sniff
 
-import "bytes"
+import (
+	"bytes"
+	"encoding/binary"
+)
 
 // maxDepth bounds nesting; deeper documents go to the slow path (which has
 // its own limit).
@@ -325,12 +328,35 @@ var strSpecial = func() (t [256]bool) {
 	return t
 }()
 
+// Word-at-a-time tests (Hacker's Delight / "Bit Twiddling Hacks"): a word
+// has a byte below n when (x - n·0x01…) & ^x & 0x80… is non-zero, and a
+// byte equal to v when x ^ v·0x01… has a zero byte. Both may report a false
+// positive (then the byte loop decides) but never a false negative.
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// specialIn reports whether the 8 bytes of x may hold a control character,
+// a quote or a backslash.
+func specialIn(x uint64) bool {
+	ctl := (x - 0x20*lsb) & ^x & msb
+	q := x ^ '"'*lsb
+	bs := x ^ '\\'*lsb
+	return ctl|(q-lsb)&^q&msb|(bs-lsb)&^bs&msb != 0
+}
+
 // scanString scans the string starting at the quote b[i] and returns the
 // index after its closing quote; plain is false when it holds an escape.
 func scanString(b []byte, i int) (end int, plain bool, st status) {
 	plain = true
 	i++
 	for {
+		// Eight bytes at a time while none of them can end the string: long
+		// strings (a forwarded body's base64) are most of a frame.
+		for i+8 <= len(b) && !specialIn(binary.LittleEndian.Uint64(b[i:])) {
+			i += 8
+		}
 		for i < len(b) && !strSpecial[b[i]] {
 			i++
 		}

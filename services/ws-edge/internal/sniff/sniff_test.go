@@ -174,3 +174,37 @@ func BenchmarkFrame(b *testing.B) {
 		}
 	})
 }
+
+// TestFrameStringScanEveryOffset puts each interesting byte at every offset
+// of a long string, so the word-at-a-time scan is checked at every
+// alignment.
+func TestFrameStringScanEveryOffset(t *testing.T) {
+	tests := []struct {
+		name   string
+		insert string
+		ok     bool
+	}{
+		{"Tab", "\t", false},
+		{"Unit separator", "\x1f", false},
+		{"NUL", "\x00", false},
+		{"DEL", "\x7f", true},
+		{"HighByte", "\xff", true},
+		{"Space", " ", true},
+		{"EscapedNewline", `\n`, true},
+		{"EscapedQuote", `\"`, true},
+		{"Quote", `"`, false},
+		{"BadEscape", `\x`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for off := range 24 {
+				s := strings.Repeat("A", off) + tt.insert + strings.Repeat("B", 24-off)
+				in := []byte(`{"type":"x","s":"` + s + `"}`)
+				if _, _, ok := sniff.Frame(in); ok != tt.ok {
+					t.Errorf("Frame(%q) ok = %v, want %v", in, ok, tt.ok)
+				}
+				agree(t, in)
+			}
+		})
+	}
+}
