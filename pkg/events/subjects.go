@@ -17,7 +17,8 @@ const (
 
 	// ScopeBucket maps "<platform>.<chat key>" to a Scope record.
 	ScopeBucket = "relay_scope"
-	// DescriptorBucket maps a platform to its negotiated descriptor JSON.
+	// DescriptorBucket maps a platform (DescriptorKey) to its negotiated
+	// descriptor JSON.
 	DescriptorBucket = "relay_descriptor"
 
 	// RawSubjectPrefix prefixes relay.raw.<frame type>.
@@ -136,6 +137,11 @@ func DLQSubject(stage string) string { return DLQSubjectPrefix + Token(stage) }
 func ScopeKey(platform, chatID string) string {
 	return kvSafe(Token(platform)) + "." + kvSafe(Token(chatID))
 }
+
+// DescriptorKey returns the relay_descriptor key of a platform: its Token
+// with '%' written as '=', like the parts of ScopeKey. (A bare Token is not
+// always a valid KV key: KV keys may not hold '%'.)
+func DescriptorKey(platform string) string { return kvSafe(Token(platform)) }
 
 func kvSafe(tok string) string { return strings.ReplaceAll(tok, "%", "=") }
 

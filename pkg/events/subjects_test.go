@@ -105,6 +105,15 @@ func TestScopeKey(t *testing.T) {
 	}
 }
 
+func TestDescriptorKey(t *testing.T) {
+	for in, want := range map[string]string{"discord": "discord", "": "=", "my.platform": "my=2Eplatform", "a%b": "a=25b"} {
+		got := events.DescriptorKey(in)
+		if got != want || !kvKeyRE.MatchString(got) {
+			t.Errorf("DescriptorKey(%q) = %q, want %q (a valid KV key)", in, got, want)
+		}
+	}
+}
+
 func TestSubjects(t *testing.T) {
 	tests := []struct {
 		name, got, want string
