@@ -44,6 +44,7 @@ type conn struct {
 	done     chan struct{} // closed when the reader has exited
 	doneOnce sync.Once
 	writerUp chan struct{} // closed when the writer has exited
+	maxFrame int           // the frame size limit on this socket
 
 	hs         chan struct{} // closed by the first descriptor
 	hsOnce     sync.Once
@@ -67,7 +68,12 @@ type conn struct {
 }
 
 func newConn(s *Service, ws *websocket.Conn, id uint64) *conn {
+	maxFrame := s.cfg.MaxFrameBytes
+	if mp := int(s.nc.MaxPayload()); mp > 2*headerReserve && mp-headerReserve < maxFrame {
+		maxFrame = mp - headerReserve // a larger frame could never be published
+	}
 	return &conn{
+		maxFrame: maxFrame,
 		s:        s,
 		ws:       ws,
 		id:       id,
@@ -141,11 +147,7 @@ func (h frameHandler) Oversized(prefix []byte, size int) {
 // frames. It reads each message in chunks into one reusable buffer.
 func (c *conn) readLoop() {
 	defer c.finish()
-	max := c.s.cfg.MaxFrameBytes
-	if mp := int(c.s.nc.MaxPayload()); mp > 2*headerReserve && mp-headerReserve < max {
-		max = mp - headerReserve // a larger frame could never be published
-	}
-	sp := ndjson.New(max)
+	sp := ndjson.New(c.maxFrame)
 	h := frameHandler{c}
 	buf := make([]byte, readChunk)
 	for {

@@ -22,6 +22,9 @@ var (
 	// down.
 	ErrNATSDisconnected = errors.New("wsedge: nats not connected")
 
+	// errConnLost marks a frame the writer never got to write.
+	errConnLost = errors.New("wsedge: socket lost before the frame was written")
+
 	// ErrAlreadyRunning is returned by a second call of Run.
 	ErrAlreadyRunning = errors.New("wsedge: service already running")
 )

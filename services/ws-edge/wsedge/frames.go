@@ -87,7 +87,7 @@ func (s *Service) handleOversized(c *conn, prefix []byte, size int) {
 	typ, bufferID := sniff.Prefix(prefix)
 	err := &events.FrameError{
 		Reason: events.ReasonOversized,
-		Detail: fmt.Sprintf("frame of %d bytes exceeds the %d byte limit (first %d bytes kept)", size, s.cfg.MaxFrameBytes, len(prefix)),
+		Detail: fmt.Sprintf("frame of %d bytes exceeds the %d byte limit (first %d bytes kept)", size, c.maxFrame, len(prefix)),
 	}
 	s.badFrame(c, prefix, typ, bufferID, err, s.now())
 }

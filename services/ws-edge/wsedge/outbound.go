@@ -72,6 +72,9 @@ func (w *waiters) failConn(c *conn) {
 	}
 }
 
+// resultOK answers an interrupt once its frame is written.
+var resultOK = []byte(`{"success":true}`)
+
 // newRequestID returns a fresh uuid4 as 32 lowercase hex characters.
 func newRequestID() string {
 	var b [16]byte
@@ -144,16 +147,22 @@ func (s *Service) interrupt(a edgeAction) []byte {
 		s.m.outbound.WithLabelValues(outcomeNotConnected).Inc()
 		return s.resultNC
 	}
+	var err error
 	select {
-	case err := <-done:
-		if err == nil {
-			s.m.outbound.WithLabelValues(outcomeInterrupt).Inc()
-			return []byte(`{"success":true}`)
-		}
+	case err = <-done:
 	case <-c.done:
+		select {
+		case err = <-done: // written just before the socket went
+		default:
+			err = errConnLost
+		}
 	}
-	s.m.outbound.WithLabelValues(outcomeConnLost).Inc()
-	return s.resultLost
+	if err != nil {
+		s.m.outbound.WithLabelValues(outcomeConnLost).Inc()
+		return s.resultLost
+	}
+	s.m.outbound.WithLabelValues(outcomeInterrupt).Inc()
+	return resultOK
 }
 
 // roundTrip writes an outbound frame around action (a compact JSON object)

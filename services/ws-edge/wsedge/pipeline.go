@@ -2,6 +2,7 @@ package wsedge
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -163,6 +164,7 @@ func (p *pipeline) failed(it *pubItem, err error) {
 		return
 	}
 	s.log.Warn("publish failed; retrying unbuffered frame", "subject", it.msg.Subject, "err", err)
+	it.err = err
 	p.retry <- it // keeps its slot until the retries end
 }
 
@@ -190,11 +192,13 @@ func (p *pipeline) retries() {
 func (p *pipeline) retryOne(it *pubItem) {
 	s := p.s
 	pause := 50 * time.Millisecond
-	var err error
+	err := it.err
 	for range s.cfg.PublishRetries {
 		select {
 		case <-time.After(pause):
 		case <-p.quit:
+			p.lost(it, fmt.Errorf("shutting down: %w", err))
+			return
 		}
 		pause *= 2
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.PublishTimeout)
