@@ -147,7 +147,7 @@ func (e *env) putDescriptor(platform string, desc map[string]any) {
 	if err != nil {
 		e.t.Fatalf("marshal descriptor: %v", err)
 	}
-	if _, err := kv.Put(e.t.Context(), events.Token(platform), data); err != nil {
+	if _, err := kv.Put(e.t.Context(), events.DescriptorKey(platform), data); err != nil {
 		e.t.Fatalf("put descriptor: %v", err)
 	}
 }

@@ -9,6 +9,7 @@ package descriptors
 import (
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/relaybus/relaybus/pkg/descriptor"
@@ -30,8 +31,10 @@ type Table struct {
 // New returns an empty table.
 func New() *Table { return &Table{byKey: make(map[string]descriptor.Descriptor)} }
 
+// decode reads an entry whose key is events.DescriptorKey(platform) (a
+// Token with '%' written as '='; a bare Token reads the same).
 func decode(e kvwatch.Entry) (string, descriptor.Descriptor, bool) {
-	platform, ok := events.UnToken(e.Key)
+	platform, ok := events.UnToken(strings.ReplaceAll(e.Key, "=", "%"))
 	if !ok {
 		return "", descriptor.Descriptor{}, false
 	}
