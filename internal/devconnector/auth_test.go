@@ -2,10 +2,12 @@ package devconnector_test
 
 import (
 	"errors"
+	"net/http"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/gorilla/websocket"
 
 	"github.com/relaybus/relaybus/internal/devconnector"
 	"github.com/relaybus/relaybus/pkg/events"
@@ -132,5 +134,23 @@ func TestDropConnection(t *testing.T) {
 	}
 	if s.DropConnection() {
 		t.Error("DropConnection() without a socket = true, want false")
+	}
+}
+
+func TestAuthSchemeCaseInsensitive(t *testing.T) {
+	s := newServer(t, devconnector.Config{Gateways: map[string]string{"gw": "s3cret"}})
+	u, _ := events.DialURL(s.URL())
+	h := http.Header{"Authorization": {"bearer " + events.MintToken("gw", "s3cret", 0)}}
+	ws, resp, err := websocket.DefaultDialer.Dial(u, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	defer ws.Close()
+	if err := s.WaitConnected(ctxTimeout(t)); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.State().GatewayID; got != "gw" {
+		t.Errorf("gateway id = %q, want gw", got)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"syscall"
 	"testing"
 	"time"
 
@@ -13,6 +14,20 @@ import (
 	"github.com/relaybus/relaybus/internal/devconnector"
 	"github.com/relaybus/relaybus/pkg/events"
 )
+
+// cpuTime is the process's user+system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// report adds frames/s (wall clock, load-sensitive) and CPU µs per frame
+// (server and test gateway together; stable on a shared machine).
+func report(b *testing.B, start time.Time, cpu0 time.Duration) {
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "frames/s")
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(time.Microsecond)/float64(b.N), "cpu-µs/frame")
+}
 
 // benchGateway is a bare gateway for benchmarks: no per-frame channels.
 func benchGateway(b *testing.B, s *devconnector.Server) *websocket.Conn {
@@ -97,7 +112,7 @@ func BenchmarkDeliverAck(b *testing.B) {
 	event := map[string]any{"text": "hello from the bench", "message_type": "text", "source": map[string]any{"platform": "discord", "chat_id": "c1", "chat_type": "group", "user_id": "u1"}}
 	b.ReportAllocs()
 	b.ResetTimer()
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	for range b.N {
 		if _, err := s.EmitContext(b.Context(), events.FrameInbound, map[string]any{"event": event}); err != nil {
 			b.Fatal(err)
@@ -109,7 +124,7 @@ func BenchmarkDeliverAck(b *testing.B) {
 	if err := s.WaitAcked(b.Context(), b.N); err != nil {
 		b.Fatal(err)
 	}
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "frames/s")
+	report(b, start, cpu0)
 }
 
 // BenchmarkOutbound measures outbound → outbound_result round trips with
@@ -138,7 +153,7 @@ func BenchmarkOutbound(b *testing.B) {
 	}()
 	b.ReportAllocs()
 	b.ResetTimer()
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	var batch []byte
 	for i := range b.N {
 		batch = events.AppendOutbound(batch, fmt.Sprintf("%032x", i), action, "discord", "a")
@@ -152,7 +167,7 @@ func BenchmarkOutbound(b *testing.B) {
 	if err := <-done; err != nil && err != io.EOF {
 		b.Fatal(err)
 	}
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "frames/s")
+	report(b, start, cpu0)
 }
 
 // BenchmarkForwardInteraction measures the interaction path the bench
@@ -195,7 +210,7 @@ func BenchmarkForwardInteraction(b *testing.B) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	for i := range b.N {
 		if _, err := s.ForwardInteraction(b.Context(), bodies[i%len(bodies)], devconnector.InteractionOptions{BotID: "app1"}); err != nil {
 			b.Fatal(err)
@@ -204,5 +219,5 @@ func BenchmarkForwardInteraction(b *testing.B) {
 	if err := <-done; err != nil {
 		b.Fatal(err)
 	}
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "frames/s")
+	report(b, start, cpu0)
 }

@@ -39,8 +39,8 @@ var DefaultSupportedOps = []string{
 	events.OpGetChatInfo, events.OpDelete, events.OpReact,
 }
 
-// Config configures a Server. The zero value (plus nothing) is a working
-// unauthenticated dev connector on a random loopback port.
+// Config configures a Server. The zero Config is a working unauthenticated
+// dev connector on a random loopback port.
 type Config struct {
 	// Addr is the listen address of Start; default DefaultAddr.
 	Addr string
@@ -76,7 +76,9 @@ type Config struct {
 	// interaction tokens are never logged.
 	Log *slog.Logger
 	// Answer, when set, answers outbound actions: a non-nil map is sent as the
-	// result; nil falls back to the default answer.
+	// result; nil falls back to the default answer. It is called from socket
+	// reader goroutines, so it may run concurrently while a replaced socket
+	// is still being read; it must not retain or mutate the map it returns.
 	Answer func(action events.Action) map[string]any
 }
 

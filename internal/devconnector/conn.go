@@ -113,10 +113,11 @@ func (s *Server) authenticate(r *http.Request) (string, error) {
 		return "", nil
 	}
 	h := r.Header.Get("Authorization")
-	token, ok := strings.CutPrefix(h, "Bearer ")
-	if !ok || token == "" {
+	const scheme = "bearer "
+	if len(h) <= len(scheme) || !strings.EqualFold(h[:len(scheme)], scheme) {
 		return "", errors.New("no bearer token")
 	}
+	token := h[len(scheme):]
 	lookup := func(id string) (string, bool) { secret, ok := s.cfg.Gateways[id]; return secret, ok }
 	id, _, err := events.VerifyToken(strings.TrimSpace(token), lookup, s.cfg.Now())
 	return id, err

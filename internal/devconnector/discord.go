@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
-	"strings"
 
 	"github.com/relaybus/relaybus/pkg/events"
 )
@@ -25,69 +24,82 @@ type interaction struct {
 	source        events.SessionSource
 }
 
-// interactionWire is the part of a Discord interaction the connector reads.
-// Every field is raw so that a value of an unexpected type reads as absent
-// instead of failing the whole body.
-type interactionWire struct {
-	ID            json.RawMessage `json:"id"`
-	ApplicationID json.RawMessage `json:"application_id"`
-	Type          json.RawMessage `json:"type"`
-	Token         json.RawMessage `json:"token"`
-	GuildID       json.RawMessage `json:"guild_id"`
-	ChannelID     json.RawMessage `json:"channel_id"`
-	Channel       json.RawMessage `json:"channel"`
-	Member        json.RawMessage `json:"member"`
-	User          json.RawMessage `json:"user"`
-}
-
-type channelWire struct {
-	ID       json.RawMessage `json:"id"`
-	Type     json.RawMessage `json:"type"`
-	ParentID json.RawMessage `json:"parent_id"`
-}
-
-type memberWire struct {
-	User json.RawMessage `json:"user"`
-}
-
-type userWire struct {
-	ID json.RawMessage `json:"id"`
-}
-
 // parseInteraction reads a Discord interaction body. It fails only when the
 // body is not a JSON object; ids may be strings or numbers, and keys of the
 // wrong shape read as absent.
 func parseInteraction(body []byte, platform, profile string) (interaction, bool) {
 	t := bytes.TrimSpace(body)
-	var w interactionWire
-	if len(t) == 0 || t[0] != '{' || json.Unmarshal(t, &w) != nil {
+	if len(t) == 0 || t[0] != '{' || !json.Valid(t) {
 		return interaction{}, false
 	}
-	in := interaction{
-		id:            scalar(w.ID),
-		applicationID: scalar(w.ApplicationID),
-		guildID:       scalar(w.GuildID),
-		hasToken:      w.Token != nil,
-	}
-	in.typ, _ = strconv.Atoi(scalar(w.Type))
-	_ = json.Unmarshal(w.Token, &in.token)
+	var in interaction
+	var channel, member, user []byte
+	var channelID, typ string
+	eachMember(t, func(key, val []byte, _, _ int) {
+		switch {
+		case keyIs(key, "id"):
+			in.id = scalar(val)
+		case keyIs(key, "application_id"):
+			in.applicationID = scalar(val)
+		case keyIs(key, "type"):
+			typ = scalar(val)
+		case keyIs(key, "guild_id"):
+			in.guildID = scalar(val)
+		case keyIs(key, "channel_id"):
+			channelID = scalar(val)
+		case keyIs(key, "channel"):
+			channel = val
+		case keyIs(key, "member"):
+			member = val
+		case keyIs(key, "user"):
+			user = val
+		case keyIsFold(key, "token"):
+			in.hasToken = true
+			if tok := scalar(val); tok != "" && val[0] == '"' {
+				in.token = tok
+			}
+		}
+	})
+	in.typ, _ = strconv.Atoi(typ)
 
-	var ch channelWire
-	decodeObject(w.Channel, &ch)
-	chatID := scalar(w.ChannelID)
-	if chatID == "" {
-		chatID = scalar(ch.ID)
+	var chID, chType, chParent string
+	eachMember(channel, func(key, val []byte, _, _ int) {
+		switch {
+		case keyIs(key, "id"):
+			chID = scalar(val)
+		case keyIs(key, "type"):
+			chType = scalar(val)
+		case keyIs(key, "parent_id"):
+			chParent = scalar(val)
+		}
+	})
+	if channelID == "" {
+		channelID = chID
 	}
-	var m memberWire
-	var u userWire
-	decodeObject(w.Member, &m)
-	if !decodeObject(m.User, &u) {
-		decodeObject(w.User, &u)
+	var memberUser []byte
+	eachMember(member, func(key, val []byte, _, _ int) {
+		if keyIs(key, "user") {
+			memberUser = val
+		}
+	})
+	// member.user when present, else the top-level user.
+	var userID string
+	found := eachMember(memberUser, func(key, val []byte, _, _ int) {
+		if keyIs(key, "id") {
+			userID = scalar(val)
+		}
+	})
+	if !found {
+		eachMember(user, func(key, val []byte, _, _ int) {
+			if keyIs(key, "id") {
+				userID = scalar(val)
+			}
+		})
 	}
 	src := events.SessionSource{
 		Platform: platform,
-		ChatID:   chatID,
-		UserID:   scalar(u.ID),
+		ChatID:   channelID,
+		UserID:   userID,
 		ScopeID:  in.guildID,
 		GuildID:  in.guildID,
 		Profile:  profile,
@@ -95,10 +107,10 @@ func parseInteraction(body []byte, platform, profile string) (interaction, bool)
 	switch {
 	case in.guildID == "":
 		src.ChatType = events.ChatDM
-	case isThreadChannel(scalar(ch.Type)):
+	case isThreadChannel(chType):
 		src.ChatType = events.ChatThread
-		src.ThreadID = chatID
-		src.ParentChatID = scalar(ch.ParentID)
+		src.ThreadID = channelID
+		src.ParentChatID = chParent
 	default:
 		src.ChatType = events.ChatGroup
 	}
@@ -106,63 +118,29 @@ func parseInteraction(body []byte, platform, profile string) (interaction, bool)
 	return in, true
 }
 
-// sanitizeInteraction returns body without its token key(s). A body without
-// one is forwarded byte for byte.
-func sanitizeInteraction(body []byte, hasToken bool) ([]byte, error) {
+// sanitizeInteraction returns body without its token member(s) (key
+// compared case-insensitively). A body without one is forwarded byte for
+// byte; otherwise the other members are kept byte for byte.
+func sanitizeInteraction(body []byte, hasToken bool) []byte {
 	if !hasToken {
-		return body, nil
+		return body
 	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(body, &obj); err != nil {
-		return nil, err
-	}
-	for k := range obj {
-		if strings.EqualFold(k, "token") {
-			delete(obj, k)
-		}
-	}
-	return json.Marshal(obj)
+	out, _ := withoutMembers(bytes.TrimSpace(body), func(key []byte) bool { return keyIsFold(key, "token") })
+	return out
 }
 
 // isThreadChannel reports Discord's thread channel types (announcement,
 // public and private threads).
 func isThreadChannel(t string) bool { return t == "10" || t == "11" || t == "12" }
 
-// scalar returns a JSON string's value or a JSON number's text; anything
-// else is "".
-func scalar(raw json.RawMessage) string {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return ""
-	}
-	switch c := raw[0]; {
-	case c == '"':
-		var s string
-		if json.Unmarshal(raw, &s) == nil {
-			return s
-		}
-	case c == '-' || c >= '0' && c <= '9':
-		var n json.Number
-		if json.Unmarshal(raw, &n) == nil {
-			return n.String()
-		}
-	}
-	return ""
-}
-
-// decodeObject decodes raw into v when raw is a JSON object.
-func decodeObject(raw json.RawMessage, v any) bool {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] != '{' {
-		return false
-	}
-	return json.Unmarshal(raw, v) == nil
-}
-
 // object decodes a JSON object into its raw members; anything else is nil.
 func object(raw json.RawMessage) map[string]json.RawMessage {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] != '{' {
+		return nil
+	}
 	var m map[string]json.RawMessage
-	if !decodeObject(raw, &m) {
+	if json.Unmarshal(raw, &m) != nil {
 		return nil
 	}
 	return m

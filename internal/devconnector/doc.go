@@ -48,7 +48,12 @@
 // interaction-token vault behind follow_up and the egress guard that declines
 // chat-addressed Discord actions for guild chats when the action carries
 // neither a scope (metadata.scope_id / metadata.guild_id) nor an author
-// (metadata.user_id). [Config.Answer] overrides them.
+// (metadata.user_id). A chat is a guild chat once a forwarded interaction
+// with a guild_id, or a posted Discord MessageEvent with a scope_id, named
+// it. The vault keeps each interaction's token under its interaction id and
+// under the session key the gateway computes for it (contract §5, newest
+// interaction per key wins); follow_up finds it by metadata.interaction_id
+// or session_key. [Config.Answer] overrides the default answers.
 //
 // # HTTP endpoints
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 
 	"github.com/relaybus/relaybus/pkg/events"
@@ -12,14 +13,67 @@ import (
 // gwFrame is a gateway → connector frame. Keys of other frame types are
 // ignored.
 type gwFrame struct {
-	Type       string          `json:"type"`
-	Platform   string          `json:"platform"`
-	BotID      string          `json:"botId"`
-	RequestID  string          `json:"requestId"`
-	Action     json.RawMessage `json:"action"`
-	SessionKey string          `json:"session_key"`
-	Reason     *string         `json:"reason"`
-	BufferID   string          `json:"bufferId"`
+	Type       string
+	Platform   string
+	BotID      string
+	RequestID  string
+	Action     []byte // raw; aliases the line being handled
+	SessionKey string
+	Reason     *string
+	BufferID   string
+}
+
+// decodeGWFrame decodes a gateway frame: a JSON object whose known keys
+// hold strings (reason: a string or null), with a non-empty type. It scans
+// the line once after validating it, because every outbound and every ack
+// goes through here.
+func decodeGWFrame(line []byte) (gwFrame, error) {
+	var f gwFrame
+	if !json.Valid(line) {
+		return f, errors.New("frame is not JSON")
+	}
+	if line[0] != '{' {
+		return f, errors.New("frame is not a JSON object")
+	}
+	var err error
+	str := func(dst *string, key string, val []byte) {
+		if val[0] != '"' {
+			err = fmt.Errorf("%s is not a string", key)
+			return
+		}
+		*dst = scalar(val)
+	}
+	eachMember(line, func(key, val []byte, _, _ int) {
+		switch {
+		case err != nil:
+		case keyIs(key, "type"):
+			str(&f.Type, "type", val)
+		case keyIs(key, "platform"):
+			str(&f.Platform, "platform", val)
+		case keyIs(key, "botId"):
+			str(&f.BotID, "botId", val)
+		case keyIs(key, "requestId"):
+			str(&f.RequestID, "requestId", val)
+		case keyIs(key, "session_key"):
+			str(&f.SessionKey, "session_key", val)
+		case keyIs(key, "bufferId"):
+			str(&f.BufferID, "bufferId", val)
+		case keyIs(key, "action"):
+			f.Action = val
+		case keyIs(key, "reason"):
+			if string(val) == "null" {
+				f.Reason = nil
+				return
+			}
+			var r string
+			str(&r, "reason", val)
+			f.Reason = &r
+		}
+	})
+	if err == nil && f.Type == "" {
+		err = errors.New("frame has no type")
+	}
+	return f, err
 }
 
 var goingIdleAckFrame = []byte(`{"type":"going_idle_ack"}` + "\n")
@@ -28,11 +82,7 @@ var goingIdleAckFrame = []byte(`{"type":"going_idle_ack"}` + "\n")
 // Nothing in it may stop the read loop.
 func (c *gwConn) handleFrame(line []byte) {
 	s := c.s
-	var f gwFrame
-	err := json.Unmarshal(line, &f)
-	if err == nil && f.Type == "" {
-		err = errors.New("frame has no type")
-	}
+	f, err := decodeGWFrame(line)
 	if err != nil {
 		c.malformed("undecodable frame", err, len(line))
 		return
@@ -108,7 +158,7 @@ func (c *gwConn) onOutbound(f *gwFrame) {
 	now := s.cfg.Now()
 	rec := Record{
 		RequestID:  f.RequestID,
-		RawAction:  f.Action,
+		RawAction:  append(json.RawMessage(nil), f.Action...),
 		Platform:   f.Platform,
 		BotID:      f.BotID,
 		GatewayID:  c.gatewayID,
@@ -138,26 +188,37 @@ func (c *gwConn) onOutbound(f *gwFrame) {
 	s.wakeLocked()
 	s.mu.Unlock()
 
-	frame, err := json.Marshal(struct {
-		Type      string         `json:"type"`
-		RequestID string         `json:"requestId"`
-		Result    map[string]any `json:"result"`
-	}{events.FrameOutboundResult, f.RequestID, rec.Result})
+	result, err := json.Marshal(rec.Result)
 	if err != nil {
 		s.log.Warn("outbound result not encodable", "request_id", f.RequestID, "err", err)
-		frame, _ = json.Marshal(struct {
-			Type      string         `json:"type"`
-			RequestID string         `json:"requestId"`
-			Result    map[string]any `json:"result"`
-		}{events.FrameOutboundResult, f.RequestID, failure("result not encodable")})
+		result = []byte(`{"success":false,"error":"result not encodable"}`)
 	}
+	frame := make([]byte, 0, len(result)+len(f.RequestID)+64)
+	frame = append(frame, `{"type":"outbound_result","requestId":`...)
+	frame = appendJSONString(frame, f.RequestID)
+	frame = append(frame, `,"result":`...)
+	frame = append(frame, result...)
+	frame = append(frame, "}\n"...)
 	if s.log.Enabled(context.Background(), slog.LevelInfo) {
 		s.log.Info("outbound", "conn", c.id, "request_id", f.RequestID, "op", rec.Action.Op,
 			"chat_id", rec.Action.ChatID, "platform", f.Platform, "bot_id", f.BotID,
 			"success", rec.Result["success"], "error", rec.Result["error"])
 		s.log.Debug("outbound content", "request_id", f.RequestID, "content", rec.Action.Content)
 	}
-	_ = c.send(context.Background(), outMsg{data: append(frame, '\n')})
+	_ = c.send(context.Background(), outMsg{data: frame})
+}
+
+// appendJSONString appends s as a JSON string.
+func appendJSONString(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+			b, _ := json.Marshal(s) // a string always marshals
+			return append(dst, b...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
 }
 
 func (c *gwConn) onInterrupt(f *gwFrame) {

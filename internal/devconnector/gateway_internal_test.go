@@ -40,6 +40,10 @@ var frameTests = []struct {
 	{"TypeNotString", `{"type":{"a":1}}`, 0, 1, 0},
 	{"Null", `null`, 0, 1, 0},
 	{"Truncated", `{"type":"outbound","requestId":"r","action":{"op"`, 0, 1, 0},
+	{"EscapedType", `{"type":"hel\u006co","platform":"te\"le"}`, 1, 0, 0},
+	{"RequestIDNotString", `{"type":"outbound","requestId":5,"action":{"op":"send"}}`, 0, 1, 0},
+	{"DuplicateTypeLastWins", `{"type":"hello","type":"going_idle"}`, 1, 0, 0},
+	{"TrailingGarbage", `{"type":"hello"} x`, 0, 1, 0},
 	{"DeepNesting", `{"type":"outbound","requestId":"r","action":{"op":"send","metadata":{"a":[[[[[[[[[[{}]]]]]]]]]]}}}`, 1, 0, 0},
 }
 

@@ -115,10 +115,7 @@ func (s *Server) forwardInteraction(ctx context.Context, body []byte, opt Intera
 	if opt.BotID == "" {
 		opt.BotID = in.applicationID
 	}
-	sanitized, err := sanitizeInteraction(body, in.hasToken)
-	if err != nil { // parseInteraction accepted it, so this cannot happen
-		return Forwarded{}, fmt.Errorf("%w: %v", ErrBadBody, err)
-	}
+	sanitized := sanitizeInteraction(body, in.hasToken)
 	now := s.cfg.Now()
 	fwd := Forwarded{
 		BufferID:      s.newBufferID(),
@@ -150,7 +147,7 @@ func (s *Server) forwardInteraction(ctx context.Context, body []byte, opt Intera
 		s.enqueueLocked(fwd.BufferID, frame)
 	}
 	if wait {
-		err = s.waitFor(ctx, func() bool {
+		err := s.waitFor(ctx, func() bool {
 			if s.buf.live() >= s.cfg.ReplayLimit {
 				return false
 			}

@@ -339,7 +339,8 @@ func (s *Server) WaitConnections(ctx context.Context, n uint64) error {
 }
 
 // Outbound returns the retained outbound records, oldest first (at most
-// Config.RecordLimit).
+// Config.RecordLimit). The maps inside the records are shared: treat them as
+// read-only.
 func (s *Server) Outbound() []Record {
 	s.mu.Lock()
 	defer s.mu.Unlock()
