@@ -11,7 +11,11 @@
 // events and actions. Events and actions travel on NATS as MessagePack maps
 // with the same keys as their JSON form.
 //
-// The package does no I/O and never logs. Decoders never panic on any input;
-// they return a *FrameError (or *ActionError) whose Reason is a stable string
-// suitable for a metric label and a dead-letter header.
+// The package does no I/O and never logs. Decoders never panic on any input
+// and allocate in proportion to it (MessagePack length prefixes are checked
+// against the payload before decoding); they return a *FrameError (or
+// *ActionError) whose Reason is a stable string suitable for a metric label
+// and a dead-letter header. The executable half of the spec lives in the
+// tests: golden encodings in testdata (go test ./events -update rewrites
+// them), fuzz targets for every decoder, and runnable examples.
 package events

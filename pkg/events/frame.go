@@ -211,17 +211,11 @@ func DecodeForward(raw []byte) (PassthroughForward, error) {
 // strings. Anything else (a longer or shorter array, a null or a number in
 // the pair, a non-array) is reported as not ok and dropped by the caller.
 func headerPair(raw json.RawMessage) (name, value string, ok bool) {
-	var pair []json.RawMessage
-	if json.Unmarshal(raw, &pair) != nil || len(pair) != 2 {
+	var pair []*string // a JSON null element stays nil
+	if json.Unmarshal(raw, &pair) != nil || len(pair) != 2 || pair[0] == nil || pair[1] == nil {
 		return "", "", false
 	}
-	if len(pair[0]) == 0 || pair[0][0] != '"' || len(pair[1]) == 0 || pair[1][0] != '"' {
-		return "", "", false
-	}
-	if json.Unmarshal(pair[0], &name) != nil || json.Unmarshal(pair[1], &value) != nil {
-		return "", "", false
-	}
-	return name, value, true
+	return *pair[0], *pair[1], true
 }
 
 // Body decodes BodyB64 strictly: standard alphabet, correct padding, zero
