@@ -115,15 +115,16 @@ func (a *Action) field(k string) string {
 }
 
 // DecodeAction decodes an action published on relay.outbound.<op>.
-// contentType selects the codec (MessagePack or JSON; empty means
-// MessagePack, what the Go client sends; parameters such as
-// "; charset=utf-8" and letter case are ignored); the payload must be one map (JSON
-// object), else the reason is ReasonNotJSON, ReasonNotObject or
-// ReasonBadEncoding. subjectOp, when not empty, is the op from the subject:
-// an action without op takes it, a different op is an error. A follow_up
-// without kind gets FollowUpKindDiscord. The action is validated; when only
-// validation fails, the decoded action is returned with the error. Errors
-// are *ActionError naming the field.
+//
+// contentType selects the codec: MessagePack or JSON, empty meaning
+// MessagePack (what the Go client sends); parameters such as
+// "; charset=utf-8" and letter case are ignored. The payload must be one
+// map (JSON object); otherwise the reason is ReasonNotJSON, ReasonNotObject
+// or ReasonBadEncoding. subjectOp, when not empty, is the op from the
+// subject: an action without op takes it, a different op is an error. A
+// follow_up without kind gets FollowUpKindDiscord. The action is validated;
+// when only validation fails, the decoded action is returned with the
+// error. Errors are *ActionError naming the field.
 func DecodeAction(data []byte, contentType, subjectOp string) (Action, error) {
 	var a Action
 	var err error
