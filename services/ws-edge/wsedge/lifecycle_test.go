@@ -280,3 +280,18 @@ func TestConfigLogRedactsSecret(t *testing.T) {
 		t.Errorf("LogValue leaks the secret: %s", s)
 	}
 }
+
+func TestBotIDShapes(t *testing.T) {
+	h := start(t, func(c *wsedge.Config) {
+		c.Platforms = []string{"discord", "slack", "telegram"}
+		c.BotIDs = `{"discord":{"botId":786008729715212338},"slack":"U1","telegram":{"bot":"x"}}`
+	})
+	p := h.conn.accept(5 * time.Second)
+	var got []any
+	for range 3 {
+		got = append(got, p.expect("hello")["botId"])
+	}
+	if diff := cmp.Diff([]any{"786008729715212338", "U1", ""}, got); diff != "" {
+		t.Errorf("botIds (-want +got):\n%s", diff)
+	}
+}

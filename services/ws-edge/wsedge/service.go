@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -181,19 +180,18 @@ func (s *Service) parseIdentities(platforms []string, botIDs string) []identity 
 		}
 		for p, v := range raw {
 			var entry struct {
-				BotID any `json:"botId"`
+				BotID json.RawMessage `json:"botId"`
+			}
+			if json.Unmarshal(v, &entry) == nil {
+				v = entry.BotID // {"botId": ...}; a bare value is accepted too
 			}
 			var str string
+			var num json.Number
 			switch {
-			case json.Unmarshal(v, &entry) == nil:
-				switch b := entry.BotID.(type) {
-				case string:
-					bots[p] = b
-				case float64:
-					bots[p] = strconv.FormatFloat(b, 'f', -1, 64)
-				}
 			case json.Unmarshal(v, &str) == nil:
 				bots[p] = str
+			case json.Unmarshal(v, &num) == nil:
+				bots[p] = num.String() // Discord ids exceed float64 precision
 			}
 		}
 	}
@@ -275,6 +273,11 @@ func (s *Service) Run(ctx context.Context) (err error) {
 	if err != nil {
 		_ = s.drainNATS()
 		return err
+	}
+	// The endpoints' subscriptions reach the server before the first dial,
+	// so a handshaken socket is never behind an unreachable endpoint.
+	if err := s.nc.FlushTimeout(s.cfg.PublishTimeout); err != nil {
+		s.log.Warn("flushing endpoint subscriptions", "err", err)
 	}
 	s.pipe.start()
 
