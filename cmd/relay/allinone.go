@@ -18,7 +18,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"golang.org/x/sync/errgroup"
 
-	// ECHO "github.com/relaybus/relaybus/examples/echo-agent/echo"
+	"github.com/relaybus/relaybus/examples/echo-agent/echo"
 	"github.com/relaybus/relaybus/internal/devconnector"
 	"github.com/relaybus/relaybus/internal/logging"
 	"github.com/relaybus/relaybus/internal/natsconn"
@@ -243,7 +243,7 @@ func runAllInOne(ctx context.Context, args []string, getenv func(string) string,
 			return err
 		}
 		defer agentNC.Close()
-		g.Go(func() error { _ = agentNC; return nil }) // ECHO
+		g.Go(func() error { return echo.Run(gctx, agentNC, log.With("component", "echo-agent")) })
 	}
 	if cfg.Dev {
 		printDevBanner(stderr, dev, ns, ln.Addr().String())

@@ -29,6 +29,8 @@ require (
 	github.com/prometheus/client_model v0.6.3 // indirect
 	github.com/prometheus/common v0.72.0 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect
+	github.com/relaybus/relaybus/examples/echo-agent v0.0.0-00010101000000-000000000000
+	github.com/relaybus/relaybus/pkg/agent v0.0.0-00010101000000-000000000000 // indirect
 	github.com/vmihailenco/msgpack/v5 v5.4.1 // indirect
 	github.com/vmihailenco/tagparser/v2 v2.0.0 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
@@ -46,3 +48,7 @@ replace github.com/relaybus/relaybus/services/ws-edge => ../../services/ws-edge
 replace github.com/relaybus/relaybus/services/passthrough-converter => ../../services/passthrough-converter
 
 replace github.com/relaybus/relaybus/services/egress => ../../services/egress
+
+replace github.com/relaybus/relaybus/examples/echo-agent => ../../examples/echo-agent
+
+replace github.com/relaybus/relaybus/pkg/agent => ../../pkg/agent
