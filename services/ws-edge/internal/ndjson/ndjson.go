@@ -110,12 +110,14 @@ func (s *Splitter) Feed(chunk []byte, h Handler) {
 }
 
 func (s *Splitter) emit(line []byte, h Handler) {
-	if blank(line) {
-		return
-	}
+	// The size check comes first so that a line over the limit is reported
+	// however the stream was chunked (a long blank line included).
 	if len(line) > s.max {
 		n := min(len(line), PrefixBytes)
 		h.Oversized(line[:n], len(line))
+		return
+	}
+	if blank(line) {
 		return
 	}
 	h.Frame(line)
