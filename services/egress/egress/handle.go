@@ -188,15 +188,16 @@ func (s *Service) publishResult(ctx context.Context, id string, res events.SendR
 // replayResult re-publishes the stored result of an action that was already
 // settled, reporting whether there was one.
 func (s *Service) replayResult(ctx context.Context, j *job) (bool, error) {
-	st, err := s.js.Stream(ctx, bus.ResultsStream)
+	st, err := s.resultsStream(ctx)
 	if err != nil {
-		return false, fmt.Errorf("opening results stream: %w", err)
+		return false, err
 	}
 	raw, err := st.GetLastMsgForSubject(ctx, events.ResultsSubject(j.id))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return false, nil
 	}
 	if err != nil {
+		s.dropResultsStream()
 		return false, fmt.Errorf("looking up stored result: %w", err)
 	}
 	m := &nats.Msg{Subject: raw.Subject, Data: raw.Data, Header: raw.Header}
@@ -331,6 +332,28 @@ func (s *Service) fetchScope(ctx context.Context, chatID, platform, primary stri
 	rec := scopes.Record{Platform: platform, ChatID: chatID, Scope: sc, Revision: e.Revision()}
 	s.scopes.Merge(rec)
 	return rec, true
+}
+
+// resultsStream returns the RELAY_RESULTS handle, opened once (and again
+// after a failed lookup, in case the stream was re-created).
+func (s *Service) resultsStream(ctx context.Context) (jetstream.Stream, error) {
+	s.kvMu.Lock()
+	defer s.kvMu.Unlock()
+	if s.results != nil {
+		return s.results, nil
+	}
+	st, err := s.js.Stream(ctx, bus.ResultsStream)
+	if err != nil {
+		return nil, fmt.Errorf("opening results stream: %w", err)
+	}
+	s.results = st
+	return st, nil
+}
+
+func (s *Service) dropResultsStream() {
+	s.kvMu.Lock()
+	s.results = nil
+	s.kvMu.Unlock()
 }
 
 func (s *Service) scopeBucket(ctx context.Context) (jetstream.KeyValue, error) {

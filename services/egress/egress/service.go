@@ -80,10 +80,12 @@ type Service struct {
 	loop       *consume.Loop
 	ops        *ops.Server
 
-	// scopeKV is the relay_scope bucket handle for cache-miss gets, opened
-	// lazily (and again after a failure).
+	// scopeKV (the relay_scope bucket, for cache-miss gets) and results
+	// (RELAY_RESULTS, for redeliveries) are opened lazily, and again after
+	// a failure.
 	kvMu    sync.Mutex
 	scopeKV jetstream.KeyValue
+	results jetstream.Stream
 
 	running atomic.Bool
 }

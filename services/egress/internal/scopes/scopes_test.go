@@ -120,3 +120,19 @@ func TestDecodeValueAcceptsJSON(t *testing.T) {
 		t.Errorf("DecodeValue (-want +got):\n%s", diff)
 	}
 }
+
+// FuzzParseKey checks that every ScopeKey parses back to its platform and
+// chat id, and that no key string panics.
+func FuzzParseKey(f *testing.F) {
+	for _, s := range [][2]string{{"discord", "123"}, {"telegram", "-100200"}, {"slack", "C1.thread/2"}, {"whatsapp", "+49 170 = 5%"}, {"discord", ""}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, platform, chat string) {
+		p, c, ok := scopes.ParseKey(events.ScopeKey(platform, chat))
+		if !ok || p != platform || c != chat {
+			t.Fatalf("ParseKey(ScopeKey(%q, %q)) = %q, %q, %v", platform, chat, p, c, ok)
+		}
+		scopes.ParseKey(platform + "." + chat)
+		_, _ = scopes.DecodeValue([]byte(chat))
+	})
+}
