@@ -174,11 +174,11 @@ func (s *Service) runConn(ctx context.Context, ws *websocket.Conn) connEnd {
 	end.code, end.reason = code, reason
 	end.up = s.now().Sub(c.dialedAt)
 	if !end.shutdown {
-		level := "connection lost"
+		why := "connection lost"
 		if isTimeout(err) {
-			level = "connection dead: no pong in time"
+			why = "connection dead: no pong in time"
 		}
-		log.Info("relay disconnected", "why", level, "code", code, "reason", reason, "err", err)
+		log.Info("relay disconnected", "why", why, "code", code, "reason", reason, "err", err)
 	}
 	return end
 }
