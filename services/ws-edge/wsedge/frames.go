@@ -146,7 +146,7 @@ func (s *Service) storeDescriptor(platform string, raw []byte) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.PublishTimeout)
 	defer cancel()
-	if _, err := (*kvp).Put(ctx, events.Token(platform), raw); err != nil {
+	if _, err := (*kvp).Put(ctx, events.DescriptorKey(platform), raw); err != nil {
 		s.log.Warn("storing descriptor failed", "platform", platform, "bucket", events.DescriptorBucket, "err", err)
 	}
 }

@@ -293,7 +293,7 @@ func TestDescriptorStoredInKV(t *testing.T) {
 	}
 	for platform, want := range map[string]string{"discord": d1, "telegram": d2} {
 		natstest.WaitFor(t, 5*time.Second, func() error {
-			e, err := kv.Get(context.Background(), events.Token(platform))
+			e, err := kv.Get(context.Background(), events.DescriptorKey(platform))
 			if err != nil {
 				return err
 			}
