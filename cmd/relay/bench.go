@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -100,8 +101,20 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	fs.IntVar(&c.SoakRate, "soak-rate", 5000, "offered rate (interactions/s) during the soak")
 	fs.BoolVar(&c.JSON, "json", false, "print one JSON object instead of a table")
 	fs.DurationVar(&c.DupWindow, "dup-window", time.Hour, "duplicate window of the raw stream (RELAY_DUPLICATE_WINDOW)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if c.Inbound < 1000 || c.Egress < 1000 || c.Rate < 1 {
 		return errors.New("bench: --inbound and --egress want at least 1000, --rate at least 1")
