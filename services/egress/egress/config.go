@@ -26,9 +26,11 @@ type Config struct {
 	// request may take (default 35s: ws-edge's own 30 s outbound timeout
 	// plus a margin, so that ws-edge reports the ambiguous timeout itself).
 	EdgeTimeout time.Duration
-	// AckWait is EGRESS_ACK_WAIT: the consumer's ack wait (default 30s).
-	// While a request runs longer than half of it, egress tells the server
-	// the action is still in progress.
+	// AckWait is EGRESS_ACK_WAIT: the consumer's ack wait (default 60s, so
+	// that one edge request fits in it with a margin). When it does not
+	// (AckWait < EdgeTimeout + 10s), a running request tells the server
+	// every AckWait/2 that the action is still in progress; a split send
+	// does so between its parts in any case.
 	AckWait time.Duration
 	// RetryBase and RetryMax are EGRESS_RETRY_BASE and EGRESS_RETRY_MAX: an
 	// undelivered action is retried after RetryBase·2^(n-1), capped at
@@ -58,7 +60,7 @@ func DefaultConfig() Config {
 		Workers:         64,
 		ActionDeadline:  15 * time.Minute,
 		EdgeTimeout:     35 * time.Second,
-		AckWait:         30 * time.Second,
+		AckWait:         60 * time.Second,
 		RetryBase:       250 * time.Millisecond,
 		RetryMax:        30 * time.Second,
 		Version:         "0.1.0",

@@ -811,3 +811,29 @@ func TestReadyAndStatus(t *testing.T) {
 		t.Errorf("micro info = %s (%v), want relay-egress 0.1.0", m.Data, err)
 	}
 }
+
+// TestSlowEdgeKeepsTheAction answers after more than the ack wait: egress
+// reports progress, so the server does not redeliver the action to another
+// worker meanwhile, and the action is sent once.
+func TestSlowEdgeKeepsTheAction(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits longer than an ack wait")
+	}
+	e := newEnv(t)
+	cfg := testConfig()
+	cfg.AckWait = time.Second
+	cfg.EdgeTimeout = 5 * time.Second
+	e.start(cfg)
+	resp := newResponder(t, e.ns, func(n int, r edgeRequest) string {
+		time.Sleep(2500 * time.Millisecond) // a slow connector, not a synchronisation
+		return ok(n, r)
+	})
+	res := e.send("slow", events.Action{Op: events.OpSend, ChatID: "c", Content: "hi"})
+	if !res.Success {
+		t.Errorf("result = %+v, want success", res)
+	}
+	e.settled()
+	if got := resp.count(); got != 1 {
+		t.Errorf("edge requests = %d, want 1", got)
+	}
+}

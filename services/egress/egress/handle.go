@@ -394,6 +394,8 @@ func (s *Service) deliver(ctx context.Context, j *job, a *events.Action, d descr
 		p.Content = text
 		if i > 0 {
 			p.ReplyTo = nil
+			// Each part may take up to EdgeTimeout: restart the ack wait.
+			_ = j.msg.InProgress()
 		}
 		r, err := s.request(ctx, j, &p)
 		if err != nil || !r.Success {
@@ -426,6 +428,10 @@ func (s *Service) deliver(ctx context.Context, j *job, a *events.Action, d descr
 	return first, nil
 }
 
+// progressMargin is how much longer than one edge request the ack wait
+// must be for egress to skip progress reports during a request.
+const progressMargin = 10 * time.Second
+
 var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 // request makes one relay.edge.outbound request.
@@ -446,7 +452,7 @@ func (s *Service) request(ctx context.Context, j *job, a *events.Action) (events
 	}
 
 	// Keep the action ours while the request may outlast the ack wait.
-	if s.cfg.EdgeTimeout > s.cfg.AckWait/2 {
+	if s.cfg.EdgeTimeout+progressMargin > s.cfg.AckWait {
 		defer keepInProgress(j.msg, s.cfg.AckWait/2)()
 	}
 	rctx, cancel := context.WithTimeout(ctx, s.cfg.EdgeTimeout)
