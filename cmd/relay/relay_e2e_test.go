@@ -14,6 +14,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // relayBin is the relay binary built once for the end-to-end tests.
@@ -229,7 +232,66 @@ func TestDevModeEndToEnd(t *testing.T) {
 	if g.Result["success"] != true || d.Result["success"] != true {
 		t.Errorf("sends not accepted by the connector: %v / %v", g.Result, d.Result)
 	}
+
+	// The operator CLI against the running process.
+	out := p.cli(t, "send", "--chat", "c-guild", "--content", "from the cli", "--id", "cli-1")
+	var res map[string]any
+	if err := json.Unmarshal([]byte(out), &res); err != nil || res["success"] != true {
+		t.Errorf("relay send printed %q, want a successful result", out)
+	}
+	recs = outbound(t, p, len(fixtures)+3)
+	if last := recs[len(recs)-1].Action; last["content"] != "from the cli" || metaString(last, "scope_id") != "g1" {
+		t.Errorf("relay send reached the connector as %v, want content and scope g1", last)
+	}
+	out = p.cli(t, "tail", "--all", "--n", "1", "--chat", "c-dm")
+	if !strings.Contains(out, `"text":"hello dm"`) {
+		t.Errorf("relay tail printed %q, want the DM event", out)
+	}
+	post(t, "http://"+p.dev+"/raw", "application/octet-stream", []byte("this is not json\n"))
+	waitFor(t, 10*time.Second, func() error {
+		if out = p.cli(t, "dlq", "list"); !strings.Contains(out, "not_json") {
+			return fmt.Errorf("relay dlq list = %q, want a not_json dead letter", out)
+		}
+		return nil
+	})
+	seq := strings.Fields(out)[0]
+	if show := p.cli(t, "dlq", "show", seq); !strings.Contains(show, "this is not json") || !strings.Contains(show, "Relay-Error") {
+		t.Errorf("relay dlq show %s = %q", seq, show)
+	}
+	p.cli(t, "dlq", "purge")
+	if out = p.cli(t, "dlq", "list"); strings.TrimSpace(out) != "" {
+		t.Errorf("relay dlq list after purge = %q, want nothing", out)
+	}
 	p.stop(t)
+}
+
+// cli runs a relay subcommand against the process's NATS listener and
+// returns its standard output; it fails the test on a non-zero exit.
+func (p *relayProc) cli(t *testing.T, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(relayBin, args...)
+	cmd.Env = append(os.Environ(), "NATS_URL="+p.natsURL)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("relay %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return stdout.String()
+}
+
+func waitFor(t *testing.T, timeout time.Duration, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func TestRestartDeliversPendingOnce(t *testing.T) {
@@ -254,9 +316,45 @@ func TestRestartDeliversPendingOnce(t *testing.T) {
 
 	// Second run on the same data dir, with the echo agent.
 	p2 := startRelay(t, data)
+	outbound(t, p2, n)
+	// Count only once everything is settled: the agent has acked every
+	// event and egress has consumed every action, so a duplicate would
+	// already be recorded.
+	nc, err := nats.Connect(p2.natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, func() error {
+		ci, err := js.Consumer(t.Context(), "RELAY_INBOUND", "echo-agent")
+		if err != nil {
+			return err
+		}
+		info, err := ci.Info(t.Context())
+		if err != nil {
+			return err
+		}
+		if info.NumPending != 0 || info.NumAckPending != 0 {
+			return fmt.Errorf("echo agent: %d pending, %d unacked", info.NumPending, info.NumAckPending)
+		}
+		st, err := js.Stream(t.Context(), "RELAY_OUTBOUND")
+		if err != nil {
+			return err
+		}
+		si, err := st.Info(t.Context())
+		if err != nil {
+			return err
+		}
+		if si.State.Msgs != 0 {
+			return fmt.Errorf("%d actions not yet consumed by egress", si.State.Msgs)
+		}
+		return nil
+	})
 	recs := outbound(t, p2, n)
-	time.Sleep(500 * time.Millisecond) // let any duplicate show up before counting
-	recs = outbound(t, p2, n)
 	count := map[string]int{}
 	for _, r := range recs {
 		if r.Action["op"] == "send" {
