@@ -828,12 +828,21 @@ func TestSlowEdgeKeepsTheAction(t *testing.T) {
 		time.Sleep(2500 * time.Millisecond) // a slow connector, not a synchronisation
 		return ok(n, r)
 	})
-	res := e.send("slow", events.Action{Op: events.OpSend, ChatID: "c", Content: "hi"})
-	if !res.Success {
+	sub := e.results("slow")
+	e.publish(events.OpSend, "slow", events.ContentTypeMsgpack, events.Action{Op: events.OpSend, ChatID: "c", Content: "hi"})
+	if res := nextResult(t, sub); !res.Success {
 		t.Errorf("result = %+v, want success", res)
 	}
 	e.settled()
 	if got := resp.count(); got != 1 {
 		t.Errorf("edge requests = %d, want 1", got)
+	}
+	// A redelivery during the wait would be answered from the stored
+	// result (not resent), but it must not happen at all.
+	if got := e.metric("relay_egress_actions_total", "outcome=replayed"); got != 0 {
+		t.Errorf("replayed = %v, want 0 (the action was redelivered while in progress)", got)
+	}
+	if m, err := sub.NextMsg(100 * time.Millisecond); err == nil {
+		t.Errorf("second result: %s", m.Data)
 	}
 }
