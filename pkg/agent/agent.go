@@ -49,7 +49,8 @@ type Options struct {
 	DeliverAll bool
 	// ErrorHandler receives problems the client cannot return to a caller
 	// (undecodable events, events given up, consumer re-creation). It may
-	// be nil. It must not block.
+	// be nil. It is called from several goroutines at once and must not
+	// block.
 	ErrorHandler func(error)
 }
 
