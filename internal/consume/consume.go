@@ -272,7 +272,10 @@ func (l *Loop) consumeOnce(ctx context.Context, dispatch func(jetstream.Msg)) er
 	if err != nil {
 		return fmt.Errorf("starting pull: %w", err)
 	}
-	stop := context.AfterFunc(ctx, it.Stop)
+	// On shutdown, drain rather than stop: messages already pulled into the
+	// iterator's buffer come out of Next and are handed back (nak) at once,
+	// so another replica gets them now instead of after AckWait.
+	stop := context.AfterFunc(ctx, it.Drain)
 	defer stop()
 	defer it.Stop()
 	l.setReady(true)
@@ -283,6 +286,11 @@ func (l *Loop) consumeOnce(ctx context.Context, dispatch func(jetstream.Msg)) er
 				return ctx.Err()
 			}
 			return err
+		}
+		if ctx.Err() != nil {
+			_ = m.Nak()
+			l.metrics.outcome("handed_back")
+			continue
 		}
 		dispatch(m)
 	}

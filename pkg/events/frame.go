@@ -170,18 +170,10 @@ type PassthroughForward struct {
 // two-element arrays of strings are dropped, per the contract, and the rest
 // keep their arrival order. Errors are *FrameError.
 func DecodeForward(raw []byte) (PassthroughForward, error) {
-	var w struct {
-		Platform string            `json:"platform"`
-		BotID    string            `json:"botId"`
-		Method   string            `json:"method"`
-		Path     string            `json:"path"`
-		Headers  []json.RawMessage `json:"headers"`
-		BodyB64  *string           `json:"bodyB64"`
-		Profile  *string           `json:"profile"`
-	}
 	if err := requireObject("forward", raw); err != nil {
 		return PassthroughForward{}, err
 	}
+	var w forwardWire
 	if err := json.Unmarshal(raw, &w); err != nil {
 		fe := jsonFrameErr(err)
 		if fe.Field != "" {
@@ -189,6 +181,48 @@ func DecodeForward(raw []byte) (PassthroughForward, error) {
 		}
 		return PassthroughForward{}, fe
 	}
+	return w.forward()
+}
+
+// DecodeForwardFrame decodes a whole passthrough_forward frame and its
+// forward object in one pass: the same checks and result as DecodeFrame
+// followed by DecodeForward, at about half the cost, for the converter's hot
+// path. It returns the frame's bufferId too. Errors are *FrameError.
+func DecodeForwardFrame(b []byte) (PassthroughForward, string, error) {
+	var w struct {
+		Type     string       `json:"type"`
+		BufferID string       `json:"bufferId"`
+		Forward  *forwardWire `json:"forward"`
+	}
+	t := trimJSONSpace(b)
+	if len(t) == 0 || t[0] != '{' || json.Unmarshal(t, &w) != nil || w.Forward == nil || w.Type != FramePassthroughForward {
+		// Not the happy path: let the general decoders say exactly why.
+		f, err := DecodeFrame(b)
+		if err != nil {
+			return PassthroughForward{}, "", err
+		}
+		if f.Type != FramePassthroughForward {
+			return PassthroughForward{}, "", frameErr(ReasonWrongType, "type", "frame type %q is not %s", f.Type, FramePassthroughForward)
+		}
+		fwd, err := DecodeForward(f.Forward)
+		return fwd, f.BufferID, err
+	}
+	fwd, err := w.Forward.forward()
+	return fwd, w.BufferID, err
+}
+
+// forwardWire is the wire form of a forward object.
+type forwardWire struct {
+	Platform string            `json:"platform"`
+	BotID    string            `json:"botId"`
+	Method   string            `json:"method"`
+	Path     string            `json:"path"`
+	Headers  []json.RawMessage `json:"headers"`
+	BodyB64  *string           `json:"bodyB64"`
+	Profile  *string           `json:"profile"`
+}
+
+func (w *forwardWire) forward() (PassthroughForward, error) {
 	if w.Platform == "" {
 		return PassthroughForward{}, frameErr(ReasonMissingField, "forward.platform", "forward has no platform")
 	}
