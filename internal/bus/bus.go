@@ -23,7 +23,7 @@ var ErrInvalidConfig = errors.New("bus: invalid config")
 // window, so that egress can answer a redelivered action from it instead of
 // sending it twice. It captures relay.results.> (which agents still read as
 // plain core NATS subjects).
-const ResultsStream = "RELAY_RESULTS"
+const ResultsStream = events.ResultsStream
 
 // Config shapes the streams and buckets.
 type Config struct {
@@ -163,9 +163,13 @@ func (c Config) Streams() []jetstream.StreamConfig {
 			Retention:         jetstream.LimitsPolicy,
 			MaxAge:            c.DuplicateWindow,
 			MaxMsgsPerSubject: 1,
-			Storage:           c.storage(),
-			Replicas:          c.Replicas,
-			Duplicates:        2 * time.Minute,
+			// Bounded: at very high rates the oldest results go first
+			// (redeliveries come within minutes).
+			MaxBytes:   256 << 20,
+			Discard:    jetstream.DiscardOld,
+			Storage:    c.storage(),
+			Replicas:   c.Replicas,
+			Duplicates: 2 * time.Minute,
 		},
 		{
 			Name:        events.DLQStream,

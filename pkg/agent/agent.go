@@ -17,7 +17,7 @@ import (
 
 // ResultsStream is the stream egress stores each action's definitive result
 // in (relay.results.>), for the bus's duplicate window.
-const ResultsStream = "RELAY_RESULTS"
+const ResultsStream = events.ResultsStream
 
 // Options configure a Client. Only Name is required.
 type Options struct {

@@ -14,6 +14,10 @@ const (
 	OutboundStream = "RELAY_OUTBOUND"
 	// DLQStream holds dead letters from every stage.
 	DLQStream = "RELAY_DLQ"
+	// ResultsStream keeps each action's definitive result (relay.results.>)
+	// for the duplicate window, so a redelivered or re-published action is
+	// answered from it instead of being sent twice.
+	ResultsStream = "RELAY_RESULTS"
 
 	// ScopeBucket maps "<platform>.<chat key>" to a Scope record.
 	ScopeBucket = "relay_scope"
