@@ -1,0 +1,59 @@
+package fault_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/relaybus/relaybus/internal/bus"
+	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/tests/internal/relaytest"
+)
+
+// TestConverterKill9 kills one of two converter replicas (real processes)
+// with SIGKILL mid-stream. The frames it held un-acked are redelivered to
+// the survivor once the consumer's ack wait (30 s, fixed in the converter)
+// passes, and the events' Nats-Msg-Id (derived from the bufferId) absorbs
+// any frame the dead replica had already converted.
+func TestConverterKill9(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs converter processes and waits out a 30s ack wait")
+	}
+	t.Parallel()
+	const n = 2000
+	ns := relaytest.StartNATS(t)
+	dev := relaytest.StartConnector(t)
+	edge := relaytest.RunEdge(t, relaytest.EdgeConfig(dev, bus.DefaultConfig()), ns.URL())
+	convA := startConverter(t, ns.URL(), "converter-a")
+	convB := startConverter(t, ns.URL(), "converter-b")
+	convA.WaitReady(t, startTimeout)
+	convB.WaitReady(t, startTimeout)
+	relaytest.WaitReady(t, startTimeout, edge)
+	js := relaytest.JetStream(t, relaytest.Connect(t, ns.URL(), "agent"))
+	agent := relaytest.StartAgent(t, js, "agent")
+
+	p := relaytest.Produce(t, dev, "conv", n, 2*time.Millisecond)
+	p.WaitSent(t, n/2, startTimeout)
+	// The victim must have taken its share of the stream before it dies.
+	convertedA := waitMetric(t, convA, 1, "relay_converter_events_total")
+	pending := relaytest.ConsumerInfo(t, js, events.RawStream, "passthrough-converter").NumAckPending
+	convA.Kill9(t)
+	t.Logf("killed converter-a (pid gone) after it converted %v events; %d raw frames awaiting ack at the kill", convertedA, pending)
+
+	ids := p.Wait(t, startTimeout)
+	agent.WaitDistinct(t, len(ids), deliverTimeout)
+	waitDrained(t, dev)
+	relaytest.WaitStreamEmpty(t, js, events.RawStream, deliverTimeout)
+	relaytest.WaitConsumerIdle(t, js, events.InboundStream, "agent", deliverTimeout)
+
+	relaytest.Tally(t, "events stored", ids, relaytest.StoredEvents(t, js))
+	relaytest.Tally(t, "events seen by the agent", ids, agent.Counts())
+	deliveries, redeliveries, bad := agent.Stats()
+	t.Logf("agent: %d deliveries, %d agent-side redeliveries, %d undecodable; converter-b converted %v",
+		deliveries, redeliveries, bad, convB.Metric(t, "relay_converter_events_total"))
+	if bad != 0 {
+		t.Errorf("agent got %d undecodable events", bad)
+	}
+	if err := convB.Live(); err != nil {
+		t.Errorf("surviving converter: %v", err)
+	}
+}

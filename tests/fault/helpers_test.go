@@ -1,0 +1,81 @@
+package fault_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/relaybus/relaybus/internal/devconnector"
+	"github.com/relaybus/relaybus/internal/natstest"
+	"github.com/relaybus/relaybus/tests/internal/relaytest"
+)
+
+// Bounds of the waits (generous: the machine is shared and the stages run
+// with the race detector).
+const (
+	startTimeout   = 60 * time.Second
+	deliverTimeout = 120 * time.Second
+)
+
+func startConverter(t *testing.T, natsURL, name string) *relaytest.Proc {
+	t.Helper()
+	addr := relaytest.FreeAddr(t)
+	return relaytest.StartProc(t, name, bins.Converter, addr, map[string]string{
+		"NATS_URL":                   natsURL,
+		"CONVERTER_HTTP_ADDR":        addr,
+		"CONVERTER_WORKERS":          "8",
+		"CONVERTER_SHUTDOWN_TIMEOUT": "5s",
+		"LOG_FORMAT":                 "text",
+	})
+}
+
+func startEgress(t *testing.T, natsURL, name string, extra map[string]string) *relaytest.Proc {
+	t.Helper()
+	addr := relaytest.FreeAddr(t)
+	env := map[string]string{
+		"NATS_URL":                natsURL,
+		"EGRESS_HTTP_ADDR":        addr,
+		"EGRESS_WORKERS":          "8",
+		"EGRESS_SHUTDOWN_TIMEOUT": "5s",
+		"EGRESS_RETRY_BASE":       "50ms",
+		"EGRESS_RETRY_MAX":        "1s",
+		"GATEWAY_RELAY_PLATFORMS": relaytest.Platform,
+		"LOG_FORMAT":              "text",
+	}
+	for k, v := range extra {
+		env[k] = v
+	}
+	return relaytest.StartProc(t, name, bins.Egress, addr, env)
+}
+
+func startEdge(t *testing.T, dev *devconnector.Server, natsURL, name string) *relaytest.Proc {
+	t.Helper()
+	addr := relaytest.FreeAddr(t)
+	return relaytest.StartProc(t, name, bins.WSEdge, addr, relaytest.EdgeEnv(dev, natsURL, addr, name))
+}
+
+// waitMetric waits until the process's metric (summed over the matching
+// series) reaches at least min.
+func waitMetric(t *testing.T, p *relaytest.Proc, min float64, name string, labels ...string) float64 {
+	t.Helper()
+	var v float64
+	natstest.WaitFor(t, startTimeout, func() error {
+		if v = p.Metric(t, name, labels...); v < min {
+			return fmt.Errorf("%s %s = %v, want >= %v", p.Name, name, v, min)
+		}
+		return nil
+	})
+	return v
+}
+
+// waitDrained waits until the connector holds no un-acked frame: every
+// buffered frame was stored and acked.
+func waitDrained(t *testing.T, dev *devconnector.Server) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), deliverTimeout)
+	defer cancel()
+	if err := dev.WaitDrained(ctx); err != nil {
+		t.Fatalf("connector still holds %d un-acked frames: %v (state %+v)", dev.Buffered(), err, dev.State())
+	}
+}

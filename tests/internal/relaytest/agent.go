@@ -1,0 +1,292 @@
+package relaytest
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/relaybus/relaybus/internal/natstest"
+	"github.com/relaybus/relaybus/pkg/events"
+)
+
+// Agent is what an agent does with events, reduced to counting: a durable
+// pull consumer on RELAY_INBOUND's message subjects that acks every event
+// and records, per event id (MessageEvent.MessageID), the stream sequences
+// it was delivered from. Two sequences for one id is a duplicated event;
+// one sequence delivered twice is only the agent's own redelivery (its ack
+// was lost), which the pipeline cannot cause or prevent. Safe for
+// concurrent use.
+type Agent struct {
+	mu           sync.Mutex
+	seqs         map[string][]uint64
+	deliveries   int
+	redeliveries int
+	undecodable  int
+}
+
+// StartAgent creates (or binds to) the durable consumer and consumes until
+// cleanup. The consumer survives server restarts and leader changes: the
+// client re-issues its pull requests.
+func StartAgent(tb testing.TB, js jetstream.JetStream, durable string) *Agent {
+	tb.Helper()
+	a := &Agent{seqs: make(map[string][]uint64)}
+	var cons jetstream.Consumer
+	natstest.WaitFor(tb, 30*time.Second, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		var err error
+		cons, err = js.CreateOrUpdateConsumer(ctx, events.InboundStream, jetstream.ConsumerConfig{
+			Durable:       durable,
+			FilterSubject: events.InboundMessageSubjects,
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       10 * time.Second,
+			DeliverPolicy: jetstream.DeliverAllPolicy,
+			MaxAckPending: 20000,
+		})
+		return err
+	})
+	cc, err := cons.Consume(a.handle,
+		jetstream.PullExpiry(2*time.Second),
+		jetstream.ConsumeErrHandler(func(jetstream.ConsumeContext, error) {}))
+	if err != nil {
+		tb.Fatalf("relaytest: agent consume: %v", err)
+	}
+	tb.Cleanup(cc.Stop)
+	return a
+}
+
+func (a *Agent) handle(m jetstream.Msg) {
+	md, err := m.Metadata()
+	var ev events.MessageEvent
+	if err == nil {
+		err = events.Unmarshal(m.Data(), m.Headers().Get(events.ContentTypeHeader), &ev)
+	}
+	a.mu.Lock()
+	a.deliveries++
+	switch {
+	case err != nil:
+		a.undecodable++
+	case slices.Contains(a.seqs[ev.MessageID], md.Sequence.Stream):
+		a.redeliveries++
+	default:
+		a.seqs[ev.MessageID] = append(a.seqs[ev.MessageID], md.Sequence.Stream)
+	}
+	a.mu.Unlock()
+	_ = m.Ack()
+}
+
+// Distinct returns how many distinct event ids the agent has seen.
+func (a *Agent) Distinct() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.seqs)
+}
+
+// Counts returns, per event id, how many distinct stored events carried it.
+func (a *Agent) Counts() map[string]int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make(map[string]int, len(a.seqs))
+	for id, s := range a.seqs {
+		out[id] = len(s)
+	}
+	return out
+}
+
+// Stats returns the deliveries, the agent-side redeliveries (same stream
+// sequence again) and the events that did not decode.
+func (a *Agent) Stats() (deliveries, redeliveries, undecodable int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.deliveries, a.redeliveries, a.undecodable
+}
+
+// WaitDistinct waits until the agent has seen n distinct event ids.
+func (a *Agent) WaitDistinct(tb testing.TB, n int, timeout time.Duration) {
+	tb.Helper()
+	natstest.WaitFor(tb, timeout, func() error {
+		if got := a.Distinct(); got < n {
+			return fmt.Errorf("agent has seen %d distinct events, want %d", got, n)
+		}
+		return nil
+	})
+}
+
+// Tally compares what arrived with what was sent: got maps an id to the
+// number of times it arrived. It logs "<what>: sent N, delivered D, lost L,
+// duplicated U" and fails the test unless every sent id arrived exactly
+// once and nothing else arrived.
+func Tally(tb testing.TB, what string, sent []string, got map[string]int) {
+	tb.Helper()
+	want := make(map[string]bool, len(sent))
+	for _, id := range sent {
+		want[id] = true
+	}
+	var lost, dup, unexpected []string
+	delivered := 0
+	for _, id := range sent {
+		switch n := got[id]; {
+		case n == 0:
+			lost = append(lost, id)
+		case n > 1:
+			dup = append(dup, fmt.Sprintf("%s×%d", id, n))
+		}
+	}
+	for id, n := range got {
+		delivered += n
+		if !want[id] {
+			unexpected = append(unexpected, id)
+		}
+	}
+	sort.Strings(unexpected)
+	tb.Logf("%s: sent %d, delivered %d, lost %d, duplicated %d", what, len(sent), delivered, len(lost), len(dup))
+	if len(lost) > 0 || len(dup) > 0 || len(unexpected) > 0 {
+		tb.Errorf("%s: lost %d %s, duplicated %d %s, unexpected %d %s; want 0, 0, 0",
+			what, len(lost), sample(lost), len(dup), sample(dup), len(unexpected), sample(unexpected))
+	}
+}
+
+func sample(ids []string) string {
+	if len(ids) == 0 {
+		return ""
+	}
+	if len(ids) > 10 {
+		return "[" + strings.Join(ids[:10], " ") + " …]"
+	}
+	return "[" + strings.Join(ids, " ") + "]"
+}
+
+// StoredEvents reads the whole of RELAY_INBOUND's message subjects and
+// returns, per event id, how many stored events carry it: the ground truth
+// against which "exactly once" is checked (independent of any consumer).
+func StoredEvents(tb testing.TB, js jetstream.JetStream) map[string]int {
+	tb.Helper()
+	got := map[string]int{}
+	Scan(tb, js, events.InboundStream, events.InboundMessageSubjects, func(m jetstream.Msg) {
+		var ev events.MessageEvent
+		if err := events.Unmarshal(m.Data(), m.Headers().Get(events.ContentTypeHeader), &ev); err != nil {
+			tb.Errorf("stored event on %s does not decode: %v", m.Subject(), err)
+			return
+		}
+		got[ev.MessageID]++
+	})
+	return got
+}
+
+// Scan calls fn for every message of stream on filter, in order, through
+// an ephemeral consumer, and returns how many there were.
+func Scan(tb testing.TB, js jetstream.JetStream, stream, filter string, fn func(jetstream.Msg)) int {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cons, err := js.CreateConsumer(ctx, stream, jetstream.ConsumerConfig{
+		FilterSubject:     filter,
+		AckPolicy:         jetstream.AckNonePolicy,
+		DeliverPolicy:     jetstream.DeliverAllPolicy,
+		InactiveThreshold: 30 * time.Second,
+		MemoryStorage:     true,
+	})
+	if err != nil {
+		tb.Fatalf("relaytest: scanning %s: %v", stream, err)
+	}
+	defer func() { _ = js.DeleteConsumer(context.Background(), stream, cons.CachedInfo().Name) }()
+	total := int(cons.CachedInfo().NumPending)
+	n := 0
+	for n < total {
+		batch, err := cons.Fetch(min(total-n, 500), jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			tb.Fatalf("relaytest: scanning %s: %v", stream, err)
+		}
+		got := 0
+		for m := range batch.Messages() {
+			fn(m)
+			got++
+		}
+		if err := batch.Error(); err != nil {
+			tb.Fatalf("relaytest: scanning %s: %v", stream, err)
+		}
+		if got == 0 && ctx.Err() != nil {
+			tb.Fatalf("relaytest: scanning %s: %d of %d messages read", stream, n, total)
+		}
+		n += got
+	}
+	return n
+}
+
+// StreamMsgs returns the number of messages stream holds.
+func StreamMsgs(tb testing.TB, js jetstream.JetStream, stream string) (uint64, error) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st, err := js.Stream(ctx, stream)
+	if err != nil {
+		return 0, err
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return info.State.Msgs, nil
+}
+
+// WaitStreamEmpty waits until a work-queue stream (RELAY_RAW,
+// RELAY_OUTBOUND) holds nothing: every message was acked by its stage, so
+// no further output can appear.
+func WaitStreamEmpty(tb testing.TB, js jetstream.JetStream, stream string, timeout time.Duration) {
+	tb.Helper()
+	natstest.WaitFor(tb, timeout, func() error {
+		n, err := StreamMsgs(tb, js, stream)
+		if err != nil {
+			return err
+		}
+		if n != 0 {
+			return fmt.Errorf("%s still holds %d messages", stream, n)
+		}
+		return nil
+	})
+}
+
+// WaitConsumerIdle waits until a durable consumer has nothing pending and
+// nothing awaiting an ack.
+func WaitConsumerIdle(tb testing.TB, js jetstream.JetStream, stream, durable string, timeout time.Duration) {
+	tb.Helper()
+	natstest.WaitFor(tb, timeout, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		c, err := js.Consumer(ctx, stream, durable)
+		if err != nil {
+			return err
+		}
+		info, err := c.Info(ctx)
+		if err != nil {
+			return err
+		}
+		if info.NumPending != 0 || info.NumAckPending != 0 {
+			return fmt.Errorf("%s/%s: %d pending, %d awaiting ack", stream, durable, info.NumPending, info.NumAckPending)
+		}
+		return nil
+	})
+}
+
+// ConsumerInfo returns the current info of a durable consumer.
+func ConsumerInfo(tb testing.TB, js jetstream.JetStream, stream, durable string) *jetstream.ConsumerInfo {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := js.Consumer(ctx, stream, durable)
+	if err != nil {
+		tb.Fatalf("relaytest: consumer %s/%s: %v", stream, durable, err)
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		tb.Fatalf("relaytest: consumer %s/%s: %v", stream, durable, err)
+	}
+	return info
+}

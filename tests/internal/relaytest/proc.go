@@ -1,0 +1,278 @@
+package relaytest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/relaybus/relaybus/internal/natstest"
+)
+
+// Binaries are the paths of the stage binaries built by [Build].
+type Binaries struct {
+	WSEdge    string
+	Converter string
+	Egress    string
+}
+
+// Build compiles the three stage binaries into dir with one go build (with
+// -race when the test binary has it, see [Race]). It is meant for TestMain,
+// which has no testing.TB; the error carries the compiler's output.
+func Build(dir string) (Binaries, error) {
+	args := []string{"build", "-o", dir + string(filepath.Separator)}
+	if Race {
+		args = append(args, "-race")
+	}
+	args = append(args,
+		"github.com/relaybus/relaybus/services/ws-edge",
+		"github.com/relaybus/relaybus/services/passthrough-converter",
+		"github.com/relaybus/relaybus/services/egress",
+	)
+	cmd := exec.Command("go", args...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return Binaries{}, fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, out)
+	}
+	return Binaries{
+		WSEdge:    filepath.Join(dir, "ws-edge"),
+		Converter: filepath.Join(dir, "passthrough-converter"),
+		Egress:    filepath.Join(dir, "egress"),
+	}, nil
+}
+
+// FreeAddr returns a loopback host:port that was free a moment ago.
+func FreeAddr(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("relaytest: free port: %v", err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// lockedBuffer is an io.Writer that may be read while a process writes it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// Proc is a stage binary running as a child process. Its methods are safe
+// for use from the test goroutine; Output may be called from any goroutine.
+type Proc struct {
+	// Name labels the process in logs.
+	Name string
+	// HTTPAddr is the process's ops listener (host:port).
+	HTTPAddr string
+
+	cmd  *exec.Cmd
+	out  *lockedBuffer
+	done chan struct{}
+	err  error // cmd.Wait's result, valid once done is closed
+}
+
+// envPrefixes are the variables a stage reads; the test process's own values
+// never leak into a child.
+var envPrefixes = []string{"NATS_", "RELAY_", "GATEWAY_", "WSEDGE_", "CONVERTER_", "EGRESS_", "LOG_"}
+
+// StartProc starts bin with the given environment on top of a cleaned copy
+// of the test's. The process's output is kept and logged when the test
+// fails. At cleanup a still running process gets SIGTERM (then SIGKILL
+// after 10 s), and any data race the child reported fails the test.
+func StartProc(tb testing.TB, name, bin, httpAddr string, env map[string]string) *Proc {
+	tb.Helper()
+	p := &Proc{Name: name, HTTPAddr: httpAddr, out: &lockedBuffer{}, done: make(chan struct{})}
+	p.cmd = exec.Command(bin)
+	for _, kv := range os.Environ() {
+		keep := true
+		for _, pre := range envPrefixes {
+			if strings.HasPrefix(kv, pre) {
+				keep = false
+				break
+			}
+		}
+		if keep {
+			p.cmd.Env = append(p.cmd.Env, kv)
+		}
+	}
+	for k, v := range env {
+		p.cmd.Env = append(p.cmd.Env, k+"="+v)
+	}
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		tb.Fatalf("relaytest: starting %s: %v", name, err)
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
+	tb.Cleanup(func() {
+		if !p.Exited() {
+			_ = p.cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-p.done:
+			case <-time.After(10 * time.Second):
+				tb.Errorf("%s did not stop within 10s of SIGTERM; killing it", name)
+				_ = p.cmd.Process.Kill()
+				<-p.done
+			}
+		}
+		out := p.Output()
+		if strings.Contains(out, "WARNING: DATA RACE") {
+			tb.Errorf("%s reported a data race:\n%s", name, out)
+		} else if tb.Failed() {
+			tb.Logf("%s output:\n%s", name, tail(out, 16<<10))
+		}
+	})
+	return p
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "…" + s[len(s)-n:]
+}
+
+// Output returns what the process wrote so far (stdout and stderr).
+func (p *Proc) Output() string { return p.out.String() }
+
+// Exited reports whether the process has exited.
+func (p *Proc) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Kill9 kills the process with SIGKILL, as a crash or an OOM kill would,
+// and waits until it is gone.
+func (p *Proc) Kill9(tb testing.TB) {
+	tb.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		tb.Fatalf("relaytest: kill -9 %s: %v", p.Name, err)
+	}
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		tb.Fatalf("relaytest: %s still running 10s after SIGKILL", p.Name)
+	}
+}
+
+// WaitReady polls the process's /readyz until it answers 200, failing the
+// test after timeout or when the process exits first.
+func (p *Proc) WaitReady(tb testing.TB, timeout time.Duration) {
+	tb.Helper()
+	natstest.WaitFor(tb, timeout, func() error {
+		if p.Exited() {
+			return fmt.Errorf("%s exited (%v):\n%s", p.Name, p.err, tail(p.Output(), 4096))
+		}
+		code, body, err := httpGet("http://" + p.HTTPAddr + "/readyz")
+		if err != nil {
+			return err
+		}
+		if code != http.StatusOK {
+			return fmt.Errorf("%s /readyz = %d: %s", p.Name, code, body)
+		}
+		return nil
+	})
+}
+
+// Live reports whether the process's /healthz answers 200.
+func (p *Proc) Live() error {
+	code, body, err := httpGet("http://" + p.HTTPAddr + "/healthz")
+	if err != nil {
+		return err
+	}
+	if code != http.StatusOK {
+		return fmt.Errorf("%s /healthz = %d: %s", p.Name, code, body)
+	}
+	return nil
+}
+
+// Metric returns the sum of the process's metric name over the series whose
+// labels include every given label (k1, v1, k2, v2, ...).
+func (p *Proc) Metric(tb testing.TB, name string, labels ...string) float64 {
+	tb.Helper()
+	code, body, err := httpGet("http://" + p.HTTPAddr + "/metrics")
+	if err != nil || code != http.StatusOK {
+		tb.Fatalf("relaytest: %s /metrics = %d, %v", p.Name, code, err)
+	}
+	return MetricValue(body, name, labels...)
+}
+
+var httpClient = &http.Client{Timeout: 5 * time.Second}
+
+func httpGet(url string) (int, string, error) {
+	resp, err := httpClient.Get(url)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
+}
+
+// MetricValue sums, in a Prometheus text exposition, the samples of metric
+// name whose labels include every given pair (k1, v1, k2, v2, ...).
+func MetricValue(exposition, name string, labels ...string) float64 {
+	var sum float64
+	for line := range strings.SplitSeq(exposition, "\n") {
+		if !strings.HasPrefix(line, name) {
+			continue
+		}
+		rest := line[len(name):]
+		var lbl string
+		switch {
+		case strings.HasPrefix(rest, "{"):
+			end := strings.Index(rest, "}")
+			if end < 0 {
+				continue
+			}
+			lbl, rest = rest[1:end], rest[end+1:]
+		case strings.HasPrefix(rest, " "):
+		default:
+			continue // a longer name with the same prefix
+		}
+		match := true
+		for i := 0; i+1 < len(labels); i += 2 {
+			if !strings.Contains(","+lbl+",", ","+labels[i]+`="`+labels[i+1]+`",`) {
+				match = false
+				break
+			}
+		}
+		if !match {
+			continue
+		}
+		var v float64
+		if _, err := fmt.Sscan(strings.TrimSpace(rest), &v); err == nil {
+			sum += v
+		}
+	}
+	return sum
+}

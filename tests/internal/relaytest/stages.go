@@ -1,0 +1,195 @@
+package relaytest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/relaybus/relaybus/internal/bus"
+	"github.com/relaybus/relaybus/internal/devconnector"
+	"github.com/relaybus/relaybus/services/egress/egress"
+	"github.com/relaybus/relaybus/services/passthrough-converter/converter"
+	"github.com/relaybus/relaybus/services/ws-edge/wsedge"
+)
+
+// The dev connector's only gateway credential, and the platform it fronts.
+const (
+	GatewayID     = "gw-fault"
+	GatewaySecret = "fault-secret"
+	Platform      = "discord"
+)
+
+// StartConnector starts an authenticated dev connector on a loopback port,
+// closed at cleanup.
+func StartConnector(tb testing.TB) *devconnector.Server {
+	tb.Helper()
+	dev, err := devconnector.New(devconnector.Config{
+		Gateways: map[string]string{GatewayID: GatewaySecret},
+		Log:      Logger(tb).With("component", "devconnector"),
+	})
+	if err != nil {
+		tb.Fatalf("relaytest: dev connector: %v", err)
+	}
+	if err := dev.Start(); err != nil {
+		tb.Fatalf("relaytest: dev connector: %v", err)
+	}
+	tb.Cleanup(func() { _ = dev.Close() })
+	return dev
+}
+
+// EdgeEnv returns the environment of a ws-edge process dialing dev with a
+// fast reconnect ladder, serving ops on httpAddr, against natsURL.
+func EdgeEnv(dev *devconnector.Server, natsURL, httpAddr, instance string) map[string]string {
+	return map[string]string{
+		"NATS_URL":                natsURL,
+		"GATEWAY_RELAY_URL":       dev.URL(),
+		"GATEWAY_RELAY_ID":        GatewayID,
+		"GATEWAY_RELAY_SECRET":    GatewaySecret,
+		"GATEWAY_RELAY_PLATFORMS": Platform,
+		"WSEDGE_HTTP_ADDR":        httpAddr,
+		"WSEDGE_INSTANCE_ID":      instance,
+		"WSEDGE_BACKOFF_MIN":      "20ms",
+		"WSEDGE_BACKOFF_MAX":      "200ms",
+		"WSEDGE_PUBLISH_TIMEOUT":  "3s",
+		"LOG_FORMAT":              "text",
+	}
+}
+
+// EdgeConfig is an in-process ws-edge's configuration for dev: a fast
+// reconnect ladder and short publish and shutdown timeouts.
+func EdgeConfig(dev *devconnector.Server, b bus.Config) wsedge.Config {
+	cfg := wsedge.DefaultConfig()
+	cfg.RelayURL = dev.URL()
+	cfg.RelayID, cfg.RelaySecret = GatewayID, GatewaySecret
+	cfg.Platforms = []string{Platform}
+	cfg.InstanceID = "edge-inproc"
+	cfg.BackoffMin, cfg.BackoffMax = 10*time.Millisecond, 100*time.Millisecond
+	cfg.PublishTimeout = 3 * time.Second
+	cfg.OutboundTimeout = 5 * time.Second
+	cfg.ShutdownTimeout = 5 * time.Second
+	cfg.Bus = b
+	return cfg
+}
+
+// ConverterConfig is an in-process converter's configuration.
+func ConverterConfig(b bus.Config) converter.Config {
+	cfg := converter.DefaultConfig()
+	cfg.Workers = 16
+	cfg.ShutdownTimeout = 5 * time.Second
+	cfg.Bus = b
+	return cfg
+}
+
+// EgressConfig is an in-process egress's configuration: a short ack wait
+// and retry ladder so that redeliveries happen within a test's budget.
+func EgressConfig(b bus.Config) egress.Config {
+	cfg := egress.DefaultConfig()
+	cfg.Workers = 16
+	cfg.AckWait = 5 * time.Second
+	cfg.EdgeTimeout = 10 * time.Second
+	cfg.RetryBase, cfg.RetryMax = 50*time.Millisecond, time.Second
+	cfg.PrimaryPlatform = Platform
+	cfg.ShutdownTimeout = 5 * time.Second
+	cfg.Bus = b
+	return cfg
+}
+
+// RunEdge runs ws-edge in-process on its own connection to natsURL until
+// cleanup, which stops it and checks that Run returned nil.
+func RunEdge(tb testing.TB, cfg wsedge.Config, natsURL string) *wsedge.Service {
+	tb.Helper()
+	svc, err := wsedge.New(cfg, wsedge.Deps{Log: Logger(tb).With("stage", "ws-edge"), NC: Connect(tb, natsURL, "ws-edge"), Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		tb.Fatalf("relaytest: ws-edge: %v", err)
+	}
+	runStage(tb, "ws-edge", svc.Run)
+	return svc
+}
+
+// RunConverter runs a converter replica in-process (see [RunEdge]).
+func RunConverter(tb testing.TB, cfg converter.Config, natsURL string) *converter.Service {
+	tb.Helper()
+	svc, err := converter.New(cfg, converter.Deps{Log: Logger(tb).With("stage", "converter"), NC: Connect(tb, natsURL, "converter"), Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		tb.Fatalf("relaytest: converter: %v", err)
+	}
+	runStage(tb, "converter", svc.Run)
+	return svc
+}
+
+// RunEgress runs an egress replica in-process (see [RunEdge]).
+func RunEgress(tb testing.TB, cfg egress.Config, natsURL string) *egress.Service {
+	tb.Helper()
+	svc, err := egress.New(cfg, egress.Deps{Log: Logger(tb).With("stage", "egress"), NC: Connect(tb, natsURL, "egress"), Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		tb.Fatalf("relaytest: egress: %v", err)
+	}
+	runStage(tb, "egress", svc.Run)
+	return svc
+}
+
+func runStage(tb testing.TB, name string, run func(context.Context) error) {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx) }()
+	tb.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				tb.Errorf("%s: Run = %v, want nil", name, err)
+			}
+		case <-time.After(30 * time.Second):
+			tb.Errorf("%s: Run did not return within 30s of cancel", name)
+		}
+	})
+}
+
+// Prober is the health surface every stage has.
+type Prober interface {
+	Ready(context.Context) error
+	Live(context.Context) error
+}
+
+// WaitReady waits until every stage is ready.
+func WaitReady(tb testing.TB, timeout time.Duration, stages ...Prober) {
+	tb.Helper()
+	waitProbe(tb, timeout, "ready", func(p Prober, ctx context.Context) error { return p.Ready(ctx) }, stages)
+}
+
+// CheckLive fails the test unless every stage is live and ready now.
+func CheckLive(tb testing.TB, stages ...Prober) {
+	tb.Helper()
+	for i, p := range stages {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := p.Live(ctx); err != nil {
+			tb.Errorf("stage %d: Live = %v, want nil", i, err)
+		}
+		if err := p.Ready(ctx); err != nil {
+			tb.Errorf("stage %d: Ready = %v, want nil", i, err)
+		}
+		cancel()
+	}
+}
+
+func waitProbe(tb testing.TB, timeout time.Duration, what string, probe func(Prober, context.Context) error, stages []Prober) {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	for i, p := range stages {
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			err := probe(p, ctx)
+			cancel()
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				tb.Fatalf("relaytest: stage %d not %s within %v: %v", i, what, timeout, err)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
