@@ -51,6 +51,7 @@ type benchConfig struct {
 	JSON        bool
 	DupWindow   time.Duration
 	KeepDataDir bool
+	Storage     string
 }
 
 // benchReport is what relay bench prints (and --json emits).
@@ -101,6 +102,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	fs.IntVar(&c.SoakRate, "soak-rate", 5000, "offered rate (interactions/s) during the soak")
 	fs.BoolVar(&c.JSON, "json", false, "print one JSON object instead of a table")
 	fs.DurationVar(&c.DupWindow, "dup-window", time.Hour, "duplicate window of the raw stream (RELAY_DUPLICATE_WINDOW)")
+	fs.StringVar(&c.Storage, "storage", "file", "JetStream storage for the pipeline and the ceiling: file or memory")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -222,7 +224,15 @@ func (b *benchBodies) frameBytes(n uint64) []byte {
 }
 
 func bench(ctx context.Context, c benchConfig, progress func(string, ...any)) (*benchReport, error) {
-	rep := &benchReport{Storage: "file"}
+	rep := &benchReport{Storage: c.Storage}
+	storage := jetstream.FileStorage
+	switch c.Storage {
+	case "file":
+	case "memory":
+		storage = jetstream.MemoryStorage
+	default:
+		return nil, fmt.Errorf("bench: --storage=%q: want file or memory", c.Storage)
+	}
 	rep.Machine.CPUs = runtime.NumCPU()
 	rep.Machine.GoVersion = runtime.Version()
 	bodies, err := loadBodies()
@@ -257,7 +267,7 @@ func bench(ctx context.Context, c benchConfig, progress func(string, ...any)) (*
 	// 1. The raw JetStream ceiling: the same frames, published with the
 	// same window and de-duplication ids, consumed and acked, no relay logic.
 	progress("raw JetStream ceiling, %d frames", c.Inbound)
-	ceil, err := ceiling(ctx, js, "BENCH_IN", c.Inbound, c.DupWindow, bodies.frameBytes)
+	ceil, err := ceiling(ctx, js, "BENCH_IN", storage, c.Inbound, c.DupWindow, bodies.frameBytes)
 	if err != nil {
 		return nil, fmt.Errorf("ceiling: %w", err)
 	}
@@ -282,6 +292,10 @@ func bench(ctx context.Context, c benchConfig, progress func(string, ...any)) (*
 			return "discord"
 		case "RELAY_DUPLICATE_WINDOW":
 			return c.DupWindow.String()
+		case "RELAY_STREAM_STORAGE":
+			return c.Storage
+		case "CONVERTER_WORKERS", "EGRESS_WORKERS":
+			return os.Getenv(k) // tuning experiments: relay bench honours these
 		}
 		return ""
 	}
@@ -377,7 +391,7 @@ func bench(ctx context.Context, c benchConfig, progress func(string, ...any)) (*
 	}
 	rep.LatencyRate, rep.LatencyCount = c.Rate, len(lat)
 	rep.LatencyP50, rep.LatencyP90, rep.LatencyP99, rep.LatencyMax = pct(lat, 50), pct(lat, 90), pct(lat, 99), pct(lat, 100)
-	ceilLat, err := ceilingLatency(ctx, js, c.Rate, c.LatencyFor, bodies.frameBytes)
+	ceilLat, err := ceilingLatency(ctx, js, storage, c.Rate, c.LatencyFor, bodies.frameBytes)
 	if err != nil {
 		return nil, fmt.Errorf("ceiling latency: %w", err)
 	}
@@ -387,14 +401,19 @@ func bench(ctx context.Context, c benchConfig, progress func(string, ...any)) (*
 	total := seq.Load()
 	rep.Lost, rep.DuplicatedEvents = agent.check(total)
 
-	// 4. Egress: sends to the chats the inbound run recorded scopes for.
-	progress("egress ceiling and egress, %d sends", c.Egress)
+	// 4. Egress: replies spread over benchChats guild chats whose scope
+	// records are in relay_scope (as the converter writes them), so egress
+	// serves them from its watcher-fed cache.
+	progress("egress ceiling and egress, %d sends over %d chats", c.Egress, benchChats)
+	if err := writeScopes(ctx, js, benchChats); err != nil {
+		return nil, err
+	}
 	action := func(n uint64) []byte {
-		a := events.Action{Op: events.OpSend, ChatID: bodies.chats[n%uint64(len(bodies.chats))], Content: "reply " + strconv.FormatUint(n, 10)}
+		a := events.Action{Op: events.OpSend, ChatID: "bench-chat-" + strconv.FormatUint(n%benchChats, 10), Content: "reply " + strconv.FormatUint(n, 10)}
 		b, _ := events.Marshal(a, events.ContentTypeMsgpack)
 		return b
 	}
-	if rep.EgressCeiling, err = ceiling(ctx, js, "BENCH_OUT", c.Egress, c.DupWindow, action); err != nil {
+	if rep.EgressCeiling, err = ceiling(ctx, js, "BENCH_OUT", storage, c.Egress, c.DupWindow, action); err != nil {
 		return nil, err
 	}
 	before := dev.State().OutboundCount
@@ -418,6 +437,30 @@ func bench(ctx context.Context, c benchConfig, progress func(string, ...any)) (*
 	}
 	rep.PeakRSSBytes = procStatus("VmHWM")
 	return rep, nil
+}
+
+// benchChats is how many chats the egress run replies to: a bot serves many
+// chats, and egress keeps each chat's replies in order on one worker.
+const benchChats = 1000
+
+// writeScopes stores scope records for the bench chats the way the
+// converter does.
+func writeScopes(ctx context.Context, js jetstream.JetStream, n int) error {
+	kv, err := js.KeyValue(ctx, events.ScopeBucket)
+	if err != nil {
+		return err
+	}
+	for i := range n {
+		chat := "bench-chat-" + strconv.Itoa(i)
+		b, err := events.Marshal(events.Scope{ScopeID: "bench-guild", UserID: "bench-user", Platform: "discord", ChatType: events.ChatGroup}, events.ContentTypeMsgpack)
+		if err != nil {
+			return err
+		}
+		if _, err := kv.Put(ctx, events.ScopeKey("discord", chat), b); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func waitReady(ctx context.Context, readies []func(context.Context) error, timeout time.Duration) error {
@@ -454,9 +497,9 @@ func waitFor(ctx context.Context, timeout time.Duration, cond func() bool) error
 // ceiling publishes n payloads to a fresh file stream with the same async
 // window and de-duplication ids ws-edge uses, consumes and acks them with a
 // pull consumer, and returns the rate.
-func ceiling(ctx context.Context, js jetstream.JetStream, name string, n int, dup time.Duration, payload func(uint64) []byte) (float64, error) {
+func ceiling(ctx context.Context, js jetstream.JetStream, name string, storage jetstream.StorageType, n int, dup time.Duration, payload func(uint64) []byte) (float64, error) {
 	s, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name: name, Subjects: []string{"bench." + strings.ToLower(name) + ".>"}, Storage: jetstream.FileStorage,
+		Name: name, Subjects: []string{"bench." + strings.ToLower(name) + ".>"}, Storage: storage,
 		Retention: jetstream.WorkQueuePolicy, Duplicates: dup,
 	})
 	if err != nil {
@@ -498,8 +541,8 @@ func ceiling(ctx context.Context, js jetstream.JetStream, name string, n int, du
 }
 
 // ceilingLatency measures raw publish -> consume latency at the offered rate.
-func ceilingLatency(ctx context.Context, js jetstream.JetStream, rate int, d time.Duration, payload func(uint64) []byte) ([]time.Duration, error) {
-	s, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: "BENCH_LAT", Subjects: []string{"bench.lat"}, Storage: jetstream.FileStorage, Retention: jetstream.WorkQueuePolicy})
+func ceilingLatency(ctx context.Context, js jetstream.JetStream, storage jetstream.StorageType, rate int, d time.Duration, payload func(uint64) []byte) ([]time.Duration, error) {
+	s, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: "BENCH_LAT", Subjects: []string{"bench.lat"}, Storage: storage, Retention: jetstream.WorkQueuePolicy})
 	if err != nil {
 		return nil, err
 	}

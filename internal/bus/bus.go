@@ -41,7 +41,9 @@ type Config struct {
 	// DLQMaxAge bounds how long dead letters are kept (RELAY_DLQ_MAX_AGE,
 	// default 7 days).
 	DLQMaxAge time.Duration
-	// Storage is file storage unless Memory is set (benchmarks may compare).
+	// Memory selects memory storage (RELAY_STREAM_STORAGE=memory): nothing
+	// survives a server restart, so it is for benchmarks and throwaway
+	// setups only. The default is file storage.
 	Memory bool
 }
 
@@ -82,6 +84,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			}
 			*d.dst = p
 		}
+	}
+	switch v := getenv("RELAY_STREAM_STORAGE"); v {
+	case "", "file":
+	case "memory":
+		c.Memory = true
+	default:
+		return c, fmt.Errorf("%w: RELAY_STREAM_STORAGE=%q: want file or memory", ErrInvalidConfig, v)
 	}
 	if v := getenv("RELAY_INBOUND_MAX_BYTES"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
