@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -120,6 +121,7 @@ func runAllInOne(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 	log = log.With("service", "relay", "version", version)
+	setMemoryLimit(getenv)
 
 	// Dev connector: started first so that ws-edge's configuration can point at it.
 	var dev *devconnector.Server
@@ -272,6 +274,17 @@ See the echo agent's replies:    curl -s %s/outbound
 Stop with Ctrl-C.
 
 `, ns.ClientURL(), opsAddr, opsAddr, dev.URL(), dev.URL(), dev.URL(), dev.URL())
+}
+
+// defaultMemoryLimit is the all-in-one process's soft memory limit unless
+// GOMEMLIMIT says otherwise: under sustained load the Go heap would
+// otherwise grow to twice the live data between collections.
+const defaultMemoryLimit = 128 << 20
+
+func setMemoryLimit(getenv func(string) string) {
+	if getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(defaultMemoryLimit)
+	}
 }
 
 func randomHex(n int) string {

@@ -52,6 +52,7 @@ type benchConfig struct {
 	DupWindow   time.Duration
 	KeepDataDir bool
 	Storage     string
+	MemProfile  string
 }
 
 // benchReport is what relay bench prints (and --json emits).
@@ -104,6 +105,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	fs.DurationVar(&c.DupWindow, "dup-window", time.Hour, "duplicate window of the raw stream (RELAY_DUPLICATE_WINDOW)")
 	fs.StringVar(&c.Storage, "storage", "file", "JetStream storage for the pipeline and the ceiling: file or memory")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	memProfile := fs.String("memprofile", "", "write a heap profile at the end of the run to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -121,11 +123,14 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	if c.Inbound < 1000 || c.Egress < 1000 || c.Rate < 1 {
 		return errors.New("bench: --inbound and --egress want at least 1000, --rate at least 1")
 	}
+	setMemoryLimit(getenv) // measure what the all-in-one process would use
 	progress := func(format string, a ...any) { fmt.Fprintf(stderr, "bench: "+format+"\n", a...) }
+	c.MemProfile = *memProfile
 	rep, err := bench(ctx, c, progress)
 	if err != nil {
 		return err
 	}
+
 	if c.JSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -436,6 +441,18 @@ func bench(ctx context.Context, c benchConfig, progress func(string, ...any)) (*
 		})
 	}
 	rep.PeakRSSBytes = procStatus("VmHWM")
+	if c.MemProfile != "" {
+		// While everything is still running: what the pipeline holds.
+		runtime.GC()
+		f, err := os.Create(c.MemProfile)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+			return nil, err
+		}
+	}
 	return rep, nil
 }
 
