@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"time"
 
@@ -245,4 +246,31 @@ func Check(ctx context.Context, js jetstream.JetStream, c Config) error {
 		}
 	}
 	return nil
+}
+
+// EnsureRetry calls Ensure until it succeeds, backing off from 100 ms to
+// 5 s and logging each failure at Warn, so that a stage can start before its
+// NATS server. It reports false when ctx ended first.
+func EnsureRetry(ctx context.Context, js jetstream.JetStream, c Config, log *slog.Logger) bool {
+	delay := 100 * time.Millisecond
+	for {
+		ectx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := Ensure(ectx, js, c)
+		cancel()
+		if err == nil {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		log.Warn("ensuring streams failed, retrying", "err", err, "retry_in", delay)
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+		delay = min(2*delay, 5*time.Second)
+	}
 }

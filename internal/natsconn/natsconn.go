@@ -101,3 +101,27 @@ func Connect(cfg Config, name string, log *slog.Logger) (*nats.Conn, error) {
 	}
 	return nc, nil
 }
+
+// Drain drains nc (in-flight messages are delivered, subscriptions flushed)
+// and waits until it is closed, closing it outright after timeout. Every
+// stage calls it last on its way out.
+func Drain(nc *nats.Conn, timeout time.Duration) error {
+	if nc.IsClosed() {
+		return nil
+	}
+	if err := nc.Drain(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+		nc.Close()
+		return fmt.Errorf("draining nats: %w", err)
+	}
+	deadline := time.Now().Add(timeout)
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for !nc.IsClosed() {
+		if time.Now().After(deadline) {
+			nc.Close()
+			return fmt.Errorf("draining nats: not closed within %v", timeout)
+		}
+		<-t.C
+	}
+	return nil
+}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/relaybus/relaybus/internal/bus"
 	"github.com/relaybus/relaybus/internal/consume"
+	"github.com/relaybus/relaybus/internal/natsconn"
 	"github.com/relaybus/relaybus/internal/ops"
 	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/services/egress/internal/descriptors"
@@ -169,11 +170,15 @@ func (s *Service) Run(ctx context.Context) error {
 	if !s.running.CompareAndSwap(false, true) {
 		return ErrAlreadyRunning
 	}
-	defer s.drain()
+	defer func() {
+		if err := natsconn.Drain(s.nc, s.cfg.ShutdownTimeout); err != nil {
+			s.log.Warn("nats drain incomplete", "err", err)
+		}
+	}()
 	s.log.Info("egress starting", "workers", s.cfg.Workers, "action_deadline", s.cfg.ActionDeadline, "edge_timeout", s.cfg.EdgeTimeout)
 
 	// Streams and buckets: retried until NATS is there, never fatal.
-	if !s.ensure(ctx) {
+	if !bus.EnsureRetry(ctx, s.js, s.cfg.Bus, s.log) {
 		return nil
 	}
 
@@ -207,52 +212,6 @@ func (s *Service) Run(ctx context.Context) error {
 	err = g.Wait()
 	s.log.Info("egress stopping")
 	return err
-}
-
-// ensure creates the streams and buckets, retrying with backoff; it reports
-// false when ctx ended first.
-func (s *Service) ensure(ctx context.Context) bool {
-	backoff := 100 * time.Millisecond
-	for {
-		ectx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err := bus.Ensure(ectx, s.js, s.cfg.Bus)
-		cancel()
-		if err == nil {
-			return true
-		}
-		if ctx.Err() != nil {
-			return false
-		}
-		s.log.Warn("ensuring streams failed, retrying", "err", err, "retry_in", backoff)
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return false
-		case <-t.C:
-		}
-		backoff = min(2*backoff, 5*time.Second)
-	}
-}
-
-// drain drains the NATS connection and waits until it is closed.
-func (s *Service) drain() {
-	if s.nc.IsClosed() {
-		return
-	}
-	if err := s.nc.Drain(); err != nil {
-		s.nc.Close()
-		return
-	}
-	deadline := time.Now().Add(s.cfg.ShutdownTimeout)
-	for !s.nc.IsClosed() {
-		if time.Now().After(deadline) {
-			s.log.Warn("nats drain timed out, closing")
-			s.nc.Close()
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // Ready reports whether the stage can take work: NATS connected, streams

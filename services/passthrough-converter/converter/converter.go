@@ -18,6 +18,7 @@ import (
 
 	"github.com/relaybus/relaybus/internal/bus"
 	"github.com/relaybus/relaybus/internal/consume"
+	"github.com/relaybus/relaybus/internal/natsconn"
 	"github.com/relaybus/relaybus/internal/ops"
 	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/services/passthrough-converter/internal/discord"
@@ -101,12 +102,8 @@ func New(cfg Config, deps Deps) (*Service, error) {
 // Run converts until ctx is done, then finishes in-flight frames, stops the
 // micro service, drains the NATS connection and returns.
 func (s *Service) Run(ctx context.Context) error {
-	ectx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	err := bus.Ensure(ectx, s.js, s.cfg.Bus)
-	cancel()
-	if err != nil && ctx.Err() == nil {
-		// Not fatal: the consume loop keeps ensuring until NATS answers.
-		s.log.Warn("streams not ready yet", "err", err)
+	if !bus.EnsureRetry(ctx, s.js, s.cfg.Bus, s.log) {
+		return natsconn.Drain(s.nc, s.cfg.ShutdownTimeout)
 	}
 	msvc, err := micro.AddService(s.nc, micro.Config{
 		Name:        "relay-passthrough-converter",
@@ -146,7 +143,9 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	wg.Wait()
 	_ = msvc.Stop()
-	drain(s.nc, s.cfg.ShutdownTimeout)
+	if err := natsconn.Drain(s.nc, s.cfg.ShutdownTimeout); err != nil {
+		s.log.Warn("nats drain incomplete", "err", err)
+	}
 	s.log.Info("converter stopped")
 	return runErr
 }
@@ -159,24 +158,6 @@ func (s *Service) gatherer() prometheus.Gatherer {
 		return g
 	}
 	return prometheus.DefaultGatherer
-}
-
-// drain drains nc and waits (bounded) until it is closed.
-func drain(nc *nats.Conn, timeout time.Duration) {
-	if nc.IsClosed() {
-		return
-	}
-	closed := make(chan struct{})
-	nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
-	if err := nc.Drain(); err != nil {
-		nc.Close()
-		return
-	}
-	select {
-	case <-closed:
-	case <-time.After(timeout):
-		nc.Close()
-	}
 }
 
 // Ready reports readiness: NATS connected, streams present, consumer live.

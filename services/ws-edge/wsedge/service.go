@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -20,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/relaybus/relaybus/internal/bus"
+	"github.com/relaybus/relaybus/internal/natsconn"
 	"github.com/relaybus/relaybus/internal/ops"
 	"github.com/relaybus/relaybus/pkg/descriptor"
 	"github.com/relaybus/relaybus/pkg/events"
@@ -260,8 +260,8 @@ func (s *Service) Run(ctx context.Context) (err error) {
 	}()
 
 	s.log.Info("ws-edge starting", "relay_url", s.dialURL, "instance_id", s.cfg.InstanceID, "identities", len(s.identities))
-	if !s.ensure(ctx) {
-		return s.drainNATS()
+	if !bus.EnsureRetry(ctx, s.js, s.cfg.Bus, s.log) {
+		return natsconn.Drain(s.nc, s.cfg.ShutdownTimeout)
 	}
 	kv, kerr := s.js.KeyValue(ctx, events.DescriptorBucket)
 	if kerr != nil {
@@ -271,7 +271,7 @@ func (s *Service) Run(ctx context.Context) (err error) {
 	}
 	svc, err := s.addMicro()
 	if err != nil {
-		_ = s.drainNATS()
+		_ = natsconn.Drain(s.nc, s.cfg.ShutdownTimeout)
 		return err
 	}
 	// The endpoints' subscriptions reach the server before the first dial,
@@ -290,35 +290,11 @@ func (s *Service) Run(ctx context.Context) (err error) {
 		s.log.Warn("stopping micro service", "err", err)
 	}
 	s.waitOutbound(s.cfg.ShutdownTimeout)
-	if err := s.drainNATS(); err != nil && runErr == nil {
+	if err := natsconn.Drain(s.nc, s.cfg.ShutdownTimeout); err != nil && runErr == nil {
 		runErr = err
 	}
 	s.log.Info("ws-edge stopped")
 	return runErr
-}
-
-// ensure creates the streams and buckets, retrying with backoff while NATS
-// is unavailable. It reports false when ctx ended first.
-func (s *Service) ensure(ctx context.Context) bool {
-	delay := 100 * time.Millisecond
-	for {
-		ectx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err := bus.Ensure(ectx, s.js, s.cfg.Bus)
-		cancel()
-		if err == nil {
-			return true
-		}
-		if ctx.Err() != nil {
-			return false
-		}
-		s.log.Warn("ensuring streams failed; retrying", "err", err, "retry_in", delay)
-		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(delay):
-		}
-		delay = min(2*delay, 5*time.Second)
-	}
 }
 
 func (s *Service) addMicro() (micro.Service, error) {
@@ -344,27 +320,6 @@ func (s *Service) addMicro() (micro.Service, error) {
 		return nil, fmt.Errorf("adding chat_info endpoint: %w", err)
 	}
 	return svc, nil
-}
-
-// drainNATS drains the connection and waits until it is closed.
-func (s *Service) drainNATS() error {
-	if s.nc.IsClosed() {
-		return nil
-	}
-	if err := s.nc.Drain(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
-		return fmt.Errorf("draining nats: %w", err)
-	}
-	deadline := time.Now().Add(s.cfg.ShutdownTimeout)
-	t := time.NewTicker(5 * time.Millisecond)
-	defer t.Stop()
-	for !s.nc.IsClosed() {
-		if time.Now().After(deadline) {
-			s.nc.Close()
-			return fmt.Errorf("draining nats: not closed within %v", s.cfg.ShutdownTimeout)
-		}
-		<-t.C
-	}
-	return nil
 }
 
 // Live is the liveness probe: it fails once the credential was revoked
