@@ -35,7 +35,9 @@ type env struct {
 	js jetstream.JetStream
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvB(t) }
+
+func newEnvB(t testing.TB) *env {
 	t.Helper()
 	ns := natstest.RunServer(t)
 	nc := natstest.Connect(t, ns)

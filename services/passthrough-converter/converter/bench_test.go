@@ -1,0 +1,149 @@
+package converter_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/relaybus/relaybus/internal/natstest"
+	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/services/passthrough-converter/converter"
+)
+
+// benchFrames returns b.N passthrough_forward frames built from fixtures
+// 02, 08 and 11 (token removed, as the connector forwards them), each with
+// a unique interaction id.
+func benchFrames(b *testing.B) [][]byte {
+	b.Helper()
+	var templates []map[string]any
+	for _, f := range []string{"02_slash_command_options.json", "08_button_click.json", "11_modal_submit.json"} {
+		raw, err := os.ReadFile(filepath.Join(fixtures, f))
+		if err != nil {
+			b.Fatal(err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(raw, &m); err != nil {
+			b.Fatal(err)
+		}
+		delete(m, "token")
+		templates = append(templates, m)
+	}
+	out := make([][]byte, b.N)
+	for i := range out {
+		m := templates[i%len(templates)]
+		m["id"] = strconv.Itoa(1_400_000_000_000_000_000 + i)
+		body, _ := json.Marshal(m)
+		out[i] = forwardFrame("discord", body, "bench-"+strconv.Itoa(i))
+	}
+	return out
+}
+
+// fill stores the frames on RELAY_RAW the way ws-edge does (async, with
+// bufferIds as de-duplication ids).
+func fill(b *testing.B, js jetstream.JetStream, frames [][]byte) {
+	b.Helper()
+	for i, f := range frames {
+		m := nats.NewMsg(events.RawSubject(events.FramePassthroughForward))
+		m.Data = f
+		m.Header.Set(events.MsgIDHeader, "bench-"+strconv.Itoa(i))
+		if _, err := js.PublishMsgAsync(m); err != nil {
+			b.Fatal(err)
+		}
+	}
+	<-js.PublishAsyncComplete()
+}
+
+func inboundCount(b *testing.B, js jetstream.JetStream) uint64 {
+	s, err := js.Stream(context.Background(), events.InboundStream)
+	if err != nil {
+		b.Fatal(err)
+	}
+	info, err := s.Info(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return info.State.Msgs
+}
+
+// BenchmarkConverter measures conversions/s of one replica: b.N Discord
+// interactions already on RELAY_RAW, converted and stored on RELAY_INBOUND
+// (scope recorded), timed from the converter's start to the last event.
+// Compare with BenchmarkJetStreamCeiling in the same run.
+func BenchmarkConverter(b *testing.B) {
+	e := newEnvB(b)
+	fill(b, e.js, benchFrames(b))
+	cfg := converter.DefaultConfig()
+	svc, err := converter.New(cfg, converter.Deps{NC: natstest.Connect(b, e.ns)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	b.ResetTimer()
+	start := time.Now()
+	go func() { done <- svc.Run(ctx) }()
+	for inboundCount(b, e.js) < uint64(b.N) {
+		time.Sleep(2 * time.Millisecond)
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	cancel()
+	<-done
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "conversions/s")
+}
+
+// BenchmarkJetStreamCeiling consumes the same stored frames and publishes
+// them unchanged to RELAY_INBOUND (one synchronous publish and an ack per
+// message, 64 workers, no conversion): the bus cost the converter pays.
+func BenchmarkJetStreamCeiling(b *testing.B) {
+	e := newEnvB(b)
+	fill(b, e.js, benchFrames(b))
+	cons, err := e.js.CreateOrUpdateConsumer(context.Background(), events.RawStream, jetstream.ConsumerConfig{Durable: "ceiling", AckPolicy: jetstream.AckExplicitPolicy, MaxAckPending: 1024})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var n atomic.Int64
+	msgs := make(chan jetstream.Msg, 64)
+	b.ResetTimer()
+	start := time.Now()
+	for range 64 {
+		go func() {
+			for m := range msgs {
+				out := nats.NewMsg("relay.inbound.message.discord.x")
+				out.Data = m.Data()
+				out.Header.Set(events.MsgIDHeader, "c-"+m.Headers().Get(events.MsgIDHeader))
+				if _, err := e.js.PublishMsg(context.Background(), out); err == nil {
+					_ = m.Ack()
+					n.Add(1)
+				}
+			}
+		}()
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(128))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < b.N; i++ {
+		m, err := it.Next()
+		if err != nil {
+			b.Fatal(err)
+		}
+		msgs <- m
+	}
+	for n.Load() < int64(b.N) {
+		time.Sleep(2 * time.Millisecond)
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	it.Stop()
+	close(msgs)
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
+}
