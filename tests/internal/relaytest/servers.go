@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -28,21 +29,42 @@ type NATS struct {
 }
 
 // StartNATS starts an embedded JetStream server on 127.0.0.1 (random port,
-// file store in tb.TempDir()), shut down at cleanup.
+// file store in tb.TempDir()), shut down at cleanup — after everything
+// registered later, the stages included, even when it was restarted.
 func StartNATS(tb testing.TB) *NATS {
 	tb.Helper()
 	dir := tb.TempDir()
-	return &NATS{Server: natstest.RunServer(tb, natstest.WithStoreDir(dir)), StoreDir: dir}
+	n := &NATS{Server: natstest.RunServer(tb, natstest.WithStoreDir(dir)), StoreDir: dir}
+	tb.Cleanup(func() { natsembed.Shutdown(n.Server) })
+	return n
 }
 
 // URL is the server's client URL (nats://127.0.0.1:port).
 func (n *NATS) URL() string { return n.Server.ClientURL() }
 
 // Restart shuts the server down and starts a new one on the same port and
-// store; clients connected over TCP reconnect by themselves.
+// store; clients connected over TCP reconnect by themselves. Unlike
+// natstest.Restart, the new server is shut down by StartNATS's cleanup, so
+// it outlives the stages registered after StartNATS.
 func (n *NATS) Restart(tb testing.TB) {
 	tb.Helper()
-	n.Server = natstest.Restart(tb, n.Server, n.StoreDir)
+	// The options of natstest.RunServer, on the same port and store.
+	opts := &server.Options{
+		ServerName: "test",
+		Host:       "127.0.0.1",
+		Port:       n.Server.Addr().(*net.TCPAddr).Port,
+		JetStream:  true,
+		StoreDir:   n.StoreDir,
+		NoLog:      true,
+		NoSigs:     true,
+		MaxPayload: 8 << 20,
+	}
+	natsembed.Shutdown(n.Server)
+	ns, err := natsembed.StartWithOptions(opts, nil, 10*time.Second)
+	if err != nil {
+		tb.Fatalf("relaytest: restarting nats on port %d: %v", opts.Port, err)
+	}
+	n.Server = ns
 }
 
 // Connect dials url with the options every relaybus stage uses

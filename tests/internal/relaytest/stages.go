@@ -2,10 +2,15 @@ package relaytest
 
 import (
 	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/relaybus/relaybus/internal/bus"
 	"github.com/relaybus/relaybus/internal/devconnector"
@@ -96,38 +101,63 @@ func EgressConfig(b bus.Config) egress.Config {
 	return cfg
 }
 
+// Stage is an in-process stage with the registry its metrics go to.
+type Stage[S Prober] struct {
+	Service S
+	// Metrics receives the stage's metrics; read them with [GatherMetric].
+	Metrics *prometheus.Registry
+}
+
+// Ready reports the stage's readiness.
+func (s Stage[S]) Ready(ctx context.Context) error { return s.Service.Ready(ctx) }
+
+// Live reports the stage's liveness.
+func (s Stage[S]) Live(ctx context.Context) error { return s.Service.Live(ctx) }
+
+// Metric returns the sum of the stage's metric name over the series whose
+// labels include every given pair (k1, v1, ...).
+func (s Stage[S]) Metric(tb testing.TB, name string, labels ...string) float64 {
+	tb.Helper()
+	rec := httptest.NewRecorder()
+	promhttp.HandlerFor(s.Metrics, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	return MetricValue(rec.Body.String(), name, labels...)
+}
+
 // RunEdge runs ws-edge in-process on its own connection to natsURL until
 // cleanup, which stops it and checks that Run returned nil.
-func RunEdge(tb testing.TB, cfg wsedge.Config, natsURL string) *wsedge.Service {
+func RunEdge(tb testing.TB, cfg wsedge.Config, natsURL string) Stage[*wsedge.Service] {
 	tb.Helper()
-	svc, err := wsedge.New(cfg, wsedge.Deps{Log: Logger(tb).With("stage", "ws-edge"), NC: Connect(tb, natsURL, "ws-edge"), Registerer: prometheus.NewRegistry()})
+	reg := prometheus.NewRegistry()
+	svc, err := wsedge.New(cfg, wsedge.Deps{Log: Logger(tb).With("stage", "ws-edge"), NC: Connect(tb, natsURL, "ws-edge"), Registerer: reg})
 	if err != nil {
 		tb.Fatalf("relaytest: ws-edge: %v", err)
 	}
 	runStage(tb, "ws-edge", svc.Run)
-	return svc
+	return Stage[*wsedge.Service]{svc, reg}
 }
 
 // RunConverter runs a converter replica in-process (see [RunEdge]).
-func RunConverter(tb testing.TB, cfg converter.Config, natsURL string) *converter.Service {
+func RunConverter(tb testing.TB, cfg converter.Config, natsURL string) Stage[*converter.Service] {
 	tb.Helper()
-	svc, err := converter.New(cfg, converter.Deps{Log: Logger(tb).With("stage", "converter"), NC: Connect(tb, natsURL, "converter"), Registerer: prometheus.NewRegistry()})
+	reg := prometheus.NewRegistry()
+	svc, err := converter.New(cfg, converter.Deps{Log: Logger(tb).With("stage", "converter"), NC: Connect(tb, natsURL, "converter"), Registerer: reg})
 	if err != nil {
 		tb.Fatalf("relaytest: converter: %v", err)
 	}
 	runStage(tb, "converter", svc.Run)
-	return svc
+	return Stage[*converter.Service]{svc, reg}
 }
 
 // RunEgress runs an egress replica in-process (see [RunEdge]).
-func RunEgress(tb testing.TB, cfg egress.Config, natsURL string) *egress.Service {
+func RunEgress(tb testing.TB, cfg egress.Config, natsURL string) Stage[*egress.Service] {
 	tb.Helper()
-	svc, err := egress.New(cfg, egress.Deps{Log: Logger(tb).With("stage", "egress"), NC: Connect(tb, natsURL, "egress"), Registerer: prometheus.NewRegistry()})
+	reg := prometheus.NewRegistry()
+	svc, err := egress.New(cfg, egress.Deps{Log: Logger(tb).With("stage", "egress"), NC: Connect(tb, natsURL, "egress"), Registerer: reg})
 	if err != nil {
 		tb.Fatalf("relaytest: egress: %v", err)
 	}
 	runStage(tb, "egress", svc.Run)
-	return svc
+	return Stage[*egress.Service]{svc, reg}
 }
 
 func runStage(tb testing.TB, name string, run func(context.Context) error) {
@@ -192,4 +222,22 @@ func waitProbe(tb testing.TB, timeout time.Duration, what string, probe func(Pro
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
+}
+
+// KnownBugsEnv names the environment variable that turns known, reported
+// service bugs into test failures (RELAYBUS_KNOWN_BUGS=1).
+const KnownBugsEnv = "RELAYBUS_KNOWN_BUGS"
+
+// KnownBug reports that a known, reported bug in a service struck. With
+// RELAYBUS_KNOWN_BUGS=1 it fails the test; otherwise it logs it loudly and
+// returns, so that the caller can work around it and check the rest of the
+// scenario. Remove the call once the bug is fixed.
+func KnownBug(tb testing.TB, bug, format string, args ...any) {
+	tb.Helper()
+	msg := fmt.Sprintf("KNOWN BUG %s: %s", bug, fmt.Sprintf(format, args...))
+	if os.Getenv(KnownBugsEnv) == "1" {
+		tb.Error(msg)
+		return
+	}
+	tb.Log(msg + " (set " + KnownBugsEnv + "=1 to fail on it)")
 }

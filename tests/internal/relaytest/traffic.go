@@ -119,6 +119,9 @@ func Produce(tb testing.TB, dev *devconnector.Server, prefix string, n int, inte
 	return p
 }
 
+// Done is closed when the producer has finished.
+func (p *Producer) Done() <-chan struct{} { return p.done }
+
 // Sent returns how many items were buffered so far.
 func (p *Producer) Sent() int { return int(p.sent.Load()) }
 

@@ -1,0 +1,76 @@
+package fault_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/relaybus/relaybus/internal/bus"
+	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/tests/internal/relaytest"
+)
+
+// TestClusterNodeLoss runs the pipeline against a three-node JetStream
+// cluster with every stream and bucket replicated three times
+// (RELAY_STREAM_REPLICAS=3) and shuts down the node leading RELAY_RAW
+// mid-stream. The stages, connected to all three URLs, move to the
+// survivors; the streams elect new leaders; every event must reach the
+// agent exactly once.
+func TestClusterNodeLoss(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a three-node NATS cluster")
+	}
+	t.Parallel()
+	const n = 2000
+	cl := relaytest.StartCluster(t, 3)
+	urls := cl.URLs()
+	dev := relaytest.StartConnector(t)
+	b := bus.DefaultConfig()
+	b.Replicas = 3
+	js := relaytest.JetStream(t, relaytest.Connect(t, urls, "agent"))
+	// The streams are created once, before the stages start: several
+	// clients creating the same R3 streams at once (what every stage's
+	// bus.Ensure does on a fresh cluster) leaves the JetStream API of
+	// nats-server 2.15.3 unanswered for seconds per stream (see the report).
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	err := bus.Ensure(ctx, js, b)
+	cancel()
+	if err != nil {
+		t.Fatalf("creating the R3 streams: %v", err)
+	}
+	edge := relaytest.RunEdge(t, relaytest.EdgeConfig(dev, b), urls)
+	conv := relaytest.RunConverter(t, relaytest.ConverterConfig(b), urls)
+	relaytest.WaitReady(t, startTimeout, edge, conv)
+	agent := relaytest.StartAgent(t, js, "agent")
+
+	p := relaytest.Produce(t, dev, "clu", n, 2*time.Millisecond)
+	p.WaitSent(t, n/2, startTimeout)
+	agent.WaitDistinct(t, 1, startTimeout)
+	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
+	st, err := js.Stream(ctx, events.RawStream)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	info, err := st.Info(ctx)
+	cancel()
+	if err != nil || info.Cluster == nil || info.Config.Replicas != 3 {
+		t.Fatalf("RELAY_RAW info = %+v, %v; want a replicated stream (R3)", info, err)
+	}
+	leader := info.Cluster.Leader
+	down := time.Now()
+	cl.Shutdown(t, leader)
+	t.Logf("shut down %s (leader of RELAY_RAW) with %d events seen so far", leader, agent.Distinct())
+
+	ids := p.Wait(t, startTimeout)
+	waitDrainedOrStuck(t, dev, edge)
+	agent.WaitDistinct(t, len(ids), deliverTimeout)
+	t.Logf("agent saw every event %v after the node went down", time.Since(down).Round(time.Millisecond))
+	relaytest.WaitStreamEmpty(t, js, events.RawStream, deliverTimeout)
+	relaytest.WaitConsumerIdle(t, js, events.InboundStream, "agent", deliverTimeout)
+	relaytest.Tally(t, "events stored", ids, relaytest.StoredEvents(t, js))
+	relaytest.Tally(t, "events seen by the agent", ids, agent.Counts())
+	_, redeliveries, _ := agent.Stats()
+	t.Logf("agent-side redeliveries (acks lost in the fail-over): %d", redeliveries)
+	waitLive(t, edge, conv)
+}

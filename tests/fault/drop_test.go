@@ -1,0 +1,64 @@
+package fault_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/relaybus/relaybus/internal/bus"
+	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/tests/internal/relaytest"
+)
+
+// TestConnectorDropsSocket has the connector drop the gateway socket
+// abruptly (no close frame) every 100 ms while frames flow. Each time,
+// ws-edge redials and the connector replays what was not acked; the agent
+// must still see every event exactly once.
+func TestConnectorDropsSocket(t *testing.T) {
+	if testing.Short() {
+		t.Skip("streams for several seconds")
+	}
+	t.Parallel()
+	const n = 3000
+	ns := relaytest.StartNATS(t)
+	dev := relaytest.StartConnector(t)
+	b := bus.DefaultConfig()
+	edge := relaytest.RunEdge(t, relaytest.EdgeConfig(dev, b), ns.URL())
+	conv := relaytest.RunConverter(t, relaytest.ConverterConfig(b), ns.URL())
+	relaytest.WaitReady(t, startTimeout, edge, conv)
+	js := relaytest.JetStream(t, relaytest.Connect(t, ns.URL(), "agent"))
+	agent := relaytest.StartAgent(t, js, "agent")
+
+	p := relaytest.Produce(t, dev, "drop", n, time.Millisecond)
+	drops := 0
+	tick := time.NewTicker(100 * time.Millisecond)
+	deadline := time.NewTimer(startTimeout)
+	defer deadline.Stop()
+	for running := true; running; {
+		select {
+		case <-deadline.C:
+			t.Fatalf("producer not done within %v (%d sent)", startTimeout, p.Sent())
+		case <-p.Done():
+			running = false
+		case <-tick.C:
+			if dev.DropConnection() {
+				drops++
+			}
+		}
+	}
+	tick.Stop()
+	ids := p.Wait(t, startTimeout)
+
+	waitDrained(t, dev)
+	agent.WaitDistinct(t, len(ids), deliverTimeout)
+	relaytest.WaitStreamEmpty(t, js, events.RawStream, deliverTimeout)
+	relaytest.WaitConsumerIdle(t, js, events.InboundStream, "agent", deliverTimeout)
+
+	relaytest.Tally(t, "events stored", ids, relaytest.StoredEvents(t, js))
+	relaytest.Tally(t, "events seen by the agent", ids, agent.Counts())
+	st := dev.State()
+	t.Logf("socket dropped %d times; connector: %d connections, %d frames replayed, %d acks for unknown frames", drops, st.Connections, st.Replayed, st.UnknownAcks)
+	if drops < 10 {
+		t.Errorf("dropped the socket %d times, want at least 10", drops)
+	}
+	waitLive(t, edge, conv)
+}
