@@ -1,11 +1,14 @@
 package fault_test
 
 import (
+	"context"
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/relaybus/relaybus/internal/bus"
+	"github.com/relaybus/relaybus/internal/devconnector"
 	"github.com/relaybus/relaybus/internal/natstest"
 	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/tests/internal/relaytest"
@@ -110,4 +113,75 @@ func TestEgressKill9(t *testing.T) {
 	if err := egB.Live(); err != nil {
 		t.Errorf("surviving egress: %v", err)
 	}
+}
+
+// bugQueuedRedelivery is the egress bug TestEgressSlowConnector
+// reproduces: an action fetched by one replica but still waiting in its
+// local queue (behind the same chat's earlier actions, or in the pull
+// buffer) gets no InProgress, so after EGRESS_ACK_WAIT the server
+// redelivers it to another replica. The second replica sees
+// NumDelivered = 2, finds no stored result (the first has not reached the
+// action yet) and sends it; the first then reaches its own copy, whose
+// metadata still says NumDelivered = 1, and sends it again.
+// internal/consume/consume.go (queued messages never get InProgress) and
+// services/egress/egress/handle.go (the stored-result check only runs
+// when NumDelivered > 1).
+const bugQueuedRedelivery = "egress-queued-action-redelivered-and-sent-twice"
+
+// TestEgressSlowConnector runs two egress replicas against a connector that
+// takes 300 ms to answer each action (a platform rate limit) with
+// EGRESS_ACK_WAIT=1s. No process dies and no socket drops, so every action
+// must be sent exactly once. One replica takes a backlog for one chat
+// first; the second starts once the backlog is fetched.
+func TestEgressSlowConnector(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for a slow connector")
+	}
+	if os.Getenv(relaytest.KnownBugsEnv) != "1" {
+		t.Skipf("KNOWN BUG %s: skipped; set %s=1 to reproduce it", bugQueuedRedelivery, relaytest.KnownBugsEnv)
+	}
+	const n = 10
+	ns := relaytest.StartNATS(t)
+	dev := relaytest.StartConnector(t, func(c *devconnector.Config) {
+		c.Answer = func(events.Action) map[string]any {
+			time.Sleep(300 * time.Millisecond) // a connector pacing the chat
+			return nil                         // then the default answer
+		}
+	})
+	b := bus.DefaultConfig()
+	edge := relaytest.RunEdge(t, relaytest.EdgeConfig(dev, b), ns.URL())
+	cfg := relaytest.EgressConfig(b)
+	cfg.AckWait = time.Second
+	cfg.Workers = 4
+	egA := relaytest.RunEgress(t, cfg, ns.URL())
+	relaytest.WaitReady(t, startTimeout, edge, egA)
+	js := relaytest.JetStream(t, relaytest.Connect(t, ns.URL(), "agent"))
+	var ids []string
+	for i := range n {
+		id := fmt.Sprintf("slow-%02d", i)
+		m := relaytest.SendAction(t, id, 0) // one chat: one worker, in order
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err := js.PublishMsg(ctx, m)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	natstest.WaitFor(t, startTimeout, func() error {
+		if ci := relaytest.ConsumerInfo(t, js, events.OutboundStream, "egress"); ci.NumPending != 0 {
+			return fmt.Errorf("%d actions not yet fetched by egress-a", ci.NumPending)
+		}
+		return nil
+	})
+	egB := relaytest.RunEgress(t, cfg, ns.URL())
+	relaytest.WaitReady(t, startTimeout, egB)
+
+	relaytest.WaitStreamEmpty(t, js, events.OutboundStream, deliverTimeout)
+	sends, _ := relaytest.Sends(dev)
+	relaytest.Tally(t, "sends", ids, sends)
+	ci := relaytest.ConsumerInfo(t, js, events.OutboundStream, "egress")
+	t.Logf("deliveries %d for %d actions; egress-a sent %v, egress-b sent %v and answered %v from stored results",
+		ci.Delivered.Consumer, n, egA.Metric(t, "relay_egress_actions_total", "outcome", "sent"),
+		egB.Metric(t, "relay_egress_actions_total", "outcome", "sent"), egB.Metric(t, "relay_egress_actions_total", "outcome", "replayed"))
 }

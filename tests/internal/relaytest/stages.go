@@ -27,13 +27,17 @@ const (
 )
 
 // StartConnector starts an authenticated dev connector on a loopback port,
-// closed at cleanup.
-func StartConnector(tb testing.TB) *devconnector.Server {
+// closed at cleanup. mutate, when given, adjusts its configuration.
+func StartConnector(tb testing.TB, mutate ...func(*devconnector.Config)) *devconnector.Server {
 	tb.Helper()
-	dev, err := devconnector.New(devconnector.Config{
+	cfg := devconnector.Config{
 		Gateways: map[string]string{GatewayID: GatewaySecret},
 		Log:      Logger(tb).With("component", "devconnector"),
-	})
+	}
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	dev, err := devconnector.New(cfg)
 	if err != nil {
 		tb.Fatalf("relaytest: dev connector: %v", err)
 	}
