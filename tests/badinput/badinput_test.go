@@ -18,9 +18,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/relaybus/relaybus/internal/bus"
 	"github.com/relaybus/relaybus/internal/natstest"
 	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/services/ws-edge/wsedge"
 	"github.com/relaybus/relaybus/tests/internal/relaytest"
 )
 
@@ -216,19 +216,9 @@ func TestBadInputCampaign(t *testing.T) {
 	actions := actionCorpus(t)
 	benign := benignFrames(t)
 
-	ns := relaytest.StartNATS(t)
-	dev := relaytest.StartConnector(t)
-	b := bus.DefaultConfig()
-	edgeCfg := relaytest.EdgeConfig(dev, b)
-	edgeCfg.MaxFrameBytes = maxFrame
-	edge := relaytest.RunEdge(t, edgeCfg, ns.URL())
-	conv := relaytest.RunConverter(t, relaytest.ConverterConfig(b), ns.URL())
-	eg := relaytest.RunEgress(t, relaytest.EgressConfig(b), ns.URL())
-	relaytest.WaitReady(t, 60*time.Second, edge, conv, eg)
-	nc := relaytest.Connect(t, ns.URL(), "agent")
-	js := relaytest.JetStream(t, nc)
-	agent := relaytest.StartAgent(t, js, "agent")
-	results := relaytest.SubscribeResults(t, nc)
+	p := startPipeline(t, func(c *wsedge.Config) { c.MaxFrameBytes = maxFrame })
+	dev, js, agent, results := p.dev, p.js, p.agent, p.res
+	edge, conv, eg := p.edge, p.conv, p.eg
 
 	// Valid traffic, both ways, while the bad items go in.
 	const nEvents, nActions = 600, 300

@@ -1,9 +1,7 @@
 package badinput_test
 
 import (
-	"context"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -11,45 +9,10 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/relaybus/relaybus/internal/bus"
-	"github.com/relaybus/relaybus/internal/devconnector"
 	"github.com/relaybus/relaybus/internal/natstest"
 	"github.com/relaybus/relaybus/pkg/events"
-	"github.com/relaybus/relaybus/services/egress/egress"
-	"github.com/relaybus/relaybus/services/passthrough-converter/converter"
-	"github.com/relaybus/relaybus/services/ws-edge/wsedge"
 	"github.com/relaybus/relaybus/tests/internal/relaytest"
 )
-
-// pipeline is the whole relay, in-process, with an agent and a results
-// subscriber.
-type pipeline struct {
-	dev   *devconnector.Server
-	js    jetstream.JetStream
-	edge  relaytest.Stage[*wsedge.Service]
-	conv  relaytest.Stage[*converter.Service]
-	eg    relaytest.Stage[*egress.Service]
-	agent *relaytest.Agent
-	res   *relaytest.Results
-}
-
-// startPipeline starts NATS, the dev connector and the three stages, and
-// waits until they are ready.
-func startPipeline(t *testing.T) *pipeline {
-	t.Helper()
-	ns := relaytest.StartNATS(t)
-	p := &pipeline{dev: relaytest.StartConnector(t)}
-	b := bus.DefaultConfig()
-	p.edge = relaytest.RunEdge(t, relaytest.EdgeConfig(p.dev, b), ns.URL())
-	p.conv = relaytest.RunConverter(t, relaytest.ConverterConfig(b), ns.URL())
-	p.eg = relaytest.RunEgress(t, relaytest.EgressConfig(b), ns.URL())
-	relaytest.WaitReady(t, 60*time.Second, p.edge, p.conv, p.eg)
-	nc := relaytest.Connect(t, ns.URL(), "agent")
-	p.js = relaytest.JetStream(t, nc)
-	p.agent = relaytest.StartAgent(t, p.js, "agent")
-	p.res = relaytest.SubscribeResults(t, nc)
-	return p
-}
 
 // bugOverlongSubject is the bug this test reproduces: an id that becomes a
 // subject token (a frame type, a chat id, an action id) is not bounded, so
@@ -72,9 +35,7 @@ func TestOverlongIDs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the whole pipeline four times")
 	}
-	if os.Getenv(relaytest.KnownBugsEnv) != "1" {
-		t.Skipf("KNOWN BUG %s: skipped; set %s=1 to reproduce it", bugOverlongSubject, relaytest.KnownBugsEnv)
-	}
+	relaytest.ReproducesKnownBug(t, bugOverlongSubject)
 	long := strings.Repeat("x", 5000)
 	longAction := func(t *testing.T, id, chat string) *nats.Msg {
 		t.Helper()
@@ -135,14 +96,5 @@ func TestOverlongIDs(t *testing.T) {
 			})
 			relaytest.CheckLive(t, p.edge, p.conv, p.eg)
 		})
-	}
-}
-
-func (p *pipeline) publish(t *testing.T, m *nats.Msg) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if _, err := p.js.PublishMsg(ctx, m); err != nil {
-		t.Fatalf("publishing %s: %v", m.Subject, err)
 	}
 }

@@ -58,24 +58,26 @@ func Interaction(tb testing.TB, id string) []byte {
 	return b
 }
 
-// Producer feeds the dev connector at a paced rate: inbound frames, and
-// every tenth item a forwarded Discord interaction. Every item is buffered
-// by the connector (it has a bufferId and is replayed until acked).
+// Producer feeds the pipeline at a paced rate from a goroutine of its own
+// and records the ids it sent; see [Produce] and [PublishActions]. Its
+// methods are safe for concurrent use.
 type Producer struct {
-	prefix string
-	sent   atomic.Int64
-	done   chan struct{}
+	sent atomic.Int64
+	done chan struct{}
 
 	mu  sync.Mutex
 	ids []string
 }
 
-// Produce starts feeding n items to dev, one per interval, in a goroutine
-// that ends when all are buffered or the test ends. Event ids are
-// "<prefix>-<i>" for inbound frames and "<prefix>-ix-<i>" for interactions.
+// Produce starts feeding n items to dev, one per interval: inbound frames,
+// and every tenth item a forwarded Discord interaction. Every item is
+// buffered by the connector (it has a bufferId and is replayed until
+// acked). The goroutine ends when all are buffered or the test ends. Event
+// ids are "<prefix>-<i>" for inbound frames and "<prefix>-ix-<i>" for
+// interactions.
 func Produce(tb testing.TB, dev *devconnector.Server, prefix string, n int, interval time.Duration) *Producer {
 	tb.Helper()
-	p := &Producer{prefix: prefix, done: make(chan struct{}), ids: make([]string, 0, n)}
+	p := &Producer{done: make(chan struct{}), ids: make([]string, 0, n)}
 	ctx, cancel := context.WithCancel(context.Background())
 	tb.Cleanup(func() {
 		cancel()
@@ -170,7 +172,7 @@ func SendAction(tb testing.TB, id string, i int) *nats.Msg {
 // returns the ids.
 func PublishActions(tb testing.TB, js jetstream.JetStream, prefix string, n int, interval time.Duration) *Producer {
 	tb.Helper()
-	p := &Producer{prefix: prefix, done: make(chan struct{}), ids: make([]string, 0, n)}
+	p := &Producer{done: make(chan struct{}), ids: make([]string, 0, n)}
 	ctx, cancel := context.WithCancel(context.Background())
 	tb.Cleanup(func() {
 		cancel()
