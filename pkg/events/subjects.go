@@ -1,6 +1,9 @@
 package events
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 )
 
@@ -154,41 +157,70 @@ func kvSafe(tok string) string { return strings.ReplaceAll(tok, "%", "=") }
 // follows '%' with two hex digits), so Token stays one-to-one.
 const EmptyToken = "%"
 
+// MaxTokenLen bounds a Token: ids come from outside (a connector's frame
+// type, a chat id, an agent's action id), and an unbounded one would make a
+// subject longer than the server's control line (4 KiB), which closes the
+// client's connection for good.
+const MaxTokenLen = 160
+
+// hashedPrefixLen is how much of an over-long token is kept readable.
+const hashedPrefixLen = 64
+
 // Token returns s as a subject-safe token: bytes outside [A-Za-z0-9_-] are
 // percent-encoded (upper-case hex, per byte of the UTF-8 encoding), so dots,
 // wildcards and spaces cannot change a subject's shape. The empty string is
-// EmptyToken. Token is one-to-one; UnToken reverses it.
+// EmptyToken. An encoding longer than MaxTokenLen is shortened to its first
+// 64 bytes, "/" and the first 32 hex digits of the SHA-256 of s: '/' never
+// appears in a plain token (it is encoded %2F) and is valid in subjects and
+// KV keys alike. Token is one-to-one up to SHA-256 collisions; UnToken
+// reverses plain tokens and reports false for shortened ones.
 func Token(s string) string {
 	if s == "" {
 		return EmptyToken
 	}
-	safe := true
-	for i := 0; i < len(s); i++ {
+	safe := len(s) <= MaxTokenLen
+	for i := 0; safe && i < len(s); i++ {
 		if !tokenSafe(s[i]) {
 			safe = false
-			break
 		}
 	}
 	if safe {
 		return s
 	}
 	const hex = "0123456789ABCDEF"
-	b := make([]byte, 0, len(s)+8)
+	b := make([]byte, 0, min(len(s)+8, MaxTokenLen+3))
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if tokenSafe(c) {
 			b = append(b, c)
-			continue
+		} else {
+			b = append(b, '%', hex[c>>4], hex[c&15])
 		}
-		b = append(b, '%', hex[c>>4], hex[c&15])
+		if len(b) > MaxTokenLen {
+			return hashedToken(b, s)
+		}
 	}
 	return string(b)
+}
+
+// hashedToken shortens an over-long token: a readable prefix (never cut
+// inside a %XX escape), "/", and 32 hex digits of SHA-256(s).
+func hashedToken(enc []byte, s string) string {
+	n := hashedPrefixLen
+	if i := bytes.LastIndexByte(enc[:n], '%'); i >= 0 && i > n-3 {
+		n = i
+	}
+	sum := sha256.Sum256([]byte(s))
+	return string(enc[:n]) + "/" + hex.EncodeToString(sum[:16])
 }
 
 // UnToken reverses Token. It reports false for a string Token cannot produce.
 func UnToken(tok string) (string, bool) {
 	if tok == EmptyToken {
 		return "", true
+	}
+	if len(tok) > MaxTokenLen {
+		return "", false
 	}
 	if !strings.Contains(tok, "%") {
 		for i := 0; i < len(tok); i++ {

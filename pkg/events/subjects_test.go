@@ -195,3 +195,40 @@ func TestOps(t *testing.T) {
 		}
 	}
 }
+
+func TestTokenBoundsLongIDs(t *testing.T) {
+	long := strings.Repeat("x", 5000)
+	other := long[:4999] + "y"
+	escaped := strings.Repeat("é.", 100) // every byte escaped
+	for _, s := range []string{long, other, escaped, strings.Repeat("a", events.MaxTokenLen+1)} {
+		tok := events.Token(s)
+		if len(tok) > events.MaxTokenLen {
+			t.Errorf("Token(%d bytes) = %d bytes, want <= %d", len(s), len(tok), events.MaxTokenLen)
+		}
+		if !strings.Contains(tok, "/") {
+			t.Errorf("Token(%d bytes) = %q, want the shortened form with '/'", len(s), tok)
+		}
+		if _, ok := events.UnToken(tok); ok {
+			t.Errorf("UnToken(%q) ok, want false for a shortened token", tok)
+		}
+		if key := events.ScopeKey("discord", s); !kvKeyRE.MatchString(key) {
+			t.Errorf("ScopeKey of a %d-byte chat = %q, not a KV key", len(s), key)
+		}
+		if subj := events.ResultsSubject(s); len(subj) > 200 {
+			t.Errorf("ResultsSubject of a %d-byte id is %d bytes", len(s), len(subj))
+		}
+	}
+	if events.Token(long) == events.Token(other) {
+		t.Error("two long ids that differ in their last byte share a token")
+	}
+	// At the limit a safe id stays as it is.
+	if s := strings.Repeat("a", events.MaxTokenLen); events.Token(s) != s {
+		t.Errorf("a %d-byte safe id was changed", events.MaxTokenLen)
+	}
+	// The readable prefix never ends inside a %XX escape.
+	tok := events.Token(escaped)
+	prefix, _, _ := strings.Cut(tok, "/")
+	if i := strings.LastIndexByte(prefix, '%'); i >= 0 && i > len(prefix)-3 {
+		t.Errorf("prefix %q ends inside an escape", prefix)
+	}
+}
