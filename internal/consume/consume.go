@@ -199,6 +199,20 @@ func (l *Loop) Run(ctx context.Context) error {
 	})
 	defer stopGrace()
 
+	// Messages in hand are kept alive until settled; the keeper stops after
+	// the workers (defers run in reverse).
+	out := newOutstanding()
+	kctx, kcancel := context.WithCancel(context.Background())
+	keeperDone := make(chan struct{})
+	go func() {
+		defer close(keeperDone)
+		out.keepAlive(kctx, l.cfg.AckWait/3)
+	}()
+	defer func() {
+		kcancel()
+		<-keeperDone
+	}()
+
 	// Workers.
 	var wg sync.WaitGroup
 	chans := make([]chan jetstream.Msg, l.cfg.Workers)
@@ -214,6 +228,7 @@ func (l *Loop) Run(ctx context.Context) error {
 			defer wg.Done()
 			for m := range ch {
 				l.process(hctx, m)
+				out.remove(m)
 			}
 		}()
 	}
@@ -228,6 +243,13 @@ func (l *Loop) Run(ctx context.Context) error {
 		wg.Wait()
 	}()
 	dispatch := func(m jetstream.Msg) {
+		if !out.add(m) {
+			// A redelivery of a message still queued or running here (its
+			// ack wait ran out while it waited behind others): drop the copy;
+			// the original settles the sequence.
+			l.metrics.outcome("duplicate_delivery")
+			return
+		}
 		if l.cfg.Shard == nil {
 			shared <- m
 			return
@@ -293,6 +315,72 @@ func (l *Loop) consumeOnce(ctx context.Context, dispatch func(jetstream.Msg)) er
 			continue
 		}
 		dispatch(m)
+	}
+}
+
+// outstanding tracks the messages this loop has dispatched and not yet
+// settled (queued behind a shard or running), by stream sequence, so that
+// they are kept alive (InProgress) past the ack wait instead of being
+// redelivered to another replica while still in hand, and so that a
+// redelivery that arrives anyway is recognised.
+type outstanding struct {
+	mu sync.Mutex
+	m  map[uint64]jetstream.Msg
+}
+
+func newOutstanding() *outstanding { return &outstanding{m: make(map[uint64]jetstream.Msg)} }
+
+func seqOf(m jetstream.Msg) (uint64, bool) {
+	md, err := m.Metadata()
+	if err != nil {
+		return 0, false
+	}
+	return md.Sequence.Stream, true
+}
+
+// add records m; it reports false when its sequence is already in hand.
+func (o *outstanding) add(m jetstream.Msg) bool {
+	seq, ok := seqOf(m)
+	if !ok {
+		return true
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if _, dup := o.m[seq]; dup {
+		return false
+	}
+	o.m[seq] = m
+	return true
+}
+
+func (o *outstanding) remove(m jetstream.Msg) {
+	if seq, ok := seqOf(m); ok {
+		o.mu.Lock()
+		delete(o.m, seq)
+		o.mu.Unlock()
+	}
+}
+
+// keepAlive tells the server every period that the outstanding messages
+// are still being worked on, until ctx is done.
+func (o *outstanding) keepAlive(ctx context.Context, period time.Duration) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		o.mu.Lock()
+		msgs := make([]jetstream.Msg, 0, len(o.m))
+		for _, m := range o.m {
+			msgs = append(msgs, m)
+		}
+		o.mu.Unlock()
+		for _, m := range msgs {
+			_ = m.InProgress()
+		}
 	}
 }
 

@@ -399,3 +399,55 @@ func TestShutdownFinishesInFlight(t *testing.T) {
 		return nil
 	})
 }
+
+// TestQueuedMessagesOutliveAckWait: a message waiting behind a slow one on
+// the same shard must not be redelivered (to this or another replica) when
+// its ack wait runs out in the queue: it is handled exactly once.
+func TestQueuedMessagesOutliveAckWait(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits out several ack waits")
+	}
+	js, _ := setup(t)
+	var s seen
+	release := make(chan struct{})
+	h := func(_ context.Context, m jetstream.Msg) error {
+		if string(m.Data()) == "0" {
+			<-release // a slow send: longer than the ack wait
+		}
+		s.add(string(m.Data()))
+		return nil
+	}
+	cfg := consume.Config{Workers: 2, AckWait: 300 * time.Millisecond, Shard: func(jetstream.Msg) uint64 { return 1 }}
+	start(t, js, cfg, h)
+	start(t, js, cfg, h) // a second replica that would take redeliveries
+	publish(t, js, 5, 0)
+	// Hold the first message for several ack waits, then let it go.
+	time.AfterFunc(1500*time.Millisecond, func() { close(release) })
+	natstest.WaitFor(t, 10*time.Second, func() error {
+		if s.count() != 5 {
+			return fmt.Errorf("handled %d, want 5", s.count())
+		}
+		return nil
+	})
+	natstest.WaitFor(t, 5*time.Second, func() error {
+		st, err := js.Stream(t.Context(), events.RawStream)
+		if err != nil {
+			return err
+		}
+		info, err := st.Info(t.Context())
+		if err != nil {
+			return err
+		}
+		if info.State.Msgs != 0 {
+			return fmt.Errorf("%d messages not acked", info.State.Msgs)
+		}
+		return nil
+	})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, n := range s.m {
+		if n != 1 {
+			t.Errorf("message %s handled %d times, want 1", k, n)
+		}
+	}
+}
