@@ -215,12 +215,17 @@ func (l *Loop) Run(ctx context.Context) error {
 
 	// Workers.
 	var wg sync.WaitGroup
+	// Queues hold up to the consumer's MaxAckPending, the most the server
+	// lets this durable have in hand, so the dispatcher never blocks: a
+	// message sits in a tracked queue (kept alive) rather than untracked in
+	// the pull buffer while its ack wait runs out.
+	pending := l.ConsumerConfig().MaxAckPending
 	chans := make([]chan jetstream.Msg, l.cfg.Workers)
-	shared := make(chan jetstream.Msg, l.cfg.Workers)
+	shared := make(chan jetstream.Msg, pending)
 	for i := range chans {
 		ch := shared
 		if l.cfg.Shard != nil {
-			ch = make(chan jetstream.Msg, 16)
+			ch = make(chan jetstream.Msg, pending)
 		}
 		chans[i] = ch
 		wg.Add(1)
