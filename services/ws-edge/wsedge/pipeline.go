@@ -146,24 +146,20 @@ func (p *pipeline) complete(it *pubItem) {
 	p.release(it)
 }
 
-// failed handles a publish JetStream did not acknowledge. A buffered frame
-// is left un-acked: the connector replays it on the next connection and the
-// duplicate window makes that safe. An unbuffered frame has no second chance
-// upstream, so it is retried here.
+// failed handles a publish JetStream did not acknowledge: it is retried off
+// the completion goroutine, keeping its window slot. A buffered frame is
+// retried until it is stored (then acked) or ws-edge shuts down: the
+// connector replays un-acked frames only after a reconnect, so while the
+// socket stays up nobody else would ever deliver it. An unbuffered frame
+// gets PublishRetries more attempts.
 func (p *pipeline) failed(it *pubItem, err error) {
 	s := p.s
 	s.m.publishFailed.Inc()
-	if it.bufferID != "" {
-		s.log.Error("publish failed; buffered frame left un-acked for the connector to replay",
-			"subject", it.msg.Subject, "buffer_id", it.bufferID, "err", err)
-		p.release(it)
-		return
-	}
-	if s.cfg.PublishRetries == 0 {
+	if it.bufferID == "" && s.cfg.PublishRetries == 0 {
 		p.lost(it, err)
 		return
 	}
-	s.log.Warn("publish failed; retrying unbuffered frame", "subject", it.msg.Subject, "err", err)
+	s.log.Warn("publish failed; retrying", "subject", it.msg.Subject, "buffer_id", it.bufferID, "err", err)
 	it.err = err
 	p.retry <- it // keeps its slot until the retries end
 }
@@ -193,19 +189,32 @@ func (p *pipeline) retryOne(it *pubItem) {
 	s := p.s
 	pause := 50 * time.Millisecond
 	err := it.err
-	for range s.cfg.PublishRetries {
+	for attempt := 0; it.bufferID != "" || attempt < s.cfg.PublishRetries; attempt++ {
 		select {
 		case <-time.After(pause):
 		case <-p.quit:
+			if it.bufferID != "" {
+				// Not acked: the connector replays it on the next connection.
+				s.log.Warn("shutting down with a buffered frame unpublished; the connector will replay it", "buffer_id", it.bufferID)
+				p.release(it)
+				return
+			}
 			p.lost(it, fmt.Errorf("shutting down: %w", err))
 			return
 		}
-		pause *= 2
+		pause = min(2*pause, 2*time.Second)
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.PublishTimeout)
-		_, err = s.js.PublishMsg(ctx, it.msg)
+		var ack *jetstream.PubAck
+		ack, err = s.js.PublishMsg(ctx, it.msg)
 		cancel()
 		if err == nil {
 			s.m.publishSeconds.Observe(s.now().Sub(it.start).Seconds())
+			if ack.Duplicate {
+				s.m.duplicates.Inc()
+			}
+			if it.bufferID != "" {
+				s.ack(it.c, it.bufferID)
+			}
 			p.release(it)
 			return
 		}
