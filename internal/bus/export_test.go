@@ -1,0 +1,7 @@
+package bus
+
+// Exported for tests.
+var (
+	SameStream = sameStream
+	SameBucket = sameBucket
+)
