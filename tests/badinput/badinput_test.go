@@ -136,7 +136,8 @@ func frameCorpus(t *testing.T) []badFrame {
 }
 
 // benignFrames are unusual but valid: they must be taken without a dead
-// letter and without an event (an unknown frame type is not an error,
+// letter and without an event (an unknown frame type, even one that is not
+// subject-safe or is longer than a subject may be, is not an error,
 // contract §1; a PING or autocomplete yields no agent turn; a short blank
 // line is skipped).
 func benignFrames(t *testing.T) [][]byte {
@@ -147,6 +148,7 @@ func benignFrames(t *testing.T) [][]byte {
 	return [][]byte{
 		[]byte(`{"type":"future_frame_type","note":"newer connectors may add types"}`),
 		[]byte(`{"type":"we.ird >*type","note":"not subject-safe"}`),
+		[]byte(`{"type":"` + strings.Repeat("t", 5000) + `","note":"a type longer than a subject may be"}`),
 		bytes.TrimRight(splitter, "\n"),
 		ping,
 		auto,

@@ -82,25 +82,17 @@ func waitDrained(t *testing.T, dev *devconnector.Server) {
 	}
 }
 
-// bugStuckFrames is the ws-edge bug that strands buffered frames: a frame
-// whose JetStream publish fails (NATS restarting, a stream leader being
-// elected) is "left un-acked for the connector to replay", but the connector
-// replays only after a reconnect (contract §1), so while the socket stays up
-// the frame is never delivered. services/ws-edge/wsedge/pipeline.go,
-// (*pipeline).failed.
-const bugStuckFrames = "ws-edge-stuck-unacked-frames"
-
-// waitDrainedOrStuck waits until the connector holds no un-acked frame.
-// When it finds frames stranded by [bugStuckFrames] (the edge's publish
-// pipeline idle, publishes failed, the same frames un-acked for 2 s), it
-// reports the known bug and drops the socket once, which makes the
-// connector replay them, then waits again: the rest of the scenario (the
-// replay de-duplicated, every event exactly once) is still checked.
-func waitDrainedOrStuck(t *testing.T, dev *devconnector.Server, edge relaytest.Stage[*wsedge.Service]) {
+// waitDrainedStrict waits until the connector holds no un-acked frame, and
+// fails fast with a diagnosis when frames are stranded: ws-edge's publish
+// pipeline idle after failed publishes while the same frames stay un-acked
+// on a live socket for 2 s. The connector replays only after a reconnect
+// (contract §1), so such frames would never arrive; ws-edge must retry a
+// failed buffered publish itself (it used to leave the frame "for the
+// connector to replay", fixed in 697b3d8).
+func waitDrainedStrict(t *testing.T, dev *devconnector.Server, edge relaytest.Stage[*wsedge.Service]) {
 	t.Helper()
 	var last []string
 	var since time.Time
-	stuck := false
 	natstest.WaitFor(t, deliverTimeout, func() error {
 		ids := dev.BufferedIDs()
 		if len(ids) == 0 {
@@ -111,15 +103,8 @@ func waitDrainedOrStuck(t *testing.T, dev *devconnector.Server, edge relaytest.S
 		}
 		if edge.Metric(t, "relay_wsedge_publish_failures_total") > 0 &&
 			edge.Metric(t, "relay_wsedge_publish_inflight") == 0 && time.Since(since) > 2*time.Second {
-			stuck = true
-			return nil
+			t.Fatalf("%d frames stayed un-acked on a live socket after their publish failed, and will not be replayed: %v", len(ids), ids)
 		}
 		return fmt.Errorf("connector holds %d un-acked frames (state %+v)", len(ids), dev.State())
 	})
-	if !stuck {
-		return
-	}
-	relaytest.KnownBug(t, bugStuckFrames, "%d frames stayed un-acked on a live socket after their publish failed: %v; dropping the socket to have them replayed", len(last), last)
-	dev.DropConnection()
-	waitDrained(t, dev)
 }

@@ -43,7 +43,7 @@ func TestNATSRestart(t *testing.T) {
 	t.Logf("NATS restarted on %s in %v with %d events seen so far", ns.URL(), time.Since(down).Round(time.Millisecond), agent.Distinct())
 
 	ids := p.Wait(t, startTimeout)
-	waitDrainedOrStuck(t, dev, edge)
+	waitDrainedStrict(t, dev, edge)
 	t.Logf("connector drained %v after the restart", time.Since(down).Round(time.Millisecond))
 	agent.WaitDistinct(t, len(ids), deliverTimeout)
 	t.Logf("agent saw every event %v after the restart", time.Since(down).Round(time.Millisecond))
