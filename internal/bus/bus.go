@@ -225,24 +225,57 @@ func (c Config) Buckets() []jetstream.KeyValueConfig {
 // inside the server (nats-server 2.15, found by the race detector).
 func Ensure(ctx context.Context, js jetstream.JetStream, c Config) error {
 	for _, sc := range c.Streams() {
-		if s, err := js.Stream(ctx, sc.Name); err == nil && sameStream(s.CachedInfo().Config, sc) {
-			continue
-		}
-		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+		if err := ensureStream(ctx, js, sc); err != nil {
 			return fmt.Errorf("ensuring stream %s: %w", sc.Name, err)
 		}
 	}
 	for _, kc := range c.Buckets() {
-		if kv, err := js.KeyValue(ctx, kc.Bucket); err == nil {
-			if st, err := kv.Status(ctx); err == nil && sameBucket(st, kc) {
-				continue
-			}
-		}
-		if _, err := js.CreateOrUpdateKeyValue(ctx, kc); err != nil {
+		if err := ensureBucket(ctx, js, kc); err != nil {
 			return fmt.Errorf("ensuring bucket %s: %w", kc.Bucket, err)
 		}
 	}
 	return nil
+}
+
+// ensureStream creates the stream, or updates it when it exists with other
+// settings. Create comes first: a create-or-update (update, then create on
+// "not found") sent by several stages at once against a fresh cluster left
+// nats-server 2.15 silent for seconds per stream.
+func ensureStream(ctx context.Context, js jetstream.JetStream, sc jetstream.StreamConfig) error {
+	s, err := js.Stream(ctx, sc.Name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		if _, err = js.CreateStream(ctx, sc); !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			return err
+		}
+		s, err = js.Stream(ctx, sc.Name) // another stage created it first
+	}
+	if err != nil {
+		return err
+	}
+	if sameStream(s.CachedInfo().Config, sc) {
+		return nil
+	}
+	_, err = js.UpdateStream(ctx, sc)
+	return err
+}
+
+// ensureBucket is ensureStream for a KV bucket.
+func ensureBucket(ctx context.Context, js jetstream.JetStream, kc jetstream.KeyValueConfig) error {
+	kv, err := js.KeyValue(ctx, kc.Bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		if _, err = js.CreateKeyValue(ctx, kc); !errors.Is(err, jetstream.ErrBucketExists) {
+			return err
+		}
+		kv, err = js.KeyValue(ctx, kc.Bucket)
+	}
+	if err != nil {
+		return err
+	}
+	if st, err := kv.Status(ctx); err == nil && sameBucket(st, kc) {
+		return nil
+	}
+	_, err = js.UpdateKeyValue(ctx, kc)
+	return err
 }
 
 // sameStream compares the settings Streams sets.

@@ -17,6 +17,11 @@ type Config struct {
 	// MaxDeliver is CONVERTER_MAX_DELIVER: deliveries before a frame that
 	// keeps failing (a NATS outage, not bad input) is dead-lettered.
 	MaxDeliver int
+	// AckWait is CONVERTER_ACK_WAIT: how long a frame handed to a replica
+	// may go unacknowledged before another replica gets it (default 5 s;
+	// frames waiting in a live replica's queue are kept alive, so this only
+	// bounds how late a crashed replica's frames arrive).
+	AckWait time.Duration
 	// ScopeCacheSize bounds the per-replica memory of written scope records
 	// (CONVERTER_SCOPE_CACHE, default 100000 chats).
 	ScopeCacheSize int
@@ -33,6 +38,7 @@ func DefaultConfig() Config {
 		Durable:         "passthrough-converter",
 		Workers:         64,
 		MaxDeliver:      10,
+		AckWait:         5 * time.Second,
 		ScopeCacheSize:  100_000,
 		Version:         "0.1.0",
 		Bus:             bus.DefaultConfig(),
@@ -51,6 +57,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: CONVERTER_MAX_DELIVER=%d: want >= 1", ErrInvalidConfig, c.MaxDeliver)
 	case c.ScopeCacheSize < 1:
 		return fmt.Errorf("%w: CONVERTER_SCOPE_CACHE=%d: want >= 1", ErrInvalidConfig, c.ScopeCacheSize)
+	case c.AckWait < time.Second:
+		return fmt.Errorf("%w: CONVERTER_ACK_WAIT=%v: want at least 1s", ErrInvalidConfig, c.AckWait)
 	case c.ShutdownTimeout <= 0:
 		return fmt.Errorf("%w: CONVERTER_SHUTDOWN_TIMEOUT=%v: want > 0", ErrInvalidConfig, c.ShutdownTimeout)
 	}
@@ -81,12 +89,21 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			*i.dst = n
 		}
 	}
-	if v := getenv("CONVERTER_SHUTDOWN_TIMEOUT"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			return c, fmt.Errorf("%w: CONVERTER_SHUTDOWN_TIMEOUT=%q: want a duration like 10s", ErrInvalidConfig, v)
+	durs := []struct {
+		name string
+		dst  *time.Duration
+	}{
+		{"CONVERTER_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout},
+		{"CONVERTER_ACK_WAIT", &c.AckWait},
+	}
+	for _, d := range durs {
+		if v := getenv(d.name); v != "" {
+			p, err := time.ParseDuration(v)
+			if err != nil {
+				return c, fmt.Errorf("%w: %s=%q: want a duration like 10s", ErrInvalidConfig, d.name, v)
+			}
+			*d.dst = p
 		}
-		c.ShutdownTimeout = d
 	}
 	c.HTTPAddr = getenv("CONVERTER_HTTP_ADDR")
 	if v := getenv("CONVERTER_DURABLE"); v != "" {

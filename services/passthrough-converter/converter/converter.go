@@ -88,6 +88,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		Stage:          events.StageConverter,
 		Workers:        cfg.Workers,
 		MaxDeliver:     cfg.MaxDeliver,
+		AckWait:        cfg.AckWait,
 		Grace:          cfg.ShutdownTimeout,
 		Ensure:         func(ctx context.Context) error { return bus.Ensure(ctx, js, cfg.Bus) },
 		Log:            s.log,

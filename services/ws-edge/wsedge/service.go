@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -328,6 +329,9 @@ func (s *Service) addMicro() (micro.Service, error) {
 func (s *Service) Live(context.Context) error {
 	if s.revoked.Load() {
 		return ErrRevoked
+	}
+	if s.nc.IsClosed() {
+		return errors.New("wsedge: nats connection closed")
 	}
 	return nil
 }
