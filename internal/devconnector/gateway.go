@@ -129,13 +129,17 @@ func (c *gwConn) onHello(f *gwFrame) {
 		s.log.Error("descriptor not encodable", "platform", platform, "err", err)
 		return
 	}
+	// Record the hello before answering it, so that whoever sees the
+	// descriptor also sees the hello in Hellos().
+	s.mu.Lock()
+	s.stats.Hellos++
+	s.hellos = appendBounded(s.hellos, Hello{Platform: platform, BotID: f.BotID, GatewayID: c.gatewayID, At: s.cfg.Now()}, s.cfg.RecordLimit)
+	s.mu.Unlock()
 	if err := c.send(context.Background(), outMsg{data: append(frame, '\n')}); err != nil {
 		return
 	}
 	s.mu.Lock()
 	c.hellos++
-	s.stats.Hellos++
-	s.hellos = appendBounded(s.hellos, Hello{Platform: platform, BotID: f.BotID, GatewayID: c.gatewayID, At: s.cfg.Now()}, s.cfg.RecordLimit)
 	start := s.active == c && !c.idle && !c.streaming
 	if start {
 		c.streaming = true
