@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -106,8 +107,12 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	fs.StringVar(&c.Storage, "storage", "file", "JetStream storage for the pipeline and the ceiling: file or memory")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	memProfile := fs.String("memprofile", "", "write a heap profile at the end of the run to this file")
+	memLimit := fs.Int64("memory-limit", defaultMemoryLimit+64<<20, "soft memory limit of the bench process in bytes: the all-in-one's default plus room for the connector and agent it also hosts (GOMEMLIMIT overrides)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if getenv("GOMEMLIMIT") == "" && *memLimit > 0 {
+		debug.SetMemoryLimit(*memLimit)
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -123,7 +128,6 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	if c.Inbound < 1000 || c.Egress < 1000 || c.Rate < 1 {
 		return errors.New("bench: --inbound and --egress want at least 1000, --rate at least 1")
 	}
-	setMemoryLimit(getenv) // measure what the all-in-one process would use
 	progress := func(format string, a ...any) { fmt.Fprintf(stderr, "bench: "+format+"\n", a...) }
 	c.MemProfile = *memProfile
 	rep, err := bench(ctx, c, progress)
