@@ -117,7 +117,7 @@ func (s *Service) Run(ctx context.Context) error {
 	if err := msvc.AddEndpoint("status", micro.HandlerFunc(func(r micro.Request) {
 		b, _ := json.Marshal(map[string]any{"scope_cache": s.scopes.len(), "ready": s.Ready(context.Background()) == nil})
 		_ = r.Respond(b)
-	}), micro.WithEndpointSubject("relay.rpc.status.converter")); err != nil {
+	}), micro.WithEndpointSubject("relay.converter.status")); err != nil {
 		return fmt.Errorf("registering status endpoint: %w", err)
 	}
 
