@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"net"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/relaybus/relaybus/internal/bus"
+	"github.com/relaybus/relaybus/internal/envconf"
 )
 
 // Config holds the egress settings. Build it with [DefaultConfig] or
@@ -122,32 +122,16 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	if v := getenv("EGRESS_HTTP_ADDR"); v != "" {
 		c.HTTPAddr = v
 	}
-	if v := getenv("EGRESS_WORKERS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return c, fmt.Errorf("%w: EGRESS_WORKERS=%q: want a number like 64", ErrInvalidConfig, v)
-		}
-		c.Workers = n
-	}
-	durs := []struct {
-		name string
-		dst  *time.Duration
-	}{
-		{"EGRESS_ACTION_DEADLINE", &c.ActionDeadline},
-		{"EGRESS_EDGE_TIMEOUT", &c.EdgeTimeout},
-		{"EGRESS_ACK_WAIT", &c.AckWait},
-		{"EGRESS_RETRY_BASE", &c.RetryBase},
-		{"EGRESS_RETRY_MAX", &c.RetryMax},
-		{"EGRESS_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout},
-	}
-	for _, d := range durs {
-		if v := getenv(d.name); v != "" {
-			p, err := time.ParseDuration(v)
-			if err != nil {
-				return c, fmt.Errorf("%w: %s=%q: want a duration like 30s or 15m", ErrInvalidConfig, d.name, v)
-			}
-			*d.dst = p
-		}
+	if err := envconf.Overlay(getenv,
+		envconf.V("EGRESS_WORKERS", &c.Workers),
+		envconf.V("EGRESS_ACTION_DEADLINE", &c.ActionDeadline),
+		envconf.V("EGRESS_EDGE_TIMEOUT", &c.EdgeTimeout),
+		envconf.V("EGRESS_ACK_WAIT", &c.AckWait),
+		envconf.V("EGRESS_RETRY_BASE", &c.RetryBase),
+		envconf.V("EGRESS_RETRY_MAX", &c.RetryMax),
+		envconf.V("EGRESS_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout),
+	); err != nil {
+		return c, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	if v := getenv("GATEWAY_RELAY_PLATFORMS"); v != "" {
 		for p := range strings.SplitSeq(v, ",") {

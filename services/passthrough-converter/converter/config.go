@@ -2,10 +2,10 @@ package converter
 
 import (
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/relaybus/relaybus/internal/bus"
+	"github.com/relaybus/relaybus/internal/envconf"
 )
 
 // Config configures the converter.
@@ -72,38 +72,14 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	if c.Bus, err = bus.FromEnv(getenv); err != nil {
 		return c, err
 	}
-	ints := []struct {
-		name string
-		dst  *int
-	}{
-		{"CONVERTER_WORKERS", &c.Workers},
-		{"CONVERTER_MAX_DELIVER", &c.MaxDeliver},
-		{"CONVERTER_SCOPE_CACHE", &c.ScopeCacheSize},
-	}
-	for _, i := range ints {
-		if v := getenv(i.name); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				return c, fmt.Errorf("%w: %s=%q: want an integer", ErrInvalidConfig, i.name, v)
-			}
-			*i.dst = n
-		}
-	}
-	durs := []struct {
-		name string
-		dst  *time.Duration
-	}{
-		{"CONVERTER_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout},
-		{"CONVERTER_ACK_WAIT", &c.AckWait},
-	}
-	for _, d := range durs {
-		if v := getenv(d.name); v != "" {
-			p, err := time.ParseDuration(v)
-			if err != nil {
-				return c, fmt.Errorf("%w: %s=%q: want a duration like 10s", ErrInvalidConfig, d.name, v)
-			}
-			*d.dst = p
-		}
+	if err := envconf.Overlay(getenv,
+		envconf.V("CONVERTER_WORKERS", &c.Workers),
+		envconf.V("CONVERTER_MAX_DELIVER", &c.MaxDeliver),
+		envconf.V("CONVERTER_SCOPE_CACHE", &c.ScopeCacheSize),
+		envconf.V("CONVERTER_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout),
+		envconf.V("CONVERTER_ACK_WAIT", &c.AckWait),
+	); err != nil {
+		return c, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	c.HTTPAddr = getenv("CONVERTER_HTTP_ADDR")
 	if v := getenv("CONVERTER_DURABLE"); v != "" {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/relaybus/relaybus/internal/bus"
+	"github.com/relaybus/relaybus/internal/envconf"
 	"github.com/relaybus/relaybus/pkg/events"
 )
 
@@ -213,49 +214,26 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	c.InstanceID = strings.TrimSpace(getenv("WSEDGE_INSTANCE_ID"))
 	c.HTTPAddr = getenv("WSEDGE_HTTP_ADDR")
 
-	ints := []struct {
-		name string
-		dst  *int
-	}{
-		{"WSEDGE_MAX_FRAME_BYTES", &c.MaxFrameBytes},
-		{"WSEDGE_PUBLISH_WINDOW", &c.PublishWindow},
-		{"WSEDGE_PUBLISH_RETRIES", &c.PublishRetries},
-		{"WSEDGE_OUTBOUND_CONCURRENCY", &c.OutboundConcurrency},
-	}
-	for _, i := range ints {
-		if v := strings.TrimSpace(getenv(i.name)); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				return c, fmt.Errorf("%w: %s=%q: want an integer", ErrInvalidConfig, i.name, v)
-			}
-			*i.dst = n
-		}
-	}
-	durs := []struct {
-		name string
-		dst  *time.Duration
-	}{
-		{"WSEDGE_PUBLISH_TIMEOUT", &c.PublishTimeout},
-		{"WSEDGE_OUTBOUND_TIMEOUT", &c.OutboundTimeout},
-		{"WSEDGE_DIAL_TIMEOUT", &c.DialTimeout},
-		{"WSEDGE_HANDSHAKE_TIMEOUT", &c.HandshakeTimeout},
-		{"WSEDGE_PING_INTERVAL", &c.PingInterval},
-		{"WSEDGE_PONG_TIMEOUT", &c.PongTimeout},
-		{"WSEDGE_WRITE_TIMEOUT", &c.WriteTimeout},
-		{"WSEDGE_BACKOFF_MIN", &c.BackoffMin},
-		{"WSEDGE_BACKOFF_MAX", &c.BackoffMax},
-		{"WSEDGE_STABLE_AFTER", &c.StableAfter},
-		{"WSEDGE_IDLE_TIMEOUT", &c.IdleTimeout},
-		{"WSEDGE_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout},
-	}
-	for _, d := range durs {
-		if v := strings.TrimSpace(getenv(d.name)); v != "" {
-			p, err := time.ParseDuration(v)
-			if err != nil {
-				return c, fmt.Errorf("%w: %s=%q: want a duration like 30s", ErrInvalidConfig, d.name, v)
-			}
-			*d.dst = p
-		}
+	err := envconf.Overlay(getenv,
+		envconf.V("WSEDGE_MAX_FRAME_BYTES", &c.MaxFrameBytes),
+		envconf.V("WSEDGE_PUBLISH_WINDOW", &c.PublishWindow),
+		envconf.V("WSEDGE_PUBLISH_RETRIES", &c.PublishRetries),
+		envconf.V("WSEDGE_OUTBOUND_CONCURRENCY", &c.OutboundConcurrency),
+		envconf.V("WSEDGE_PUBLISH_TIMEOUT", &c.PublishTimeout),
+		envconf.V("WSEDGE_OUTBOUND_TIMEOUT", &c.OutboundTimeout),
+		envconf.V("WSEDGE_DIAL_TIMEOUT", &c.DialTimeout),
+		envconf.V("WSEDGE_HANDSHAKE_TIMEOUT", &c.HandshakeTimeout),
+		envconf.V("WSEDGE_PING_INTERVAL", &c.PingInterval),
+		envconf.V("WSEDGE_PONG_TIMEOUT", &c.PongTimeout),
+		envconf.V("WSEDGE_WRITE_TIMEOUT", &c.WriteTimeout),
+		envconf.V("WSEDGE_BACKOFF_MIN", &c.BackoffMin),
+		envconf.V("WSEDGE_BACKOFF_MAX", &c.BackoffMax),
+		envconf.V("WSEDGE_STABLE_AFTER", &c.StableAfter),
+		envconf.V("WSEDGE_IDLE_TIMEOUT", &c.IdleTimeout),
+		envconf.V("WSEDGE_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout),
+	)
+	if err != nil {
+		return c, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	b, err := bus.FromEnv(getenv)
 	if err != nil {
