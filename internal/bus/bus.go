@@ -10,11 +10,11 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/relaybus/relaybus/internal/envconf"
 	"github.com/relaybus/relaybus/pkg/events"
 )
 
@@ -63,29 +63,14 @@ func DefaultConfig() Config {
 // FromEnv overlays the RELAY_* settings on the defaults.
 func FromEnv(getenv func(string) string) (Config, error) {
 	c := DefaultConfig()
-	if v := getenv("RELAY_STREAM_REPLICAS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return c, fmt.Errorf("%w: RELAY_STREAM_REPLICAS=%q: want 1, 3 or 5", ErrInvalidConfig, v)
-		}
-		c.Replicas = n
-	}
-	durs := []struct {
-		name string
-		dst  *time.Duration
-	}{
-		{"RELAY_DUPLICATE_WINDOW", &c.DuplicateWindow},
-		{"RELAY_INBOUND_MAX_AGE", &c.InboundMaxAge},
-		{"RELAY_DLQ_MAX_AGE", &c.DLQMaxAge},
-	}
-	for _, d := range durs {
-		if v := getenv(d.name); v != "" {
-			p, err := time.ParseDuration(v)
-			if err != nil {
-				return c, fmt.Errorf("%w: %s=%q: want a duration like 1h or 30m", ErrInvalidConfig, d.name, v)
-			}
-			*d.dst = p
-		}
+	if err := envconf.Overlay(getenv,
+		envconf.V("RELAY_STREAM_REPLICAS", &c.Replicas),
+		envconf.V("RELAY_DUPLICATE_WINDOW", &c.DuplicateWindow),
+		envconf.V("RELAY_INBOUND_MAX_AGE", &c.InboundMaxAge),
+		envconf.V("RELAY_DLQ_MAX_AGE", &c.DLQMaxAge),
+		envconf.V("RELAY_INBOUND_MAX_BYTES", &c.InboundMaxBytes),
+	); err != nil {
+		return c, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	switch v := getenv("RELAY_STREAM_STORAGE"); v {
 	case "", "file":
@@ -93,13 +78,6 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		c.Memory = true
 	default:
 		return c, fmt.Errorf("%w: RELAY_STREAM_STORAGE=%q: want file or memory", ErrInvalidConfig, v)
-	}
-	if v := getenv("RELAY_INBOUND_MAX_BYTES"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return c, fmt.Errorf("%w: RELAY_INBOUND_MAX_BYTES=%q: want a byte count", ErrInvalidConfig, v)
-		}
-		c.InboundMaxBytes = n
 	}
 	return c, c.Validate()
 }
