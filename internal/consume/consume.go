@@ -312,6 +312,13 @@ func (l *Loop) consumeOnce(ctx context.Context, dispatch func(jetstream.Msg)) er
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
+			if errors.Is(err, jetstream.ErrNoHeartbeat) && l.consumerExists(ctx) {
+				// A slow server or a starved process, not a lost consumer:
+				// the iterator pulls again by itself. Re-creating it would
+				// strand the messages in its buffer until their ack wait.
+				l.cfg.Log.Warn("pull heartbeat missed, consumer still there", "stream", l.cfg.Stream, "consumer", l.cfg.Durable)
+				continue
+			}
 			return err
 		}
 		if ctx.Err() != nil {
@@ -387,6 +394,15 @@ func (o *outstanding) keepAlive(ctx context.Context, period time.Duration) {
 			_ = m.InProgress()
 		}
 	}
+}
+
+// consumerExists reports whether the durable consumer is still on the
+// server.
+func (l *Loop) consumerExists(ctx context.Context) bool {
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_, err := l.js.Consumer(cctx, l.cfg.Stream, l.cfg.Durable)
+	return err == nil
 }
 
 func (l *Loop) process(ctx context.Context, m jetstream.Msg) {
