@@ -283,7 +283,9 @@ func bench(ctx context.Context, c benchConfig, progress func(string, ...any)) (*
 	rep.InboundCeiling = ceil
 
 	// 2. The pipeline.
-	dev, err := devconnector.New(devconnector.Config{Addr: "127.0.0.1:0", Log: log, ReplayLimit: 4 * c.Inbound})
+	// The replay buffer holds what the gateway has not acked yet; size it for
+	// the largest backlog a run can build (a soak that falls behind).
+	dev, err := devconnector.New(devconnector.Config{Addr: "127.0.0.1:0", Log: log, ReplayLimit: max(4*c.Inbound, 200_000)})
 	if err != nil {
 		return nil, err
 	}
@@ -795,6 +797,14 @@ func soak(ctx context.Context, rate int, d time.Duration, seq *atomic.Uint64, a 
 		return t / float64(len(s))
 	}
 	mid, last := samples[third:2*third], samples[2*third:]
+	// Keeping up: over the last third, deliveries must match the offered
+	// rate (a growing backlog is unbounded growth too, just on disk).
+	if first, end := last[0], last[len(last)-1]; end.At > first.At {
+		got := float64(end.Delivered-first.Delivered) / (end.At - first.At).Seconds()
+		if got < 0.9*float64(rate) {
+			return samples, fmt.Sprintf("falls behind: %.0f/s delivered over the last third, %d/s offered", got, rate)
+		}
+	}
 	rss := func(s soakSample) float64 { return float64(s.RSSBytes) }
 	gor := func(s soakSample) float64 { return float64(s.Goroutines) }
 	if avg(last, rss) > avg(mid, rss)*1.25+20e6 {
