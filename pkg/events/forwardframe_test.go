@@ -34,6 +34,45 @@ var forwardFrameSeeds = []string{
 	`{"type":"inbound","forward":{"platform":"discord","bodyB64":""}}`,
 	`{"forward":{"platform":"discord","bodyB64":""}}`,
 	`[1,2]`, `nope`, ` {"type":"passthrough_forward","forward":{"platform":"d","bodyB64":"","headers":"x"}}`,
+	// The fast path's edges: each must agree with the general path, whether
+	// the fast path takes it or hands it over.
+	" \r\n\t{ \"type\" : \"passthrough_forward\" ,\n\"forward\":{ \"platform\" :\"discord\", \"headers\" : [ [ \"a\" , \"b\" ] ] ,\"bodyB64\":\"\" } } \n",
+	`{"type":"passthrough_forward","forward":{"platform":"discord","bodyB64":"","headers":[]},"bufferId":"é"}`,
+	`{"type":"passthrough_forward","forward":{"platform":"disc\u006frd","bodyB64":""}}`,
+	`{"type":"passthrough_forward","forward":{"platform":"discord","bodyB64":"a\/b"}}`,
+	`{"Type":"passthrough_forward","forward":{"platform":"discord","bodyB64":""}}`,
+	`{"type":"passthrough_forward","forward":{"Platform":"discord","bodyB64":""}}`,
+	`{"type":"passthrough_forward","type":"inbound","forward":{"platform":"discord","bodyB64":""}}`,
+	`{"type":"passthrough_forward","forward":{"platform":"discord","platform":"twilio","bodyB64":""}}`,
+	`{"type":"passthrough_forward","forward":{"platform":"discord","bodyB64":""},"forward":{"platform":"x","bodyB64":"y"}}`,
+	`{"type":"passthrough_forward","forward":{"platform":"discord","bodyB64":"","profile":null}}`,
+	`{"type":"passthrough_forward","forward":{"platform":"discord","bodyB64":"","headers":[["a","b","c"]]}}`,
+	`{"type":"passthrough_forward","forward":{"platform":"discord","bodyB64":"","headers":[["a",1]]}}`,
+	`{"type":"passthrough_forward","forward":{"platform":"discord","bodyB64":"","headers":[["a","b"],]}}`,
+	`{"type":"passthrough_forward","forward":{"platform":"discord","bodyB64":"","headers":null}}`,
+	`{"type":"passthrough_forward","forward":{"platform":"discord","bodyB64":""},"extra":1}`,
+	`{"type":"passthrough_forward","forward":{"platform":"discord","bodyB64":""}} x`,
+	`{"type":"passthrough_forward","forward":{"platform":"discord","bodyB64":""},}`,
+	`{"type":"passthrough_forward","forward":{"platform":"discord","bodyB64":""}`,
+	`{"type":"passthrough_forward","forward":{"platform":"` + "\xff" + `","bodyB64":""}}`,
+	`{"type":"passthrough_forward","forward":{"platform":"` + "\x01" + `","bodyB64":""}}`,
+	`{"type":"passthrough_forward","forward":{"platform":"","bodyB64":""}}`,
+	`{"type":"passthrough_forward","bufferId":"","forward":{"platform":"ü","bodyB64":"AA=="}}`,
+	`{}`, `{"type":"passthrough_forward"}`, `{"bufferId":"1","forward":{"platform":"discord","bodyB64":""}}`,
+}
+
+// A connector's real frame (any key order, headers, profile) is read by the
+// fast path, not handed to encoding/json.
+func TestDecodeForwardFrameFastPathTakesRealFrames(t *testing.T) {
+	for _, s := range []string{
+		`{"type":"passthrough_forward","bufferId":"b1","forward":{"platform":"discord","botId":"1","method":"POST","path":"/i","headers":[["content-type","application/json"]],"bodyB64":"eyJpZCI6IjEifQ==","profile":"p"}}`,
+		`{"bufferId":"42","forward":{"bodyB64":"e30=","profile":"","headers":[],"path":"/interactions","method":"POST","botId":"","platform":"discord"},"type":"passthrough_forward"}`,
+	} {
+		if _, _, ok := events.ScanForwardFrame([]byte(s)); !ok {
+			t.Errorf("fast path refused %s", s)
+		}
+		checkForwardFrame(t, []byte(s))
+	}
 }
 
 func TestDecodeForwardFrameAgreesWithTwoPasses(t *testing.T) {

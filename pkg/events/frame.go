@@ -189,6 +189,9 @@ func DecodeForward(raw []byte) (PassthroughForward, error) {
 // followed by DecodeForward, at about half the cost, for the converter's hot
 // path. It returns the frame's bufferId too. Errors are *FrameError.
 func DecodeForwardFrame(b []byte) (PassthroughForward, string, error) {
+	if fwd, id, ok := scanForwardFrame(b); ok {
+		return fwd, id, nil
+	}
 	var w struct {
 		Type     string       `json:"type"`
 		BufferID string       `json:"bufferId"`

@@ -1,0 +1,4 @@
+package events
+
+// ScanForwardFrame exposes the fast path to tests.
+var ScanForwardFrame = scanForwardFrame
