@@ -26,7 +26,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/relaybus/relaybus/internal/bus"
 	"github.com/relaybus/relaybus/internal/devconnector"
 	"github.com/relaybus/relaybus/internal/natsconn"
 	"github.com/relaybus/relaybus/internal/natsembed"
@@ -293,8 +292,6 @@ func bench(ctx context.Context, c benchConfig, progress func(string, ...any)) (*
 		return nil, err
 	}
 	defer dev.Close()
-	busCfg := bus.DefaultConfig()
-	busCfg.DuplicateWindow = c.DupWindow
 	env := func(k string) string {
 		switch k {
 		case "GATEWAY_RELAY_URL":
@@ -305,7 +302,7 @@ func bench(ctx context.Context, c benchConfig, progress func(string, ...any)) (*
 			return c.DupWindow.String()
 		case "RELAY_STREAM_STORAGE":
 			return c.Storage
-		case "CONVERTER_WORKERS", "EGRESS_WORKERS":
+		case "CONVERTER_WORKERS", "EGRESS_WORKERS", "RELAY_INBOUND_MAX_BYTES":
 			return os.Getenv(k) // tuning experiments: relay bench honours these
 		}
 		return ""

@@ -120,6 +120,10 @@ func decode(body []byte) (wireInteraction, error) {
 		}
 		return in, frameErr(events.ReasonBadBody, "", "body is not JSON")
 	}
+	if fastDecodeInteraction(body, &in) {
+		return in, nil
+	}
+	in = wireInteraction{}
 	if err := json.Unmarshal(body, &in); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
@@ -296,11 +300,23 @@ func ownerString(raw json.RawMessage) (string, bool) {
 	return "", false
 }
 
+// decodeComponents decodes a components array leniently: what decodes is
+// kept, a wrong-shaped entry only loses its fields.
+func decodeComponents(raw json.RawMessage) []wireComponent {
+	var comps []wireComponent
+	if !fastDecodeComponents(raw, &comps) {
+		comps = nil
+		_ = json.Unmarshal(raw, &comps)
+	}
+	return comps
+}
+
 // resolvedData decodes data.resolved once, leniently.
 func (c *converter) resolvedData() *wireResolved {
 	if !c.resolvedDone {
 		c.resolvedDone = true
-		if len(c.data.Resolved) > 0 {
+		if len(c.data.Resolved) > 0 && !fastDecodeResolved(c.data.Resolved, &c.resolved) {
+			c.resolved = wireResolved{}
 			_ = json.Unmarshal(c.data.Resolved, &c.resolved) // lenient: keep what decodes
 		}
 	}
@@ -489,7 +505,7 @@ func (c *converter) component() {
 	var found *wireComponent
 	var msgComps []wireComponent
 	if c.in.Message != nil && len(c.in.Message.Components) > 0 && d.CustomID != "" {
-		_ = json.Unmarshal(c.in.Message.Components, &msgComps) // lenient: labels are optional
+		msgComps = decodeComponents(c.in.Message.Components) // lenient: labels are optional
 		found = findComponent(msgComps, d.CustomID, 0)
 	}
 	if found != nil {
@@ -619,9 +635,7 @@ func (c *converter) modal() {
 	m := &events.Modal{CustomID: d.CustomID}
 	c.ev.Interaction.Modal = m
 	if len(d.Components) > 0 {
-		var comps []wireComponent
-		_ = json.Unmarshal(d.Components, &comps) // lenient: keep what decodes
-		c.fields(comps, m, 0)
+		c.fields(decodeComponents(d.Components), m, 0) // lenient: keep what decodes
 	}
 	var text strings.Builder
 	for i, f := range m.Fields {

@@ -1,0 +1,128 @@
+package discord
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// fastSeeds are the fixtures plus bodies at the edges of the fast
+// decoders' subset: each must decode exactly as encoding/json does, or be
+// handed to it.
+func fastSeeds(tb testing.TB) [][]byte {
+	tb.Helper()
+	files, err := filepath.Glob(filepath.Join("testdata", "*.json"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var seeds [][]byte
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		seeds = append(seeds, b)
+	}
+	for _, s := range []string{
+		`{}`, ` { } `, `null`, `[]`, `{"id":null,"type":null,"data":null,"member":null}`,
+		`{"id":"1","ID":"2"}`, `{"ID":"2"}`, `{"id":"1","id":"2"}`, `{"data":{},"data":{}}`,
+		`{"ſ":1}`, `{"K":1}`, `{"\u0069d":"x"}`, `{"x-y":1,"_":[],"9":{}}`,
+		`{"id":"a\"b","user":{"username":"\u00e9\ud800","global_name":null,"bot":true}}`,
+		"{\"id\":\"\xff\"}", "{\"id\":\"\x01\"}", `{"id":"é😀"}`,
+		`{"type":1.0}`, `{"type":1e2}`, `{"type":-0}`, `{"type":01}`, `{"type":-}`, `{"type":9223372036854775808}`,
+		`{"type":"2"}`, `{"user":{"bot":"true"}}`, `{"user":{"bot":null}}`, `{"user":[]}`,
+		`{"data":{"id":123,"values":[],"options":[]}}`, `{"data":{"values":null,"options":null}}`,
+		`{"data":{"values":[1,"a",null,true,{"a":[]}],"options":[{"value":null},{"options":[{"name":"x","value":2.5e-3}]}]}}`,
+		`{"data":{"options":[null]}}`, `{"data":{"values":{}}}`,
+		`{"authorizing_integration_owners":{"0":"1","1":2,"0":null,"\u0032":[]}}`, `{"authorizing_integration_owners":{}}`,
+		`{"authorizing_integration_owners":null}`, `{"authorizing_integration_owners":{"a":1,}}`,
+		`{"data":{"resolved":{"users":{"1":{"id":"1"},"1":{"username":"u"}},"attachments":{"a":{"size":12,"url":"u"}},"roles":{"r":{"name":"n"}}}}}`,
+		`{"data":{"components":[{"type":1,"components":[{"type":4,"custom_id":"c","value":"v"}]},{"type":18,"component":{"type":3,"values":["a"]}},{"accessory":null}]}}`,
+		`{"a":[1,2,]}`, `{"a":1,}`, `{"a" 1}`, `{"a":tru}`, `{"a":nul}`, `{"a":"\x"}`, `{"a":"\u12"}`, `{"a":-01}`, `{"a":1.}`, `{"a":1e}`, `{"a":.5}`,
+		`{"id":"1"} x`, `{"id":"1"}}`, `{"id":"1"`, `{"id"`, `{`, ``,
+		`{"a":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}`,
+	} {
+		seeds = append(seeds, []byte(s))
+	}
+	return seeds
+}
+
+// checkFast asserts that when a fast decoder accepts b, encoding/json
+// accepts it too and produces the same value.
+func checkFast[T any](t *testing.T, name string, b []byte, fast func([]byte, *T) bool) bool {
+	t.Helper()
+	var got, want T
+	if !fast(b, &got) {
+		return false
+	}
+	if err := json.Unmarshal(b, &want); err != nil {
+		t.Fatalf("%s accepted %q, encoding/json refuses it: %v", name, b, err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("%s(%q) differs from encoding/json (-want +got):\n%s", name, b, diff)
+	}
+	return true
+}
+
+func checkAllFast(t *testing.T, b []byte) {
+	t.Helper()
+	if checkFast(t, "fastDecodeInteraction", b, fastDecodeInteraction) {
+		// Feed the lenient decoders the real parts too.
+		var in wireInteraction
+		_ = json.Unmarshal(b, &in)
+		if in.Data != nil {
+			checkFast(t, "fastDecodeResolved", in.Data.Resolved, fastDecodeResolved)
+			checkFast(t, "fastDecodeComponents", in.Data.Components, fastDecodeComponents)
+		}
+		if in.Message != nil {
+			checkFast(t, "fastDecodeComponents", in.Message.Components, fastDecodeComponents)
+		}
+	}
+	checkFast(t, "fastDecodeResolved", b, fastDecodeResolved)
+	checkFast(t, "fastDecodeComponents", b, fastDecodeComponents)
+}
+
+func TestFastDecodersAgreeWithEncodingJSON(t *testing.T) {
+	for _, b := range fastSeeds(t) {
+		checkAllFast(t, b)
+	}
+}
+
+// Every fixture takes the fast path: a regression here would silently
+// double the converter's cost.
+func TestFastDecoderTakesEveryFixture(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "*.json"))
+	if len(files) == 0 {
+		t.Fatal("no fixtures")
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var in wireInteraction
+		if !fastDecodeInteraction(b, &in) {
+			t.Errorf("%s: fast path refused a real interaction", filepath.Base(f))
+			continue
+		}
+		if in.Data != nil && len(in.Data.Resolved) > 0 && !fastDecodeResolved(in.Data.Resolved, new(wireResolved)) {
+			t.Errorf("%s: fast path refused data.resolved", filepath.Base(f))
+		}
+		if in.Data != nil && len(in.Data.Components) > 0 && !fastDecodeComponents(in.Data.Components, new([]wireComponent)) {
+			t.Errorf("%s: fast path refused data.components", filepath.Base(f))
+		}
+		if in.Message != nil && len(in.Message.Components) > 0 && !fastDecodeComponents(in.Message.Components, new([]wireComponent)) {
+			t.Errorf("%s: fast path refused message.components", filepath.Base(f))
+		}
+	}
+}
+
+func FuzzFastDecoders(f *testing.F) {
+	for _, b := range fastSeeds(f) {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) { checkAllFast(t, b) })
+}
