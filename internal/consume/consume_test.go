@@ -60,7 +60,7 @@ func publish(t *testing.T, js jetstream.JetStream, n int, from int) {
 	}
 }
 
-func start(t *testing.T, js jetstream.JetStream, cfg consume.Config, h consume.Handler) (*consume.Loop, func()) {
+func start(t testing.TB, js jetstream.JetStream, cfg consume.Config, h consume.Handler) (*consume.Loop, func()) {
 	t.Helper()
 	if cfg.Stream == "" {
 		cfg.Stream, cfg.Durable, cfg.Stage = events.RawStream, "test", "test"

@@ -155,3 +155,33 @@ func BenchmarkInbound(b *testing.B) {
 		b.ReportMetric(rate/ceilingRate, "ratio")
 	}
 }
+
+// BenchmarkReconnect measures recovery after the connector drops the
+// socket (architecture.md: handshaken again within 2 s, first retry): the
+// time from the drop to ws-edge being ready on a new, handshaken socket.
+// The backoff ladder is the default (first retry after 0.75–1 s); the
+// connection before each drop counts as stable, as a long-lived one does.
+// Run with a small -benchtime count: each iteration takes about a second.
+//
+//	go test -run '^$' -bench Reconnect -benchtime 10x ./wsedge
+func BenchmarkReconnect(b *testing.B) {
+	h := start(b, func(c *wsedge.Config) {
+		def := wsedge.DefaultConfig()
+		c.BackoffMin, c.BackoffMax = def.BackoffMin, def.BackoffMax
+		c.StableAfter = time.Millisecond
+	})
+	p := h.handshaken()
+	var worst time.Duration
+	b.ResetTimer()
+	for range b.N {
+		dropped := time.Now()
+		p.drop()
+		p = h.conn.accept(10 * time.Second)
+		p.handshake(1)
+		natstest.WaitFor(b, 10*time.Second, func() error { return h.svc.Ready(context.Background()) })
+		worst = max(worst, time.Since(dropped))
+	}
+	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/reconnect")
+	b.ReportMetric(worst.Seconds(), "worst-s")
+	b.ReportMetric(0, "ns/op")
+}
