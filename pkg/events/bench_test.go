@@ -37,6 +37,20 @@ func BenchmarkDecodeFrame(b *testing.B) {
 			}
 		}
 	})
+	// The converter's path: envelope and forward in one call.
+	b.Run("ForwardFrameBody", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(frame)))
+		for b.Loop() {
+			fw, _, err := events.DecodeForwardFrame(frame)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := fw.Body(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
 
 func BenchmarkEventMarshalMsgpack(b *testing.B) {
