@@ -58,6 +58,13 @@ var forwardFrameSeeds = []string{
 	`{"type":"passthrough_forward","forward":{"platform":"` + "\x01" + `","bodyB64":""}}`,
 	`{"type":"passthrough_forward","forward":{"platform":"","bodyB64":""}}`,
 	`{"type":"passthrough_forward","bufferId":"","forward":{"platform":"ü","bodyB64":"AA=="}}`,
+	// Found in review: a repeated "forward" must not merge, and the other
+	// envelope fields keep their type checks.
+	`{"type":"passthrough_forward","forward":{"platform":"a","bodyB64":""},"forward":{"botId":"b"}}`,
+	`{"type":"passthrough_forward","forward":{"platform":"p","bodyB64":"","headers":[["a","b"]]},"forward":{"platform":"p","bodyB64":""}}`,
+	`{"type":"passthrough_forward","requestId":5,"forward":{"platform":"a","bodyB64":""}}`,
+	`{"type":"passthrough_forward","session_key":true,"forward":{"platform":"a","bodyB64":""}}`,
+	`{"type":"passthrough_forward","chat_id":{},"forward":{"platform":"a","bodyB64":""}}`,
 	`{}`, `{"type":"passthrough_forward"}`, `{"bufferId":"1","forward":{"platform":"discord","bodyB64":""}}`,
 }
 

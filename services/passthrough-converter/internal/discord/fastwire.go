@@ -93,6 +93,16 @@ func (r *jsonReader) null() bool {
 // and false when the value did not decode. A field's key twice, or an
 // unknown key that encoding/json might fold onto a field, ends the fast path.
 func (r *jsonReader) object(member func(key []byte) (bit uint64, ok bool)) bool {
+	return r.members(member, false)
+}
+
+// skipObject passes over an object whose keys cannot be fields: any valid
+// key will do.
+func (r *jsonReader) skipObject() bool {
+	return r.members(func([]byte) (uint64, bool) { return 0, true }, true)
+}
+
+func (r *jsonReader) members(member func(key []byte) (bit uint64, ok bool), anyKey bool) bool {
 	if r.peek() != '{' || r.depth >= fastMaxDepth {
 		return false
 	}
@@ -106,8 +116,8 @@ func (r *jsonReader) object(member func(key []byte) (bit uint64, ok bool)) bool 
 		return true
 	}
 	for {
-		key, plain := r.key()
-		if key == nil || !plain {
+		key, plain, ok := r.key()
+		if !ok || !plain && !anyKey {
 			return false
 		}
 		bit, ok := member(key)
@@ -139,35 +149,27 @@ func (r *jsonReader) object(member func(key []byte) (bit uint64, ok bool)) bool 
 // key reads `"key" :` and leaves the reader at the value. plain reports a
 // key that encoding/json could not fold onto a field other than its exact
 // match: no escapes, no upper-case letters, ASCII only (it folds U+212A
-// KELVIN SIGN onto 'k' and U+017F onto 's'). A nil key is an escape or a
-// syntax error.
-func (r *jsonReader) key() (key []byte, plain bool) {
-	if r.peek() != '"' {
-		return nil, false
+// KELVIN SIGN onto 'k' and U+017F onto 's').
+func (r *jsonReader) key() (key []byte, plain, ok bool) {
+	tok, simple, ok := r.stringToken()
+	if !ok {
+		return nil, false, false
 	}
-	start := r.i + 1
-	plain = true
-	for j := start; j < len(r.b); j++ {
-		c := r.b[j]
-		if c == '"' {
-			key = r.b[start:j]
-			r.i = j + 1
-			r.ws()
-			if r.peek() != ':' {
-				return nil, false
-			}
-			r.i++
-			r.ws()
-			return key, plain
-		}
-		switch {
-		case c == '\\' || c < 0x20:
-			return nil, false
-		case c >= 'A' && c <= 'Z' || c >= utf8.RuneSelf:
+	key = tok[1 : len(tok)-1]
+	plain = simple
+	for _, c := range key {
+		if c >= 'A' && c <= 'Z' || c >= utf8.RuneSelf {
 			plain = false
+			break
 		}
 	}
-	return nil, false
+	r.ws()
+	if r.peek() != ':' {
+		return nil, false, false
+	}
+	r.i++
+	r.ws()
+	return key, plain, true
 }
 
 // stringToken reads a string literal and returns its raw bytes, quotes
@@ -433,7 +435,7 @@ func (r *jsonReader) skip() bool {
 		_, _, ok := r.stringToken()
 		return ok
 	case c == '{':
-		return r.object(func([]byte) (uint64, bool) { return 0, true })
+		return r.skipObject()
 	case c == '[':
 		_, ok := r.array(r.skip)
 		return ok

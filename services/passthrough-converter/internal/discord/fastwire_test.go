@@ -41,6 +41,8 @@ func fastSeeds(tb testing.TB) [][]byte {
 		`{"authorizing_integration_owners":null}`, `{"authorizing_integration_owners":{"a":1,}}`,
 		`{"data":{"resolved":{"users":{"1":{"id":"1"},"1":{"username":"u"}},"attachments":{"a":{"size":12,"url":"u"}},"roles":{"r":{"name":"n"}}}}}`,
 		`{"data":{"components":[{"type":1,"components":[{"type":4,"custom_id":"c","value":"v"}]},{"type":18,"component":{"type":3,"values":["a"]}},{"accessory":null}]}}`,
+		`{"id":"1","guild":{"name_localizations":{"en-US":"x","\u00e9":1,"K":[]}},"Data":null}`,
+		`{"id":"1","guild":{"name_localizations":{"en-US":"x","\u00e9":1,"K":[]}}}`,
 		`{"a":[1,2,]}`, `{"a":1,}`, `{"a" 1}`, `{"a":tru}`, `{"a":nul}`, `{"a":"\x"}`, `{"a":"\u12"}`, `{"a":-01}`, `{"a":1.}`, `{"a":1e}`, `{"a":.5}`,
 		`{"id":"1"} x`, `{"id":"1"}}`, `{"id":"1"`, `{"id"`, `{`, ``,
 		`{"a":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}`,
@@ -117,6 +119,15 @@ func TestFastDecoderTakesEveryFixture(t *testing.T) {
 		if in.Message != nil && len(in.Message.Components) > 0 && !fastDecodeComponents(in.Message.Components, new([]wireComponent)) {
 			t.Errorf("%s: fast path refused message.components", filepath.Base(f))
 		}
+	}
+}
+
+// Keys of skipped subtrees (localization maps such as {"en-US": ...}) can
+// never be fields, so they keep the fast path.
+func TestFastDecoderSkipsAnyKeyInUnknownSubtrees(t *testing.T) {
+	b := []byte(`{"id":"1","guild":{"name_localizations":{"en-US":"x","\u00e9":1,"K":[]}}}`)
+	if !checkFast(t, "fastDecodeInteraction", b, fastDecodeInteraction) {
+		t.Fatalf("fast path refused %s", b)
 	}
 }
 
