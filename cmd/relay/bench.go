@@ -53,6 +53,7 @@ type benchConfig struct {
 	KeepDataDir bool
 	Storage     string
 	MemProfile  string
+	AllInOne    bool
 }
 
 // benchReport is what relay bench prints (and --json emits).
@@ -80,6 +81,7 @@ type benchReport struct {
 	PeakRSSBytes      int64         `json:"peak_rss_bytes"`
 	Soak              []soakSample  `json:"soak,omitempty"`
 	SoakVerdict       string        `json:"soak_verdict,omitempty"`
+	SoakProcess       string        `json:"soak_process,omitempty"`
 	Lost              int           `json:"lost"`
 	DuplicatedEvents  int           `json:"duplicated"`
 }
@@ -103,6 +105,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	fs.IntVar(&c.SoakRate, "soak-rate", 5000, "offered rate (interactions/s) during the soak")
 	fs.BoolVar(&c.JSON, "json", false, "print one JSON object instead of a table")
 	fs.DurationVar(&c.DupWindow, "dup-window", time.Hour, "duplicate window of the raw stream (RELAY_DUPLICATE_WINDOW)")
+	fs.BoolVar(&c.AllInOne, "allinone", false, "soak the all-in-one binary in a child process (its own RSS, without the connector and agent); needs --soak, skips the throughput runs")
 	fs.StringVar(&c.Storage, "storage", "file", "JetStream storage for the pipeline and the ceiling: file or memory")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	memProfile := fs.String("memprofile", "", "write a heap profile at the end of the run to this file")
@@ -129,7 +132,14 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	progress := func(format string, a ...any) { fmt.Fprintf(stderr, "bench: "+format+"\n", a...) }
 	c.MemProfile = *memProfile
-	rep, err := bench(ctx, c, progress)
+	run := bench
+	if c.AllInOne {
+		if c.Soak <= 0 {
+			return errNoChild
+		}
+		run = benchAllInOne
+	}
+	rep, err := run(ctx, c, progress)
 	if err != nil {
 		return err
 	}
@@ -154,6 +164,14 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 
 func printBench(w io.Writer, r *benchReport) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	if r.Inbound == 0 { // --allinone: a soak only
+		fmt.Fprintf(tw, "relay bench --allinone\t%d CPUs\t%s\t\n", r.Machine.CPUs, r.Machine.GoVersion)
+		fmt.Fprintf(tw, "peak RSS (all-in-one process)\t%.1f MB\t\t\n", float64(r.PeakRSSBytes)/1e6)
+		fmt.Fprintf(tw, "lost / duplicated events\t%d / %d\t\t\n", r.Lost, r.DuplicatedEvents)
+		tw.Flush()
+		printSoak(w, r)
+		return
+	}
 	fmt.Fprintf(tw, "relay bench\t%d CPUs\t%s\t%s JetStream\t\n", r.Machine.CPUs, r.Machine.GoVersion, r.Storage)
 	fmt.Fprintf(tw, "path\tmsgs/s\traw JetStream ceiling\tratio\t\n")
 	fmt.Fprintf(tw, "inbound (WS frame -> agent), %d msgs\t%.0f\t%.0f\t%.2f\t\n", r.InboundMessages, r.Inbound, r.InboundCeiling, r.InboundRatio)
@@ -164,9 +182,13 @@ func printBench(w io.Writer, r *benchReport) {
 	fmt.Fprintf(tw, "peak RSS (whole bench process)\t%.1f MB\t\t\t\n", float64(r.PeakRSSBytes)/1e6)
 	fmt.Fprintf(tw, "lost / duplicated events\t%d / %d\t\t\t\n", r.Lost, r.DuplicatedEvents)
 	tw.Flush()
+	printSoak(w, r)
+}
+
+func printSoak(w io.Writer, r *benchReport) {
 	if len(r.Soak) > 0 {
-		fmt.Fprintf(w, "\nsoak\n")
-		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintf(w, "\nsoak (%s)\n", r.SoakProcess)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintf(tw, "t\tRSS MB\theap MB\tgoroutines\tdelivered\t\n")
 		for _, s := range r.Soak {
 			fmt.Fprintf(tw, "%v\t%.1f\t%.1f\t%d\t%d\t\n", s.At.Round(time.Second), float64(s.RSSBytes)/1e6, float64(s.HeapBytes)/1e6, s.Goroutines, s.Delivered)
@@ -441,7 +463,8 @@ func bench(ctx context.Context, c benchConfig, progress func(string, ...any)) (*
 		progress("soak at %d/s for %v", c.SoakRate, c.Soak)
 		rep.Soak, rep.SoakVerdict = soak(ctx, c.SoakRate, c.Soak, &seq, agent, func(n uint64) {
 			dev.Emit(events.FramePassthroughForward, map[string]any{"forward": bodies.forward(n)})
-		})
+		}, sampleSelf)
+		rep.SoakProcess = "whole bench process"
 	}
 	rep.PeakRSSBytes = procStatus("VmHWM")
 	if c.MemProfile != "" {
@@ -652,7 +675,10 @@ type benchAgent struct {
 	cc    jetstream.ConsumeContext
 	count atomic.Int64
 	mu    sync.Mutex
-	seen  map[uint64]int
+	// seen counts arrivals per interaction number (ids are dense from
+	// benchIDBase), one byte each, saturating: a map here grew by tens of
+	// MB over a soak and showed up as the bench's own RSS growth.
+	seen []uint8
 	// arrivals is set during a latency run: id -> arrival time.
 	arrivals map[uint64]time.Time
 }
@@ -664,7 +690,7 @@ func newBenchAgent(ctx context.Context, js jetstream.JetStream) (*benchAgent, er
 	if err != nil {
 		return nil, err
 	}
-	a := &benchAgent{seen: map[uint64]int{}}
+	a := &benchAgent{}
 	a.cc, err = cons.Consume(func(m jetstream.Msg) {
 		now := time.Now()
 		var ev events.MessageEvent
@@ -674,10 +700,19 @@ func newBenchAgent(ctx context.Context, js jetstream.JetStream) (*benchAgent, er
 			return
 		}
 		id, _ := strconv.ParseUint(ev.MessageID, 10, 64)
+		n := id - benchIDBase
+		if id < benchIDBase || n >= 1<<32 {
+			return // not one of ours
+		}
 		a.mu.Lock()
-		a.seen[id-benchIDBase]++
+		if n >= uint64(len(a.seen)) {
+			a.seen = append(a.seen, make([]uint8, n+1-uint64(len(a.seen))+uint64(len(a.seen)/2))...)
+		}
+		if a.seen[n] < 255 {
+			a.seen[n]++
+		}
 		if a.arrivals != nil {
-			a.arrivals[id-benchIDBase] = now
+			a.arrivals[n] = now
 		}
 		a.mu.Unlock()
 		a.count.Add(1)
@@ -703,7 +738,11 @@ func (a *benchAgent) check(total uint64) (lost, dup int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for i := range total {
-		switch c := a.seen[i]; {
+		var c int
+		if i < uint64(len(a.seen)) {
+			c = int(a.seen[i])
+		}
+		switch {
 		case c == 0:
 			lost++
 		case c > 1:
@@ -760,7 +799,18 @@ func pct(d []time.Duration, p float64) time.Duration {
 // soak offers a steady rate and samples memory and goroutines every tenth
 // of the run. It fails when the last third's RSS or goroutine count is well
 // above the second third's (unbounded growth); the first third is warm-up.
-func soak(ctx context.Context, rate int, d time.Duration, seq *atomic.Uint64, a *benchAgent, emit func(uint64)) ([]soakSample, string) {
+// sampleSelf samples this process.
+func sampleSelf() soakSample {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return soakSample{RSSBytes: procStatus("VmRSS"), Goroutines: runtime.NumGoroutine(), HeapBytes: ms.HeapInuse}
+}
+
+// soak offers rate interactions/s for d through emit, sampling with sample
+// (RSS, heap, goroutines of the process under test) ten times, and judges
+// the samples: growth of RSS or goroutines from the middle to the last
+// third, or deliveries falling behind the offered rate, fail it.
+func soak(ctx context.Context, rate int, d time.Duration, seq *atomic.Uint64, a *benchAgent, emit func(uint64), sample func() soakSample) ([]soakSample, string) {
 	start := time.Now()
 	sctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
@@ -774,9 +824,9 @@ func soak(ctx context.Context, rate int, d time.Duration, seq *atomic.Uint64, a 
 	for {
 		select {
 		case <-tick.C:
-			var ms runtime.MemStats
-			runtime.ReadMemStats(&ms)
-			samples = append(samples, soakSample{At: time.Since(start), RSSBytes: procStatus("VmRSS"), Goroutines: runtime.NumGoroutine(), HeapBytes: ms.HeapInuse, Delivered: a.count.Load()})
+			s := sample()
+			s.At, s.Delivered = time.Since(start), a.count.Load()
+			samples = append(samples, s)
 			continue
 		case <-done:
 		}
@@ -815,8 +865,16 @@ func soak(ctx context.Context, rate int, d time.Duration, seq *atomic.Uint64, a 
 
 // procStatus reads a kB field of /proc/self/status as bytes (0 where
 // /proc is not available).
-func procStatus(field string) int64 {
-	b, err := os.ReadFile("/proc/self/status")
+func procStatus(field string) int64 { return procStatusOf(0, field) }
+
+// procStatusOf reads a size field of /proc/<pid>/status (pid 0: this
+// process), in bytes.
+func procStatusOf(pid int, field string) int64 {
+	path := "/proc/self/status"
+	if pid != 0 {
+		path = "/proc/" + strconv.Itoa(pid) + "/status"
+	}
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return 0
 	}

@@ -386,3 +386,45 @@ func TestRestartDeliversPendingOnce(t *testing.T) {
 	}
 	p2.stop(t)
 }
+
+// TestBenchAllInOneSoak runs relay bench --allinone briefly: it must start
+// the all-in-one as a child process, feed it, sample the child (not
+// itself) and deliver every event exactly once.
+func TestBenchAllInOneSoak(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a soak")
+	}
+	cmd := exec.Command(relayBin, "bench", "--allinone", "--soak", "5s", "--soak-rate", "200", "--json")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("relay bench --allinone: %v\n%s", err, stderr.String())
+	}
+	var rep struct {
+		SoakProcess string `json:"soak_process"`
+		SoakVerdict string `json:"soak_verdict"`
+		PeakRSS     int64  `json:"peak_rss_bytes"`
+		Lost        int    `json:"lost"`
+		Duplicated  int    `json:"duplicated"`
+		Soak        []struct {
+			RSS        int64 `json:"rss_bytes"`
+			Goroutines int   `json:"goroutines"`
+			Delivered  int64 `json:"delivered"`
+		} `json:"soak"`
+	}
+	if err := json.Unmarshal(out, &rep); err != nil {
+		t.Fatalf("bench output is not JSON: %v\n%s", err, out)
+	}
+	if rep.SoakProcess != "all-in-one child process" || !strings.HasPrefix(rep.SoakVerdict, "ok") || rep.Lost != 0 || rep.Duplicated != 0 {
+		t.Fatalf("report = %+v", rep)
+	}
+	if len(rep.Soak) < 6 || rep.PeakRSS <= 0 {
+		t.Fatalf("got %d samples, peak RSS %d; want at least 6 and a child RSS", len(rep.Soak), rep.PeakRSS)
+	}
+	last := rep.Soak[len(rep.Soak)-1]
+	if last.RSS <= 0 || last.Goroutines <= 0 || last.Delivered <= 0 {
+		t.Fatalf("last sample %+v: want the child's RSS and goroutines and deliveries", last)
+	}
+	t.Logf("all-in-one: peak RSS %.1f MB, %d samples, verdict %s", float64(rep.PeakRSS)/1e6, len(rep.Soak), rep.SoakVerdict)
+}

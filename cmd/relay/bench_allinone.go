@@ -1,0 +1,201 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/relaybus/relaybus/internal/devconnector"
+	"github.com/relaybus/relaybus/internal/natsconn"
+	"github.com/relaybus/relaybus/pkg/events"
+)
+
+// benchAllInOne soaks the all-in-one binary itself: this executable is
+// started as a child process ("relay", its embedded NATS on a loopback
+// port, the stages, the default soft memory limit), pointed at a dev
+// connector in this process, and fed Discord interactions at c.SoakRate
+// for c.Soak while an agent here consumes them over TCP. Samples are the
+// child's own RSS (from /proc) and its goroutines and heap (from its
+// /metrics), so the connector and agent are not counted: this is the
+// figure the architecture's memory target speaks of.
+func benchAllInOne(ctx context.Context, c benchConfig, progress func(string, ...any)) (*benchReport, error) {
+	rep := &benchReport{Storage: "file"}
+	bodies, err := loadBodies()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "relay-bench-allinone-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	log := slog.New(slog.DiscardHandler)
+
+	dev, err := devconnector.New(devconnector.Config{Addr: "127.0.0.1:0", Log: log, ReplayLimit: max(4*c.SoakRate*int(c.Soak.Seconds()), 200_000)})
+	if err != nil {
+		return nil, err
+	}
+	if err := dev.Start(); err != nil {
+		return nil, err
+	}
+	defer dev.Close()
+
+	natsAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	httpAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(self)
+	cmd.Env = append(childEnv(os.Environ()),
+		"RELAY_DATA_DIR="+dir,
+		"RELAY_NATS_LISTEN="+natsAddr,
+		"RELAY_HTTP_ADDR="+httpAddr,
+		"GATEWAY_RELAY_URL="+dev.URL(),
+		"GATEWAY_RELAY_PLATFORMS=discord",
+		"RELAY_DUPLICATE_WINDOW="+c.DupWindow.String(),
+		"LOG_LEVEL=warn",
+	)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting the all-in-one: %w", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	}()
+	progress("all-in-one started (pid %d, NATS %s, ops %s)", cmd.Process.Pid, natsAddr, httpAddr)
+	metricsURL := "http://" + httpAddr + "/metrics"
+	if err := waitFor(ctx, 60*time.Second, func() bool {
+		resp, err := http.Get("http://" + httpAddr + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK && dev.Connected()
+	}); err != nil {
+		return nil, fmt.Errorf("the all-in-one did not become ready: %w", err)
+	}
+
+	nc, err := nats.Connect("nats://"+natsAddr, natsconn.Options("bench-agent", log)...)
+	if err != nil {
+		return nil, err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, err
+	}
+	agent, err := newBenchAgent(ctx, js)
+	if err != nil {
+		return nil, err
+	}
+	defer agent.stop()
+
+	var seq atomic.Uint64
+	emit := func(n uint64) {
+		dev.Emit(events.FramePassthroughForward, map[string]any{"forward": bodies.forward(n)})
+	}
+	pid := cmd.Process.Pid
+	sample := func() soakSample {
+		m := scrapeMetrics(metricsURL, "go_goroutines", "go_memstats_heap_inuse_bytes")
+		return soakSample{RSSBytes: procStatusOf(pid, "VmRSS"), Goroutines: int(m[0]), HeapBytes: uint64(m[1])}
+	}
+	progress("soak of the all-in-one at %d/s for %v", c.SoakRate, c.Soak)
+	rep.Soak, rep.SoakVerdict = soak(ctx, c.SoakRate, c.Soak, &seq, agent, emit, sample)
+	rep.SoakProcess = "all-in-one child process"
+	if err := waitFor(ctx, 2*time.Minute, func() bool { return agent.count.Load() >= int64(seq.Load()) }); err != nil {
+		return nil, fmt.Errorf("after the soak: %d of %d events delivered: %w", agent.count.Load(), seq.Load(), err)
+	}
+	rep.Lost, rep.DuplicatedEvents = agent.check(seq.Load())
+	rep.Machine.CPUs, rep.Machine.GoVersion = runtime.NumCPU(), runtime.Version()
+	rep.PeakRSSBytes = procStatusOf(pid, "VmHWM")
+	select {
+	case err := <-exited:
+		exited <- err
+		return nil, fmt.Errorf("the all-in-one exited during the soak: %v", err)
+	default:
+	}
+	return rep, nil
+}
+
+// childEnv drops the relay's own settings from env, so that the child is
+// configured only by what benchAllInOne sets (GOMEMLIMIT, GOGC and the
+// like pass through).
+func childEnv(env []string) []string {
+	out := env[:0:0]
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "RELAY_") || strings.HasPrefix(k, "GATEWAY_") || k == "LOG_LEVEL" {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
+// freeAddr returns a loopback address with a port that was free a moment ago.
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// scrapeMetrics reads the named unlabelled gauges from a Prometheus text
+// endpoint (0 for any it cannot read).
+func scrapeMetrics(url string, names ...string) []float64 {
+	out := make([]float64, len(names))
+	resp, err := http.Get(url)
+	if err != nil {
+		return out
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		name, value, ok := strings.Cut(sc.Text(), " ")
+		if !ok {
+			continue
+		}
+		for i, n := range names {
+			if name == n {
+				out[i], _ = strconv.ParseFloat(strings.TrimSpace(value), 64)
+			}
+		}
+	}
+	return out
+}
+
+// errNoChild is returned when --allinone is used without --soak.
+var errNoChild = errors.New("bench: --allinone measures a soak: set --soak")
