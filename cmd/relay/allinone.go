@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
@@ -121,7 +122,9 @@ func runAllInOne(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 	log = log.With("service", "relay", "version", version)
-	setMemoryLimit(getenv)
+	if getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(defaultMemoryLimit) // governMemory adjusts it once running
+	}
 
 	// Dev connector: started first so that ws-edge's configuration can point at it.
 	var dev *devconnector.Server
@@ -236,6 +239,7 @@ func runAllInOne(ctx context.Context, args []string, getenv func(string) string,
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return ops.Serve(gctx, ln, o.Handler(), log) })
+	g.Go(func() error { return governMemory(gctx, getenv, defaultMemoryLimit, 5*time.Second, log) })
 	g.Go(func() error { return edge.Run(gctx) })
 	g.Go(func() error { return conv.Run(gctx) })
 	g.Go(func() error { return eg.Run(gctx) })
@@ -274,17 +278,6 @@ See the echo agent's replies:    curl -s %s/outbound
 Stop with Ctrl-C.
 
 `, ns.ClientURL(), opsAddr, opsAddr, dev.URL(), dev.URL(), dev.URL(), dev.URL())
-}
-
-// defaultMemoryLimit is the all-in-one process's soft memory limit unless
-// GOMEMLIMIT says otherwise: under sustained load the Go heap would
-// otherwise grow to twice the live data between collections.
-const defaultMemoryLimit = 128 << 20
-
-func setMemoryLimit(getenv func(string) string) {
-	if getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(defaultMemoryLimit)
-	}
 }
 
 func randomHex(n int) string {

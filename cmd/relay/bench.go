@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
-	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -109,12 +108,23 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	fs.StringVar(&c.Storage, "storage", "file", "JetStream storage for the pipeline and the ceiling: file or memory")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	memProfile := fs.String("memprofile", "", "write a heap profile at the end of the run to this file")
-	memLimit := fs.Int64("memory-limit", defaultMemoryLimit+64<<20, "soft memory limit of the bench process in bytes: the all-in-one's default plus room for the connector and agent it also hosts (GOMEMLIMIT overrides)")
+	memLimit := fs.Int64("memory-limit", defaultMemoryLimit+64<<20, "base soft memory limit of the bench process in bytes: the all-in-one's default plus room for the connector and agent it also hosts; it follows the live heap as the all-in-one's does (GOMEMLIMIT overrides, 0 disables)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if getenv("GOMEMLIMIT") == "" && *memLimit > 0 {
-		debug.SetMemoryLimit(*memLimit)
+	if *memLimit > 0 {
+		// The same policy as the all-in-one's, from a base with room for the
+		// connector and agent this process also hosts.
+		gctx, stop := context.WithCancel(ctx)
+		governed := make(chan struct{})
+		go func() {
+			defer close(governed)
+			_ = governMemory(gctx, getenv, *memLimit, 5*time.Second, slog.New(slog.DiscardHandler))
+		}()
+		defer func() {
+			stop()
+			<-governed
+		}()
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
