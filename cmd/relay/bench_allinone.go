@@ -147,14 +147,17 @@ func benchAllInOne(ctx context.Context, c benchConfig, progress func(string, ...
 	return rep, nil
 }
 
-// childEnv drops the relay's own settings from env, so that the child is
-// configured only by what benchAllInOne sets (GOMEMLIMIT, GOGC and the
-// like pass through).
+// childEnv drops from env what benchAllInOne sets for the child (its
+// addresses, store, connector and log level) and passes the rest through,
+// so that tuning variables (RELAY_INBOUND_MAX_BYTES, CONVERTER_WORKERS,
+// GOMEMLIMIT, GOGC ...) reach it.
 func childEnv(env []string) []string {
 	out := env[:0:0]
 	for _, kv := range env {
 		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "RELAY_") || strings.HasPrefix(k, "GATEWAY_") || k == "LOG_LEVEL" {
+		switch {
+		case strings.HasPrefix(k, "GATEWAY_"), strings.HasPrefix(k, "RELAY_DEV"),
+			k == "RELAY_DATA_DIR", k == "RELAY_NATS_LISTEN", k == "RELAY_HTTP_ADDR", k == "RELAY_DUPLICATE_WINDOW", k == "LOG_LEVEL":
 			continue
 		}
 		out = append(out, kv)
