@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -24,18 +22,7 @@ const tokenMarker = "aW50ZXJhY3Rpb246TOKENMARKER0123456789xyz"
 // fuzzSeeds are every fixture plus the inline bodies of the unit tests.
 func fuzzSeeds(tb testing.TB) [][]byte {
 	tb.Helper()
-	files, err := filepath.Glob(filepath.Join("testdata", "*.json"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var seeds [][]byte
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		seeds = append(seeds, b)
-	}
+	seeds := discord.ReadFixtures(tb)
 	for _, s := range []string{
 		`interaction`, ``, `[{"id":"1","type":2}]`, `null`,
 		`{"id":786008729715212338,"type":2,"channel_id":"c"}`,
