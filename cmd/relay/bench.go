@@ -809,6 +809,27 @@ func pct(d []time.Duration, p float64) time.Duration {
 // soak offers a steady rate and samples memory and goroutines every tenth
 // of the run. It fails when the last third's RSS or goroutine count is well
 // above the second third's (unbounded growth); the first third is warm-up.
+// slopePerMinute is the least-squares slope of f over the samples, per
+// minute: RSS that keeps rising shows here even when it stays under the
+// verdict's growth threshold (a de-duplication window still filling, say).
+func slopePerMinute(s []soakSample, f func(soakSample) float64) float64 {
+	if len(s) < 2 {
+		return 0
+	}
+	var sx, sy, sxx, sxy float64
+	for _, x := range s {
+		t := x.At.Minutes()
+		y := f(x)
+		sx, sy, sxx, sxy = sx+t, sy+y, sxx+t*t, sxy+t*y
+	}
+	n := float64(len(s))
+	den := n*sxx - sx*sx
+	if den == 0 {
+		return 0
+	}
+	return (n*sxy - sx*sy) / den
+}
+
 // sampleSelf samples this process.
 func sampleSelf() soakSample {
 	var ms runtime.MemStats
@@ -870,7 +891,8 @@ func soak(ctx context.Context, rate int, d time.Duration, seq *atomic.Uint64, a 
 	if avg(last, gor) > avg(mid, gor)*1.25+50 {
 		return samples, fmt.Sprintf("goroutines grow: %.0f -> %.0f", avg(mid, gor), avg(last, gor))
 	}
-	return samples, fmt.Sprintf("ok (RSS %.1f -> %.1f MB, goroutines %.0f -> %.0f)", avg(mid, rss)/1e6, avg(last, rss)/1e6, avg(mid, gor), avg(last, gor))
+	return samples, fmt.Sprintf("ok (RSS %.1f -> %.1f MB, trend %+.1f MB/min over the last two thirds; goroutines %.0f -> %.0f)",
+		avg(mid, rss)/1e6, avg(last, rss)/1e6, slopePerMinute(samples[third:], rss)/1e6, avg(mid, gor), avg(last, gor))
 }
 
 // procStatus reads a kB field of /proc/self/status as bytes (0 where
