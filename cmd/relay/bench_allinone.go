@@ -25,6 +25,9 @@ import (
 	"github.com/relaybus/relaybus/pkg/events"
 )
 
+// errNoChild is returned when --allinone is used without --soak.
+var errNoChild = errors.New("bench: --allinone measures a soak: set --soak")
+
 // benchAllInOne soaks the all-in-one binary itself: this executable is
 // started as a child process ("relay", its embedded NATS on a loopback
 // port, the stages, the default soft memory limit), pointed at a dev
@@ -199,6 +202,3 @@ func scrapeMetrics(url string, names ...string) []float64 {
 	}
 	return out
 }
-
-// errNoChild is returned when --allinone is used without --soak.
-var errNoChild = errors.New("bench: --allinone measures a soak: set --soak")
