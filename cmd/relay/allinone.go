@@ -123,7 +123,9 @@ func runAllInOne(ctx context.Context, args []string, getenv func(string) string,
 	}
 	log = log.With("service", "relay", "version", version)
 	if getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(defaultMemoryLimit) // governMemory adjusts it once running
+		// From the start, so that the embedded server's store recovery is
+		// already under it; governMemory takes over once the stages run.
+		debug.SetMemoryLimit(defaultMemoryLimit)
 	}
 
 	// Dev connector: started first so that ws-edge's configuration can point at it.
@@ -238,8 +240,8 @@ func runAllInOne(ctx context.Context, args []string, getenv func(string) string,
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return ops.Serve(gctx, ln, o.Handler(), log) })
 	g.Go(func() error { return governMemory(gctx, getenv, defaultMemoryLimit, 5*time.Second, log) })
+	g.Go(func() error { return ops.Serve(gctx, ln, o.Handler(), log) })
 	g.Go(func() error { return edge.Run(gctx) })
 	g.Go(func() error { return conv.Run(gctx) })
 	g.Go(func() error { return eg.Run(gctx) })

@@ -245,6 +245,13 @@ func loadBodies() (*benchBodies, error) {
 }
 
 // frame returns the passthrough_forward frame fields for interaction n.
+// emitter returns a function that makes dev forward interaction n.
+func (b *benchBodies) emitter(dev *devconnector.Server) func(n uint64) {
+	return func(n uint64) {
+		dev.Emit(events.FramePassthroughForward, map[string]any{"forward": b.forward(n)})
+	}
+}
+
 func (b *benchBodies) forward(n uint64) map[string]any {
 	body := bytes.Replace(b.templates[n%uint64(len(b.templates))], []byte(idPlaceholder), []byte(strconv.FormatUint(benchIDBase+n, 10)), 1)
 	return map[string]any{
@@ -408,10 +415,10 @@ func bench(ctx context.Context, c benchConfig, progress func(string, ...any)) (*
 	progress("inbound, %d interactions", c.Inbound)
 	var seq atomic.Uint64
 	start := time.Now()
+	emit := bodies.emitter(dev)
 	go func() {
 		for i := 0; i < c.Inbound && ctx.Err() == nil; i++ {
-			n := seq.Add(1) - 1
-			dev.Emit(events.FramePassthroughForward, map[string]any{"forward": bodies.forward(n)})
+			emit(seq.Add(1) - 1)
 		}
 	}()
 	if err := agent.waitCount(ctx, int64(c.Inbound), 5*time.Minute); err != nil {
@@ -423,9 +430,7 @@ func bench(ctx context.Context, c benchConfig, progress func(string, ...any)) (*
 
 	// 3. Latency at a fixed offered rate.
 	progress("latency, %d/s for %v", c.Rate, c.LatencyFor)
-	lat, err := latencyRun(ctx, c.Rate, c.LatencyFor, &seq, agent, func(n uint64) {
-		dev.Emit(events.FramePassthroughForward, map[string]any{"forward": bodies.forward(n)})
-	})
+	lat, err := latencyRun(ctx, c.Rate, c.LatencyFor, &seq, agent, emit)
 	if err != nil {
 		return nil, fmt.Errorf("latency: %w", err)
 	}
@@ -471,9 +476,7 @@ func bench(ctx context.Context, c benchConfig, progress func(string, ...any)) (*
 	// 5. Soak.
 	if c.Soak > 0 {
 		progress("soak at %d/s for %v", c.SoakRate, c.Soak)
-		rep.Soak, rep.SoakVerdict = soak(ctx, c.SoakRate, c.Soak, &seq, agent, func(n uint64) {
-			dev.Emit(events.FramePassthroughForward, map[string]any{"forward": bodies.forward(n)})
-		}, sampleSelf)
+		rep.Soak, rep.SoakVerdict = soak(ctx, c.SoakRate, c.Soak, &seq, agent, emit, sampleSelf)
 		rep.SoakProcess = "whole bench process"
 	}
 	rep.PeakRSSBytes = procStatus("VmHWM")
@@ -806,9 +809,6 @@ func pct(d []time.Duration, p float64) time.Duration {
 	return s[i]
 }
 
-// soak offers a steady rate and samples memory and goroutines every tenth
-// of the run. It fails when the last third's RSS or goroutine count is well
-// above the second third's (unbounded growth); the first third is warm-up.
 // slopePerMinute is the least-squares slope of f over the samples, per
 // minute: RSS that keeps rising shows here even when it stays under the
 // verdict's growth threshold (a de-duplication window still filling, say).
@@ -838,9 +838,10 @@ func sampleSelf() soakSample {
 }
 
 // soak offers rate interactions/s for d through emit, sampling with sample
-// (RSS, heap, goroutines of the process under test) ten times, and judges
-// the samples: growth of RSS or goroutines from the middle to the last
-// third, or deliveries falling behind the offered rate, fail it.
+// (RSS, heap, goroutines of the process under test) every tenth of the run,
+// and judges the samples, the first third being warm-up: RSS or goroutines
+// well above the second third's in the last third (unbounded growth), or
+// deliveries falling behind the offered rate, fail it.
 func soak(ctx context.Context, rate int, d time.Duration, seq *atomic.Uint64, a *benchAgent, emit func(uint64), sample func() soakSample) ([]soakSample, string) {
 	start := time.Now()
 	sctx, cancel := context.WithTimeout(ctx, d)
@@ -891,8 +892,12 @@ func soak(ctx context.Context, rate int, d time.Duration, seq *atomic.Uint64, a 
 	if avg(last, gor) > avg(mid, gor)*1.25+50 {
 		return samples, fmt.Sprintf("goroutines grow: %.0f -> %.0f", avg(mid, gor), avg(last, gor))
 	}
-	return samples, fmt.Sprintf("ok (RSS %.1f -> %.1f MB, trend %+.1f MB/min over the last two thirds; goroutines %.0f -> %.0f)",
-		avg(mid, rss)/1e6, avg(last, rss)/1e6, slopePerMinute(samples[third:], rss)/1e6, avg(mid, gor), avg(last, gor))
+	trend := "" // a per-minute slope of a few seconds is noise
+	if tail := samples[third:]; tail[len(tail)-1].At-tail[0].At >= time.Minute {
+		trend = fmt.Sprintf(", trend %+.1f MB/min over the last two thirds", slopePerMinute(tail, rss)/1e6)
+	}
+	return samples, fmt.Sprintf("ok (RSS %.1f -> %.1f MB%s; goroutines %.0f -> %.0f)",
+		avg(mid, rss)/1e6, avg(last, rss)/1e6, trend, avg(mid, gor), avg(last, gor))
 }
 
 // procStatus reads a kB field of /proc/self/status as bytes (0 where

@@ -22,7 +22,6 @@ import (
 
 	"github.com/relaybus/relaybus/internal/devconnector"
 	"github.com/relaybus/relaybus/internal/natsconn"
-	"github.com/relaybus/relaybus/pkg/events"
 )
 
 // errNoChild is returned when --allinone is used without --soak.
@@ -124,9 +123,7 @@ func benchAllInOne(ctx context.Context, c benchConfig, progress func(string, ...
 	defer agent.stop()
 
 	var seq atomic.Uint64
-	emit := func(n uint64) {
-		dev.Emit(events.FramePassthroughForward, map[string]any{"forward": bodies.forward(n)})
-	}
+	emit := bodies.emitter(dev)
 	pid := cmd.Process.Pid
 	sample := func() soakSample {
 		m := scrapeMetrics(metricsURL, "go_goroutines", "go_memstats_heap_inuse_bytes")
