@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -68,7 +70,7 @@ func Options(name string, log *slog.Logger) []nats.Option {
 			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
-			log.Info("nats reconnected", "server", nc.ConnectedUrlRedacted())
+			log.Info("nats reconnected", "server", RedactURL(nc.ConnectedUrl()))
 		}),
 		nats.ClosedHandler(func(_ *nats.Conn) { log.Info("nats connection closed") }),
 		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
@@ -97,9 +99,88 @@ func Connect(cfg Config, name string, log *slog.Logger) (*nats.Conn, error) {
 	}
 	nc, err := nats.Connect(cfg.URL, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("connecting to nats at %s: %w", cfg.URL, err)
+		return nil, fmt.Errorf("connecting to nats at %s: %w", RedactURL(cfg.URL), RedactError(err))
 	}
 	return nc, nil
+}
+
+// redacted replaces a URL's secret part.
+const redacted = "xxxxx"
+
+// RedactURL returns a NATS URL, or a comma-separated list of them, safe to
+// log or to put into an error: a password is replaced by "xxxxx" (as
+// [url.URL.Redacted] does), and so is a user without a password, since
+// NATS reads that as a token (nats://TOKEN@host). A URL without a scheme
+// (user:pass@host:4222, which the client accepts) is redacted too, and one
+// that does not parse loses everything before its last "@". Every binary
+// logs NATS_URL through this function.
+func RedactURL(list string) string {
+	if !strings.Contains(list, "@") {
+		return list
+	}
+	parts := strings.Split(list, ",")
+	for i, p := range parts {
+		parts[i] = redactOne(strings.TrimSpace(p))
+	}
+	return strings.Join(parts, ",")
+}
+
+func redactOne(s string) string {
+	if !strings.Contains(s, "@") {
+		return s
+	}
+	const defaultScheme = "nats://"
+	in := s
+	bare := !strings.Contains(s, "://")
+	if bare {
+		in = defaultScheme + s
+	}
+	u, err := url.Parse(in)
+	if err != nil || u.Opaque != "" {
+		// Unparseable: keep the scheme and what follows the last "@".
+		at := strings.LastIndex(s, "@")
+		scheme := ""
+		if i := strings.Index(s, "://"); i >= 0 && i < at {
+			scheme = s[:i+3]
+		}
+		return scheme + redacted + "@" + s[at+1:]
+	}
+	if u.User != nil {
+		if _, hasPassword := u.User.Password(); !hasPassword {
+			u.User = url.User(redacted)
+		}
+	}
+	out := u.Redacted()
+	if bare {
+		out = strings.TrimPrefix(out, defaultScheme)
+	}
+	return out
+}
+
+// RedactError returns err with the URL of a [url.Error] in its chain
+// redacted: the client's parse errors quote the whole URL, credentials
+// included, and a bad escape quotes the escape, which may sit in the
+// password. Other errors are returned unchanged.
+func RedactError(err error) error {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return err
+	}
+	r := RedactURL(ue.URL)
+	if r == ue.URL {
+		return err
+	}
+	inner := ue.Err
+	var esc url.EscapeError
+	if errors.As(inner, &esc) {
+		inner = errors.New("invalid URL escape")
+	}
+	safe := &url.Error{Op: ue.Op, URL: r, Err: inner}
+	if ue == err {
+		return safe
+	}
+	// Wrapped deeper: keep the message only, with the URL error replaced.
+	return errors.New(strings.ReplaceAll(err.Error(), ue.Error(), safe.Error()))
 }
 
 // Drain drains nc (in-flight messages are delivered, subscriptions flushed)
