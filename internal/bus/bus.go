@@ -147,8 +147,8 @@ func (c Config) Streams() []jetstream.StreamConfig {
 		},
 		{
 			Name:              ResultsStream,
-			Description:       "definitive action results, kept for the duplicate window (egress)",
-			Subjects:          []string{events.ResultsSubjectPrefix + ">"},
+			Description:       "definitive action results and egress's before-write notes, kept for the duplicate window (egress)",
+			Subjects:          []string{events.ResultsSubjectPrefix + ">", events.WritingSubjectPrefix + ">"},
 			Retention:         jetstream.LimitsPolicy,
 			MaxAge:            c.DuplicateWindow,
 			MaxMsgsPerSubject: 1,

@@ -415,9 +415,11 @@ func TestResultDeclinedTransient(t *testing.T) {
 		{"DeclinedTextNoColon", events.SendResult{Error: "egress declined"}, false, false},
 		{"SuccessWithDeclineCode", events.SendResult{Success: true, Code: events.CodeEgressDeclined}, false, false},
 		{"NotConnected", events.ResultNotConnected, false, true},
-		{"ConnLost", events.ResultConnLost, false, true},
+		{"ConnLostIsAmbiguous", events.ResultConnLost, false, false},
+		{"ConnLostWithoutFlagIsNotRetried", events.SendResult{Error: events.ErrTextConnLost}, false, false},
 		{"TimedOutIsAmbiguous", events.ResultTimedOut, false, false},
-		{"ConnLostButAmbiguous", events.SendResult{Error: events.ErrTextConnLost, Ambiguous: true}, false, false},
+		{"InterruptedIsAmbiguous", events.ResultInterrupted, false, false},
+		{"NotConnectedButAmbiguous", events.SendResult{Error: events.ErrTextNotConnected, Ambiguous: true}, false, false},
 		{"OtherError", events.SendResult{Error: "rate limited"}, false, false},
 	}
 	for _, tt := range tests {
@@ -439,7 +441,7 @@ func TestSynthesizedResultsJSON(t *testing.T) {
 		want string
 	}{
 		{events.ResultNotConnected, `{"success":false,"error":"relay transport not connected"}`},
-		{events.ResultConnLost, `{"success":false,"error":"relay transport connection lost"}`},
+		{events.ResultConnLost, `{"success":false,"error":"relay transport connection lost","ambiguous":true}`},
 		{events.ResultTimedOut, `{"success":false,"error":"relay outbound timed out","ambiguous":true}`},
 	} {
 		got, err := events.Marshal(tt.r, events.ContentTypeJSON)

@@ -222,10 +222,17 @@ type Interrupt struct {
 }
 
 // Scope is a chat's routing record in the relay_scope bucket.
+//
+// Platform and BotID are the identity the chat's traffic came in on (the
+// forward's platform/botId for a passthrough, the event's source platform
+// with the configured bot id for an inbound): egress tags every outbound
+// frame for the chat with them when more than one identity is configured
+// (contract §6 "Identity of a reply").
 type Scope struct {
 	ScopeID   string `json:"scope_id,omitempty" msgpack:"scope_id,omitempty"`
 	UserID    string `json:"user_id,omitempty" msgpack:"user_id,omitempty"`
 	Platform  string `json:"platform" msgpack:"platform"`
+	BotID     string `json:"bot_id,omitempty" msgpack:"bot_id,omitempty"`
 	ChatType  string `json:"chat_type,omitempty" msgpack:"chat_type,omitempty"`
 	Profile   string `json:"profile,omitempty" msgpack:"profile,omitempty"`
 	UpdatedAt string `json:"updated_at,omitempty" msgpack:"updated_at,omitempty"`

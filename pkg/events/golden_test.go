@@ -110,6 +110,7 @@ func goldenCases() []struct {
 		{"send_result_timed_out", events.ResultTimedOut},
 		{"send_result_chat_info", events.SendResult{Success: true, ChatInfo: &events.ChatInfo{Name: "mtg-chat", Type: "group"}}},
 		{"scope", events.Scope{ScopeID: "290926798626357999", UserID: "53908232506183680", Platform: "discord", ChatType: "group", Profile: "support", UpdatedAt: "2025-06-01T12:00:00Z"}},
+		{"scope_identity", events.Scope{ScopeID: "290926798626357999", UserID: "53908232506183680", Platform: "discord", BotID: "290926444748734465", ChatType: "group", Profile: "support", UpdatedAt: "2025-06-01T12:00:00Z"}},
 	}
 }
 

@@ -13,6 +13,10 @@ const (
 	ErrTextNotConnected = "relay transport not connected"
 	ErrTextConnLost     = "relay transport connection lost"
 	ErrTextTimedOut     = "relay outbound timed out"
+	// ErrTextInterrupted is egress's answer to a redelivered action that a
+	// replica had begun writing before it stopped without storing a result:
+	// the connector may have acted on it, so it is not written again.
+	ErrTextInterrupted = "relay outbound interrupted: the gateway stopped while writing it; outcome unknown"
 	// CodeEgressDeclined is the connector's code for a declined action.
 	CodeEgressDeclined = "egress_declined"
 )
@@ -44,8 +48,9 @@ type ChatInfo struct {
 // Synthesized results.
 var (
 	ResultNotConnected = SendResult{Success: false, Error: ErrTextNotConnected}
-	ResultConnLost     = SendResult{Success: false, Error: ErrTextConnLost}
+	ResultConnLost     = SendResult{Success: false, Error: ErrTextConnLost, Ambiguous: true}
 	ResultTimedOut     = SendResult{Success: false, Error: ErrTextTimedOut, Ambiguous: true}
+	ResultInterrupted  = SendResult{Success: false, Error: ErrTextInterrupted, Ambiguous: true}
 )
 
 // Declined reports whether the connector declined the action (code
@@ -55,11 +60,13 @@ func (r SendResult) Declined() bool {
 	return !r.Success && (r.Code == CodeEgressDeclined || strings.Contains(strings.ToLower(r.Error), "egress declined:"))
 }
 
-// Transient reports whether the result says the action never reached the
-// connector (not connected, or the socket was lost before it was written), so
-// that retrying cannot duplicate it.
+// Transient reports whether the result says the action was never written
+// to the connector ("not connected": no socket, or its frame was still
+// queued when the socket went), so that retrying cannot duplicate it. A
+// frame whose write began and whose result never came ("connection lost",
+// "timed out") is ambiguous, not transient: it is never retried.
 func (r SendResult) Transient() bool {
-	return !r.Success && !r.Ambiguous && (r.Error == ErrTextNotConnected || r.Error == ErrTextConnLost)
+	return !r.Success && !r.Ambiguous && r.Error == ErrTextNotConnected
 }
 
 // ParseResult reads a connector result object leniently: ids may be strings

@@ -83,3 +83,18 @@ func SessionKey(src SessionSource, opt SessionKeyOptions) string {
 	}
 	return b.String()
 }
+
+// SessionChat reads the platform and chat id back out of a session key
+// built by SessionKey ("agent:<ns>:<platform>:<chat_type>:<chat_id>…").
+// The chat id is a best guess for keys whose chat id was left out (a DM
+// keyed on its user); ok is false for anything that is not a session key.
+func SessionChat(key string) (platform, chatID string, ok bool) {
+	parts := strings.SplitN(key, ":", 6)
+	if len(parts) < 3 || parts[0] != "agent" || parts[2] == "" {
+		return "", "", false
+	}
+	if len(parts) >= 5 {
+		chatID = parts[4]
+	}
+	return parts[2], chatID, true
+}

@@ -44,6 +44,13 @@ const (
 	OutboundSubjects = "relay.outbound.>"
 	// ResultsSubjectPrefix prefixes relay.results.<action id>.
 	ResultsSubjectPrefix = "relay.results."
+	// WritingSubjectPrefix prefixes relay.egress.writing.<action id>, kept
+	// in RELAY_RESULTS (the last message per subject): egress's durable
+	// note that an action's frame is about to be written (WritingBegun) or
+	// was not written after all (WritingNot). A redelivered action with no
+	// stored result whose note says "begun" may already have reached the
+	// connector, so it is answered ambiguous and never written again.
+	WritingSubjectPrefix = "relay.egress.writing."
 	// DLQSubjectPrefix prefixes relay.dlq.<stage>.
 	DLQSubjectPrefix = "relay.dlq."
 	// DLQSubjects matches every dead letter.
@@ -134,6 +141,15 @@ func OutboundSubject(op string) string { return OutboundSubjectPrefix + Token(op
 
 // ResultsSubject returns relay.results.<action id>.
 func ResultsSubject(actionID string) string { return ResultsSubjectPrefix + Token(actionID) }
+
+// WritingSubject returns relay.egress.writing.<action id>.
+func WritingSubject(actionID string) string { return WritingSubjectPrefix + Token(actionID) }
+
+// The bodies of a relay.egress.writing.<action id> note.
+const (
+	WritingBegun = "begun"
+	WritingNot   = "not_written"
+)
 
 // DLQSubject returns relay.dlq.<stage>.
 func DLQSubject(stage string) string { return DLQSubjectPrefix + Token(stage) }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/relaybus/relaybus/internal/bus"
 	"github.com/relaybus/relaybus/internal/envconf"
+	"github.com/relaybus/relaybus/pkg/events"
 )
 
 // Config holds the egress settings. Build it with [DefaultConfig] or
@@ -26,11 +27,10 @@ type Config struct {
 	// request may take (default 35s: ws-edge's own 30 s outbound timeout
 	// plus a margin, so that ws-edge reports the ambiguous timeout itself).
 	EdgeTimeout time.Duration
-	// AckWait is EGRESS_ACK_WAIT: the consumer's ack wait (default 60s, so
-	// that one edge request fits in it with a margin). When it does not
-	// (AckWait < EdgeTimeout + 10s), a running request tells the server
-	// every AckWait/2 that the action is still in progress; a split send
-	// does so between its parts in any case.
+	// AckWait is EGRESS_ACK_WAIT: the consumer's ack wait (default 60s).
+	// The consume loop tells the server every AckWait/3 that an action in
+	// hand is still in progress, so a long request or split send keeps it;
+	// this only bounds how late a crashed replica's actions come back.
 	AckWait time.Duration
 	// RetryBase and RetryMax are EGRESS_RETRY_BASE and EGRESS_RETRY_MAX: an
 	// undelivered action is retried after RetryBase·2^(n-1), capped at
@@ -41,6 +41,12 @@ type Config struct {
 	// platforms, and whose descriptor applies when nothing else names one.
 	// Empty: the first descriptor stored in relay_descriptor.
 	PrimaryPlatform string
+	// Identities are GATEWAY_RELAY_PLATFORMS with GATEWAY_RELAY_BOT_IDS,
+	// as ws-edge reads them. With more than one, every outbound frame is
+	// tagged with the platform and bot id the chat's traffic came in on
+	// (contract §6 "Identity of a reply"); with one or none, nothing is
+	// added.
+	Identities events.Identities
 	// HTTPAddr is EGRESS_HTTP_ADDR: the ops HTTP listen address ("" = no
 	// ops server of its own; the egress binary defaults to ":8083").
 	HTTPAddr string
@@ -110,7 +116,7 @@ func (c Config) Validate() error {
 // ConfigFromEnv overlays the environment on [DefaultConfig] and validates
 // the result: EGRESS_HTTP_ADDR, EGRESS_WORKERS, EGRESS_ACTION_DEADLINE,
 // EGRESS_EDGE_TIMEOUT, EGRESS_ACK_WAIT, EGRESS_RETRY_BASE, EGRESS_RETRY_MAX,
-// EGRESS_SHUTDOWN_TIMEOUT, GATEWAY_RELAY_PLATFORMS (its first entry) and the
+// EGRESS_SHUTDOWN_TIMEOUT, GATEWAY_RELAY_PLATFORMS, GATEWAY_RELAY_BOT_IDS and the
 // RELAY_* bus settings.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	c := DefaultConfig()
@@ -133,13 +139,10 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	); err != nil {
 		return c, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
-	if v := getenv("GATEWAY_RELAY_PLATFORMS"); v != "" {
-		for p := range strings.SplitSeq(v, ",") {
-			if p = strings.TrimSpace(p); p != "" {
-				c.PrimaryPlatform = p
-				break
-			}
-		}
+	if v := getenv("GATEWAY_RELAY_PLATFORMS"); strings.TrimSpace(v) != "" {
+		// Bad bot-id JSON means no bot ids (contract §2); ws-edge warns.
+		c.Identities, _ = events.ParseIdentities(v, getenv("GATEWAY_RELAY_BOT_IDS"))
+		c.PrimaryPlatform = c.Identities.Primary()
 	}
 	return c, c.Validate()
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -30,6 +29,9 @@ const (
 type undelivered struct {
 	reason string
 	cause  error
+	// noteBegun is set once the "begun" note was stored: it must be
+	// superseded by a "not written" note before the retry.
+	noteBegun bool
 }
 
 func (e *undelivered) Error() string { return ErrNotDelivered.Error() + ": " + e.cause.Error() }
@@ -85,6 +87,19 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 			s.metrics.actions.WithLabelValues(j.op, outcomeReplayed).Inc()
 			return nil
 		}
+		// No result, but a replica may have begun writing it before it
+		// stopped: the connector may have acted on it, so never write it
+		// again (contract §1; architecture "Bus -> connector").
+		begun, err := s.writingBegun(ctx, j.id)
+		if err != nil {
+			s.metrics.retries.WithLabelValues(retryPublish).Inc()
+			return err
+		}
+		if begun {
+			s.log.Warn("redelivered action may have been written by a replica that stopped; answering ambiguous, not writing it again",
+				"action_id", j.id, "op", j.op)
+			return s.settle(ctx, j, outcomeAmbiguous, events.ResultInterrupted, nil)
+		}
 	}
 
 	a, err := events.DecodeAction(msg.Data(), hdr.Get(events.ContentTypeHeader), subjectOp)
@@ -95,26 +110,39 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 		return s.expire(ctx, j, "deadline passed before the first attempt")
 	}
 
-	scopePlatform := s.attachScope(ctx, &a)
+	rec, known := s.attachScope(ctx, &a)
 	if a.Op == events.OpGetChatInfo {
 		return s.settle(ctx, j, outcomeUnsupported, events.SendResult{
 			Error: "op get_chat_info is not on the bus: request " + events.ChatInfoSubject,
 			Code:  events.ReasonOpUnsupported,
 		}, nil)
 	}
-	d := s.descriptorFor(a.Platform, scopePlatform)
+	var chatPlatform string
+	if known {
+		chatPlatform = rec.Platform
+	}
+	d := s.descriptorFor(a.Platform, chatPlatform)
 	if a.Op != events.OpInterrupt && !d.SupportsOp(a.Op) {
 		return s.settle(ctx, j, outcomeUnsupported, events.SendResult{
 			Error: "op " + a.Op + " not supported by the connector",
 			Code:  events.ReasonOpUnsupported,
 		}, nil)
 	}
+	s.tagIdentity(&a, rec, known)
 
 	res, err := s.deliver(ctx, j, &a, d)
 	if err != nil {
 		var ud *undelivered
 		if !errors.As(err, &ud) {
 			return s.reject(ctx, j, err)
+		}
+		// Never written: say so durably before the retry, so that the
+		// redelivery is not taken for an interrupted write.
+		if ud.noteBegun {
+			if nerr := s.noteWriting(ctx, j.id, events.WritingNot); nerr != nil {
+				s.log.Warn("could not record that an action was not written; its redelivery will be answered ambiguous",
+					"action_id", j.id, "err", nerr)
+			}
 		}
 		if !s.now().Before(j.deadline) {
 			return s.expire(ctx, j, ud.cause.Error())
@@ -144,6 +172,9 @@ func (s *Service) settle(ctx context.Context, j *job, outcome string, res events
 		return err
 	}
 	s.metrics.actions.WithLabelValues(j.op, outcome).Inc()
+	if outcome == outcomeAmbiguous {
+		s.metrics.ambiguous.WithLabelValues(ambiguityCause(res)).Inc()
+	}
 	s.metrics.latency.Observe(s.now().Sub(j.stored).Seconds())
 	s.log.Debug("action settled", "action_id", j.id, "op", j.op, "outcome", outcome, "code", res.Code)
 	if dead != nil {
@@ -247,12 +278,29 @@ func (s *Service) descriptorFor(actionPlatform, scopePlatform string) descriptor
 }
 
 // attachScope re-attaches the chat's routing scope to a chat-addressed
-// action's metadata (contract §6) and returns the chat's platform when the
-// scope is known.
-func (s *Service) attachScope(ctx context.Context, a *events.Action) string {
+// action's metadata (contract §6) and returns the chat's record when it is
+// known. For a follow_up it returns the record of the session's chat (for
+// its identity) without touching the metadata: a follow_up needs no scope.
+func (s *Service) attachScope(ctx context.Context, a *events.Action) (scopes.Record, bool) {
 	mirrorScope(a)
+	if a.Op == events.OpFollowUp {
+		if !s.cfg.Identities.Multi() || a.Platform != "" {
+			return scopes.Record{}, false
+		}
+		platform, chat, ok := events.SessionChat(a.SessionKey)
+		if !ok {
+			return scopes.Record{}, false
+		}
+		rec, outcome := s.scopes.Lookup(chat, platform, platform)
+		if outcome != scopes.Hit {
+			// The session key names the platform even when the chat is
+			// not in the cache.
+			return scopes.Record{Platform: platform, ChatID: chat}, true
+		}
+		return rec, true
+	}
 	if !events.ChatAddressed(a.Op) {
-		return ""
+		return scopes.Record{}, false
 	}
 	primary := s.primaryPlatform()
 	rec, outcome := s.scopes.Lookup(a.ChatID, a.Platform, primary)
@@ -262,16 +310,44 @@ func (s *Service) attachScope(ctx context.Context, a *events.Action) string {
 	case scopes.Ambiguous:
 		s.metrics.scopeMisses.Add(1)
 		s.log.Debug("chat known on several platforms, scope not attached", "chat_id", a.ChatID)
-		return ""
+		return scopes.Record{}, false
 	default:
 		s.metrics.scopeMisses.Add(1)
 		var ok bool
 		if rec, ok = s.fetchScope(ctx, a.ChatID, a.Platform, primary); !ok {
-			return ""
+			return scopes.Record{}, false
 		}
 	}
 	applyScope(a, rec.Scope)
-	return rec.Platform
+	return rec, true
+}
+
+// tagIdentity names the identity an action leaves under when more than one
+// is configured (contract §6 "Identity of a reply"): the platform and bot
+// id the chat's traffic came in on, unless the action names its own. A
+// platform without a bot id gets the configured one. With one identity the
+// frame stays as the agent wrote it.
+func (s *Service) tagIdentity(a *events.Action, rec scopes.Record, known bool) {
+	ids := s.cfg.Identities
+	if !ids.Multi() || a.Op == events.OpInterrupt {
+		return
+	}
+	tagged := false
+	if a.Platform == "" {
+		if !known || !ids.Has(rec.Platform) {
+			return // an unknown chat: the connector's primary identity
+		}
+		a.Platform, a.BotID = rec.Platform, rec.Scope.BotID
+		tagged = true
+	}
+	if a.BotID == "" {
+		if a.BotID = ids.BotID(a.Platform); a.BotID != "" {
+			tagged = true
+		}
+	}
+	if tagged {
+		s.metrics.identity.WithLabelValues(a.Platform).Inc()
+	}
 }
 
 // mirrorScope makes an explicit scope_id / guild_id (the caller's) carry
@@ -377,16 +453,27 @@ func (s *Service) dropScopeBucket() {
 }
 
 // deliver sends the action to the connector through ws-edge, as several
-// ordered sends when a send's content exceeds the platform's limit. An
-// *undelivered error means nothing reached the connector and the action
-// may be retried; any other error is a bad action.
+// ordered sends when a send's content exceeds the platform's limit. Before
+// the first frame may be written, a "begun" note for the action is stored
+// (relay.egress.writing.<id>); it is published asynchronously while the
+// request is prepared and awaited just before the request goes out.
+//
+// An *undelivered error means nothing reached the connector and the action
+// may be retried; any other error is a bad action. Every other outcome is
+// a result to report (see classify).
 func (s *Service) deliver(ctx context.Context, j *job, a *events.Action, d descriptor.Descriptor) (events.SendResult, error) {
-	if a.Op != events.OpSend || d.Len(a.Content) <= d.MaxLen() {
-		s.metrics.parts.Observe(1)
-		return s.request(ctx, j, a)
+	parts := []string{a.Content}
+	if a.Op == events.OpSend && d.Len(a.Content) > d.MaxLen() {
+		parts = d.Split(a.Content)
 	}
-	parts := d.Split(a.Content)
 	s.metrics.parts.Observe(float64(len(parts)))
+	var note jetstream.PubAckFuture
+	if a.Op != events.OpInterrupt { // an interrupt is idempotent: no note
+		var err error
+		if note, err = s.startNote(j.id); err != nil {
+			return events.SendResult{}, &undelivered{reason: retryNote, cause: err}
+		}
+	}
 	var first events.SendResult
 	var ids []string
 	for i, text := range parts {
@@ -394,23 +481,29 @@ func (s *Service) deliver(ctx context.Context, j *job, a *events.Action, d descr
 		p.Content = text
 		if i > 0 {
 			p.ReplyTo = nil
-			// Each part may take up to EdgeTimeout: restart the ack wait.
-			_ = j.msg.InProgress()
 		}
-		r, err := s.request(ctx, j, &p)
-		if err != nil || !r.Success {
-			if i == 0 {
-				return r, err // nothing sent yet: the whole action is retried or reported
+		body, err := p.AppendJSON(nil)
+		if err != nil {
+			return events.SendResult{}, err
+		}
+		if i == 0 && note != nil {
+			if err := awaitNote(ctx, note, s.cfg.EdgeTimeout); err != nil {
+				// Perhaps stored after all: supersede it before the retry.
+				return events.SendResult{}, &undelivered{reason: retryNote, cause: err, noteBegun: true}
 			}
-			// A later part failed: what was sent stays sent. Report the
-			// failure with the ids so far; never resend on redelivery.
-			if err != nil {
-				r = events.SendResult{Error: events.ErrTextNotConnected}
-				var ud *undelivered
-				if errors.As(err, &ud) {
-					r.Error = ud.cause.Error()
-				}
+		}
+		r, retry := classify(s.request(ctx, j, &p, body))
+		if retry != "" && i == 0 {
+			// Nothing sent yet: the whole action is retried.
+			return events.SendResult{}, &undelivered{reason: retry, cause: errors.New(r.Error), noteBegun: note != nil}
+		}
+		if retry != "" || !r.Success {
+			if len(parts) == 1 {
+				return r, nil
 			}
+			// A later part failed (or was never written): what was sent
+			// stays sent. Report the failure with the ids so far; never
+			// resend on redelivery.
 			r.Success = false
 			r.Error = fmt.Sprintf("part %d of %d not sent: %s", i+1, len(parts), r.Error)
 			r.MessageID = first.MessageID
@@ -428,21 +521,66 @@ func (s *Service) deliver(ctx context.Context, j *job, a *events.Action, d descr
 	return first, nil
 }
 
-// progressMargin is how much longer than one edge request the ack wait
-// must be for egress to skip progress reports during a request.
-const progressMargin = 10 * time.Second
+// Results egress synthesizes for edge requests that got no usable answer.
+// Both are ambiguous: the request reached a ws-edge, which may have written
+// the frame.
+var (
+	resultEdgeSilent = events.SendResult{Error: "relay edge gave no answer; outcome unknown", Ambiguous: true}
+	resultUnreadable = events.SendResult{Error: "unreadable result from ws-edge; outcome unknown", Ambiguous: true}
+)
 
-var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
-
-// request makes one relay.edge.outbound request.
-func (s *Service) request(ctx context.Context, j *job, a *events.Action) (events.SendResult, error) {
-	bp := bodyPool.Get().(*[]byte)
-	defer bodyPool.Put(bp)
-	body, err := a.AppendJSON((*bp)[:0])
-	if err != nil {
-		return events.SendResult{}, err
+// classify maps the outcome of one edge request to the result to report,
+// or to a retry reason when the frame was certainly never written:
+//
+//	ws-edge answered "not connected" (no socket, or the frame
+//	  was still queued when the socket went)         -> retry (not written)
+//	NATS: no responders (no ws-edge subscribed)      -> retry (not written)
+//	any other request error (no answer in time, the
+//	  connection failed mid-request)                 -> ambiguous, edge_no_answer
+//	an answer that is not a result object            -> ambiguous, unreadable
+//	"connection lost" / "timed out" (written, no result) -> ambiguous, as answered
+//	the connector's own result (success, failure,
+//	  declined, or ambiguous)                        -> reported as answered
+func classify(reply []byte, err error) (events.SendResult, string) {
+	switch {
+	case errors.Is(err, nats.ErrNoResponders):
+		return events.SendResult{Error: "no ws-edge is answering"}, retryNoResponders
+	case err != nil:
+		return resultEdgeSilent, ""
 	}
-	*bp = body
+	res, perr := events.ParseResult(reply)
+	switch {
+	case perr != nil:
+		return resultUnreadable, ""
+	case res.Transient():
+		return res, retryNotConnected
+	case !res.Success && res.Error == events.ErrTextConnLost:
+		res.Ambiguous = true // written, then lost: whatever the flag says
+	}
+	return res, ""
+}
+
+// ambiguityCause names why an ambiguous result has no known outcome.
+func ambiguityCause(r events.SendResult) string {
+	switch {
+	case strings.Contains(r.Error, events.ErrTextTimedOut):
+		return causeTimeout
+	case strings.Contains(r.Error, events.ErrTextConnLost):
+		return causeConnLost
+	case strings.Contains(r.Error, events.ErrTextInterrupted):
+		return causeInterrupted
+	case strings.Contains(r.Error, resultEdgeSilent.Error):
+		return causeEdgeSilent
+	case strings.Contains(r.Error, resultUnreadable.Error):
+		return causeUnreadable
+	}
+	return causeConnector
+}
+
+// request makes one relay.edge.outbound request with the action's JSON and
+// returns ws-edge's raw answer. The consume loop keeps the action in
+// progress meanwhile.
+func (s *Service) request(ctx context.Context, j *job, a *events.Action, body []byte) ([]byte, error) {
 	m := &nats.Msg{Subject: events.EdgeOutboundSubject, Data: body, Header: nats.Header{events.ActionIDHeader: {j.id}}}
 	if a.Platform != "" {
 		m.Header[events.PlatformHeader] = []string{a.Platform}
@@ -450,57 +588,62 @@ func (s *Service) request(ctx context.Context, j *job, a *events.Action) (events
 	if a.BotID != "" {
 		m.Header[events.BotIDHeader] = []string{a.BotID}
 	}
-
-	// Keep the action ours while the request may outlast the ack wait.
-	if s.cfg.EdgeTimeout+progressMargin > s.cfg.AckWait {
-		defer keepInProgress(j.msg, s.cfg.AckWait/2)()
-	}
 	rctx, cancel := context.WithTimeout(ctx, s.cfg.EdgeTimeout)
+	defer cancel()
 	reply, err := s.nc.RequestMsgWithContext(rctx, m)
-	cancel()
-	switch {
-	case errors.Is(err, nats.ErrNoResponders):
-		return events.SendResult{}, &undelivered{reason: retryNoResponders, cause: errors.New("no ws-edge is answering")}
-	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout):
-		return events.SendResult{}, &undelivered{reason: retryTimeout, cause: fmt.Errorf("no ws-edge answered within %v", s.cfg.EdgeTimeout)}
-	case err != nil:
-		return events.SendResult{}, &undelivered{reason: retryOther, cause: err}
-	}
-	res, err := events.ParseResult(reply.Data)
 	if err != nil {
-		// ws-edge answered, so the frame may have been written.
-		return events.SendResult{Error: "unreadable result from ws-edge", Ambiguous: true}, nil
+		return nil, err
 	}
-	if res.Transient() {
-		reason := retryNotConnected
-		if res.Error == events.ErrTextConnLost {
-			reason = retryConnLost
-		}
-		return res, &undelivered{reason: reason, cause: errors.New(res.Error)}
-	}
-	return res, nil
+	return reply.Data, nil
 }
 
-// keepInProgress tells the server every interval that msg is still being
-// worked on, from the first interval on, until the returned stop is called.
-// Fast requests only cost a timer that never fires.
-func keepInProgress(msg jetstream.Msg, every time.Duration) (stop func()) {
-	done := make(chan struct{})
-	t := time.AfterFunc(every, func() {
-		tk := time.NewTicker(every)
-		defer tk.Stop()
-		for {
-			_ = msg.InProgress()
-			select {
-			case <-done:
-				return
-			case <-tk.C:
-			}
-		}
-	})
-	return func() {
-		if !t.Stop() {
-			close(done)
-		}
+// startNote publishes the "begun" note of an action without waiting for
+// its acknowledgement.
+func (s *Service) startNote(id string) (jetstream.PubAckFuture, error) {
+	return s.js.PublishMsgAsync(noteMsg(id, events.WritingBegun))
+}
+
+// awaitNote waits until the note is stored.
+func awaitNote(ctx context.Context, f jetstream.PubAckFuture, timeout time.Duration) error {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-f.Ok():
+		return nil
+	case err := <-f.Err():
+		return fmt.Errorf("storing the before-write note: %w", err)
+	case <-t.C:
+		return fmt.Errorf("storing the before-write note: no acknowledgement within %v", timeout)
+	case <-ctx.Done():
+		return ctx.Err()
 	}
+}
+
+// noteWriting stores a note synchronously.
+func (s *Service) noteWriting(ctx context.Context, id, state string) error {
+	_, err := s.js.PublishMsg(ctx, noteMsg(id, state))
+	return err
+}
+
+func noteMsg(id, state string) *nats.Msg {
+	return &nats.Msg{Subject: events.WritingSubject(id), Data: []byte(state), Header: nats.Header{
+		events.ActionIDHeader: {id},
+	}}
+}
+
+// writingBegun reports whether the action's last note says its write began.
+func (s *Service) writingBegun(ctx context.Context, id string) (bool, error) {
+	st, err := s.resultsStream(ctx)
+	if err != nil {
+		return false, err
+	}
+	raw, err := st.GetLastMsgForSubject(ctx, events.WritingSubject(id))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		s.dropResultsStream()
+		return false, fmt.Errorf("looking up the before-write note: %w", err)
+	}
+	return string(raw.Data) == events.WritingBegun, nil
 }

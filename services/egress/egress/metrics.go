@@ -20,14 +20,24 @@ const (
 	outcomeRetry       = "retry"       // not delivered yet; will be retried
 )
 
-// Retry reasons (the reason label of relay_egress_retries_total).
+// Retry reasons (the reason label of relay_egress_retries_total). Only an
+// action that was certainly never written is retried.
 const (
-	retryNoResponders = "no_responders"
-	retryTimeout      = "timeout"
-	retryNotConnected = "not_connected"
-	retryConnLost     = "connection_lost"
+	retryNoResponders = "no_responders" // no ws-edge subscribed: nobody got it
+	retryNotConnected = "not_connected" // ws-edge had no socket, or never began the write
 	retryPublish      = "result_publish"
-	retryOther        = "other"
+	retryNote         = "writing_note" // the before-write note could not be stored
+)
+
+// Ambiguity causes (the cause label of relay_egress_ambiguous_total): why an
+// action that may have reached the connector has no known outcome.
+const (
+	causeTimeout     = "timeout"         // written; no outbound_result within ws-edge's timeout
+	causeConnLost    = "connection_lost" // written; the socket dropped before its result
+	causeEdgeSilent  = "edge_no_answer"  // the edge request got no answer (ws-edge died or NATS failed mid-request)
+	causeInterrupted = "interrupted"     // redelivered after a replica stopped between "begun" and a stored result
+	causeUnreadable  = "unreadable"      // ws-edge's answer could not be parsed
+	causeConnector   = "connector"       // the connector itself answered ambiguous
 )
 
 type metrics struct {
@@ -37,6 +47,8 @@ type metrics struct {
 	scopeMisses atomic.Uint64
 	scopeGets   *prometheus.CounterVec
 	retries     *prometheus.CounterVec
+	ambiguous   *prometheus.CounterVec
+	identity    *prometheus.CounterVec
 	latency     prometheus.Histogram
 	parts       prometheus.Histogram
 }
@@ -55,6 +67,14 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 			Name: "relay_egress_retries_total",
 			Help: "Deliveries of an action that ended in a retry, by reason.",
 		}, []string{"reason"}),
+		ambiguous: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "relay_egress_ambiguous_total",
+			Help: "Actions settled as ambiguous (may have reached the connector, outcome unknown; never retried), by cause.",
+		}, []string{"cause"}),
+		identity: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "relay_egress_identity_tags_total",
+			Help: "Outbound frames tagged by egress with the identity (platform, bot id) the chat's traffic came in on, by platform.",
+		}, []string{"platform"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "relay_egress_action_latency_seconds",
 			Help:    "Time from an action being stored in RELAY_OUTBOUND to its definitive result being published.",
@@ -93,7 +113,7 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{
-			m.actions, hits, misses, m.scopeGets, m.retries, m.latency, m.parts, hitRatio,
+			m.actions, hits, misses, m.scopeGets, m.retries, m.ambiguous, m.identity, m.latency, m.parts, hitRatio,
 			entries("scope", func() float64 { return float64(s.scopes.Len()) }),
 			entries("descriptor", func() float64 { return float64(s.descs.Len()) }),
 		} {

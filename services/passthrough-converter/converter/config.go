@@ -6,6 +6,7 @@ import (
 
 	"github.com/relaybus/relaybus/internal/bus"
 	"github.com/relaybus/relaybus/internal/envconf"
+	"github.com/relaybus/relaybus/pkg/events"
 )
 
 // Config configures the converter.
@@ -25,6 +26,10 @@ type Config struct {
 	// ScopeCacheSize bounds the per-replica memory of written scope records
 	// (CONVERTER_SCOPE_CACHE, default 100000 chats).
 	ScopeCacheSize int
+	// Identities are GATEWAY_RELAY_PLATFORMS with GATEWAY_RELAY_BOT_IDS:
+	// the bot id recorded with an inbound chat's scope, so that egress can
+	// reply under the identity the chat's traffic came in on.
+	Identities events.Identities
 	// HTTPAddr is CONVERTER_HTTP_ADDR ("" = no ops server of its own).
 	HTTPAddr        string
 	Version         string
@@ -82,6 +87,10 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		return c, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	c.HTTPAddr = getenv("CONVERTER_HTTP_ADDR")
+	if v := getenv("GATEWAY_RELAY_PLATFORMS"); v != "" {
+		// Bad bot-id JSON means no bot ids (contract §2); ws-edge warns.
+		c.Identities, _ = events.ParseIdentities(v, getenv("GATEWAY_RELAY_BOT_IDS"))
+	}
 	if v := getenv("CONVERTER_DURABLE"); v != "" {
 		c.Durable = v
 	}

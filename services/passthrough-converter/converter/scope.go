@@ -76,8 +76,18 @@ func (s *Service) kv(ctx context.Context) (jetstream.KeyValue, error) {
 
 // recordScope stores the chat's scope record unless this replica already
 // knows it is current. It returns when the write is durable.
-func (s *Service) recordScope(ctx context.Context, src events.SessionSource) error {
+//
+// The record names the identity the chat's traffic came in on: the
+// forward's bot for a passthrough, else the configured bot of the event's
+// platform (GATEWAY_RELAY_BOT_IDS).
+func (s *Service) recordScope(ctx context.Context, ev *events.MessageEvent) error {
+	src := ev.Source
 	want := events.ScopeOf(src)
+	if ev.Forward != nil && ev.Forward.BotID != "" {
+		want.BotID = ev.Forward.BotID
+	} else {
+		want.BotID = s.cfg.Identities.BotID(src.Platform)
+	}
 	key := events.ScopeKey(src.Platform, src.ChatID)
 	if have, ok := s.scopes.get(key); ok && have.SameRoute(want) {
 		s.metrics.scopeWrites.WithLabelValues("unchanged").Inc()

@@ -26,6 +26,7 @@ const (
 type outItem struct {
 	ack   string        // write inbound_ack for this bufferId
 	frame []byte        // write this encoded frame (with its newline)
+	w     *waiter       // the outbound request waiting for frame's result
 	done  chan error    // told once frame is written (or failed)
 	flush chan struct{} // closed once everything queued before it is written
 	close bool          // write close 1000 and stop
@@ -208,6 +209,8 @@ func (c *conn) writeLoop() {
 			case it.ack != "":
 				buf = events.AppendInboundAck(buf, it.ack)
 				acks++
+			case it.w != nil && !it.w.begin():
+				// Its request gave up while it was queued: never write it.
 			default:
 				buf = append(buf, it.frame...)
 				if it.done != nil {

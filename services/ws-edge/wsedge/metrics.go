@@ -44,6 +44,7 @@ type metrics struct {
 	duplicates     prometheus.Counter
 	outbound       *prometheus.CounterVec
 	unmatched      prometheus.Counter
+	internalKeys   prometheus.Counter
 	reconnects     prometheus.Counter
 	socketState    prometheus.Gauge
 	revoked        prometheus.Gauge
@@ -91,6 +92,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "relay_wsedge_outbound_unmatched_total",
 			Help: "outbound_result frames with an unknown or already answered requestId (ignored).",
 		}),
+		internalKeys: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "relay_wsedge_internal_metadata_keys_stripped_total",
+			Help: "Internal metadata keys (beginning with _) removed from outbound actions before they were written.",
+		}),
 		reconnects: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "relay_wsedge_reconnects_total",
 			Help: "Dials after the first one.",
@@ -113,7 +118,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	for _, c := range []prometheus.Collector{
 		framesVec, m.badFrames, m.publishSeconds, m.publishFailed, m.framesLost, m.acks, m.duplicates,
-		m.outbound, m.unmatched, m.reconnects, m.socketState, m.revoked, m.inflight,
+		m.outbound, m.unmatched, m.internalKeys, m.reconnects, m.socketState, m.revoked, m.inflight,
 	} {
 		if err := reg.Register(c); err != nil {
 			return nil, err

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/micro"
@@ -15,10 +16,32 @@ import (
 
 // waiter is one outbound request waiting for its outbound_result. ch gets
 // the result object, or nil when the socket was lost.
+//
+// write records whether the frame's write began, so that a lost socket or
+// a timeout can tell "never written, safe to retry" from "written, outcome
+// unknown" (contract §1). The writer moves it from queued to begun just
+// before the frame goes into a message; the request moves it from queued
+// to abandoned when it gives up first, and the writer then skips the frame.
+// Exactly one of the two wins.
 type waiter struct {
-	ch chan []byte
-	c  *conn
+	ch    chan []byte
+	c     *conn
+	write atomic.Int32
 }
+
+// Write states of an outbound frame.
+const (
+	writeQueued int32 = iota
+	writeBegun
+	writeAbandoned
+)
+
+// begin marks the frame as being written; false when its request gave up.
+func (w *waiter) begin() bool { return w.write.CompareAndSwap(writeQueued, writeBegun) }
+
+// abandon stops a frame that is still queued from ever being written;
+// false when its write already began.
+func (w *waiter) abandon() bool { return w.write.CompareAndSwap(writeQueued, writeAbandoned) }
 
 // waiters maps requestId to waiter.
 type waiters struct {
@@ -125,7 +148,19 @@ func (s *Service) handleOutbound(req micro.Request) {
 		s.respond(req, s.interrupt(a))
 		return
 	}
-	result, _ := s.roundTrip(compactJSON(body), platform, botID)
+	action, removed, err := events.StripInternalMetadata(compactJSON(body))
+	if err != nil {
+		s.m.outbound.WithLabelValues(outcomeBadRequest).Inc()
+		_ = req.Error("400", "action is not a JSON object with an object metadata", mustJSON(events.SendResult{Error: "relay edge: bad action: " + err.Error()}))
+		return
+	}
+	if removed > 0 {
+		s.m.internalKeys.Add(float64(removed))
+	}
+	if platform != "" && botID == "" {
+		botID = s.identities.BotID(platform) // the configured bot of the named platform
+	}
+	result, _ := s.roundTrip(action, platform, botID)
 	s.respond(req, result)
 }
 
@@ -181,7 +216,7 @@ func (s *Service) roundTrip(action []byte, platform, botID string) (result []byt
 		s.m.outbound.WithLabelValues(outcomeNotConnected).Inc()
 		return s.resultNC, false
 	}
-	if !c.send(outItem{frame: events.AppendOutbound(nil, id, action, platform, botID)}) {
+	if !c.send(outItem{frame: events.AppendOutbound(nil, id, action, platform, botID), w: w}) {
 		s.waiters.cancel(id)
 		s.m.outbound.WithLabelValues(outcomeNotConnected).Inc()
 		return s.resultNC, false
@@ -191,6 +226,11 @@ func (s *Service) roundTrip(action []byte, platform, botID string) (result []byt
 	select {
 	case r := <-w.ch:
 		if r == nil {
+			if w.abandon() {
+				// Still queued when the socket went: never written.
+				s.m.outbound.WithLabelValues(outcomeNotConnected).Inc()
+				return s.resultNC, false
+			}
 			s.m.outbound.WithLabelValues(outcomeConnLost).Inc()
 			return s.resultLost, false
 		}
@@ -206,6 +246,11 @@ func (s *Service) roundTrip(action []byte, platform, botID string) (result []byt
 		return r, true
 	case <-t.C:
 		s.waiters.cancel(id)
+		if w.abandon() {
+			// The writer never got to it (a stalled socket): not written.
+			s.m.outbound.WithLabelValues(outcomeNotConnected).Inc()
+			return s.resultNC, false
+		}
 		s.m.outbound.WithLabelValues(outcomeTimeout).Inc()
 		s.log.Warn("outbound timed out; outcome unknown (ambiguous)", "request_id", id, "timeout", s.cfg.OutboundTimeout)
 		return s.resultTO, false

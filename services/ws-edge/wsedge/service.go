@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,12 +44,6 @@ type Deps struct {
 	Now func() time.Time
 }
 
-// identity is one fronted bot identity (one hello).
-type identity struct {
-	platform string
-	botID    string
-}
-
 // Service is one ws-edge replica: it holds the connector socket, publishes
 // every data frame to JetStream and acks buffered frames once stored, and
 // answers edge requests (outbound actions, chat info). Its methods are safe
@@ -64,7 +59,7 @@ type Service struct {
 
 	dialURL    string
 	dialer     websocket.Dialer
-	identities []identity
+	identities events.Identities
 	hellos     []byte // every hello frame, written as one message after a dial
 	primary    string
 	edgeHdr    []string          // Relay-Edge header value, shared by every message
@@ -154,10 +149,14 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	for _, t := range []string{events.FrameInbound, events.FramePassthroughForward, events.FrameInterruptInbound} {
 		s.rawSubject[t] = events.RawSubject(t)
 	}
-	s.identities = s.parseIdentities(cfg.Platforms, cfg.BotIDs)
-	s.primary = s.identities[0].platform
-	for _, id := range s.identities {
-		s.hellos = events.AppendHello(s.hellos, id.platform, id.botID)
+	ids, err := events.ParseIdentities(strings.Join(cfg.Platforms, ","), cfg.BotIDs)
+	if err != nil {
+		log.Warn(err.Error())
+	}
+	s.identities = ids
+	s.primary = ids.Primary()
+	for _, id := range ids {
+		s.hellos = events.AppendHello(s.hellos, id.Platform, id.BotID)
 	}
 	s.descs[s.primary] = descriptor.Placeholder(s.primary)
 	s.resultNC = mustJSON(events.ResultNotConnected)
@@ -168,42 +167,6 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		log.Warn("relay dial is unauthenticated: GATEWAY_RELAY_ID or GATEWAY_RELAY_SECRET is unset (development connectors only)")
 	}
 	return s, nil
-}
-
-// parseIdentities builds the hello list: the platforms in order (none:
-// "relay"), each with its botId from the GATEWAY_RELAY_BOT_IDS map.
-func (s *Service) parseIdentities(platforms []string, botIDs string) []identity {
-	bots := map[string]string{}
-	if botIDs != "" {
-		var raw map[string]json.RawMessage
-		if err := json.Unmarshal([]byte(botIDs), &raw); err != nil {
-			s.log.Warn("GATEWAY_RELAY_BOT_IDS is not a JSON object; using no bot ids", "err", err)
-		}
-		for p, v := range raw {
-			var entry struct {
-				BotID json.RawMessage `json:"botId"`
-			}
-			if json.Unmarshal(v, &entry) == nil {
-				v = entry.BotID // {"botId": ...}; a bare value is accepted too
-			}
-			var str string
-			var num json.Number
-			switch {
-			case json.Unmarshal(v, &str) == nil:
-				bots[p] = str
-			case json.Unmarshal(v, &num) == nil:
-				bots[p] = num.String() // Discord ids exceed float64 precision
-			}
-		}
-	}
-	if len(platforms) == 0 {
-		return []identity{{platform: events.PlatformRelay, botID: bots[events.PlatformRelay]}}
-	}
-	out := make([]identity, 0, len(platforms))
-	for _, p := range platforms {
-		out = append(out, identity{platform: p, botID: bots[p]})
-	}
-	return out
 }
 
 func defaultInstanceID() string {
