@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/relaybus/relaybus/internal/bus"
 	"github.com/relaybus/relaybus/internal/consume"
@@ -102,9 +104,55 @@ func New(cfg Config, deps Deps) (*Service, error) {
 
 // Run converts until ctx is done, then finishes in-flight frames, stops the
 // micro service, drains the NATS connection and returns.
+//
+// The ops port is bound first and served at once: /healthz answers while
+// NATS is still unreachable, and /readyz says not-ready until the streams
+// exist and the consumer runs. Then the streams are ensured (retried until
+// NATS is there), the micro service registered and the consume loop
+// started. The ops server and the stage run in one group: when either
+// stops, the other is stopped too, and Run returns only after both have
+// returned and the NATS connection is drained. It returns nil after a clean
+// shutdown and an error when the stage cannot start (ops port taken, micro
+// registration refused) or the ops server fails.
 func (s *Service) Run(ctx context.Context) error {
+	defer func() {
+		if err := natsconn.Drain(s.nc, s.cfg.ShutdownTimeout); err != nil {
+			s.log.Warn("nats drain incomplete", "err", err)
+		}
+		s.log.Info("converter stopped")
+	}()
+	var ln net.Listener
+	if s.cfg.HTTPAddr != "" {
+		var err error
+		if ln, err = ops.Listen(s.cfg.HTTPAddr); err != nil {
+			return err
+		}
+	}
+	// Any member returning, with or without an error, stops the others.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g, gctx := errgroup.WithContext(ctx)
+	if ln != nil {
+		o := ops.New(s.gatherer())
+		o.AddLiveness(ops.Check{Name: "converter", Fn: s.Live})
+		o.AddReadiness(ops.Check{Name: "converter", Fn: s.Ready})
+		g.Go(func() error {
+			defer cancel()
+			return ops.Serve(gctx, ln, o.Handler(), s.log)
+		})
+	}
+	g.Go(func() error {
+		defer cancel()
+		return s.runStage(gctx)
+	})
+	return g.Wait()
+}
+
+// runStage ensures the streams, registers the micro service and consumes
+// until ctx is done.
+func (s *Service) runStage(ctx context.Context) error {
 	if !bus.EnsureRetry(ctx, s.js, s.cfg.Bus, s.log) {
-		return natsconn.Drain(s.nc, s.cfg.ShutdownTimeout)
+		return nil // ctx done before NATS was there
 	}
 	msvc, err := micro.AddService(s.nc, micro.Config{
 		Name:        "relay-passthrough-converter",
@@ -114,41 +162,15 @@ func (s *Service) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("registering micro service: %w", err)
 	}
+	defer func() { _ = msvc.Stop() }()
 	if err := msvc.AddEndpoint("status", micro.HandlerFunc(func(r micro.Request) {
 		b, _ := json.Marshal(map[string]any{"scope_cache": s.scopes.len(), "ready": s.Ready(context.Background()) == nil})
 		_ = r.Respond(b)
 	}), micro.WithEndpointSubject("relay.converter.status")); err != nil {
 		return fmt.Errorf("registering status endpoint: %w", err)
 	}
-
-	errc := make(chan error, 2)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); errc <- s.loop.Run(ctx) }()
-	if s.cfg.HTTPAddr != "" {
-		ln, err := ops.Listen(s.cfg.HTTPAddr)
-		if err != nil {
-			return err
-		}
-		o := ops.New(s.gatherer())
-		o.AddLiveness(ops.Check{Name: "converter", Fn: s.Live})
-		o.AddReadiness(ops.Check{Name: "converter", Fn: s.Ready})
-		wg.Add(1)
-		go func() { defer wg.Done(); errc <- ops.Serve(ctx, ln, o.Handler(), s.log) }()
-	}
 	s.log.Info("converter running", "consumer", s.cfg.Durable, "workers", s.cfg.Workers)
-	var runErr error
-	select {
-	case <-ctx.Done():
-	case runErr = <-errc:
-	}
-	wg.Wait()
-	_ = msvc.Stop()
-	if err := natsconn.Drain(s.nc, s.cfg.ShutdownTimeout); err != nil {
-		s.log.Warn("nats drain incomplete", "err", err)
-	}
-	s.log.Info("converter stopped")
-	return runErr
+	return s.loop.Run(ctx)
 }
 
 func (s *Service) gatherer() prometheus.Gatherer {
