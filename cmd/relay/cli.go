@@ -37,7 +37,7 @@ func cliConnect(getenv func(string) string) (*nats.Conn, jetstream.JetStream, er
 	}
 	nc, err := nats.Connect(cfg.URL, opts...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("connecting to %s (is relay running? set NATS_URL): %w", cfg.URL, err)
+		return nil, nil, fmt.Errorf("connecting to %s (is relay running? set NATS_URL): %w", natsconn.RedactURL(cfg.URL), natsconn.RedactError(err))
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {

@@ -45,7 +45,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return err
 	}
 	log = log.With("service", "passthrough-converter", "version", version)
-	log.Info("startup", "nats_url", ncfg.URL, "consumer", cfg.Durable, "workers", cfg.Workers,
+	log.Info("startup", "nats_url", natsconn.RedactURL(ncfg.URL), "nats_creds_set", ncfg.Creds != "", "consumer", cfg.Durable, "workers", cfg.Workers,
 		"http_addr", cfg.HTTPAddr, "replicas", cfg.Bus.Replicas)
 
 	// NATS.
