@@ -80,6 +80,11 @@ type Config struct {
 	// reader goroutines, so it may run concurrently while a replaced socket
 	// is still being read; it must not retain or mutate the map it returns.
 	Answer func(action events.Action) map[string]any
+	// Silent, when set and true for an action, records the outbound frame
+	// and never answers it, as a connector that took the frame and then
+	// crashed or lost the socket would (tests of ambiguous results). It is
+	// called like Answer.
+	Silent func(action events.Action) bool
 }
 
 // PlatformSettings are the descriptor values the dev connector advertises for

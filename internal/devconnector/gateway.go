@@ -177,6 +177,15 @@ func (c *gwConn) onOutbound(f *gwFrame) {
 			decodeErr = "bad action: " + err.Error()
 		}
 	}
+	if decodeErr == "" && s.cfg.Silent != nil && s.cfg.Silent(rec.Action) {
+		s.mu.Lock()
+		s.records = appendBounded(s.records, rec, s.cfg.RecordLimit)
+		s.stats.OutboundCount++
+		s.wakeLocked()
+		s.mu.Unlock()
+		s.log.Info("outbound taken, never answered (Silent)", "conn", c.id, "request_id", f.RequestID, "op", rec.Action.Op)
+		return
+	}
 	if decodeErr == "" && s.cfg.Answer != nil {
 		rec.Result = s.cfg.Answer(rec.Action)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/services/egress/egress"
 )
 
@@ -27,11 +28,13 @@ func TestConfigFromEnv(t *testing.T) {
 				"EGRESS_HTTP_ADDR": "127.0.0.1:9000", "EGRESS_WORKERS": "8", "EGRESS_ACTION_DEADLINE": "2m",
 				"EGRESS_EDGE_TIMEOUT": "40s", "EGRESS_ACK_WAIT": "1m", "EGRESS_RETRY_BASE": "1s", "EGRESS_RETRY_MAX": "1m",
 				"EGRESS_SHUTDOWN_TIMEOUT": "3s", "GATEWAY_RELAY_PLATFORMS": " , telegram,discord", "RELAY_STREAM_REPLICAS": "3",
+				"GATEWAY_RELAY_BOT_IDS": `{"telegram":{"botId":"77"},"discord":{"botId":"12"}}`,
 			},
 			want: func(c *egress.Config) {
 				c.HTTPAddr, c.Workers, c.ActionDeadline = "127.0.0.1:9000", 8, 2*time.Minute
 				c.EdgeTimeout, c.AckWait, c.RetryBase, c.RetryMax = 40*time.Second, time.Minute, time.Second, time.Minute
 				c.ShutdownTimeout, c.PrimaryPlatform, c.Bus.Replicas = 3*time.Second, "telegram", 3
+				c.Identities = events.Identities{{Platform: "telegram", BotID: "77"}, {Platform: "discord", BotID: "12"}}
 			},
 		},
 		{name: "ErrWorkersNotNumber", env: map[string]string{"EGRESS_WORKERS": "many"}, wantErr: egress.ErrInvalidConfig, wantIn: "EGRESS_WORKERS"},

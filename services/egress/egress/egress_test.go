@@ -416,7 +416,7 @@ func TestDeliveredOnceEdgeIsBack(t *testing.T) {
 		early []string
 	}{
 		{"NoResponderYet", nil},
-		{"NotConnected", []string{`{"success":false,"error":"relay transport not connected"}`, `{"success":false,"error":"relay transport connection lost"}`}},
+		{"NotConnected", []string{`{"success":false,"error":"relay transport not connected"}`, `{"success":false,"error":"relay transport not connected"}`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -124,7 +124,8 @@ func TestOutboundConnectionLostFailsAtOnce(t *testing.T) {
 	if elapsed := time.Since(began); elapsed > 5*time.Second {
 		t.Errorf("connection lost answered after %v, want at once", elapsed)
 	}
-	want := map[string]any{"success": false, "error": events.ErrTextConnLost}
+	// Written, then lost: ambiguous (contract §1), never "not connected".
+	want := map[string]any{"success": false, "error": events.ErrTextConnLost, "ambiguous": true}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("reply (-want +got):\n%s", diff)
 	}

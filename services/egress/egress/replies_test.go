@@ -1,0 +1,178 @@
+package egress_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/relaybus/relaybus/internal/natstest"
+	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/services/egress/egress"
+)
+
+// TestConnectionLostIsAmbiguous: ws-edge wrote the frame and lost the
+// socket before its result. The action is reported ambiguous and never
+// written again (contract §1).
+func TestConnectionLostIsAmbiguous(t *testing.T) {
+	e := newEnv(t)
+	e.start(testConfig())
+	resp := newResponder(t, e.ns, func(int, edgeRequest) string {
+		return `{"success":false,"error":"relay transport connection lost","ambiguous":true}`
+	})
+	res := e.send("lost", events.Action{Op: events.OpSend, ChatID: "c", Content: "hi"})
+	want := events.SendResult{Error: events.ErrTextConnLost, Ambiguous: true}
+	if diff := cmp.Diff(want, res); diff != "" {
+		t.Errorf("result (-want +got):\n%s", diff)
+	}
+	e.settled()
+	if got := resp.count(); got != 1 {
+		t.Errorf("edge requests = %d, want 1 (never retried)", got)
+	}
+	if got := e.metric("relay_egress_ambiguous_total", "cause=connection_lost"); got != 1 {
+		t.Errorf("ambiguous{connection_lost} = %v, want 1", got)
+	}
+	if got := e.metric("relay_egress_retries_total"); got != 0 {
+		t.Errorf("retries = %v, want 0", got)
+	}
+}
+
+// TestInterruptedWriteNotWrittenAgain: an egress replica stops after its
+// edge request went out and before its result is stored (here: it runs as a
+// user that may neither store results nor ack, so its request is the last
+// thing it gets done). The redelivered action finds the replica's "begun"
+// note and no result: it is answered ambiguous and not written again.
+func TestInterruptedWriteNotWrittenAgain(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for an ack wait to expire")
+	}
+	users := func(o *server.Options) {
+		o.Users = []*server.User{
+			{Username: "admin", Password: "a"},
+			{Username: "dies", Password: "d", Permissions: &server.Permissions{
+				Publish: &server.SubjectPermission{Deny: []string{"$JS.ACK.>", events.ResultsSubjectPrefix + ">"}},
+			}},
+		}
+	}
+	ns := natstest.RunServer(t, users)
+	e := attachEnv(t, ns, nats.UserInfo("admin", "a"))
+	resp := newResponder(t, ns, ok, nats.UserInfo("admin", "a"))
+	cfg := testConfig()
+	cfg.AckWait = time.Second
+	quiet := nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}) // the denied publishes
+	e.start(cfg, nats.UserInfo("dies", "d"), quiet)
+	sub := e.results("once")
+	e.publish(events.OpSend, "once", events.ContentTypeMsgpack, events.Action{Op: events.OpSend, ChatID: "c", Content: "hi"})
+	natstest.WaitFor(t, 10*time.Second, func() error {
+		if resp.count() == 0 {
+			return errors.New("no edge request yet")
+		}
+		return nil
+	})
+	e.stop() // the replica is gone: the frame was written, no result stored
+
+	e.start(cfg, nats.UserInfo("admin", "a"))
+	res := nextResult(t, sub)
+	if diff := cmp.Diff(events.ResultInterrupted, res); diff != "" {
+		t.Errorf("result (-want +got):\n%s", diff)
+	}
+	e.settled()
+	if got := resp.count(); got != 1 {
+		t.Errorf("edge requests = %d, want exactly 1", got)
+	}
+	if got := e.metric("relay_egress_ambiguous_total", "cause=interrupted"); got != 1 {
+		t.Errorf("ambiguous{interrupted} = %v, want 1", got)
+	}
+}
+
+// TestNotWrittenRetryIsNotTakenForInterrupted: a "not connected" answer
+// supersedes the "begun" note, so the redelivery that retries the action
+// writes it (it is not answered ambiguous).
+func TestNotWrittenRetryIsNotTakenForInterrupted(t *testing.T) {
+	e := newEnv(t)
+	e.start(testConfig())
+	resp := newResponder(t, e.ns, func(n int, r edgeRequest) string {
+		if n == 1 {
+			return `{"success":false,"error":"relay transport not connected"}`
+		}
+		return ok(n, r)
+	})
+	res := e.send("retry", events.Action{Op: events.OpSend, ChatID: "c", Content: "hi"})
+	if !res.Success || res.MessageID != "m2" {
+		t.Errorf("result = %+v, want success m2", res)
+	}
+	e.settled()
+	if got := resp.count(); got != 2 {
+		t.Errorf("edge requests = %d, want 2", got)
+	}
+}
+
+// TestIdentityOfAReply: with two identities configured, every frame for a
+// chat carries the identity its traffic came in on, unless the action
+// names its own; with one identity nothing is added.
+func TestIdentityOfAReply(t *testing.T) {
+	e := newEnv(t)
+	e.putScope("telegram", "t1", events.Scope{UserID: "u1", Platform: "telegram", ChatType: events.ChatDM, BotID: "tg-bot"})
+	e.putScope("discord", "d1", events.Scope{ScopeID: "g1", Platform: "discord", ChatType: events.ChatGroup})
+	cfg := testConfig()
+	cfg.Identities = events.Identities{{Platform: "discord", BotID: "dc-bot"}, {Platform: "telegram", BotID: "tg-config"}}
+	cfg.PrimaryPlatform = "discord"
+	e.start(cfg)
+	e.waitStatus("scopes", func(s egress.Status) bool { return s.ScopeEntries == 2 })
+	resp := newResponder(t, e.ns, ok)
+
+	tests := []struct {
+		name                  string
+		action                events.Action
+		wantPlatform, wantBot string
+	}{
+		{"TelegramChatRecordedBot", events.Action{Op: events.OpSend, ChatID: "t1", Content: "hi"}, "telegram", "tg-bot"},
+		{"DiscordChatConfiguredBot", events.Action{Op: events.OpSend, ChatID: "d1", Content: "hi"}, "discord", "dc-bot"},
+		{"Typing", events.Action{Op: events.OpTyping, ChatID: "t1"}, "telegram", "tg-bot"},
+		{"FollowUpBySessionKey", events.Action{Op: events.OpFollowUp, SessionKey: "agent:main:telegram:dm:t1", Kind: "x", Content: "ok"}, "telegram", "tg-bot"},
+		{"FollowUpUnknownChat", events.Action{Op: events.OpFollowUp, SessionKey: "agent:main:discord:group:zz:u", Kind: events.FollowUpKindDiscord, Content: "ok"}, "discord", "dc-bot"},
+		{"ActionNamesItsOwn", events.Action{Op: events.OpSend, ChatID: "t1", Content: "hi", Platform: "discord", BotID: "other"}, "discord", "other"},
+		{"ActionNamesPlatformOnly", events.Action{Op: events.OpSend, ChatID: "t1", Content: "hi", Platform: "discord"}, "discord", "dc-bot"},
+		{"UnknownChatUntagged", events.Action{Op: events.OpSend, ChatID: "nobody", Content: "hi"}, "", ""},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if res := e.send(tt.name, tt.action); !res.Success {
+				t.Fatalf("result = %+v", res)
+			}
+			req := resp.requests()[i]
+			if p, b := req.Header.Get(events.PlatformHeader), req.Header.Get(events.BotIDHeader); p != tt.wantPlatform || b != tt.wantBot {
+				t.Errorf("identity = %q/%q, want %q/%q", p, b, tt.wantPlatform, tt.wantBot)
+			}
+		})
+	}
+	// Tagged by egress: three frames each; an action naming both is not
+	// counted, one naming its platform only is (its bot was filled in).
+	for _, p := range []string{"telegram", "discord"} {
+		if got := e.metric("relay_egress_identity_tags_total", "platform="+p); got != 3 {
+			t.Errorf("identity tags{%s} = %v, want 3", p, got)
+		}
+	}
+}
+
+// TestSingleIdentityAddsNothing: one identity, the chat's record names a
+// bot; the frame goes out as the agent wrote it.
+func TestSingleIdentityAddsNothing(t *testing.T) {
+	e := newEnv(t)
+	e.putScope("discord", "d1", events.Scope{ScopeID: "g1", Platform: "discord", ChatType: events.ChatGroup, BotID: "dc-bot"})
+	cfg := testConfig()
+	cfg.Identities = events.Identities{{Platform: "discord", BotID: "dc-bot"}}
+	e.start(cfg)
+	e.waitStatus("scopes", func(s egress.Status) bool { return s.ScopeEntries == 1 })
+	resp := newResponder(t, e.ns, ok)
+	if res := e.send("one", events.Action{Op: events.OpSend, ChatID: "d1", Content: "hi"}); !res.Success {
+		t.Fatalf("result = %+v", res)
+	}
+	h := resp.requests()[0].Header
+	if h.Get(events.PlatformHeader) != "" || h.Get(events.BotIDHeader) != "" {
+		t.Errorf("identity headers %v, want none with one identity", h)
+	}
+}
