@@ -218,3 +218,40 @@ func mustMsgpack(t *testing.T, v any) []byte {
 	}
 	return b
 }
+
+// TestOutboundInternalMetadataStripped: metadata keys beginning with "_" are
+// the gateway's own markers; they are removed before the frame is written,
+// on every op (contract §6 "Internal markers").
+func TestOutboundInternalMetadataStripped(t *testing.T) {
+	h := start(t, func(c *wsedge.Config) {
+		c.Platforms = []string{"discord", "telegram"}
+		c.BotIDs = `{"discord":{"botId":"d-1"},"telegram":{"botId":"t-1"}}`
+	})
+	p := h.conn.accept(5 * time.Second)
+	p.handshake(2)
+	h.waitReady()
+	for _, tt := range []struct {
+		name, action string
+		want         map[string]any
+	}{
+		{"Send", `{"op":"send","chat_id":"c1","content":"say \"_hi\"","reply_to":null,"metadata":{"_marker":"m","scope_id":"g","_turn":{"n":1}}}`,
+			map[string]any{"op": "send", "chat_id": "c1", "content": `say "_hi"`, "reply_to": nil, "metadata": map[string]any{"scope_id": "g"}}},
+		{"FollowUp", `{"op":"follow_up","session_key":"agent:main:telegram:dm:5","kind":"k","content":"ok","metadata":{"_reply_marker":true}}`,
+			map[string]any{"op": "follow_up", "session_key": "agent:main:telegram:dm:5", "kind": "k", "content": "ok", "metadata": map[string]any{}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			// The platform alone is named: ws-edge adds its configured bot.
+			reply := h.asyncRequest(events.EdgeOutboundSubject, tt.action, nats.Header{events.PlatformHeader: {"telegram"}})
+			f := p.expect("outbound")
+			if diff := cmp.Diff(tt.want, f["action"]); diff != "" {
+				t.Errorf("written action (-want +got):\n%s", diff)
+			}
+			if f["platform"] != "telegram" || f["botId"] != "t-1" {
+				t.Errorf("identity = (%v, %v), want (telegram, t-1)", f["platform"], f["botId"])
+			}
+			p.send(`{"type":"outbound_result","requestId":"` + f["requestId"].(string) + `","result":{"success":true}}`)
+			replyOf(t, reply, 5*time.Second)
+		})
+	}
+	h.waitMetric(3, "relay_wsedge_internal_metadata_keys_stripped_total")
+}
