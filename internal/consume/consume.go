@@ -3,8 +3,11 @@
 //
 // Properties:
 //   - The durable consumer is created (or updated) at start and re-created
-//     after heartbeat loss, a deleted consumer or stream, or a server
-//     restart; the Ensure hook re-creates streams first.
+//     after a deleted consumer or stream, or a server restart; the Ensure
+//     hook re-creates streams first. Attempts back off from 100 ms to 5 s;
+//     a consumer that stayed live for StableAfter starts the backoff over.
+//     A missed pull heartbeat re-creates the consumer only when the server
+//     says it is gone (jetstream.ErrConsumerNotFound).
 //   - Messages are handled by a fixed pool of workers, so the stage is not
 //     bound to one round trip per message. A Shard function keeps messages
 //     with the same shard in order on one worker.
@@ -80,6 +83,11 @@ type Config struct {
 	// Grace bounds how long in-flight handlers may run after shutdown
 	// started (default 10 s).
 	Grace time.Duration
+	// StableAfter is how long a consumer must stay live for its loss to
+	// count as a new incident: the re-create backoff starts over from its
+	// minimum instead of going on from where the last loss left it
+	// (default 30 s).
+	StableAfter time.Duration
 	// Shard, when set, routes messages with the same value to the same
 	// worker, in order.
 	Shard func(jetstream.Msg) uint64
@@ -118,6 +126,9 @@ func (c *Config) defaults() error {
 	}
 	if c.Grace <= 0 {
 		c.Grace = 10 * time.Second
+	}
+	if c.StableAfter <= 0 {
+		c.StableAfter = 30 * time.Second
 	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
@@ -262,12 +273,17 @@ func (l *Loop) Run(ctx context.Context) error {
 		chans[l.cfg.Shard(m)%uint64(len(chans))] <- m
 	}
 
-	backoff := 100 * time.Millisecond
+	backoff := minRetry
 	for ctx.Err() == nil {
-		err := l.consumeOnce(ctx, dispatch)
+		live, err := l.consumeOnce(ctx, dispatch)
 		l.setReady(false)
 		if ctx.Err() != nil {
 			return nil
+		}
+		if live >= l.cfg.StableAfter {
+			// Healthy for a while: a new incident, not the next failure of
+			// the last one.
+			backoff = minRetry
 		}
 		l.metrics.recreated.Inc()
 		l.cfg.Log.Warn("consumer lost, re-creating", "stream", l.cfg.Stream, "consumer", l.cfg.Durable, "err", err, "retry_in", backoff)
@@ -276,28 +292,35 @@ func (l *Loop) Run(ctx context.Context) error {
 			return nil
 		case <-time.After(backoff):
 		}
-		backoff = min(2*backoff, 5*time.Second)
+		backoff = min(2*backoff, maxRetry)
 	}
 	return nil
 }
 
+// The re-create backoff: doubling from minRetry up to maxRetry.
+const (
+	minRetry = 100 * time.Millisecond
+	maxRetry = 5 * time.Second
+)
+
 // consumeOnce creates the consumer and pulls from it until an error or
-// cancellation.
-func (l *Loop) consumeOnce(ctx context.Context, dispatch func(jetstream.Msg)) error {
+// cancellation. live is how long the consumer was pulled from (zero when
+// it could not be created).
+func (l *Loop) consumeOnce(ctx context.Context, dispatch func(jetstream.Msg)) (live time.Duration, err error) {
 	if l.cfg.Ensure != nil {
 		if err := l.cfg.Ensure(ctx); err != nil {
-			return fmt.Errorf("ensuring streams: %w", err)
+			return 0, fmt.Errorf("ensuring streams: %w", err)
 		}
 	}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	cons, err := l.js.CreateOrUpdateConsumer(cctx, l.cfg.Stream, l.ConsumerConfig())
 	cancel()
 	if err != nil {
-		return fmt.Errorf("creating consumer: %w", err)
+		return 0, fmt.Errorf("creating consumer: %w", err)
 	}
 	it, err := cons.Messages(jetstream.PullMaxMessages(l.cfg.Batch), jetstream.PullHeartbeat(l.cfg.Heartbeat))
 	if err != nil {
-		return fmt.Errorf("starting pull: %w", err)
+		return 0, fmt.Errorf("starting pull: %w", err)
 	}
 	// On shutdown, drain rather than stop: messages already pulled into the
 	// iterator's buffer come out of Next and are handed back (nak) at once,
@@ -306,20 +329,23 @@ func (l *Loop) consumeOnce(ctx context.Context, dispatch func(jetstream.Msg)) er
 	defer stop()
 	defer it.Stop()
 	l.setReady(true)
+	since := time.Now()
 	for {
 		m, err := it.Next()
 		if err != nil {
+			live = time.Since(since)
 			if ctx.Err() != nil {
-				return ctx.Err()
+				return live, ctx.Err()
 			}
-			if errors.Is(err, jetstream.ErrNoHeartbeat) && l.consumerExists(ctx) {
-				// A slow server or a starved process, not a lost consumer:
-				// the iterator pulls again by itself. Re-creating it would
-				// strand the messages in its buffer until their ack wait.
-				l.cfg.Log.Warn("pull heartbeat missed, consumer still there", "stream", l.cfg.Stream, "consumer", l.cfg.Durable)
+			if errors.Is(err, jetstream.ErrNoHeartbeat) && !l.consumerGone(ctx) {
+				// A slow server, a starved process or a connection being
+				// re-established, not a lost consumer: the iterator pulls
+				// again by itself. Re-creating it would strand the messages
+				// in its buffer until their ack wait.
+				l.cfg.Log.Warn("pull heartbeat missed, consumer not reported gone", "stream", l.cfg.Stream, "consumer", l.cfg.Durable)
 				continue
 			}
-			return err
+			return live, err
 		}
 		if ctx.Err() != nil {
 			_ = m.Nak()
@@ -396,13 +422,21 @@ func (o *outstanding) keepAlive(ctx context.Context, period time.Duration) {
 	}
 }
 
-// consumerExists reports whether the durable consumer is still on the
-// server.
-func (l *Loop) consumerExists(ctx context.Context) bool {
+// consumerGone reports whether the server says the durable consumer (or
+// its stream) no longer exists. Any other lookup failure (a timeout, a
+// connection being re-established) is not proof that it is gone.
+func (l *Loop) consumerGone(ctx context.Context) bool {
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	_, err := l.js.Consumer(cctx, l.cfg.Stream, l.cfg.Durable)
-	return err == nil
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, jetstream.ErrConsumerNotFound), errors.Is(err, jetstream.ErrStreamNotFound):
+		return true
+	}
+	l.cfg.Log.Warn("consumer lookup failed, keeping the pull", "stream", l.cfg.Stream, "consumer", l.cfg.Durable, "err", err)
+	return false
 }
 
 func (l *Loop) process(ctx context.Context, m jetstream.Msg) {

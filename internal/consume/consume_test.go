@@ -65,7 +65,9 @@ func start(t testing.TB, js jetstream.JetStream, cfg consume.Config, h consume.H
 	if cfg.Stream == "" {
 		cfg.Stream, cfg.Durable, cfg.Stage = events.RawStream, "test", "test"
 	}
-	cfg.Log = natstest.Logger(t)
+	if cfg.Log == nil {
+		cfg.Log = natstest.Logger(t)
+	}
 	l, err := consume.New(js, cfg, h)
 	if err != nil {
 		t.Fatal(err)
