@@ -151,11 +151,14 @@ func (p *Producer) Wait(tb testing.TB, timeout time.Duration) []string {
 	return append([]string(nil), p.ids...)
 }
 
-// SendAction returns a MessagePack send action to chat i%16 whose content
-// and action id (Nats-Msg-Id) are both id.
+// ActionChats is how many chats SendAction spreads actions over.
+const ActionChats = 20
+
+// SendAction returns a MessagePack send action to chat i%ActionChats whose
+// content and action id (Nats-Msg-Id) are both id.
 func SendAction(tb testing.TB, id string, i int) *nats.Msg {
 	tb.Helper()
-	data, err := events.Marshal(events.Action{Op: events.OpSend, ChatID: fmt.Sprintf("dm-%d", i%16), Content: id}, events.ContentTypeMsgpack)
+	data, err := events.Marshal(events.Action{Op: events.OpSend, ChatID: fmt.Sprintf("dm-%d", i%ActionChats), Content: id}, events.ContentTypeMsgpack)
 	if err != nil {
 		tb.Fatalf("relaytest: encoding action: %v", err)
 	}
