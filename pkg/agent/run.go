@@ -85,9 +85,11 @@ func (ev *Event) Typing(ctx context.Context) error {
 
 // Run consumes events until ctx is done and calls h for each, Workers at a
 // time (one conversation at a time). It re-creates the consumer after it
-// is lost (server restart, deleted consumer) and returns nil once ctx is
-// done and running handlers have finished. It returns an error only for
-// a consumer the server refuses outright (a bad filter).
+// is lost (server restart, deleted consumer), backing off from 100 ms to
+// 5 s between attempts (a consumer that stayed live for 30 s starts the
+// backoff over), and returns nil once ctx is done and running handlers
+// have finished. It returns an error only for a consumer the server
+// refuses outright (a bad filter).
 func (c *Client) Run(ctx context.Context, h Handler) error {
 	var wg sync.WaitGroup
 	chans := make([]chan jetstream.Msg, c.opts.Workers)
@@ -115,9 +117,9 @@ func (c *Client) Run(ctx context.Context, h Handler) error {
 		chans[fnv(key)%uint64(len(chans))] <- m
 	}
 
-	backoff := 100 * time.Millisecond
+	backoff := minRetry
 	for ctx.Err() == nil {
-		err := c.consume(ctx, dispatch)
+		live, err := c.consume(ctx, dispatch)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -125,16 +127,30 @@ func (c *Client) Run(ctx context.Context, h Handler) error {
 		if errors.As(err, &apiErr) && apiErr.Code == 400 {
 			return fmt.Errorf("agent: creating consumer %s: %w", c.opts.Name, err)
 		}
+		if live >= stableAfter {
+			// Healthy for a while: a new incident, not the next failure of
+			// the last one.
+			backoff = minRetry
+		}
 		c.opts.ErrorHandler(fmt.Errorf("agent: consumer %s lost, re-creating in %v: %w", c.opts.Name, backoff, err))
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-time.After(backoff):
 		}
-		backoff = min(2*backoff, 5*time.Second)
+		backoff = min(2*backoff, maxRetry)
 	}
 	return nil
 }
+
+// The consumer re-create backoff: doubling from minRetry up to maxRetry,
+// back to minRetry after a consumer stayed live for stableAfter.
+const (
+	minRetry = 100 * time.Millisecond
+	maxRetry = 5 * time.Second
+)
+
+var stableAfter = 30 * time.Second // a variable for the tests
 
 func (c *Client) consumerConfig() jetstream.ConsumerConfig {
 	cc := jetstream.ConsumerConfig{
@@ -157,8 +173,9 @@ func (c *Client) consumerConfig() jetstream.ConsumerConfig {
 }
 
 // consume creates (or binds to) the durable consumer and pulls from it
-// until it is lost or ctx ends.
-func (c *Client) consume(ctx context.Context, dispatch func(jetstream.Msg)) error {
+// until it is lost or ctx ends. live is how long it pulled (zero when the
+// consumer could not be created).
+func (c *Client) consume(ctx context.Context, dispatch func(jetstream.Msg)) (live time.Duration, err error) {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	cfg := c.consumerConfig()
 	if have, err := c.js.Consumer(cctx, events.InboundStream, c.opts.Name); err == nil {
@@ -170,19 +187,20 @@ func (c *Client) consume(ctx context.Context, dispatch func(jetstream.Msg)) erro
 	cons, err := c.js.CreateOrUpdateConsumer(cctx, events.InboundStream, cfg)
 	cancel()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	it, err := cons.Messages(jetstream.PullMaxMessages(2*c.opts.Workers), jetstream.PullHeartbeat(5*time.Second))
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer it.Stop()
 	stop := context.AfterFunc(ctx, it.Stop)
 	defer stop()
+	since := time.Now()
 	for {
 		m, err := it.Next()
 		if err != nil {
-			return err
+			return time.Since(since), err
 		}
 		dispatch(m)
 	}
