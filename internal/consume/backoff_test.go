@@ -2,6 +2,7 @@ package consume_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"testing"
 	"time"
@@ -52,9 +53,27 @@ func TestBackoffStartsOverAfterStablePeriod(t *testing.T) {
 	l, _ := start(t, js, consume.Config{Workers: 1, Heartbeat: 500 * time.Millisecond, StableAfter: stableAfter, Log: log},
 		func(context.Context, jetstream.Msg) error { return nil })
 
+	// pulling waits until the loop pulls from its consumer (deleted before
+	// the first pull, it would be noticed only by the missing heartbeat).
+	pulling := func() {
+		t.Helper()
+		natstest.WaitFor(t, 10*time.Second, func() error {
+			if err := l.Ready(); err != nil {
+				return err
+			}
+			cons, err := js.Consumer(t.Context(), events.RawStream, "test")
+			if err != nil {
+				return err
+			}
+			if cons.CachedInfo().NumWaiting == 0 {
+				return errors.New("no pull waiting")
+			}
+			return nil
+		})
+	}
 	lose := func() time.Duration {
 		t.Helper()
-		natstest.WaitFor(t, 10*time.Second, l.Ready)
+		pulling()
 		if err := js.DeleteConsumer(t.Context(), events.RawStream, "test"); err != nil {
 			t.Fatal(err)
 		}
@@ -73,7 +92,7 @@ func TestBackoffStartsOverAfterStablePeriod(t *testing.T) {
 		}
 		want *= 2
 	}
-	natstest.WaitFor(t, 10*time.Second, l.Ready)
+	pulling()
 	time.Sleep(stableAfter + 300*time.Millisecond)
 	if got := lose(); got != 100*time.Millisecond {
 		t.Errorf("retry after %v live = %v, want the minimum 100ms again", stableAfter, got)
