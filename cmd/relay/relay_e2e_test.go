@@ -149,6 +149,8 @@ func post(t *testing.T, url, contentType string, body []byte) {
 type outboundRecord struct {
 	RequestID string         `json:"requestId"`
 	Action    map[string]any `json:"action"`
+	Platform  string         `json:"platform"`
+	BotID     string         `json:"botId"`
 	Result    map[string]any `json:"result"`
 }
 
@@ -302,6 +304,72 @@ func waitFor(t *testing.T, timeout time.Duration, cond func() error) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// TestTwoIdentities runs the binary fronting a Discord and a Telegram bot:
+// every reply leaves under the identity its chat's traffic came in on
+// (contract §6 "Identity of a reply"), and internal metadata keys never
+// reach the connector.
+func TestTwoIdentities(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the relay binary")
+	}
+	p := startRelay(t, t.TempDir(),
+		"GATEWAY_RELAY_PLATFORMS=discord,telegram",
+		`GATEWAY_RELAY_BOT_IDS={"discord":{"botId":"dc-bot"},"telegram":{"botId":"tg-bot"}}`)
+	post(t, "http://"+p.dev+"/inbound", "application/json",
+		[]byte(`{"text":"hi from telegram","message_id":"t1","source":{"platform":"telegram","chat_id":"tg-chat","chat_type":"dm","user_id":"tu"}}`))
+	post(t, "http://"+p.dev+"/inbound", "application/json",
+		[]byte(`{"text":"hi from discord","message_id":"d1","source":{"platform":"discord","chat_id":"dc-chat","chat_type":"group","user_id":"du","guild_id":"g1"}}`))
+	// A slash command, forwarded for the application "dc-app": its
+	// follow_up goes out under the bot the provider called.
+	post(t, "http://"+p.dev+"/interactions", "application/json", []byte(`{"type":2,"id":"i-1","application_id":"dc-app","token":"tok-1","channel_id":"dc-slash","guild_id":"g1",`+
+		`"member":{"user":{"id":"du","username":"d"}},"data":{"id":"cmd","name":"ping","type":1}}`))
+
+	recs := outbound(t, p, 3)
+	byChat := map[string]outboundRecord{}
+	for _, r := range recs {
+		switch r.Action["op"] {
+		case "send":
+			byChat[r.Action["chat_id"].(string)] = r
+		case "follow_up":
+			byChat["follow_up"] = r
+		}
+	}
+	for _, tt := range []struct{ key, platform, bot string }{
+		{"tg-chat", "telegram", "tg-bot"},
+		{"dc-chat", "discord", "dc-bot"},
+		{"follow_up", "discord", "dc-app"},
+	} {
+		r, ok := byChat[tt.key]
+		if !ok {
+			t.Errorf("no reply for %s; outbound: %+v", tt.key, recs)
+			continue
+		}
+		if r.Platform != tt.platform || r.BotID != tt.bot {
+			t.Errorf("reply for %s left as %q/%q, want %q/%q", tt.key, r.Platform, r.BotID, tt.platform, tt.bot)
+		}
+		if r.Result["success"] != true {
+			t.Errorf("reply for %s not accepted: %v", tt.key, r.Result)
+		}
+	}
+
+	// An agent's own marker stays on the bus, never on the wire.
+	out := p.cli(t, "send", "--id", "marked", "--json",
+		`{"op":"send","chat_id":"tg-chat","content":"marked","reply_to":null,"metadata":{"_marker":"internal","keep":"yes"}}`)
+	if !strings.Contains(out, `"success":true`) {
+		t.Errorf("relay send printed %q, want success", out)
+	}
+	recs = outbound(t, p, 4)
+	last := recs[len(recs)-1]
+	md, _ := last.Action["metadata"].(map[string]any)
+	if last.Action["content"] != "marked" || md["keep"] != "yes" || md["_marker"] != nil {
+		t.Errorf("marked send reached the connector as %v, want keep=yes and no _marker", last.Action)
+	}
+	if last.Platform != "telegram" || last.BotID != "tg-bot" {
+		t.Errorf("marked send left as %q/%q, want telegram/tg-bot", last.Platform, last.BotID)
+	}
+	p.stop(t)
 }
 
 func TestRestartDeliversPendingOnce(t *testing.T) {

@@ -284,20 +284,24 @@ func (s *Service) descriptorFor(actionPlatform, scopePlatform string) descriptor
 func (s *Service) attachScope(ctx context.Context, a *events.Action) (scopes.Record, bool) {
 	mirrorScope(a)
 	if a.Op == events.OpFollowUp {
-		if !s.cfg.Identities.Multi() || a.Platform != "" {
+		if !s.cfg.Identities.Multi() {
 			return scopes.Record{}, false
 		}
 		platform, chat, ok := events.SessionChat(a.SessionKey)
 		if !ok {
 			return scopes.Record{}, false
 		}
-		rec, outcome := s.scopes.Lookup(chat, platform, platform)
-		if outcome != scopes.Hit {
-			// The session key names the platform even when the chat is
-			// not in the cache.
-			return scopes.Record{Platform: platform, ChatID: chat}, true
+		if a.Platform != "" {
+			platform = a.Platform
 		}
-		return rec, true
+		if rec, outcome := s.scopes.Lookup(chat, platform, platform); outcome == scopes.Hit {
+			return rec, true
+		}
+		if rec, ok := s.fetchScope(ctx, chat, platform, platform); ok {
+			return rec, true
+		}
+		// The session key names the platform even for an unknown chat.
+		return scopes.Record{Platform: platform, ChatID: chat}, true
 	}
 	if !events.ChatAddressed(a.Op) {
 		return scopes.Record{}, false
@@ -324,9 +328,10 @@ func (s *Service) attachScope(ctx context.Context, a *events.Action) (scopes.Rec
 
 // tagIdentity names the identity an action leaves under when more than one
 // is configured (contract §6 "Identity of a reply"): the platform and bot
-// id the chat's traffic came in on, unless the action names its own. A
-// platform without a bot id gets the configured one. With one identity the
-// frame stays as the agent wrote it.
+// id the chat's traffic came in on, unless the action names its own. An
+// action naming only its platform gets the chat's bot on that platform, else
+// the configured one. With one identity the frame stays as the agent wrote
+// it.
 func (s *Service) tagIdentity(a *events.Action, rec scopes.Record, known bool) {
 	ids := s.cfg.Identities
 	if !ids.Multi() || a.Op == events.OpInterrupt {
@@ -341,9 +346,13 @@ func (s *Service) tagIdentity(a *events.Action, rec scopes.Record, known bool) {
 		tagged = true
 	}
 	if a.BotID == "" {
-		if a.BotID = ids.BotID(a.Platform); a.BotID != "" {
-			tagged = true
+		// The bot the chat's traffic came in on, else the configured one.
+		if known && rec.Platform == a.Platform && rec.Scope.BotID != "" {
+			a.BotID = rec.Scope.BotID
+		} else {
+			a.BotID = ids.BotID(a.Platform)
 		}
+		tagged = tagged || a.BotID != ""
 	}
 	if tagged {
 		s.metrics.identity.WithLabelValues(a.Platform).Inc()

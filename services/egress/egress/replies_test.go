@@ -135,7 +135,9 @@ func TestIdentityOfAReply(t *testing.T) {
 		{"FollowUpBySessionKey", events.Action{Op: events.OpFollowUp, SessionKey: "agent:main:telegram:dm:t1", Kind: "x", Content: "ok"}, "telegram", "tg-bot"},
 		{"FollowUpUnknownChat", events.Action{Op: events.OpFollowUp, SessionKey: "agent:main:discord:group:zz:u", Kind: events.FollowUpKindDiscord, Content: "ok"}, "discord", "dc-bot"},
 		{"ActionNamesItsOwn", events.Action{Op: events.OpSend, ChatID: "t1", Content: "hi", Platform: "discord", BotID: "other"}, "discord", "other"},
-		{"ActionNamesPlatformOnly", events.Action{Op: events.OpSend, ChatID: "t1", Content: "hi", Platform: "discord"}, "discord", "dc-bot"},
+		{"ActionNamesOtherPlatformOnly", events.Action{Op: events.OpSend, ChatID: "t1", Content: "hi", Platform: "discord"}, "discord", "dc-bot"},
+		{"ActionNamesChatPlatformOnly", events.Action{Op: events.OpSend, ChatID: "t1", Content: "hi", Platform: "telegram"}, "telegram", "tg-bot"},
+		{"FollowUpNamesPlatform", events.Action{Op: events.OpFollowUp, SessionKey: "agent:main:telegram:dm:t1", Kind: "x", Content: "ok", Platform: "telegram"}, "telegram", "tg-bot"},
 		{"UnknownChatUntagged", events.Action{Op: events.OpSend, ChatID: "nobody", Content: "hi"}, "", ""},
 	}
 	for i, tt := range tests {
@@ -149,11 +151,11 @@ func TestIdentityOfAReply(t *testing.T) {
 			}
 		})
 	}
-	// Tagged by egress: three frames each; an action naming both is not
-	// counted, one naming its platform only is (its bot was filled in).
-	for _, p := range []string{"telegram", "discord"} {
-		if got := e.metric("relay_egress_identity_tags_total", "platform="+p); got != 3 {
-			t.Errorf("identity tags{%s} = %v, want 3", p, got)
+	// Tagged by egress: an action naming both is not counted, one naming
+	// its platform only is (its bot was filled in).
+	for p, want := range map[string]float64{"telegram": 5, "discord": 3} {
+		if got := e.metric("relay_egress_identity_tags_total", "platform="+p); got != want {
+			t.Errorf("identity tags{%s} = %v, want %v", p, got, want)
 		}
 	}
 }
