@@ -339,7 +339,7 @@ func outputID(prefix string, msg jetstream.Msg) string {
 func (s *Service) publishEvent(ctx context.Context, in jetstream.Msg, ev *events.MessageEvent, kind string) error {
 	ev.Normalize()
 	if ev.Source.ChatID != "" {
-		if err := s.recordScope(ctx, ev.Source); err != nil {
+		if err := s.recordScope(ctx, ev); err != nil {
 			return err
 		}
 	}
