@@ -2,6 +2,7 @@ package fault_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -194,4 +195,70 @@ func TestEgressSlowConnector(t *testing.T) {
 	t.Logf("deliveries %d for %d actions; egress-a sent %v, egress-b sent %v and answered %v from stored results",
 		ci.Delivered.Consumer, n, egA.Metric(t, "relay_egress_actions_total", "outcome", "sent"),
 		egB.Metric(t, "relay_egress_actions_total", "outcome", "sent"), egB.Metric(t, "relay_egress_actions_total", "outcome", "replayed"))
+}
+
+// TestConnectorTakesFrameThenDrops: the connector reads an outbound frame,
+// never answers it, and drops the socket. The frame may have been acted on,
+// so the action is answered ambiguous ("connection lost") and never written
+// again, on this connection or the next; the next action flows normally.
+func TestConnectorTakesFrameThenDrops(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for a reconnect")
+	}
+	t.Parallel()
+	ns := relaytest.StartNATS(t)
+	dev := relaytest.StartConnector(t, func(c *devconnector.Config) {
+		c.Silent = func(a events.Action) bool { return a.Content == "swallowed" }
+	})
+	b := bus.DefaultConfig()
+	edgeCfg := relaytest.EdgeConfig(dev, b)
+	edgeCfg.OutboundTimeout = 30 * time.Second // the drop, not the timeout, must answer
+	edge := relaytest.RunEdge(t, edgeCfg, ns.URL())
+	eg := relaytest.RunEgress(t, relaytest.EgressConfig(b), ns.URL())
+	relaytest.WaitReady(t, startTimeout, edge, eg)
+	nc := relaytest.Connect(t, ns.URL(), "agent")
+	js := relaytest.JetStream(t, nc)
+	results := relaytest.SubscribeResults(t, nc)
+
+	publish := func(id string) {
+		m := relaytest.SendAction(t, id, 0)
+		if _, err := js.PublishMsg(t.Context(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish("swallowed")
+	ctx, cancel := context.WithTimeout(t.Context(), startTimeout)
+	defer cancel()
+	if _, err := dev.WaitOutbound(ctx, 1); err != nil {
+		t.Fatalf("the connector never got the frame: %v", err)
+	}
+	if !dev.DropConnection() {
+		t.Fatal("no socket to drop")
+	}
+	natstest.WaitFor(t, deliverTimeout, func() error {
+		if len(results.Get("swallowed")) == 0 {
+			return errors.New("no result for the swallowed action yet")
+		}
+		return nil
+	})
+	if diff := cmp.Diff(events.ResultConnLost, results.Get("swallowed")[0]); diff != "" {
+		t.Errorf("result of the swallowed action (-want +got):\n%s", diff)
+	}
+
+	publish("after")
+	natstest.WaitFor(t, deliverTimeout, func() error {
+		if rs := results.Get("after"); len(rs) == 0 || !rs[0].Success {
+			return fmt.Errorf("result of the next action = %+v, want a success", rs)
+		}
+		return nil
+	})
+	relaytest.WaitStreamEmpty(t, js, events.OutboundStream, deliverTimeout)
+	counts, _ := relaytest.Sends(dev)
+	relaytest.Tally(t, "frames the connector received", []string{"swallowed", "after"}, counts)
+	if got := eg.Metric(t, "relay_egress_ambiguous_total", "cause", "connection_lost"); got != 1 {
+		t.Errorf("ambiguous{connection_lost} = %v, want 1", got)
+	}
+	if got := len(results.Get("swallowed")); got != 1 {
+		t.Errorf("results for the swallowed action = %d, want 1", got)
+	}
 }
