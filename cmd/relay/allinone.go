@@ -271,8 +271,8 @@ relaybus is running in dev mode.
   ops                          http://%s/readyz   http://%s/metrics
   dev connector                %s
 
-Send a Discord interaction in, as Discord would POST it to the connector:
-  curl -s -XPOST %s/interactions -H 'content-type: application/json' -d @../shared/fixtures/discord/02_slash_command_options.json
+Send a Discord interaction in, as Discord would POST it to the connector (from the repository root):
+  curl -s -XPOST %s/interactions -H 'content-type: application/json' -d @internal/fixtures/discord/02_slash_command_options.json
 Send a plain chat message in:
   curl -s -XPOST %s/inbound -d '{"text":"hello","source":{"platform":"discord","chat_id":"c1","chat_type":"group","user_id":"u1","scope_id":"g1"}}'
 Watch the events agents get:     go run ./cmd/relay tail

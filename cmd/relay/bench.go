@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"embed"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -26,6 +25,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/relaybus/relaybus/internal/devconnector"
+	"github.com/relaybus/relaybus/internal/fixtures"
 	"github.com/relaybus/relaybus/internal/natsconn"
 	"github.com/relaybus/relaybus/internal/natsembed"
 	"github.com/relaybus/relaybus/internal/ops"
@@ -34,11 +34,6 @@ import (
 	"github.com/relaybus/relaybus/services/passthrough-converter/converter"
 	"github.com/relaybus/relaybus/services/ws-edge/wsedge"
 )
-
-// benchdata holds the Discord fixtures used as realistic passthrough bodies.
-//
-//go:embed benchdata/*.json
-var benchdata embed.FS
 
 type benchConfig struct {
 	Inbound     int
@@ -218,20 +213,22 @@ type benchBodies struct {
 
 const idPlaceholder = "__RELAY_BENCH_ID__"
 
+// loadBodies prepares the contract's Discord fixtures (fixtures.Contract)
+// as realistic passthrough bodies, leaving out the PING, which the
+// connector answers itself.
 func loadBodies() (*benchBodies, error) {
-	entries, err := benchdata.ReadDir("benchdata")
-	if err != nil {
-		return nil, err
-	}
 	b := &benchBodies{}
-	for _, e := range entries {
-		raw, err := benchdata.ReadFile("benchdata/" + e.Name())
+	for _, name := range fixtures.Contract {
+		raw, err := fixtures.ReadDiscord(name)
 		if err != nil {
 			return nil, err
 		}
 		var m map[string]any
 		if err := json.Unmarshal(raw, &m); err != nil {
-			return nil, fmt.Errorf("%s: %w", e.Name(), err)
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		if m["type"] == float64(1) {
+			continue // PING
 		}
 		delete(m, "token")
 		m["id"] = idPlaceholder

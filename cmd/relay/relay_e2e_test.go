@@ -17,6 +17,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/relaybus/relaybus/internal/fixtures"
 )
 
 // relayBin is the relay binary built once for the end-to-end tests.
@@ -181,18 +183,11 @@ func TestDevModeEndToEnd(t *testing.T) {
 		t.Skip("builds and runs the relay binary")
 	}
 	p := startRelay(t, t.TempDir())
-	// Every shared fixture (../shared beside the repository, as in CI), or
-	// the copies in benchdata when the repository stands alone.
-	fixtures, err := filepath.Glob("../../../shared/fixtures/discord/*.json")
-	if err != nil || len(fixtures) == 0 {
-		fixtures, err = filepath.Glob("benchdata/*.json")
-	}
-	if err != nil || len(fixtures) == 0 {
-		t.Fatalf("no fixtures: %v", err)
-	}
+	// Every fixture of the contract (docs/discord-interactions.md §6).
+	interactions := fixtures.Contract
 	pings := 0
-	for _, f := range fixtures {
-		body, err := os.ReadFile(f)
+	for _, name := range interactions {
+		body, err := fixtures.ReadDiscord(name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -201,14 +196,14 @@ func TestDevModeEndToEnd(t *testing.T) {
 		}
 		post(t, "http://"+p.dev+"/interactions", "application/json", body)
 	}
-	fixtures = fixtures[:len(fixtures)-pings]
+	interactions = interactions[:len(interactions)-pings]
 	// A plain guild message and a DM, which the echo agent answers with send.
 	post(t, "http://"+p.dev+"/inbound", "application/json",
 		[]byte(`{"text":"hello guild","message_id":"m1","source":{"platform":"discord","chat_id":"c-guild","chat_type":"group","user_id":"u1","guild_id":"g1"}}`))
 	post(t, "http://"+p.dev+"/inbound", "application/json",
 		[]byte(`{"text":"hello dm","message_id":"m2","source":{"platform":"discord","chat_id":"c-dm","chat_type":"dm","user_id":"u2"}}`))
 
-	recs := outbound(t, p, len(fixtures)+2)
+	recs := outbound(t, p, len(interactions)+2)
 	followUps, sends := 0, map[string]outboundRecord{}
 	for _, r := range recs {
 		switch r.Action["op"] {
@@ -221,8 +216,8 @@ func TestDevModeEndToEnd(t *testing.T) {
 			sends[r.Action["chat_id"].(string)] = r
 		}
 	}
-	if followUps != len(fixtures) {
-		t.Errorf("follow_ups = %d, want one per interaction (%d)", followUps, len(fixtures))
+	if followUps != len(interactions) {
+		t.Errorf("follow_ups = %d, want one per interaction (%d)", followUps, len(interactions))
 	}
 	g, ok := sends["c-guild"]
 	if !ok {
@@ -251,7 +246,7 @@ func TestDevModeEndToEnd(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &res); err != nil || res["success"] != true {
 		t.Errorf("relay send printed %q, want a successful result", out)
 	}
-	recs = outbound(t, p, len(fixtures)+3)
+	recs = outbound(t, p, len(interactions)+3)
 	if last := recs[len(recs)-1].Action; last["content"] != "from the cli" || metaString(last, "scope_id") != "g1" {
 		t.Errorf("relay send reached the connector as %v, want content and scope g1", last)
 	}

@@ -10,7 +10,7 @@ import (
 // Discord slash command fixture, base64 in bodyB64, as ws-edge and the
 // converter see it.
 func BenchmarkDecodeFrame(b *testing.B) {
-	frame := forwardFrame(readFixture(b, "02_slash_command_options.json"))
+	frame := forwardFrame(readDiscordFixture(b, "02_slash_command_options.json"))
 	b.Run("Envelope", func(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(frame)))

@@ -270,7 +270,7 @@ func TestForwardBody(t *testing.T) {
 }
 
 func TestForwardBodyFixture(t *testing.T) {
-	body := readFixture(t, "02_slash_command_options.json")
+	body := readDiscordFixture(t, "02_slash_command_options.json")
 	f := events.PassthroughForward{BodyB64: base64.StdEncoding.EncodeToString(body)}
 	got, err := f.Body()
 	if err != nil {

@@ -43,7 +43,7 @@ func FuzzDecodeFrame(f *testing.F) {
 		f.Add([]byte(tt.in))
 	}
 	for _, name := range []string{"02_slash_command_options.json", "08_button_click.json", "11_modal_submit.json"} {
-		f.Add(forwardFrame(readFixture(f, name)))
+		f.Add(forwardFrame(readDiscordFixture(f, name)))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fr, err := events.DecodeFrame(data)

@@ -3,8 +3,6 @@ package converter_test
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -13,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/relaybus/relaybus/internal/fixtures"
 	"github.com/relaybus/relaybus/internal/natstest"
 	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/services/passthrough-converter/converter"
@@ -25,7 +24,7 @@ func benchFrames(b *testing.B) [][]byte {
 	b.Helper()
 	var templates []map[string]any
 	for _, f := range []string{"02_slash_command_options.json", "08_button_click.json", "11_modal_submit.json"} {
-		raw, err := os.ReadFile(filepath.Join(fixtures, f))
+		raw, err := fixtures.ReadDiscord(f)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,12 +20,11 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/relaybus/relaybus/internal/bus"
+	"github.com/relaybus/relaybus/internal/fixtures"
 	"github.com/relaybus/relaybus/internal/natstest"
 	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/services/passthrough-converter/converter"
 )
-
-const fixtures = "../internal/discord/testdata"
 
 type env struct {
 	ns *server.Server
@@ -207,7 +204,7 @@ func (e *env) dlq(t *testing.T, want int) []*jetstream.RawStreamMsg {
 
 func fixture(t *testing.T, name string) ([]byte, map[string]any) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(fixtures, name))
+	b, err := fixtures.ReadDiscord(name)
 	if err != nil {
 		t.Fatal(err)
 	}

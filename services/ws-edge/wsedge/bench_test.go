@@ -3,7 +3,6 @@ package wsedge_test
 import (
 	"context"
 	"encoding/base64"
-	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/relaybus/relaybus/internal/bus"
+	"github.com/relaybus/relaybus/internal/fixtures"
 	"github.com/relaybus/relaybus/internal/natstest"
 	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/services/ws-edge/wsedge"
@@ -33,7 +33,7 @@ var ceilingRate float64
 // slash command fixture, split around its bufferId: prefix + id + suffix.
 func passthroughFrame(tb testing.TB) (prefix, suffix string) {
 	tb.Helper()
-	body, err := os.ReadFile("testdata/02_slash_command_options.json")
+	body, err := fixtures.ReadDiscord("02_slash_command_options.json")
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -157,8 +157,9 @@ func BenchmarkInbound(b *testing.B) {
 }
 
 // BenchmarkReconnect measures recovery after the connector drops the
-// socket (architecture.md: handshaken again within 2 s, first retry): the
-// time from the drop to ws-edge being ready on a new, handshaken socket.
+// socket (docs/architecture.md: handshaken again within 2 s, first retry):
+// the time from the drop to ws-edge being ready on a new, handshaken
+// socket.
 // The backoff ladder is the default (first retry after 0.75–1 s); the
 // connection before each drop counts as stable, as a long-lived one does.
 // Run with a small -benchtime count: each iteration takes about a second.

@@ -2,7 +2,6 @@ package relaytest
 
 import (
 	"context"
-	"embed"
 	"encoding/json"
 	"fmt"
 	"sync"
@@ -15,12 +14,10 @@ import (
 
 	"github.com/relaybus/relaybus/internal/bus"
 	"github.com/relaybus/relaybus/internal/devconnector"
+	"github.com/relaybus/relaybus/internal/fixtures"
 	"github.com/relaybus/relaybus/internal/natstest"
 	"github.com/relaybus/relaybus/pkg/events"
 )
-
-//go:embed testdata/*.json
-var fixtures embed.FS
 
 // InboundFields are the fields of an inbound frame carrying a group-chat
 // message whose MessageEvent.MessageID is id, in one of 16 chats.
@@ -42,7 +39,7 @@ func InboundFields(id string, i int) map[string]any {
 // interaction id (the event's MessageID) set to id.
 func Interaction(tb testing.TB, id string) []byte {
 	tb.Helper()
-	raw, err := fixtures.ReadFile("testdata/slash_command.json")
+	raw, err := fixtures.ReadDiscord("02_slash_command_options.json")
 	if err != nil {
 		tb.Fatalf("relaytest: fixture: %v", err)
 	}

@@ -4,19 +4,18 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/relaybus/relaybus/internal/fixtures"
 	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/services/passthrough-converter/internal/discord"
 )
 
 // Ids shared by the composed fixtures (the test guild of
-// discord-interactions.md).
+// docs/discord-interactions.md).
 const (
 	app        = "1351586496152290540"
 	testGuild  = "1302373407916968278"
@@ -91,9 +90,10 @@ func withModal(it *events.Interaction, m *events.Modal) *events.Interaction {
 
 func groupKey(chat, user string) string { return "agent:main:discord:group:" + chat + ":" + user }
 
+// readFixture returns the Discord fixture name (internal/fixtures/discord).
 func readFixture(tb testing.TB, name string) []byte {
 	tb.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
+	b, err := fixtures.ReadDiscord(name)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -583,13 +583,9 @@ func TestConvertFixtures(t *testing.T) {
 		})
 	}
 
-	// Every fixture in testdata has a row.
-	files, err := filepath.Glob(filepath.Join("testdata", "*.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range files {
-		if !covered[filepath.Base(f)] {
+	// Every fixture has a row.
+	for _, f := range fixtures.DiscordNames() {
+		if !covered[f] {
 			t.Errorf("fixture %s has no row in TestConvertFixtures", f)
 		}
 	}
@@ -599,15 +595,11 @@ func TestConvertFixtures(t *testing.T) {
 // event nor an error carries the interaction token or anything that looks
 // like one.
 func TestConvertNeverLeaksToken(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("testdata", "*.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	// base64 of "interaction:" (every real token starts with it).
 	const tokenPrefix = "aW50ZXJhY3Rpb246"
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			body := readFixture(t, filepath.Base(f))
+	for _, f := range fixtures.DiscordNames() {
+		t.Run(f, func(t *testing.T) {
+			body := readFixture(t, f)
 			tok := fixtureToken(t, body)
 			if len(tok) < 100 || !strings.HasPrefix(tok, tokenPrefix) {
 				t.Fatalf("fixture token %.20q… is not shaped like a real one", tok)

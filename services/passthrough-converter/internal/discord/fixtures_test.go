@@ -1,22 +1,22 @@
 package discord
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
+
+	"github.com/relaybus/relaybus/internal/fixtures"
 )
 
-// readFixtures returns the body of every testdata/*.json fixture, in name
-// order.
+// readFixtures returns the body of every Discord fixture
+// (internal/fixtures/discord), in name order.
 func readFixtures(tb testing.TB) [][]byte {
 	tb.Helper()
-	files, err := filepath.Glob(filepath.Join("testdata", "*.json"))
-	if err != nil || len(files) == 0 {
-		tb.Fatalf("no fixtures in testdata (%v)", err)
+	names := fixtures.DiscordNames()
+	if len(names) == 0 {
+		tb.Fatal("no Discord fixtures")
 	}
-	bodies := make([][]byte, 0, len(files))
-	for _, f := range files {
-		b, err := os.ReadFile(f)
+	bodies := make([][]byte, 0, len(names))
+	for _, n := range names {
+		b, err := fixtures.ReadDiscord(n)
 		if err != nil {
 			tb.Fatal(err)
 		}

@@ -3,12 +3,12 @@ package discord_test
 import (
 	"bytes"
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/relaybus/relaybus/internal/fixtures"
 	"github.com/relaybus/relaybus/services/passthrough-converter/internal/discord"
 )
 
@@ -58,13 +58,9 @@ func TestStripToken(t *testing.T) {
 }
 
 func TestStripTokenFixtures(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("testdata", "*.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			body := readFixture(t, filepath.Base(f))
+	for _, f := range fixtures.DiscordNames() {
+		t.Run(f, func(t *testing.T) {
+			body := readFixture(t, f)
 			tok := fixtureToken(t, body)
 			got, found := discord.StripToken(body)
 			if !found {

@@ -2,10 +2,10 @@ package sniff_test
 
 import (
 	"encoding/base64"
-	"os"
 	"strings"
 	"testing"
 
+	"github.com/relaybus/relaybus/internal/fixtures"
 	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/services/ws-edge/internal/sniff"
 )
@@ -78,7 +78,7 @@ func TestFrame(t *testing.T) {
 }
 
 func TestFrameFixture(t *testing.T) {
-	body, err := os.ReadFile("../../wsedge/testdata/02_slash_command_options.json")
+	body, err := fixtures.ReadDiscord("02_slash_command_options.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func FuzzFrame(f *testing.F) {
 }
 
 func BenchmarkFrame(b *testing.B) {
-	body, err := os.ReadFile("../../wsedge/testdata/02_slash_command_options.json")
+	body, err := fixtures.ReadDiscord("02_slash_command_options.json")
 	if err != nil {
 		b.Fatal(err)
 	}
