@@ -17,9 +17,9 @@ import (
 )
 
 // BenchmarkResumeAfterRestart measures how long a stage's consumer takes
-// to resume after a NATS server restart (architecture.md: within 5 s): from
-// the restarted server accepting clients to the loop handling a message
-// published after the restart. The stage's connection uses the production
+// to resume after a NATS server restart (docs/architecture.md: within
+// 5 s): from the restarted server accepting clients to the loop handling a
+// message published after the restart. The stage's connection uses the production
 // options (natsconn.Options) and the loop its default heartbeat, as in the
 // services. Each iteration restarts the server once.
 //

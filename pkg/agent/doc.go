@@ -30,7 +30,7 @@
 //     not double-post.
 //
 // The subjects, headers and payloads are the bus contract of relaybus
-// (architecture.md); the payload types are those of package
+// (docs/adr/0001-bus-contract.md); the payload types are those of package
 // github.com/relaybus/relaybus/pkg/events. A Client is safe for concurrent
 // use. The package never logs: asynchronous problems go to
 // [Options.ErrorHandler].

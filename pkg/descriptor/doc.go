@@ -7,10 +7,10 @@
 // length in the descriptor's unit ([Len]) and cutting a long reply into
 // chunks that each fit the limit ([Split]).
 //
-// The specification is §3 of relay-contract.md (shared with the connector
-// team), which mirrors gateway/relay/descriptor.py of the reference Python
-// gateway; the bus side (the relay_descriptor KV bucket holding one canonical
-// descriptor JSON per platform) is in architecture.md. Contract version 1 is
+// The specification is §3 of docs/relay-contract.md (shared with the
+// connector team), which mirrors gateway/relay/descriptor.py of the reference
+// Python gateway; the bus side (the relay_descriptor KV bucket holding one
+// canonical descriptor JSON per platform) is in docs/architecture.md. Contract version 1 is
 // additive-only: [Decode] ignores unknown keys and defaults absent optional
 // ones, and [Descriptor.MarshalJSON] always writes every key of this version.
 //

@@ -4,9 +4,9 @@
 // back, and the NATS subject, header, stream and bucket names that tie the
 // stages together.
 //
-// The connector side of the contract is specified in relay-contract.md (shared
-// with the connector team); the bus side in docs/adr/0001-bus-contract.md in
-// this repository. Keys on the wire are exactly the contract's: camelCase in
+// The connector side of the contract is specified in docs/relay-contract.md
+// (shared with the connector team); the bus side in
+// docs/adr/0001-bus-contract.md. Keys on the wire are exactly the contract's: camelCase in
 // the frame envelope (requestId, bufferId, botId, bodyB64), snake_case inside
 // events and actions. Events and actions travel on NATS as MessagePack maps
 // with the same keys as their JSON form.

@@ -9,7 +9,7 @@ import (
 	"github.com/relaybus/relaybus/pkg/events"
 )
 
-// The contract's test vector (relay-contract.md §1).
+// The contract's test vector (docs/relay-contract.md §1).
 const (
 	vectorID     = "gw-x"
 	vectorSecret = "secret-x"

@@ -23,6 +23,6 @@
 // pending frames into one text message.
 //
 // The public surface is Config, DefaultConfig, ConfigFromEnv, Deps, New and
-// (*Service).Run / Ready / Live; the spec is /work/shared/relay-contract.md
-// and the bus contract docs/adr/0001-bus-contract.md.
+// (*Service).Run / Ready / Live; the spec is docs/relay-contract.md and
+// the bus contract docs/adr/0001-bus-contract.md.
 package wsedge

@@ -27,6 +27,7 @@
 // copied into an event or quoted in an error; [StripToken] removes it from a
 // body that must be kept (for example dead-lettered).
 //
-// References: /shared/relay-contract.md §4–5 (normative) and
-// /shared/discord-interactions.md (payload shapes).
+// References: docs/relay-contract.md §4–5 (normative) and
+// docs/discord-interactions.md (payload shapes); the fixtures are in
+// internal/fixtures/discord.
 package discord
