@@ -735,41 +735,52 @@ func TestRedeliveredActionNotSentTwice(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for an ack wait to expire")
 	}
-	users := func(o *server.Options) {
-		o.Users = []*server.User{
-			{Username: "admin", Password: "a"},
-			{Username: "crashy", Password: "c", Permissions: &server.Permissions{
-				Publish: &server.SubjectPermission{Deny: []string{"$JS.ACK.>"}},
-			}},
-		}
-	}
-	ns := natstest.RunServer(t, users)
-	e := attachEnv(t, ns, nats.UserInfo("admin", "a"))
-	resp := newResponder(t, ns, ok, nats.UserInfo("admin", "a"))
+	for _, tt := range []struct {
+		name, answer, outcome string
+	}{
+		{"Success", `{"success":true,"message_id":"m1"}`, "sent"},
+		// An ambiguous stored result is final too: answered from the
+		// store, never written again.
+		{"Ambiguous", `{"success":false,"error":"relay outbound timed out","ambiguous":true}`, "ambiguous"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			users := func(o *server.Options) {
+				o.Users = []*server.User{
+					{Username: "admin", Password: "a"},
+					{Username: "crashy", Password: "c", Permissions: &server.Permissions{
+						Publish: &server.SubjectPermission{Deny: []string{"$JS.ACK.>"}},
+					}},
+				}
+			}
+			ns := natstest.RunServer(t, users)
+			e := attachEnv(t, ns, nats.UserInfo("admin", "a"))
+			resp := newResponder(t, ns, func(int, edgeRequest) string { return tt.answer }, nats.UserInfo("admin", "a"))
 
-	cfg := testConfig()
-	cfg.AckWait = time.Second
-	quiet := nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}) // the denied acks
-	e.start(cfg, nats.UserInfo("crashy", "c"), quiet)
-	sub := e.results("once")
-	e.publish(events.OpSend, "once", events.ContentTypeMsgpack, events.Action{Op: events.OpSend, ChatID: "c", Content: "hi"})
-	first := nextResult(t, sub)
-	e.stop() // A "crashed" before its ack arrived
+			cfg := testConfig()
+			cfg.AckWait = time.Second
+			quiet := nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}) // the denied acks
+			e.start(cfg, nats.UserInfo("crashy", "c"), quiet)
+			sub := e.results("once")
+			e.publish(events.OpSend, "once", events.ContentTypeMsgpack, events.Action{Op: events.OpSend, ChatID: "c", Content: "hi"})
+			first := nextResult(t, sub)
+			e.stop() // A "crashed" before its ack arrived
 
-	e.start(cfg, nats.UserInfo("admin", "a"))
-	second := nextResult(t, sub)
-	if diff := cmp.Diff(first, second); diff != "" {
-		t.Errorf("replayed result differs (-first +second):\n%s", diff)
-	}
-	e.settled()
-	if got := resp.count(); got != 1 {
-		t.Errorf("edge requests = %d, want exactly 1", got)
-	}
-	if got := e.metric("relay_egress_actions_total", "op=send", "outcome=replayed"); got < 1 {
-		t.Errorf("replayed count = %v, want >= 1", got)
-	}
-	if got := e.metric("relay_egress_actions_total", "op=send", "outcome=sent"); got != 0 {
-		t.Errorf("instance B sent count = %v, want 0", got)
+			e.start(cfg, nats.UserInfo("admin", "a"))
+			second := nextResult(t, sub)
+			if diff := cmp.Diff(first, second); diff != "" {
+				t.Errorf("replayed result differs (-first +second):\n%s", diff)
+			}
+			e.settled()
+			if got := resp.count(); got != 1 {
+				t.Errorf("edge requests = %d, want exactly 1", got)
+			}
+			if got := e.metric("relay_egress_actions_total", "op=send", "outcome=replayed"); got < 1 {
+				t.Errorf("replayed count = %v, want >= 1", got)
+			}
+			if got := e.metric("relay_egress_actions_total", "op=send", "outcome="+tt.outcome); got != 0 {
+				t.Errorf("instance B %s count = %v, want 0", tt.outcome, got)
+			}
+		})
 	}
 }
 
