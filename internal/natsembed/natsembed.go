@@ -7,6 +7,7 @@
 package natsembed
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -33,8 +34,8 @@ type Config struct {
 	StoreDir string
 	// ServerName names the server (default "relay").
 	ServerName string
-	// Log receives the server's log lines at Debug/Info/Warn/Error; nil
-	// disables server logging.
+	// Log receives the server's log lines (see [StartWithOptions] for the
+	// levels); nil disables server logging.
 	Log *slog.Logger
 	// ReadyTimeout bounds the wait for the server to accept connections
 	// (default 10 s).
@@ -89,7 +90,11 @@ func Start(cfg Config) (*server.Server, error) {
 	return StartWithOptions(opts, cfg.Log, cfg.ReadyTimeout)
 }
 
-// StartWithOptions starts a server from explicit options.
+// StartWithOptions starts a server from explicit options. Its log lines
+// go to log, when set: notices (the startup banner, JetStream's store
+// recovery, ...) at Debug, so that an embedding process at the default
+// level shows only the server's warnings and errors; fatal errors at
+// Error, warnings at Warn; traces never.
 func StartWithOptions(opts *server.Options, log *slog.Logger, ready time.Duration) (*server.Server, error) {
 	ns, err := server.NewServer(opts)
 	if err != nil {
@@ -121,9 +126,15 @@ func Shutdown(ns *server.Server) {
 // slogAdapter routes nats-server log lines to slog.
 type slogAdapter struct{ log *slog.Logger }
 
-func (a *slogAdapter) Noticef(format string, v ...any) { a.log.Info(fmt.Sprintf(format, v...)) }
-func (a *slogAdapter) Warnf(format string, v ...any)   { a.log.Warn(fmt.Sprintf(format, v...)) }
-func (a *slogAdapter) Fatalf(format string, v ...any)  { a.log.Error(fmt.Sprintf(format, v...)) }
-func (a *slogAdapter) Errorf(format string, v ...any)  { a.log.Error(fmt.Sprintf(format, v...)) }
-func (a *slogAdapter) Debugf(format string, v ...any)  { a.log.Debug(fmt.Sprintf(format, v...)) }
+func (a *slogAdapter) Noticef(format string, v ...any) { a.logf(slog.LevelDebug, format, v) }
+func (a *slogAdapter) Warnf(format string, v ...any)   { a.logf(slog.LevelWarn, format, v) }
+func (a *slogAdapter) Fatalf(format string, v ...any)  { a.logf(slog.LevelError, format, v) }
+func (a *slogAdapter) Errorf(format string, v ...any)  { a.logf(slog.LevelError, format, v) }
+func (a *slogAdapter) Debugf(format string, v ...any)  { a.logf(slog.LevelDebug, format, v) }
 func (a *slogAdapter) Tracef(format string, v ...any)  {}
+
+func (a *slogAdapter) logf(level slog.Level, format string, v []any) {
+	if a.log.Enabled(context.Background(), level) {
+		a.log.Log(context.Background(), level, fmt.Sprintf(format, v...))
+	}
+}

@@ -11,6 +11,8 @@ require (
 	golang.org/x/sync v0.22.0
 )
 
+require golang.org/x/term v0.48.0 // indirect
+
 require (
 	github.com/antithesishq/antithesis-sdk-go v0.9.0-default-no-op // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
