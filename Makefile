@@ -1,5 +1,9 @@
 # relaybus — see README.md.
-.PHONY: test test-short lint run dev tidy bench up fuzz
+.PHONY: test test-short lint build run dev tidy bench up fuzz
+
+# The version of every binary, set in one place (package internal/stage).
+VERSION ?= 0.1.0
+LDFLAGS := -X github.com/relaybus/relaybus/internal/stage.Version=$(VERSION)
 
 # The test command (README): every module, race detector on.
 test:
@@ -12,14 +16,18 @@ lint:
 	gofmt -l $$(git ls-files '*.go')
 	go vet work
 
+# The relay binary and the three stage binaries, into bin/.
+build:
+	go build -ldflags "$(LDFLAGS)" -o bin/ ./cmd/relay ./services/ws-edge ./services/passthrough-converter ./services/egress
+
 run:
-	go run ./cmd/relay
+	go run -ldflags "$(LDFLAGS)" ./cmd/relay
 
 dev:
-	go run ./cmd/relay --dev
+	go run -ldflags "$(LDFLAGS)" ./cmd/relay --dev
 
 bench:
-	go run ./cmd/relay bench
+	go run -ldflags "$(LDFLAGS)" ./cmd/relay bench
 
 tidy:
 	for m in $$(go list -m -f '{{.Dir}}'); do (cd $$m && go mod tidy); done

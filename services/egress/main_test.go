@@ -12,7 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/relaybus/relaybus/internal/natsconn"
 	"github.com/relaybus/relaybus/internal/natstest"
+	"github.com/relaybus/relaybus/internal/stage"
+	"github.com/relaybus/relaybus/internal/stage/stagetest"
 )
 
 func TestRunRejectsBadConfig(t *testing.T) {
@@ -74,23 +77,42 @@ func TestRunServesAndStops(t *testing.T) {
 		Msg, Service, Version string
 	}
 	line, _, _ := strings.Cut(out.String(), "\n")
-	if err := json.Unmarshal([]byte(line), &first); err != nil || first.Msg != "startup" || first.Service != "egress" || first.Version != version {
+	if err := json.Unmarshal([]byte(line), &first); err != nil || first.Msg != "startup" || first.Service != "egress" || first.Version != stage.Version {
 		t.Errorf("first log line = %s, want a JSON startup line with service and version", line)
 	}
 }
 
+// TestRedactURL: the startup line carries NATS_URL with its credentials
+// redacted (natsconn.RedactURL, one redaction for every binary).
 func TestRedactURL(t *testing.T) {
 	tests := map[string]string{
 		"nats://127.0.0.1:4222":                 "nats://127.0.0.1:4222",
-		"nats://user:secret@host:4222":          "nats://redacted@host:4222",
-		"nats://a:b@h1:4222,nats://c:d@h2:4222": "nats://redacted@h1:4222,nats://redacted@h2:4222",
-		"tls://token@host":                      "tls://redacted@host",
+		"nats://user:secret@host:4222":          "nats://user:xxxxx@host:4222",
+		"nats://a:b@h1:4222,nats://c:d@h2:4222": "nats://a:xxxxx@h1:4222,nats://c:xxxxx@h2:4222",
+		"tls://token@host":                      "tls://xxxxx@host",
 	}
 	for in, want := range tests {
-		if got := redactURL(in); got != want {
-			t.Errorf("redactURL(%q) = %q, want %q", in, got, want)
+		if got := natsconn.RedactURL(in); got != want {
+			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
 		}
 	}
+	// The binary logs it so: canceled at once, it still writes its startup line.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	env := map[string]string{"NATS_URL": "nats://user:secret@" + stagetest.ClosedAddr(t), "EGRESS_HTTP_ADDR": stagetest.ClosedAddr(t)}
+	var out syncBuffer
+	if err := run(ctx, func(k string) string { return env[k] }, &out); err != nil {
+		t.Fatalf("run = %v", err)
+	}
+	if logs := out.String(); strings.Contains(logs, "secret") || !strings.Contains(logs, `"nats_url":"nats://user:xxxxx@127.0.0.1:`) {
+		t.Errorf("startup logs carry the NATS URL unredacted, or not at all:\n%s", logs)
+	}
+}
+
+// TestRunAnswersHealthzWithoutNATS: started while NATS is unreachable, the
+// binary answers /healthz at once and /readyz with not ready.
+func TestRunAnswersHealthzWithoutNATS(t *testing.T) {
+	stagetest.StartsWithoutNATS(t, run, "EGRESS_HTTP_ADDR", nil)
 }
 
 // syncBuffer is a bytes.Buffer safe for the logger and the test at once.

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/relaybus/relaybus/internal/natstest"
+	"github.com/relaybus/relaybus/internal/stage/stagetest"
 )
 
 // syncBuffer is a bytes.Buffer safe for the logger and the test at once.
@@ -84,4 +85,10 @@ func TestRunNeverLogsNATSCredentials(t *testing.T) {
 	if !strings.Contains(logs, `"nats_url":"nats://conv:xxxxx@127.0.0.1:`) {
 		t.Errorf("startup log lacks the redacted nats_url:\n%s", logs)
 	}
+}
+
+// TestRunAnswersHealthzWithoutNATS: started while NATS is unreachable, the
+// binary answers /healthz at once and /readyz with not ready.
+func TestRunAnswersHealthzWithoutNATS(t *testing.T) {
+	stagetest.StartsWithoutNATS(t, run, "CONVERTER_HTTP_ADDR", nil)
 }

@@ -1,77 +1,32 @@
 // Command ws-edge runs relaybus's ws-edge stage against NATS_URL: it holds
 // the connector WebSocket and publishes every frame to JetStream. See
-// wsedge's package documentation and README.md for the settings.
+// wsedge's package documentation and README.md for the settings; the
+// lifecycle (ops port first, then NATS, then the stage) is package stage's.
 package main
 
 import (
+	"cmp"
 	"context"
-	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 
-	"github.com/relaybus/relaybus/internal/logging"
-	"github.com/relaybus/relaybus/internal/natsconn"
+	"github.com/relaybus/relaybus/internal/stage"
 	"github.com/relaybus/relaybus/services/ws-edge/wsedge"
 )
 
-// version is the build's version (SemVer), set with
-// -ldflags "-X main.version=1.2.3".
-var version = "0.1.0"
+// defaultHTTPAddr is the binary's ops port when WSEDGE_HTTP_ADDR is unset.
+const defaultHTTPAddr = ":8081"
 
-const name = "ws-edge"
-
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-}
+func main() { stage.Main(run) }
 
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	// -------------------------------------------------------------------------
-	// Configuration
-
 	cfg, err := wsedge.ConfigFromEnv(getenv)
 	if err != nil {
 		return err
 	}
-	if getenv("WSEDGE_HTTP_ADDR") == "" {
-		cfg.HTTPAddr = ":8081"
-	}
-	cfg.Version = version
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-
-	// -------------------------------------------------------------------------
-	// Logging
-
-	log, err := logging.New(stdout, getenv)
-	if err != nil {
-		return err
-	}
-	log = log.With("service", name, "version", version)
-	log.Info("startup", "config", cfg)
-
-	// -------------------------------------------------------------------------
-	// NATS
-
-	nc, err := natsconn.Connect(natsconn.FromEnv(getenv), name, log)
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-
-	// -------------------------------------------------------------------------
-	// Service
-
-	svc, err := wsedge.New(cfg, wsedge.Deps{Log: log, NC: nc})
-	if err != nil {
-		return err
-	}
-	return svc.Run(ctx)
+	addr := cmp.Or(cfg.HTTPAddr, defaultHTTPAddr)
+	cfg.HTTPAddr, cfg.Version = "", stage.Version // the lifecycle serves addr
+	return stage.Run(ctx, getenv, stdout, stage.Spec{Name: "ws-edge", HTTPAddr: addr, Config: cfg,
+		New: func(d stage.Deps) (stage.Service, error) {
+			return wsedge.New(cfg, wsedge.Deps{Log: d.Log, NC: d.NC, Registerer: d.Registerer})
+		}})
 }

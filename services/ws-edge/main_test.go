@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/relaybus/relaybus/internal/stage/stagetest"
 	"github.com/relaybus/relaybus/services/ws-edge/wsedge"
 )
 
@@ -32,4 +33,11 @@ func TestRunRejectsBadConfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRunAnswersHealthzWithoutNATS: started while NATS is unreachable, the
+// binary answers /healthz at once and /readyz with not ready (it never
+// dials the connector before the streams exist).
+func TestRunAnswersHealthzWithoutNATS(t *testing.T) {
+	stagetest.StartsWithoutNATS(t, run, "WSEDGE_HTTP_ADDR", map[string]string{"GATEWAY_RELAY_URL": "https://connector.invalid"})
 }
