@@ -1,5 +1,5 @@
 // Package devconnector is a local, faithful implementation of the
-// connector's side of the relay contract (/work/shared/relay-contract.md,
+// connector's side of the relay contract (docs/relay-contract.md,
 // docs/adr): the WebSocket server a gateway dials, plus the provider-facing
 // HTTP endpoints that feed it.
 //

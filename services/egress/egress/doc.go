@@ -20,7 +20,7 @@
 //     dead-lettered; a redelivered action whose result is already stored
 //     is answered from the store, never sent twice.
 //
-// The wire contract is /work/shared/relay-contract.md §2, §3 and §6; the bus
-// contract is architecture.md. [Service] is what both the egress binary and
+// The wire contract is docs/relay-contract.md §2, §3 and §6; the bus
+// contract is docs/adr/0001-bus-contract.md (and docs/architecture.md). [Service] is what both the egress binary and
 // the all-in-one relay binary run.
 package egress

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -175,14 +176,34 @@ func (s *Service) Run(ctx context.Context) error {
 			s.log.Warn("nats drain incomplete", "err", err)
 		}
 	}()
+	// Ops first: a taken port fails before anything starts; /healthz answers
+	// and /readyz says not-ready while NATS is unreachable.
+	var ln net.Listener
+	if s.cfg.HTTPAddr != "" {
+		var err error
+		if ln, err = ops.Listen(s.cfg.HTTPAddr); err != nil {
+			return fmt.Errorf("egress: %w", err)
+		}
+	}
 	s.log.Info("egress starting", "workers", s.cfg.Workers, "action_deadline", s.cfg.ActionDeadline, "edge_timeout", s.cfg.EdgeTimeout)
+	ctx, cancel := context.WithCancel(ctx) // any member returning stops the others
+	defer cancel()
+	g, gctx := errgroup.WithContext(ctx)
+	if ln != nil {
+		g.Go(func() error { defer cancel(); return ops.Serve(gctx, ln, s.ops.Handler(), s.log) })
+	}
+	g.Go(func() error { defer cancel(); return s.runStage(gctx) })
+	err := g.Wait()
+	s.log.Info("egress stopping")
+	return err
+}
 
-	// Streams and buckets: retried until NATS is there, never fatal.
+// runStage ensures streams (retried until NATS is there), registers the
+// micro service, then runs the caches and the consumer until ctx is done.
+func (s *Service) runStage(ctx context.Context) error {
 	if !bus.EnsureRetry(ctx, s.js, s.cfg.Bus, s.log) {
 		return nil
 	}
-
-	// Micro registration.
 	svc, err := micro.AddService(s.nc, micro.Config{
 		Name:        "relay-" + Name,
 		Version:     s.cfg.Version,
@@ -195,23 +216,11 @@ func (s *Service) Run(ctx context.Context) error {
 	if err := svc.AddEndpoint("status", micro.HandlerFunc(s.serveStatus), micro.WithEndpointSubject(StatusSubject)); err != nil {
 		return fmt.Errorf("egress: adding status endpoint: %w", err)
 	}
-
 	g, gctx := errgroup.WithContext(ctx)
-	// Ops HTTP.
-	if s.cfg.HTTPAddr != "" {
-		ln, err := ops.Listen(s.cfg.HTTPAddr)
-		if err != nil {
-			return fmt.Errorf("egress: %w", err)
-		}
-		g.Go(func() error { return ops.Serve(gctx, ln, s.ops.Handler(), s.log) })
-	}
-	// Caches, then the consumer.
 	g.Go(func() error { return s.scopeWatch.Run(gctx) })
 	g.Go(func() error { return s.descWatch.Run(gctx) })
 	g.Go(func() error { return s.loop.Run(gctx) })
-	err = g.Wait()
-	s.log.Info("egress stopping")
-	return err
+	return g.Wait()
 }
 
 // Ready reports whether the stage can take work: NATS connected, streams

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"runtime"
@@ -19,45 +18,6 @@ import (
 	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/services/passthrough-converter/converter"
 )
-
-// freeAddr returns a loopback address nothing listens on (yet).
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
-// probe returns the status code of GET http://addr/path.
-func probe(addr, path string) (int, error) {
-	c := http.Client{Timeout: 2 * time.Second}
-	resp, err := c.Get("http://" + addr + path)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	return resp.StatusCode, nil
-}
-
-// wantStatus polls GET addr/path until it answers code, for up to timeout.
-func wantStatus(t *testing.T, timeout time.Duration, addr, path string, code int) {
-	t.Helper()
-	natstest.WaitFor(t, timeout, func() error {
-		got, err := probe(addr, path)
-		if err != nil {
-			return err
-		}
-		if got != code {
-			return fmt.Errorf("GET %s = %d, want %d", path, got, code)
-		}
-		return nil
-	})
-}
 
 // consumeGoroutines returns the stacks of goroutines running a consume
 // loop or the converter's stage.
@@ -138,7 +98,7 @@ func TestRunOpsPortTakenStartsNothing(t *testing.T) {
 // converter answers /healthz at once and /readyz with not-ready; once NATS
 // comes up it creates the streams and becomes ready; it stops cleanly.
 func TestRunServesHealthWhileNATSIsDown(t *testing.T) {
-	natsAddr := freeAddr(t)
+	natsAddr := natstest.FreeAddr(t)
 	_, portStr, _ := net.SplitHostPort(natsAddr)
 	var port int
 	fmt.Sscan(portStr, &port)
@@ -152,7 +112,7 @@ func TestRunServesHealthWhileNATSIsDown(t *testing.T) {
 		t.Fatal("connected to a server that should not be there")
 	}
 	cfg := converter.DefaultConfig()
-	cfg.HTTPAddr = freeAddr(t)
+	cfg.HTTPAddr = natstest.FreeAddr(t)
 	cfg.ShutdownTimeout = 2 * time.Second
 	svc, err := converter.New(cfg, converter.Deps{Log: natstest.Logger(t), NC: nc})
 	if err != nil {
@@ -163,13 +123,13 @@ func TestRunServesHealthWhileNATSIsDown(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(ctx) }()
 
-	wantStatus(t, 2*time.Second, cfg.HTTPAddr, "/healthz", http.StatusOK)
-	if code, err := probe(cfg.HTTPAddr, "/readyz"); err != nil || code != http.StatusServiceUnavailable {
+	natstest.WantStatus(t, 2*time.Second, cfg.HTTPAddr, "/healthz", http.StatusOK)
+	if code, err := natstest.Probe(cfg.HTTPAddr, "/readyz"); err != nil || code != http.StatusServiceUnavailable {
 		t.Fatalf("GET /readyz with NATS down = %d, %v; want 503", code, err)
 	}
 
 	ns := natstest.RunServer(t, natstest.WithPort(port))
-	wantStatus(t, 20*time.Second, cfg.HTTPAddr, "/readyz", http.StatusOK)
+	natstest.WantStatus(t, 20*time.Second, cfg.HTTPAddr, "/readyz", http.StatusOK)
 	js := natstest.JetStream(t, natstest.Connect(t, ns))
 	if _, err := js.Stream(t.Context(), events.RawStream); err != nil {
 		t.Errorf("stream %s after NATS came up: %v", events.RawStream, err)
@@ -179,7 +139,7 @@ func TestRunServesHealthWhileNATSIsDown(t *testing.T) {
 	if err := waitRun(t, done, 15*time.Second); err != nil {
 		t.Errorf("Run = %v, want nil", err)
 	}
-	if _, err := probe(cfg.HTTPAddr, "/healthz"); err == nil {
+	if _, err := natstest.Probe(cfg.HTTPAddr, "/healthz"); err == nil {
 		t.Error("ops server still answering after Run returned")
 	}
 }
@@ -187,13 +147,13 @@ func TestRunServesHealthWhileNATSIsDown(t *testing.T) {
 // TestRunStopsWhileNATSIsDown: cancelled before NATS was ever reached, Run
 // returns nil at once instead of waiting for the streams.
 func TestRunStopsWhileNATSIsDown(t *testing.T) {
-	nc, err := natsconn.Connect(natsconn.Config{URL: "nats://" + freeAddr(t)}, "converter-test", natstest.Logger(t))
+	nc, err := natsconn.Connect(natsconn.Config{URL: "nats://" + natstest.FreeAddr(t)}, "converter-test", natstest.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
 	cfg := converter.DefaultConfig()
-	cfg.HTTPAddr = freeAddr(t)
+	cfg.HTTPAddr = natstest.FreeAddr(t)
 	cfg.ShutdownTimeout = time.Second
 	svc, err := converter.New(cfg, converter.Deps{Log: natstest.Logger(t), NC: nc})
 	if err != nil {
@@ -202,7 +162,7 @@ func TestRunStopsWhileNATSIsDown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(ctx) }()
-	wantStatus(t, 2*time.Second, cfg.HTTPAddr, "/healthz", http.StatusOK)
+	natstest.WantStatus(t, 2*time.Second, cfg.HTTPAddr, "/healthz", http.StatusOK)
 	cancel()
 	if err := waitRun(t, done, 10*time.Second); err != nil {
 		t.Errorf("Run = %v, want nil", err)
