@@ -1,6 +1,6 @@
 package events
 
-import "unicode/utf8"
+import "github.com/relaybus/relaybus/pkg/events/jsonscan"
 
 // scanForwardFrame is DecodeForwardFrame's fast path for the frames a
 // connector actually sends: one object with exactly the keys "type",
@@ -74,23 +74,15 @@ func scanForwardFrame(b []byte) (fwd PassthroughForward, bufferID string, ok boo
 	return fwd, bufferID, true
 }
 
-// fwdScanner reads the fast path's JSON subset; a method returning false
-// means the input left it, and the caller gives up.
+// fwdScanner reads the fast path's JSON subset with the primitives of
+// package jsonscan; a method returning false means the input left the
+// subset, and the caller gives up.
 type fwdScanner struct {
 	b []byte
 	i int
 }
 
-func (s *fwdScanner) ws() {
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case ' ', '\t', '\r', '\n':
-			s.i++
-		default:
-			return
-		}
-	}
-}
+func (s *fwdScanner) ws() { s.i = jsonscan.SkipSpace(s.b, s.i) }
 
 func (s *fwdScanner) consume(c byte) bool {
 	if s.i < len(s.b) && s.b[s.i] == c {
@@ -123,31 +115,22 @@ func (s *fwdScanner) key() ([]byte, bool) {
 	return k, true
 }
 
-// str reads a string without escapes or control characters, holding valid
-// UTF-8, and returns its bytes (aliasing the input).
+// str reads a string that decodes to its own bytes (no escapes, valid
+// UTF-8) and returns them (aliasing the input).
 func (s *fwdScanner) str() ([]byte, bool) {
-	if !s.consume('"') {
+	if s.i >= len(s.b) || s.b[s.i] != '"' {
 		return nil, false
 	}
-	start := s.i
-	ascii := true
-	for ; s.i < len(s.b); s.i++ {
-		c := s.b[s.i]
-		switch {
-		case c == '"':
-			v := s.b[start:s.i]
-			s.i++
-			if !ascii && !utf8.Valid(v) {
-				return nil, false // encoding/json would replace the bad bytes
-			}
-			return v, true
-		case c == '\\' || c < 0x20:
-			return nil, false
-		case c >= utf8.RuneSelf:
-			ascii = false
-		}
+	end, plain, st := jsonscan.String(s.b, s.i)
+	if st != jsonscan.OK || !plain {
+		return nil, false
 	}
-	return nil, false
+	v := s.b[s.i+1 : end-1]
+	if !jsonscan.Plain(v) {
+		return nil, false // encoding/json would replace the bad bytes
+	}
+	s.i = end
+	return v, true
 }
 
 // forward reads the forward object into f.

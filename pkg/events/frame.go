@@ -4,7 +4,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
+
+	"github.com/relaybus/relaybus/pkg/events/jsonscan"
 )
 
 // Frame types, connector → gateway.
@@ -60,15 +63,8 @@ type Frame struct {
 // are *FrameError; DecodeFrame never panics.
 func DecodeFrame(b []byte) (Frame, error) {
 	var f Frame
-	t := trimJSONSpace(b)
-	if len(t) == 0 || t[0] != '{' {
-		if json.Valid(t) {
-			return f, frameErr(ReasonNotObject, "", "frame is JSON but not an object")
-		}
-		return f, frameErr(ReasonNotJSON, "", "frame is not JSON")
-	}
-	if err := json.Unmarshal(t, &f); err != nil {
-		return Frame{}, jsonFrameErr(err)
+	if err := UnmarshalObject(b, &f, ""); err != nil {
+		return Frame{}, err
 	}
 	if f.Type == "" {
 		return Frame{}, frameErr(ReasonMissingType, "type", "frame has no type")
@@ -97,19 +93,8 @@ func DecodeFrame(b []byte) (Frame, error) {
 	return f, nil
 }
 
-// trimJSONSpace trims the four JSON whitespace bytes (space, tab, CR, LF)
-// from both ends. bytes.TrimSpace would also strip Unicode spaces such as
-// U+00A0 and accept a frame that no JSON parser downstream can read.
-func trimJSONSpace(b []byte) []byte {
-	isSpace := func(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
-	for len(b) > 0 && isSpace(b[0]) {
-		b = b[1:]
-	}
-	for len(b) > 0 && isSpace(b[len(b)-1]) {
-		b = b[:len(b)-1]
-	}
-	return b
-}
+// trimJSONSpace trims JSON whitespace from both ends (jsonscan.TrimSpace).
+func trimJSONSpace(b []byte) []byte { return jsonscan.TrimSpace(b) }
 
 func requireObject(field string, raw json.RawMessage) error {
 	switch {
@@ -123,31 +108,69 @@ func requireObject(field string, raw json.RawMessage) error {
 	return nil
 }
 
-// jsonFrameErr translates an encoding/json error into a *FrameError.
-func jsonFrameErr(err error) *FrameError {
+// UnmarshalObject decodes the JSON object b into v with encoding/json and
+// translates a failure into a *FrameError: the relay's one translation of
+// encoding/json errors. Input that is not JSON is ReasonNotJSON, JSON that
+// is not an object ReasonNotObject, and a key holding the wrong JSON type
+// ReasonWrongType with Field naming the key's path (below field, when b is
+// the value of a key; "" for a whole frame or body). Details name JSON
+// kinds and byte offsets, never the input's bytes, so no credential in it
+// reaches a log or a dead letter through an error.
+func UnmarshalObject(b []byte, v any, field string) error {
+	what := field
+	if what == "" {
+		what = "document"
+	}
+	if t := jsonscan.TrimSpace(b); len(t) == 0 || t[0] != '{' {
+		if jsonscan.Valid(t) {
+			return frameErr(ReasonNotObject, "", "%s is JSON but not an object", what)
+		}
+		return frameErr(ReasonNotJSON, "", "%s is not JSON", what)
+	}
+	err := json.Unmarshal(b, v)
+	if err == nil {
+		return nil
+	}
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		field := te.Field
-		if field == "" {
-			return frameErr(ReasonNotObject, "", "frame is JSON but not an object")
+		if te.Field == "" { // the object itself: not reached with a struct v
+			return frameErr(ReasonNotObject, "", "%s is JSON but not an object", what)
 		}
-		return frameErr(ReasonWrongType, field, "%s is a JSON %s, want %s", field, te.Value, jsonKind(te.Type.Kind().String()))
+		path := te.Field
+		if field != "" {
+			path = field + "." + path
+		}
+		kind, _, _ := strings.Cut(te.Value, " ") // "number 1.5" → "number"
+		return frameErr(ReasonWrongType, path, "%s is a JSON %s, want %s", path, kind, jsonKind(te.Type))
 	}
-	return frameErr(ReasonNotJSON, "", "%v", err)
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return frameErr(ReasonNotJSON, "", "%s is not valid JSON (byte %d)", what, se.Offset)
+	}
+	return frameErr(ReasonNotJSON, "", "%s is not valid JSON", what)
 }
 
-func jsonKind(goKind string) string {
-	switch goKind {
-	case "string":
-		return "string"
-	case "slice":
-		return "array"
-	case "struct", "map":
-		return "object"
-	case "bool":
-		return "boolean"
+// jsonKind names the JSON kind a Go type decodes from.
+func jsonKind(t reflect.Type) string {
+	if t == nil {
+		return "another type"
 	}
-	return "number"
+	switch t.Kind() {
+	case reflect.String:
+		return "string"
+	case reflect.Slice, reflect.Array:
+		return "array"
+	case reflect.Struct, reflect.Map, reflect.Pointer:
+		return "object"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "integer"
+	case reflect.Float32, reflect.Float64:
+		return "number"
+	}
+	return "another type"
 }
 
 // PassthroughForward is a provider webhook the connector verified and
@@ -174,12 +197,8 @@ func DecodeForward(raw []byte) (PassthroughForward, error) {
 		return PassthroughForward{}, err
 	}
 	var w forwardWire
-	if err := json.Unmarshal(raw, &w); err != nil {
-		fe := jsonFrameErr(err)
-		if fe.Field != "" {
-			fe.Field = "forward." + fe.Field
-		}
-		return PassthroughForward{}, fe
+	if err := UnmarshalObject(raw, &w, "forward"); err != nil {
+		return PassthroughForward{}, err
 	}
 	return w.forward()
 }
@@ -281,12 +300,8 @@ func DecodeInboundEvent(raw []byte) (MessageEvent, error) {
 	if err := requireObject("event", raw); err != nil {
 		return e, err
 	}
-	if err := json.Unmarshal(raw, &e); err != nil {
-		fe := jsonFrameErr(err)
-		if fe.Field != "" {
-			fe.Field = "event." + fe.Field
-		}
-		return MessageEvent{}, fe
+	if err := UnmarshalObject(raw, &e, "event"); err != nil {
+		return MessageEvent{}, err
 	}
 	e.Normalize()
 	return e, nil

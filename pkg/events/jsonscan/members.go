@@ -1,0 +1,94 @@
+package jsonscan
+
+// Members calls fn, in order, for each member of the JSON object that is
+// the whole of b (JSON whitespace around it allowed): key is the raw key
+// literal (quotes included, see KeyIs and Unquote), val the raw value, and
+// [start, end) the member's span in b, from the key's opening quote to the
+// end of the value. It reports whether b is one valid JSON object, exactly
+// as json.Valid would with a '{' first; when it is not, fn may already have
+// been called for the members before the fault. Duplicate keys are all
+// reported (encoding/json keeps the last).
+func Members(b []byte, fn func(key, val []byte, start, end int)) bool {
+	i := SkipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return false
+	}
+	i = SkipSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return SkipSpace(b, i+1) == len(b)
+	}
+	for {
+		start := i
+		vs, st := key(b, i)
+		if st != OK {
+			return false
+		}
+		kEnd, _, _ := String(b, start) // key validated it
+		end, st := Value(b, vs, MaxDepth-1)
+		if st != OK {
+			return false
+		}
+		fn(b[start:kEnd], b[vs:end], start, end)
+		i = SkipSpace(b, end)
+		if i >= len(b) {
+			return false
+		}
+		switch b[i] {
+		case ',':
+			i = SkipSpace(b, i+1)
+		case '}':
+			return SkipSpace(b, i+1) == len(b)
+		default:
+			return false
+		}
+	}
+}
+
+// WithoutKey returns the JSON object b without its top-level members whose
+// key matches name as encoding/json matches an object key to a struct
+// field (after unescaping, case-insensitively: KeyIs with fold), and
+// reports whether it removed any. It is how a credential (a Discord
+// interaction's "token") is cut from a body that must be kept or
+// forwarded: a Go decoder would read a "Token" key into a token field just
+// the same.
+//
+// Every other byte is kept: member order, whitespace, number spelling,
+// duplicate keys, and the separator that preceded each kept member (each
+// holds exactly one comma). Nested members are not touched. Input that is
+// not one valid JSON object (not JSON, an array, truncated, trailing bytes)
+// is returned unchanged with false. b is never modified; the result is a
+// new slice when something was removed.
+func WithoutKey(b []byte, name string) ([]byte, bool) {
+	type span struct {
+		start, end int
+		drop       bool
+	}
+	var buf [16]span
+	spans := buf[:0]
+	removed := false
+	ok := Members(b, func(key, _ []byte, start, end int) {
+		drop := KeyIs(key, name, true)
+		removed = removed || drop
+		spans = append(spans, span{start, end, drop})
+	})
+	if !ok || !removed {
+		return b, false
+	}
+	// Rebuild: the bytes before the first member, the kept members each
+	// with the separator that originally preceded it, then the bytes after
+	// the last member.
+	out := make([]byte, 0, len(b))
+	out = append(out, b[:spans[0].start]...)
+	first := true
+	for k, s := range spans {
+		if s.drop {
+			continue
+		}
+		if !first {
+			out = append(out, b[spans[k-1].end:s.start]...)
+		}
+		first = false
+		out = append(out, b[s.start:s.end]...)
+	}
+	return append(out, b[spans[len(spans)-1].end:]...), true
+}
