@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/pkg/events/jsonscan"
 )
 
 // interactionPing is Discord's PING interaction type, answered inline.
@@ -29,13 +30,13 @@ type interaction struct {
 // wrong shape read as absent.
 func parseInteraction(body []byte, platform, profile string) (interaction, bool) {
 	t := bytes.TrimSpace(body)
-	if len(t) == 0 || t[0] != '{' || !json.Valid(t) {
+	if len(t) == 0 || t[0] != '{' {
 		return interaction{}, false
 	}
 	var in interaction
 	var channel, member, user []byte
 	var channelID, typ string
-	eachMember(t, func(key, val []byte, _, _ int) {
+	valid := jsonscan.Members(t, func(key, val []byte, _, _ int) {
 		switch {
 		case keyIs(key, "id"):
 			in.id = scalar(val)
@@ -53,17 +54,20 @@ func parseInteraction(body []byte, platform, profile string) (interaction, bool)
 			member = val
 		case keyIs(key, "user"):
 			user = val
-		case keyIsFold(key, "token"):
+		case jsonscan.KeyIs(key, "token", true):
 			in.hasToken = true
 			if tok := scalar(val); tok != "" && val[0] == '"' {
 				in.token = tok
 			}
 		}
 	})
+	if !valid {
+		return interaction{}, false
+	}
 	in.typ, _ = strconv.Atoi(typ)
 
 	var chID, chType, chParent string
-	eachMember(channel, func(key, val []byte, _, _ int) {
+	jsonscan.Members(channel, func(key, val []byte, _, _ int) {
 		switch {
 		case keyIs(key, "id"):
 			chID = scalar(val)
@@ -77,20 +81,20 @@ func parseInteraction(body []byte, platform, profile string) (interaction, bool)
 		channelID = chID
 	}
 	var memberUser []byte
-	eachMember(member, func(key, val []byte, _, _ int) {
+	jsonscan.Members(member, func(key, val []byte, _, _ int) {
 		if keyIs(key, "user") {
 			memberUser = val
 		}
 	})
 	// member.user when present, else the top-level user.
 	var userID string
-	found := eachMember(memberUser, func(key, val []byte, _, _ int) {
+	found := jsonscan.Members(memberUser, func(key, val []byte, _, _ int) {
 		if keyIs(key, "id") {
 			userID = scalar(val)
 		}
 	})
 	if !found {
-		eachMember(user, func(key, val []byte, _, _ int) {
+		jsonscan.Members(user, func(key, val []byte, _, _ int) {
 			if keyIs(key, "id") {
 				userID = scalar(val)
 			}
@@ -119,13 +123,14 @@ func parseInteraction(body []byte, platform, profile string) (interaction, bool)
 }
 
 // sanitizeInteraction returns body without its token member(s) (key
-// compared case-insensitively). A body without one is forwarded byte for
-// byte; otherwise the other members are kept byte for byte.
+// compared as encoding/json compares it, case-insensitively): the same
+// stripping as the converter's discord.StripToken (jsonscan.WithoutKey).
+// Every other byte is kept.
 func sanitizeInteraction(body []byte, hasToken bool) []byte {
 	if !hasToken {
 		return body
 	}
-	out, _ := withoutMembers(bytes.TrimSpace(body), func(key []byte) bool { return keyIsFold(key, "token") })
+	out, _ := jsonscan.WithoutKey(bytes.TrimSpace(body), "token")
 	return out
 }
 

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 
 	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/pkg/events/jsonscan"
 )
 
 // gwFrame is a gateway → connector frame. Keys of other frame types are
@@ -24,17 +25,11 @@ type gwFrame struct {
 }
 
 // decodeGWFrame decodes a gateway frame: a JSON object whose known keys
-// hold strings (reason: a string or null), with a non-empty type. It scans
-// the line once after validating it, because every outbound and every ack
-// goes through here.
+// hold strings (reason: a string or null), with a non-empty type. It
+// validates and scans the line in one pass, because every outbound and
+// every ack goes through here.
 func decodeGWFrame(line []byte) (gwFrame, error) {
 	var f gwFrame
-	if !json.Valid(line) {
-		return f, errors.New("frame is not JSON")
-	}
-	if line[0] != '{' {
-		return f, errors.New("frame is not a JSON object")
-	}
 	var err error
 	str := func(dst *string, key string, val []byte) {
 		if val[0] != '"' {
@@ -43,7 +38,7 @@ func decodeGWFrame(line []byte) (gwFrame, error) {
 		}
 		*dst = scalar(val)
 	}
-	eachMember(line, func(key, val []byte, _, _ int) {
+	valid := len(line) > 0 && line[0] == '{' && jsonscan.Members(line, func(key, val []byte, _, _ int) {
 		switch {
 		case err != nil:
 		case keyIs(key, "type"):
@@ -70,6 +65,12 @@ func decodeGWFrame(line []byte) (gwFrame, error) {
 			f.Reason = &r
 		}
 	})
+	switch {
+	case !valid && !jsonscan.Valid(line):
+		return gwFrame{}, errors.New("frame is not JSON")
+	case !valid:
+		return gwFrame{}, errors.New("frame is not a JSON object")
+	}
 	if err == nil && f.Type == "" {
 		err = errors.New("frame has no type")
 	}

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/relaybus/relaybus/pkg/events/jsonscan"
 )
 
 var scanTests = []struct {
@@ -17,7 +19,7 @@ var scanTests = []struct {
 }{
 	{"Empty", `{}`, map[string]string{}, `{}`},
 	{"Flat", `{"a":1,"token":"t","b":"x"}`, map[string]string{"a": "1", "token": `"t"`, "b": `"x"`}, `{"a":1,"b":"x"}`},
-	{"Spaces", " {\n \"token\" : \"t\" ,\r\n\t\"a\" : [ 1 , {\"b\" : \"}\"} ] } ", map[string]string{"token": `"t"`, "a": `[ 1 , {"b" : "}"} ]`}, `{"a" : [ 1 , {"b" : "}"} ]}`},
+	{"Spaces", " {\n \"token\" : \"t\" ,\r\n\t\"a\" : [ 1 , {\"b\" : \"}\"} ] } ", map[string]string{"token": `"t"`, "a": `[ 1 , {"b" : "}"} ]`}, "{\n \"a\" : [ 1 , {\"b\" : \"}\"} ] }"},
 	{"TokenLast", `{"a":true,"token":null}`, map[string]string{"a": "true", "token": "null"}, `{"a":true}`},
 	{"Nested tokens stay", `{"data":{"token":"inner"},"x":-1.5e3}`, map[string]string{"data": `{"token":"inner"}`, "x": "-1.5e3"}, `{"data":{"token":"inner"},"x":-1.5e3}`},
 	{"EscapedKeyAndValue", `{"to\u006ben":"a\"b","q\\":"\\"}`, map[string]string{"token": `"a\"b"`, `q\`: `"\\"`}, `{"q\\":"\\"}`},
@@ -29,7 +31,7 @@ func TestEachMember(t *testing.T) {
 	for _, tt := range scanTests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := map[string]string{}
-			ok := eachMember([]byte(tt.body), func(key, val []byte, _, _ int) {
+			ok := jsonscan.Members([]byte(tt.body), func(key, val []byte, _, _ int) {
 				var k string
 				if err := json.Unmarshal(key, &k); err != nil {
 					t.Fatalf("key %q: %v", key, err)
@@ -48,8 +50,8 @@ func TestEachMember(t *testing.T) {
 		})
 	}
 	for _, notObject := range []string{"", "[]", `"x"`, "1", "null", " [{}]"} {
-		if eachMember([]byte(notObject), func(_, _ []byte, _, _ int) { t.Errorf("member of %q", notObject) }) {
-			t.Errorf("eachMember(%q) = true", notObject)
+		if jsonscan.Members([]byte(notObject), func(_, _ []byte, _, _ int) { t.Errorf("member of %q", notObject) }) {
+			t.Errorf("jsonscan.Members(%q) = true", notObject)
 		}
 	}
 }
@@ -70,7 +72,7 @@ func FuzzSanitize(f *testing.F) {
 		if ok != isObj {
 			t.Fatalf("parseInteraction ok = %v, want %v", ok, isObj)
 		}
-		eachMember(b, func(_, _ []byte, _, _ int) {})
+		jsonscan.Members(b, func(_, _ []byte, _, _ int) {})
 		scalar(b)
 		if !isObj {
 			return
@@ -80,7 +82,7 @@ func FuzzSanitize(f *testing.F) {
 			t.Fatal(err)
 		}
 		got := map[string]json.RawMessage{}
-		eachMember(t2, func(key, val []byte, _, _ int) {
+		jsonscan.Members(t2, func(key, val []byte, _, _ int) {
 			var k string
 			if err := json.Unmarshal(key, &k); err != nil {
 				t.Fatalf("key %q: %v", key, err)
