@@ -7,9 +7,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/pkg/events/jsonscan"
 )
 
 // PlatformDiscord is the platform of every event Convert produces.
@@ -109,49 +109,23 @@ func Convert(body []byte, fwd events.PassthroughForward) (events.MessageEvent, e
 	return c.ev, nil
 }
 
-// decode parses the body into a wireInteraction, translating encoding/json
-// errors into *events.FrameError. The details never quote body content.
+// decode parses the body into a wireInteraction; errors are the
+// *events.FrameError of events.UnmarshalObject (which never quotes body
+// content), with a body that is not a JSON object reported as bad_body.
 func decode(body []byte) (wireInteraction, error) {
 	var in wireInteraction
-	t := bytes.TrimLeft(body, " \t\r\n")
-	if len(t) == 0 || t[0] != '{' {
-		if json.Valid(body) {
-			return in, frameErr(events.ReasonBadBody, "", "body is JSON but not an object")
-		}
-		return in, frameErr(events.ReasonBadBody, "", "body is not JSON")
-	}
-	if fastDecodeInteraction(body, &in) {
+	if t := jsonscan.TrimSpace(body); len(t) > 0 && t[0] == '{' && fastDecodeInteraction(body, &in) {
 		return in, nil
 	}
-	in = wireInteraction{}
-	if err := json.Unmarshal(body, &in); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			kind, _, _ := strings.Cut(te.Value, " ") // "number 1.5" → "number"
-			return wireInteraction{}, frameErr(events.ReasonWrongType, te.Field, te.Field+" is a JSON "+kind+", want "+jsonKind(te))
+	if err := events.UnmarshalObject(body, &in, ""); err != nil {
+		fe := &events.FrameError{Reason: events.ReasonBadBody}
+		errors.As(err, &fe)
+		if fe.Reason != events.ReasonWrongType {
+			fe.Reason = events.ReasonBadBody // not JSON, or not an object
 		}
-		return wireInteraction{}, frameErr(events.ReasonBadBody, "", "body is not valid JSON")
+		return wireInteraction{}, frameErr(fe.Reason, fe.Field, fe.Detail)
 	}
 	return in, nil
-}
-
-func jsonKind(te *json.UnmarshalTypeError) string {
-	if te.Type == nil {
-		return "another type"
-	}
-	switch te.Type.Kind().String() {
-	case "string":
-		return "string"
-	case "slice", "array":
-		return "array"
-	case "struct", "map", "ptr":
-		return "object"
-	case "bool":
-		return "boolean"
-	case "int", "int64", "uint64":
-		return "integer"
-	}
-	return "another type"
 }
 
 func frameErr(reason, field, detail string) *events.FrameError {
@@ -293,7 +267,8 @@ func ownerString(raw json.RawMessage) (string, bool) {
 	}
 	switch c := raw[0]; {
 	case c == '"':
-		return jsonString(raw), true
+		s, _ := jsonscan.Unquote(raw)
+		return s, true
 	case c == '-' || (c >= '0' && c <= '9'):
 		return formatNumber(string(raw)), true
 	}
@@ -466,26 +441,12 @@ func (c *converter) addAttachment(id string) {
 	}
 	c.ev.Media = append(c.ev.Media, events.Media{
 		URL:      a.URL,
-		Kind:     mediaKind(a.ContentType),
+		Kind:     events.MediaKind(a.ContentType),
 		MIME:     a.ContentType,
 		Size:     a.Size,
 		Filename: a.Filename,
 	})
 	c.ev.MediaURLs = append(c.ev.MediaURLs, a.URL)
-}
-
-// mediaKind maps a content type to a media kind.
-func mediaKind(contentType string) string {
-	ct := strings.ToLower(strings.TrimSpace(contentType))
-	switch {
-	case strings.HasPrefix(ct, "image/"):
-		return events.MessagePhoto
-	case strings.HasPrefix(ct, "video/"):
-		return events.MessageVideo
-	case strings.HasPrefix(ct, "audio/"):
-		return events.MessageAudio
-	}
-	return events.MessageDocument
 }
 
 // component converts a MESSAGE_COMPONENT.
@@ -701,7 +662,8 @@ func scalarString(raw json.RawMessage) string {
 	}
 	switch c := raw[0]; {
 	case c == '"':
-		return jsonString(raw)
+		s, _ := jsonscan.Unquote(raw)
+		return s
 	case c == 't':
 		return "true"
 	case c == 'f':
@@ -710,22 +672,6 @@ func scalarString(raw json.RawMessage) string {
 		return formatNumber(string(raw))
 	}
 	return ""
-}
-
-// jsonString decodes a JSON string literal taken from a valid document. A
-// literal without escapes and with valid UTF-8 is its own content (the
-// common case, with no decoding pass); anything else goes through
-// encoding/json, which also replaces invalid UTF-8 the way it does for
-// struct fields.
-func jsonString(raw []byte) string {
-	if len(raw) >= 2 && bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw) {
-		return string(raw[1 : len(raw)-1])
-	}
-	var s string
-	if json.Unmarshal(raw, &s) != nil {
-		return ""
-	}
-	return s
 }
 
 // formatNumber renders a JSON number literal in decimal without an exponent:

@@ -3,7 +3,6 @@ package twilio
 import (
 	"net/url"
 	"strconv"
-	"strings"
 
 	"github.com/relaybus/relaybus/pkg/events"
 )
@@ -85,7 +84,7 @@ func Convert(body []byte, fwd events.PassthroughForward) (events.MessageEvent, e
 			return events.MessageEvent{}, frameErr(events.ReasonMissingField, "MediaUrl"+n, "NumMedia is "+strconv.Itoa(numMedia)+" but MediaUrl"+n+" is missing")
 		}
 		mime := form.Get("MediaContentType" + n)
-		ev.Media = append(ev.Media, events.Media{URL: u, Kind: mediaKind(mime), MIME: mime})
+		ev.Media = append(ev.Media, events.Media{URL: u, Kind: events.MediaKind(mime), MIME: mime})
 		ev.MediaURLs = append(ev.MediaURLs, u)
 	}
 
@@ -100,20 +99,6 @@ func Convert(body []byte, fwd events.PassthroughForward) (events.MessageEvent, e
 	ev.SessionKey = events.SessionKey(ev.Source, events.SessionKeyOptions{})
 	ev.Normalize()
 	return ev, nil
-}
-
-// mediaKind maps a content type to a media kind (and message type).
-func mediaKind(contentType string) string {
-	ct := strings.ToLower(strings.TrimSpace(contentType))
-	switch {
-	case strings.HasPrefix(ct, "image/"):
-		return events.MessagePhoto
-	case strings.HasPrefix(ct, "video/"):
-		return events.MessageVideo
-	case strings.HasPrefix(ct, "audio/"):
-		return events.MessageAudio
-	}
-	return events.MessageDocument
 }
 
 func frameErr(reason, field, detail string) *events.FrameError {
