@@ -8,8 +8,8 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/relaybus/relaybus/pkg/backoff"
 	"github.com/relaybus/relaybus/pkg/events"
-	"github.com/relaybus/relaybus/services/ws-edge/internal/backoff"
 )
 
 // Close codes and reasons of the relay contract.
@@ -36,14 +36,8 @@ func (s *Service) connectLoop(ctx context.Context) error {
 	fresh := false // the next connection is the one immediate redial after a 4401
 	dials := 0
 	for {
-		if delay > 0 {
-			t := time.NewTimer(delay)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return nil
-			case <-t.C:
-			}
+		if delay > 0 && !backoff.Sleep(ctx, delay) {
+			return nil
 		}
 		if ctx.Err() != nil {
 			return nil

@@ -9,6 +9,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/relaybus/relaybus/pkg/backoff"
 )
 
 // pubItem is one publish in flight: a raw frame or a dead letter.
@@ -187,11 +189,11 @@ func (p *pipeline) retries() {
 
 func (p *pipeline) retryOne(it *pubItem) {
 	s := p.s
-	pause := 50 * time.Millisecond
+	pause := backoff.New(50*time.Millisecond, 2*time.Second, nil)
 	err := it.err
 	for attempt := 0; it.bufferID != "" || attempt < s.cfg.PublishRetries; attempt++ {
 		select {
-		case <-time.After(pause):
+		case <-time.After(pause.Next()):
 		case <-p.quit:
 			if it.bufferID != "" {
 				// Not acked: the connector replays it on the next connection.
@@ -202,7 +204,6 @@ func (p *pipeline) retryOne(it *pubItem) {
 			p.lost(it, fmt.Errorf("shutting down: %w", err))
 			return
 		}
-		pause = min(2*pause, 2*time.Second)
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.PublishTimeout)
 		var ack *jetstream.PubAck
 		ack, err = s.js.PublishMsg(ctx, it.msg)

@@ -7,7 +7,8 @@
 // consumer was lost for good) and when the NATS connection reconnected (a
 // server restart or a network cut: the ordered consumer behind a watch may
 // not survive either, and a fresh snapshot also forgets keys deleted while
-// the watch was down). Re-creation backs off from 100 ms to 5 s.
+// the watch was down). Re-creation backs off from 100 ms to 5 s
+// (with jitter, package backoff).
 //
 // The Sink is called from the Run goroutine only; it must make its contents
 // safe for concurrent readers itself.
@@ -22,6 +23,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/relaybus/relaybus/pkg/backoff"
 )
 
 var (
@@ -85,7 +88,7 @@ func (w *Watcher) Watches() uint64 { return w.watches.Load() }
 // Run watches until ctx is done and returns nil then. Losing the watch is
 // logged and healed, never fatal.
 func (w *Watcher) Run(ctx context.Context) error {
-	backoff := 100 * time.Millisecond
+	ladder := backoff.New(100*time.Millisecond, 5*time.Second, nil)
 	for ctx.Err() == nil {
 		synced, err := w.watchOnce(ctx)
 		w.synced.Store(false)
@@ -93,21 +96,17 @@ func (w *Watcher) Run(ctx context.Context) error {
 			return nil
 		}
 		if synced {
-			backoff = 100 * time.Millisecond
+			ladder.Reset()
 		}
 		level := slog.LevelWarn
 		if errors.Is(err, ErrReconnected) {
 			level = slog.LevelInfo
 		}
-		w.log.Log(ctx, level, "kv watch lost, re-creating", "bucket", w.bucket, "err", err, "retry_in", backoff)
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		retryIn := ladder.Next()
+		w.log.Log(ctx, level, "kv watch lost, re-creating", "bucket", w.bucket, "err", err, "retry_in", retryIn)
+		if !backoff.Sleep(ctx, retryIn) {
 			return nil
-		case <-t.C:
 		}
-		backoff = min(2*backoff, 5*time.Second)
 	}
 	return nil
 }

@@ -1,12 +1,13 @@
 package backoff_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/relaybus/relaybus/services/ws-edge/internal/backoff"
+	"github.com/relaybus/relaybus/pkg/backoff"
 )
 
 func TestLadder(t *testing.T) {
@@ -48,5 +49,44 @@ func TestLadderResetAndOverflow(t *testing.T) {
 	l.Reset()
 	if d := l.Next(); d != time.Second {
 		t.Errorf("Next() after Reset = %v, want 1s", d)
+	}
+}
+
+func TestDelay(t *testing.T) {
+	tests := []struct {
+		n    int
+		want time.Duration
+	}{
+		{-1, 250 * time.Millisecond},
+		{0, 250 * time.Millisecond},
+		{1, 500 * time.Millisecond},
+		{6, 16 * time.Second},
+		{7, 30 * time.Second},
+		{62, 30 * time.Second},
+		{1000, 30 * time.Second},
+	}
+	for _, tt := range tests {
+		if got := backoff.Delay(250*time.Millisecond, 30*time.Second, tt.n); got != tt.want {
+			t.Errorf("Delay(250ms, 30s, %d) = %v, want %v", tt.n, got, tt.want)
+		}
+	}
+	// A product that overflows is the cap, not a negative delay.
+	if got := backoff.Delay(time.Hour, 1<<62, 40); got != 1<<62 {
+		t.Errorf("Delay overflowing = %v, want the cap", got)
+	}
+}
+
+func TestSleep(t *testing.T) {
+	if !backoff.Sleep(t.Context(), time.Millisecond) {
+		t.Error("Sleep(1ms) = false, want true")
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	start := time.Now()
+	if backoff.Sleep(ctx, time.Hour) {
+		t.Error("Sleep on a done context = true, want false")
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Sleep on a done context took %v", d)
 	}
 }
