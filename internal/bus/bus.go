@@ -27,74 +27,70 @@ var ErrInvalidConfig = errors.New("bus: invalid config")
 // plain core NATS subjects).
 const ResultsStream = events.ResultsStream
 
-// Config shapes the streams and buckets.
+// Config shapes the streams and buckets. Its variables are declared in
+// [Config.Vars].
 type Config struct {
-	// Replicas is RELAY_STREAM_REPLICAS: 1, or 3 on a cluster.
-	Replicas int
-	// DuplicateWindow is RELAY_DUPLICATE_WINDOW: how long a bufferId (raw
-	// stream) or an action id (outbound stream) is remembered (default 1h).
-	DuplicateWindow time.Duration
-	// InboundMaxAge bounds how long events wait for agents
-	// (RELAY_INBOUND_MAX_AGE, default 24h).
-	InboundMaxAge time.Duration
-	// InboundMaxBytes bounds the inbound stream (RELAY_INBOUND_MAX_BYTES,
-	// default 1 GiB; the oldest events are discarded first).
-	InboundMaxBytes int64
-	// DLQMaxAge bounds how long dead letters are kept (RELAY_DLQ_MAX_AGE,
-	// default 7 days).
-	DLQMaxAge time.Duration
-	// Memory selects memory storage (RELAY_STREAM_STORAGE=memory): nothing
-	// survives a server restart, so it is for benchmarks and throwaway
-	// setups only. The default is file storage.
+	Replicas        int           // RELAY_STREAM_REPLICAS
+	DuplicateWindow time.Duration // RELAY_DUPLICATE_WINDOW
+	InboundMaxAge   time.Duration // RELAY_INBOUND_MAX_AGE
+	InboundMaxBytes int64         // RELAY_INBOUND_MAX_BYTES
+	DLQMaxAge       time.Duration // RELAY_DLQ_MAX_AGE
+	// Memory selects memory storage (RELAY_STREAM_STORAGE=memory).
 	Memory bool
+}
+
+// Vars declares the RELAY_* variables, bound to c's fields; every stage
+// reads them with its own.
+func (c *Config) Vars() []envconf.Var {
+	return []envconf.Var{
+		envconf.V("RELAY_STREAM_REPLICAS", &c.Replicas, 1,
+			"replicas of every stream and bucket: 1, or 3 on a cluster").Min(1).Max(5),
+		envconf.V("RELAY_DUPLICATE_WINDOW", &c.DuplicateWindow, time.Hour,
+			"how long a `bufferId` (raw stream) or an action id (outbound stream) is remembered, and an action's result kept. "+
+				"NATS keeps every id of the window in memory, about 140 B each: at a sustained 2,000 frames/s, 1 h is ~1 GB; "+
+				"size it to your rate and the longest outage a replay must survive; see docs/performance.md, Memory").Min(time.Second),
+		envconf.V("RELAY_INBOUND_MAX_AGE", &c.InboundMaxAge, 24*time.Hour,
+			"how long events wait for agents on `RELAY_INBOUND`").Min(time.Minute),
+		envconf.V("RELAY_INBOUND_MAX_BYTES", &c.InboundMaxBytes, 1<<30,
+			"size bound of `RELAY_INBOUND`, 1 GiB by default; the oldest events are discarded first").Min(1 << 20),
+		envconf.V("RELAY_DLQ_MAX_AGE", &c.DLQMaxAge, 7*24*time.Hour,
+			"how long dead letters are kept on `RELAY_DLQ`, 7 days by default").Min(time.Minute),
+		envconf.Func("RELAY_STREAM_STORAGE", &c.Memory, false,
+			"`file`, or `memory`: nothing survives a server restart, for benchmarks and throwaway setups only",
+			func(s string) (bool, error) {
+				switch s {
+				case "file":
+					return false, nil
+				case "memory":
+					return true, nil
+				}
+				return false, errors.New("file or memory")
+			},
+			func(memory bool) string { return map[bool]string{false: "file", true: "memory"}[memory] }),
+	}
 }
 
 // DefaultConfig returns the production defaults.
 func DefaultConfig() Config {
-	return Config{
-		Replicas:        1,
-		DuplicateWindow: time.Hour,
-		InboundMaxAge:   24 * time.Hour,
-		InboundMaxBytes: 1 << 30,
-		DLQMaxAge:       7 * 24 * time.Hour,
-	}
+	var c Config
+	envconf.Defaults(c.Vars()...)
+	return c
 }
 
-// FromEnv overlays the RELAY_* settings on the defaults.
+// FromEnv overlays the RELAY_* variables on the defaults and validates the
+// result.
 func FromEnv(getenv func(string) string) (Config, error) {
 	c := DefaultConfig()
-	if err := envconf.Overlay(getenv,
-		envconf.V("RELAY_STREAM_REPLICAS", &c.Replicas),
-		envconf.V("RELAY_DUPLICATE_WINDOW", &c.DuplicateWindow),
-		envconf.V("RELAY_INBOUND_MAX_AGE", &c.InboundMaxAge),
-		envconf.V("RELAY_DLQ_MAX_AGE", &c.DLQMaxAge),
-		envconf.V("RELAY_INBOUND_MAX_BYTES", &c.InboundMaxBytes),
-	); err != nil {
+	if err := envconf.Parse(getenv, c.Vars()...); err != nil {
 		return c, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
-	}
-	switch v := getenv("RELAY_STREAM_STORAGE"); v {
-	case "", "file":
-	case "memory":
-		c.Memory = true
-	default:
-		return c, fmt.Errorf("%w: RELAY_STREAM_STORAGE=%q: want file or memory", ErrInvalidConfig, v)
 	}
 	return c, c.Validate()
 }
 
-// Validate checks the settings.
+// Validate checks the settings against their declared limits.
 func (c Config) Validate() error {
-	switch {
-	case c.Replicas < 1 || c.Replicas > 5:
-		return fmt.Errorf("%w: RELAY_STREAM_REPLICAS=%d: want 1, 3 or 5", ErrInvalidConfig, c.Replicas)
-	case c.DuplicateWindow < time.Second:
-		return fmt.Errorf("%w: RELAY_DUPLICATE_WINDOW=%v: want at least 1s", ErrInvalidConfig, c.DuplicateWindow)
-	case c.InboundMaxAge < time.Minute:
-		return fmt.Errorf("%w: RELAY_INBOUND_MAX_AGE=%v: want at least 1m", ErrInvalidConfig, c.InboundMaxAge)
-	case c.InboundMaxBytes < 1<<20:
-		return fmt.Errorf("%w: RELAY_INBOUND_MAX_BYTES=%d: want at least 1 MiB", ErrInvalidConfig, c.InboundMaxBytes)
-	case c.DLQMaxAge < time.Minute:
-		return fmt.Errorf("%w: RELAY_DLQ_MAX_AGE=%v: want at least 1m", ErrInvalidConfig, c.DLQMaxAge)
+	if err := envconf.Check(c.Vars()...); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package egress_test
 
 import (
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -64,6 +65,24 @@ func TestConfigFromEnv(t *testing.T) {
 				t.Errorf("config (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestConfigLogValue: the startup line shows every variable under its name,
+// as it would be set.
+func TestConfigLogValue(t *testing.T) {
+	c := egress.DefaultConfig()
+	c.Identities = events.Identities{{Platform: "telegram", BotID: "77"}, {Platform: "discord"}}
+	var b strings.Builder
+	slog.New(slog.NewTextHandler(&b, nil)).Info("startup", "config", c)
+	for _, want := range []string{
+		"config.EGRESS_WORKERS=64 ", "config.EGRESS_ACTION_DEADLINE=15m ", "config.EGRESS_RETRY_BASE=250ms ",
+		"config.GATEWAY_RELAY_PLATFORMS=telegram,discord ", `config.GATEWAY_RELAY_BOT_IDS="{\"telegram\":{\"botId\":\"77\"}}" `,
+		"config.RELAY_STREAM_REPLICAS=1 ",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("startup line lacks %s:\n%s", want, b.String())
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package converter
 
 import (
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/relaybus/relaybus/internal/bus"
@@ -9,90 +10,84 @@ import (
 	"github.com/relaybus/relaybus/pkg/events"
 )
 
-// Config configures the converter.
+// Config configures the converter. Each field's variable, default, limits
+// and meaning are declared once, in vars.
 type Config struct {
-	// Durable is the consumer name shared by every replica.
-	Durable string
-	// Workers is CONVERTER_WORKERS: concurrent conversions (default 64).
-	Workers int
-	// MaxDeliver is CONVERTER_MAX_DELIVER: deliveries before a frame that
-	// keeps failing (a NATS outage, not bad input) is dead-lettered.
-	MaxDeliver int
-	// AckWait is CONVERTER_ACK_WAIT: how long a frame handed to a replica
-	// may go unacknowledged before another replica gets it (default 5 s;
-	// frames waiting in a live replica's queue are kept alive, so this only
-	// bounds how late a crashed replica's frames arrive).
-	AckWait time.Duration
+	Durable    string        // CONVERTER_DURABLE
+	Workers    int           // CONVERTER_WORKERS
+	MaxDeliver int           // CONVERTER_MAX_DELIVER
+	AckWait    time.Duration // CONVERTER_ACK_WAIT
 	// ScopeCacheSize bounds the per-replica memory of written scope records
-	// (CONVERTER_SCOPE_CACHE, default 100000 chats).
+	// (CONVERTER_SCOPE_CACHE).
 	ScopeCacheSize int
 	// Identities are GATEWAY_RELAY_PLATFORMS with GATEWAY_RELAY_BOT_IDS:
 	// the bot id recorded with an inbound chat's scope, so that egress can
 	// reply under the identity the chat's traffic came in on.
 	Identities events.Identities
 	// HTTPAddr is CONVERTER_HTTP_ADDR ("" = no ops server of its own).
-	HTTPAddr        string
-	Version         string
+	HTTPAddr string
+	Version  string
+	// Bus shapes the streams and buckets (the RELAY_* variables).
 	Bus             bus.Config
-	ShutdownTimeout time.Duration
+	ShutdownTimeout time.Duration // CONVERTER_SHUTDOWN_TIMEOUT
+}
+
+// vars declares the converter's variables, bound to c's fields, then the
+// bus's. The README's table is generated from it (TestREADME).
+func (c *Config) vars() []envconf.Var {
+	vars := []envconf.Var{
+		envconf.V("CONVERTER_DURABLE", &c.Durable, "passthrough-converter",
+			"name of the durable consumer on `RELAY_RAW` that every replica shares"),
+		envconf.V("CONVERTER_WORKERS", &c.Workers, 64,
+			"concurrent conversions per replica").Min(1).Max(4096),
+		envconf.V("CONVERTER_MAX_DELIVER", &c.MaxDeliver, 10,
+			"deliveries before a frame that keeps failing (NATS trouble, not bad input) is dead-lettered").Min(1),
+		envconf.V("CONVERTER_ACK_WAIT", &c.AckWait, 5*time.Second,
+			"how late a crashed replica's in-flight frames reach another replica; "+
+				"frames queued in a live replica are kept alive").Min(time.Second),
+		envconf.V("CONVERTER_SCOPE_CACHE", &c.ScopeCacheSize, 100_000,
+			"chats whose scope this replica remembers, so that an unchanged one costs no KV write").Min(1),
+		envconf.V("CONVERTER_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout, 10*time.Second,
+			"how long in-flight frames may take on shutdown").Positive(),
+		envconf.V("CONVERTER_HTTP_ADDR", &c.HTTPAddr, "",
+			"`/healthz`, `/readyz`, `/metrics`, pprof; unset: none here, the converter binary serves `:8082`"),
+	}
+	vars = append(vars, envconf.Identities(&c.Identities,
+		"comma list of the fronted identities, as ws-edge reads it",
+		"the bot id of each platform (`{\"discord\":{\"botId\":\"123\"}}`), recorded with each chat's scope "+
+			"so that egress replies under the identity the chat's traffic came in on")...)
+	return append(vars, c.Bus.Vars()...)
 }
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	return Config{
-		Durable:         "passthrough-converter",
-		Workers:         64,
-		MaxDeliver:      10,
-		AckWait:         5 * time.Second,
-		ScopeCacheSize:  100_000,
-		Version:         "0.1.0",
-		Bus:             bus.DefaultConfig(),
-		ShutdownTimeout: 10 * time.Second,
-	}
+	var c Config
+	envconf.Defaults(c.vars()...)
+	c.Version = "0.1.0"
+	return c
 }
 
-// Validate checks the settings.
+// Validate checks the settings; errors wrap ErrInvalidConfig and name the
+// variable to fix.
 func (c Config) Validate() error {
-	switch {
-	case c.Durable == "":
-		return fmt.Errorf("%w: consumer name is empty", ErrInvalidConfig)
-	case c.Workers < 1 || c.Workers > 4096:
-		return fmt.Errorf("%w: CONVERTER_WORKERS=%d: want 1..4096", ErrInvalidConfig, c.Workers)
-	case c.MaxDeliver < 1:
-		return fmt.Errorf("%w: CONVERTER_MAX_DELIVER=%d: want >= 1", ErrInvalidConfig, c.MaxDeliver)
-	case c.ScopeCacheSize < 1:
-		return fmt.Errorf("%w: CONVERTER_SCOPE_CACHE=%d: want >= 1", ErrInvalidConfig, c.ScopeCacheSize)
-	case c.AckWait < time.Second:
-		return fmt.Errorf("%w: CONVERTER_ACK_WAIT=%v: want at least 1s", ErrInvalidConfig, c.AckWait)
-	case c.ShutdownTimeout <= 0:
-		return fmt.Errorf("%w: CONVERTER_SHUTDOWN_TIMEOUT=%v: want > 0", ErrInvalidConfig, c.ShutdownTimeout)
+	if c.Durable == "" {
+		return fmt.Errorf("%w: CONVERTER_DURABLE is empty", ErrInvalidConfig)
 	}
-	return c.Bus.Validate()
+	if err := envconf.Check(c.vars()...); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	return nil
 }
 
 // ConfigFromEnv overlays the environment on DefaultConfig and validates.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	c := DefaultConfig()
-	var err error
-	if c.Bus, err = bus.FromEnv(getenv); err != nil {
-		return c, err
-	}
-	if err := envconf.Overlay(getenv,
-		envconf.V("CONVERTER_WORKERS", &c.Workers),
-		envconf.V("CONVERTER_MAX_DELIVER", &c.MaxDeliver),
-		envconf.V("CONVERTER_SCOPE_CACHE", &c.ScopeCacheSize),
-		envconf.V("CONVERTER_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout),
-		envconf.V("CONVERTER_ACK_WAIT", &c.AckWait),
-	); err != nil {
+	if err := envconf.Parse(getenv, c.vars()...); err != nil {
 		return c, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
-	}
-	c.HTTPAddr = getenv("CONVERTER_HTTP_ADDR")
-	if v := getenv("GATEWAY_RELAY_PLATFORMS"); v != "" {
-		// Bad bot-id JSON means no bot ids (contract §2); ws-edge warns.
-		c.Identities, _ = events.ParseIdentities(v, getenv("GATEWAY_RELAY_BOT_IDS"))
-	}
-	if v := getenv("CONVERTER_DURABLE"); v != "" {
-		c.Durable = v
 	}
 	return c, c.Validate()
 }
+
+// LogValue renders the configuration for the startup log, under the
+// variables' names.
+func (c Config) LogValue() slog.Value { return envconf.LogValue(c.vars()...) }

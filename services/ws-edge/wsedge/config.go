@@ -13,109 +13,104 @@ import (
 )
 
 // Config holds ws-edge's settings. Build it with DefaultConfig or
-// ConfigFromEnv; the env variable of each field is named in its comment.
+// ConfigFromEnv; each field's variable, default, limits and meaning are
+// declared once, in vars.
 type Config struct {
-	// RelayURL is the connector base URL (GATEWAY_RELAY_URL, required); it is
-	// normalised with events.DialURL (https → wss, /relay appended).
-	RelayURL string
-	// RelayID and RelaySecret authenticate the dial (GATEWAY_RELAY_ID,
-	// GATEWAY_RELAY_SECRET). When either is empty the dial is
-	// unauthenticated, which only a development connector accepts.
-	RelayID     string
-	RelaySecret string
-	// Platforms are the fronted identities in order, the first primary
-	// (GATEWAY_RELAY_PLATFORMS, a comma list). Empty means one hello for
-	// platform "relay".
-	Platforms []string
-	// BotIDs is GATEWAY_RELAY_BOT_IDS as given: a JSON map like
-	// {"discord":{"botId":"123"}}. Bad JSON reads as an empty map (logged
-	// by New), a missing entry as an empty botId.
-	BotIDs string
-	// InstanceID names this replica in the Relay-Edge header
-	// (WSEDGE_INSTANCE_ID; empty: hostname plus a short random suffix).
-	InstanceID string
+	RelayURL    string   // GATEWAY_RELAY_URL, required; normalised with events.DialURL
+	RelayID     string   // GATEWAY_RELAY_ID
+	RelaySecret string   // GATEWAY_RELAY_SECRET
+	Platforms   []string // GATEWAY_RELAY_PLATFORMS
+	BotIDs      string   // GATEWAY_RELAY_BOT_IDS, as given
+	InstanceID  string   // WSEDGE_INSTANCE_ID; empty: New picks one
 
-	// MaxFrameBytes is the largest connector frame accepted
-	// (WSEDGE_MAX_FRAME_BYTES, default 4 MiB); larger ones are dead-lettered
-	// as "oversized".
-	MaxFrameBytes int
-	// PublishWindow bounds the JetStream publishes in flight
-	// (WSEDGE_PUBLISH_WINDOW, default 1024); reads pause when it is full.
-	PublishWindow int
-	// PublishTimeout is how long a publish waits for JetStream's answer
-	// (WSEDGE_PUBLISH_TIMEOUT, default 10s).
-	PublishTimeout time.Duration
-	// PublishRetries is how many times an unbuffered frame whose publish
-	// failed is published again before it is given up as lost
-	// (WSEDGE_PUBLISH_RETRIES, default 3). Buffered frames are never retried
-	// here: they stay un-acked and the connector replays them.
-	PublishRetries int
+	MaxFrameBytes  int           // WSEDGE_MAX_FRAME_BYTES
+	PublishWindow  int           // WSEDGE_PUBLISH_WINDOW
+	PublishTimeout time.Duration // WSEDGE_PUBLISH_TIMEOUT
+	PublishRetries int           // WSEDGE_PUBLISH_RETRIES
 
-	// OutboundTimeout bounds the wait for an outbound_result
-	// (WSEDGE_OUTBOUND_TIMEOUT, default 30s).
-	OutboundTimeout time.Duration
-	// OutboundConcurrency bounds the edge requests handled at once
-	// (WSEDGE_OUTBOUND_CONCURRENCY, default 4096).
-	OutboundConcurrency int
+	OutboundTimeout     time.Duration // WSEDGE_OUTBOUND_TIMEOUT
+	OutboundConcurrency int           // WSEDGE_OUTBOUND_CONCURRENCY
 
-	// DialTimeout bounds the WebSocket upgrade (WSEDGE_DIAL_TIMEOUT, 10s).
-	DialTimeout time.Duration
-	// HandshakeTimeout bounds the wait for the first descriptor after a dial
-	// (WSEDGE_HANDSHAKE_TIMEOUT, default 30s); then ws-edge redials.
-	HandshakeTimeout time.Duration
-	// PingInterval is how often a WebSocket ping is sent
-	// (WSEDGE_PING_INTERVAL, default 30s).
-	PingInterval time.Duration
-	// PongTimeout is how long the socket may go without a pong before it is
-	// considered dead (WSEDGE_PONG_TIMEOUT, default 60s).
-	PongTimeout time.Duration
-	// WriteTimeout bounds one socket write (WSEDGE_WRITE_TIMEOUT, 10s).
-	WriteTimeout time.Duration
-	// BackoffMin and BackoffMax are the reconnect ladder
-	// (WSEDGE_BACKOFF_MIN, default 1s; WSEDGE_BACKOFF_MAX, default 30s).
-	BackoffMin time.Duration
-	BackoffMax time.Duration
-	// StableAfter is how long a connection must stay up for the ladder to
-	// reset (WSEDGE_STABLE_AFTER, default 60s).
-	StableAfter time.Duration
-	// IdleTimeout bounds the wait for going_idle_ack on shutdown
-	// (WSEDGE_IDLE_TIMEOUT, default 2s).
-	IdleTimeout time.Duration
+	DialTimeout      time.Duration // WSEDGE_DIAL_TIMEOUT
+	HandshakeTimeout time.Duration // WSEDGE_HANDSHAKE_TIMEOUT
+	PingInterval     time.Duration // WSEDGE_PING_INTERVAL
+	PongTimeout      time.Duration // WSEDGE_PONG_TIMEOUT
+	WriteTimeout     time.Duration // WSEDGE_WRITE_TIMEOUT
+	BackoffMin       time.Duration // WSEDGE_BACKOFF_MIN
+	BackoffMax       time.Duration // WSEDGE_BACKOFF_MAX
+	StableAfter      time.Duration // WSEDGE_STABLE_AFTER
+	IdleTimeout      time.Duration // WSEDGE_IDLE_TIMEOUT
 
-	// HTTPAddr is the ops listener (WSEDGE_HTTP_ADDR); "" serves none (the
-	// binary defaults to ":8081").
+	// HTTPAddr is the ops listener (WSEDGE_HTTP_ADDR); "" serves none.
 	HTTPAddr string
 	// Version is the micro service version (SemVer).
 	Version string
-	// Bus shapes the streams and buckets (RELAY_* variables, bus.FromEnv).
-	Bus bus.Config
-	// ShutdownTimeout bounds each step of the way out: finishing in-flight
-	// publishes, draining NATS (WSEDGE_SHUTDOWN_TIMEOUT, default 10s).
-	ShutdownTimeout time.Duration
+	// Bus shapes the streams and buckets (the RELAY_* variables).
+	Bus             bus.Config
+	ShutdownTimeout time.Duration // WSEDGE_SHUTDOWN_TIMEOUT
+}
+
+// vars declares ws-edge's variables, bound to c's fields, then the bus's.
+// The README's table is generated from it (TestREADME).
+func (c *Config) vars() []envconf.Var {
+	return append([]envconf.Var{
+		envconf.V("GATEWAY_RELAY_URL", &c.RelayURL, "",
+			"**required**: the connector base URL; `https://c.example` dials `wss://c.example/relay`"),
+		envconf.V("GATEWAY_RELAY_ID", &c.RelayID, "",
+			"gateway credential id; a fresh 300 s token is minted for every dial. "+
+				"With it or the secret unset the dial is unauthenticated (dev connectors only, logged as a warning)"),
+		envconf.V("GATEWAY_RELAY_SECRET", &c.RelaySecret, "",
+			"gateway credential secret, taken as given; it must contain a non-space character").Raw().Secret(),
+		envconf.V("GATEWAY_RELAY_PLATFORMS", &c.Platforms, nil,
+			"comma list of the fronted identities, in order, the first primary; one `hello` each; unset: `relay`"),
+		envconf.V("GATEWAY_RELAY_BOT_IDS", &c.BotIDs, "",
+			"JSON map `{\"discord\":{\"botId\":\"123\"}}`; bad JSON reads as empty (logged), a missing entry as an empty bot id"),
+		envconf.V("WSEDGE_INSTANCE_ID", &c.InstanceID, "",
+			"value of the `Relay-Edge` header; unset: hostname plus a short random suffix"),
+		envconf.V("WSEDGE_MAX_FRAME_BYTES", &c.MaxFrameBytes, 4<<20,
+			"larger connector frames are dead-lettered as `oversized`; also capped below the NATS max payload").Min(1024),
+		envconf.V("WSEDGE_PUBLISH_WINDOW", &c.PublishWindow, 1024,
+			"JetStream publishes in flight; reads pause when it is full").Min(1),
+		envconf.V("WSEDGE_PUBLISH_TIMEOUT", &c.PublishTimeout, 10*time.Second,
+			"wait for a PubAck").Positive(),
+		envconf.V("WSEDGE_PUBLISH_RETRIES", &c.PublishRetries, 3,
+			"retries of an unbuffered frame whose publish failed before it is given up as lost; "+
+				"a buffered frame is retried until stored, then acked, and on shutdown it stays un-acked for the connector to replay").Min(0),
+		envconf.V("WSEDGE_OUTBOUND_TIMEOUT", &c.OutboundTimeout, 30*time.Second,
+			"wait for an `outbound_result`").Positive(),
+		envconf.V("WSEDGE_OUTBOUND_CONCURRENCY", &c.OutboundConcurrency, 4096,
+			"edge requests handled at once").Min(1),
+		envconf.V("WSEDGE_DIAL_TIMEOUT", &c.DialTimeout, 10*time.Second,
+			"bound on the WebSocket upgrade").Positive(),
+		envconf.V("WSEDGE_HANDSHAKE_TIMEOUT", &c.HandshakeTimeout, 30*time.Second,
+			"wait for the first descriptor after a dial, then redial").Positive(),
+		envconf.V("WSEDGE_PING_INTERVAL", &c.PingInterval, 30*time.Second,
+			"how often a WebSocket ping is sent").Positive(),
+		envconf.V("WSEDGE_PONG_TIMEOUT", &c.PongTimeout, 60*time.Second,
+			"no pong for this long means a dead socket; more than `WSEDGE_PING_INTERVAL`").Positive(),
+		envconf.V("WSEDGE_WRITE_TIMEOUT", &c.WriteTimeout, 10*time.Second,
+			"bound on one socket write").Positive(),
+		envconf.V("WSEDGE_BACKOFF_MIN", &c.BackoffMin, time.Second,
+			"first step of the reconnect ladder, which doubles with jitter").Positive(),
+		envconf.V("WSEDGE_BACKOFF_MAX", &c.BackoffMax, 30*time.Second,
+			"last step of the reconnect ladder; at least `WSEDGE_BACKOFF_MIN`").Positive(),
+		envconf.V("WSEDGE_STABLE_AFTER", &c.StableAfter, 60*time.Second,
+			"uptime after which the reconnect ladder resets").Positive(),
+		envconf.V("WSEDGE_IDLE_TIMEOUT", &c.IdleTimeout, 2*time.Second,
+			"wait for `going_idle_ack` on shutdown").Positive(),
+		envconf.V("WSEDGE_HTTP_ADDR", &c.HTTPAddr, "",
+			"ops port: `/healthz`, `/readyz`, `/metrics`, `/debug/pprof/`; unset: none here, the ws-edge binary serves `:8081`"),
+		envconf.V("WSEDGE_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout, 10*time.Second,
+			"bound on each step of the way out: finishing in-flight publishes, draining NATS").Positive(),
+	}, c.Bus.Vars()...)
 }
 
 // DefaultConfig returns the defaults. RelayURL is empty and must be set.
 func DefaultConfig() Config {
-	return Config{
-		MaxFrameBytes:       4 << 20,
-		PublishWindow:       1024,
-		PublishTimeout:      10 * time.Second,
-		PublishRetries:      3,
-		OutboundTimeout:     30 * time.Second,
-		OutboundConcurrency: 4096,
-		DialTimeout:         10 * time.Second,
-		HandshakeTimeout:    30 * time.Second,
-		PingInterval:        30 * time.Second,
-		PongTimeout:         60 * time.Second,
-		WriteTimeout:        10 * time.Second,
-		BackoffMin:          time.Second,
-		BackoffMax:          30 * time.Second,
-		StableAfter:         60 * time.Second,
-		IdleTimeout:         2 * time.Second,
-		Version:             "0.1.0",
-		Bus:                 bus.DefaultConfig(),
-		ShutdownTimeout:     10 * time.Second,
-	}
+	var c Config
+	envconf.Defaults(c.vars()...)
+	c.Version = "0.1.0"
+	return c
 }
 
 // Validate checks the settings; errors wrap ErrInvalidConfig and name the
@@ -133,42 +128,8 @@ func (c Config) Validate() error {
 	if c.RelaySecret != "" && strings.TrimSpace(c.RelaySecret) == "" {
 		return bad("GATEWAY_RELAY_SECRET must contain a non-space character")
 	}
-	ints := []struct {
-		name string
-		v    int
-		min  int
-	}{
-		{"WSEDGE_MAX_FRAME_BYTES", c.MaxFrameBytes, 1024},
-		{"WSEDGE_PUBLISH_WINDOW", c.PublishWindow, 1},
-		{"WSEDGE_PUBLISH_RETRIES", c.PublishRetries, 0},
-		{"WSEDGE_OUTBOUND_CONCURRENCY", c.OutboundConcurrency, 1},
-	}
-	for _, i := range ints {
-		if i.v < i.min {
-			return bad("%s=%d: want at least %d", i.name, i.v, i.min)
-		}
-	}
-	durs := []struct {
-		name string
-		v    time.Duration
-	}{
-		{"WSEDGE_PUBLISH_TIMEOUT", c.PublishTimeout},
-		{"WSEDGE_OUTBOUND_TIMEOUT", c.OutboundTimeout},
-		{"WSEDGE_DIAL_TIMEOUT", c.DialTimeout},
-		{"WSEDGE_HANDSHAKE_TIMEOUT", c.HandshakeTimeout},
-		{"WSEDGE_PING_INTERVAL", c.PingInterval},
-		{"WSEDGE_PONG_TIMEOUT", c.PongTimeout},
-		{"WSEDGE_WRITE_TIMEOUT", c.WriteTimeout},
-		{"WSEDGE_BACKOFF_MIN", c.BackoffMin},
-		{"WSEDGE_BACKOFF_MAX", c.BackoffMax},
-		{"WSEDGE_STABLE_AFTER", c.StableAfter},
-		{"WSEDGE_IDLE_TIMEOUT", c.IdleTimeout},
-		{"WSEDGE_SHUTDOWN_TIMEOUT", c.ShutdownTimeout},
-	}
-	for _, d := range durs {
-		if d.v <= 0 {
-			return bad("%s=%v: want a positive duration like 30s", d.name, d.v)
-		}
+	if err := envconf.Check(c.vars()...); err != nil {
+		return bad("%w", err)
 	}
 	if c.BackoffMax < c.BackoffMin {
 		return bad("WSEDGE_BACKOFF_MAX=%v is below WSEDGE_BACKOFF_MIN=%v", c.BackoffMax, c.BackoffMin)
@@ -177,10 +138,7 @@ func (c Config) Validate() error {
 		return bad("WSEDGE_PONG_TIMEOUT=%v must exceed WSEDGE_PING_INTERVAL=%v", c.PongTimeout, c.PingInterval)
 	}
 	if !semver(c.Version) {
-		return bad("version %q is not SemVer (build with -ldflags -X main.version=1.2.3)", c.Version)
-	}
-	if err := c.Bus.Validate(); err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalidConfig, err)
+		return bad("version %q is not SemVer (set with -ldflags -X github.com/relaybus/relaybus/internal/stage.Version=1.2.3)", c.Version)
 	}
 	return nil
 }
@@ -206,86 +164,12 @@ func semver(v string) bool {
 // result.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	c := DefaultConfig()
-	c.RelayURL = strings.TrimSpace(getenv("GATEWAY_RELAY_URL"))
-	c.RelayID = strings.TrimSpace(getenv("GATEWAY_RELAY_ID"))
-	c.RelaySecret = getenv("GATEWAY_RELAY_SECRET")
-	c.Platforms = splitList(getenv("GATEWAY_RELAY_PLATFORMS"))
-	c.BotIDs = getenv("GATEWAY_RELAY_BOT_IDS")
-	c.InstanceID = strings.TrimSpace(getenv("WSEDGE_INSTANCE_ID"))
-	c.HTTPAddr = getenv("WSEDGE_HTTP_ADDR")
-
-	err := envconf.Overlay(getenv,
-		envconf.V("WSEDGE_MAX_FRAME_BYTES", &c.MaxFrameBytes),
-		envconf.V("WSEDGE_PUBLISH_WINDOW", &c.PublishWindow),
-		envconf.V("WSEDGE_PUBLISH_RETRIES", &c.PublishRetries),
-		envconf.V("WSEDGE_OUTBOUND_CONCURRENCY", &c.OutboundConcurrency),
-		envconf.V("WSEDGE_PUBLISH_TIMEOUT", &c.PublishTimeout),
-		envconf.V("WSEDGE_OUTBOUND_TIMEOUT", &c.OutboundTimeout),
-		envconf.V("WSEDGE_DIAL_TIMEOUT", &c.DialTimeout),
-		envconf.V("WSEDGE_HANDSHAKE_TIMEOUT", &c.HandshakeTimeout),
-		envconf.V("WSEDGE_PING_INTERVAL", &c.PingInterval),
-		envconf.V("WSEDGE_PONG_TIMEOUT", &c.PongTimeout),
-		envconf.V("WSEDGE_WRITE_TIMEOUT", &c.WriteTimeout),
-		envconf.V("WSEDGE_BACKOFF_MIN", &c.BackoffMin),
-		envconf.V("WSEDGE_BACKOFF_MAX", &c.BackoffMax),
-		envconf.V("WSEDGE_STABLE_AFTER", &c.StableAfter),
-		envconf.V("WSEDGE_IDLE_TIMEOUT", &c.IdleTimeout),
-		envconf.V("WSEDGE_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout),
-	)
-	if err != nil {
+	if err := envconf.Parse(getenv, c.vars()...); err != nil {
 		return c, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
-	b, err := bus.FromEnv(getenv)
-	if err != nil {
-		return c, fmt.Errorf("%w: %v", ErrInvalidConfig, err)
-	}
-	c.Bus = b
 	return c, c.Validate()
 }
 
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-// LogValue renders the effective configuration for the startup log with the
-// secret redacted.
-func (c Config) LogValue() slog.Value {
-	secret := ""
-	if c.RelaySecret != "" {
-		secret = "[redacted]"
-	}
-	return slog.GroupValue(
-		slog.String("relay_url", c.RelayURL),
-		slog.String("relay_id", c.RelayID),
-		slog.String("relay_secret", secret),
-		slog.Any("platforms", c.Platforms),
-		slog.String("bot_ids", c.BotIDs),
-		slog.String("instance_id", c.InstanceID),
-		slog.Int("max_frame_bytes", c.MaxFrameBytes),
-		slog.Int("publish_window", c.PublishWindow),
-		slog.Duration("publish_timeout", c.PublishTimeout),
-		slog.Int("publish_retries", c.PublishRetries),
-		slog.Duration("outbound_timeout", c.OutboundTimeout),
-		slog.Int("outbound_concurrency", c.OutboundConcurrency),
-		slog.Duration("dial_timeout", c.DialTimeout),
-		slog.Duration("handshake_timeout", c.HandshakeTimeout),
-		slog.Duration("ping_interval", c.PingInterval),
-		slog.Duration("pong_timeout", c.PongTimeout),
-		slog.Duration("write_timeout", c.WriteTimeout),
-		slog.Duration("backoff_min", c.BackoffMin),
-		slog.Duration("backoff_max", c.BackoffMax),
-		slog.Duration("stable_after", c.StableAfter),
-		slog.Duration("idle_timeout", c.IdleTimeout),
-		slog.String("http_addr", c.HTTPAddr),
-		slog.String("version", c.Version),
-		slog.Int("stream_replicas", c.Bus.Replicas),
-		slog.Duration("duplicate_window", c.Bus.DuplicateWindow),
-		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
-	)
-}
+// LogValue renders the configuration for the startup log, under the
+// variables' names, the secret redacted.
+func (c Config) LogValue() slog.Value { return envconf.LogValue(c.vars()...) }

@@ -1,0 +1,49 @@
+package bus_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/relaybus/relaybus/internal/bus"
+)
+
+func TestFromEnv(t *testing.T) {
+	tests := []struct {
+		name   string
+		env    map[string]string
+		want   bus.Config
+		wantIn string // an error naming this
+	}{
+		{name: "Defaults", want: bus.Config{Replicas: 1, DuplicateWindow: time.Hour, InboundMaxAge: 24 * time.Hour, InboundMaxBytes: 1 << 30, DLQMaxAge: 7 * 24 * time.Hour}},
+		{name: "AllSet", env: map[string]string{
+			"RELAY_STREAM_REPLICAS": "3", "RELAY_DUPLICATE_WINDOW": "2h", "RELAY_INBOUND_MAX_AGE": "1h",
+			"RELAY_INBOUND_MAX_BYTES": "2097152", "RELAY_DLQ_MAX_AGE": "48h", "RELAY_STREAM_STORAGE": "memory",
+		}, want: bus.Config{Replicas: 3, DuplicateWindow: 2 * time.Hour, InboundMaxAge: time.Hour, InboundMaxBytes: 2 << 20, DLQMaxAge: 48 * time.Hour, Memory: true}},
+		{name: "ErrReplicas", env: map[string]string{"RELAY_STREAM_REPLICAS": "x"}, wantIn: "RELAY_STREAM_REPLICAS"},
+		{name: "ErrReplicasRange", env: map[string]string{"RELAY_STREAM_REPLICAS": "7"}, wantIn: "RELAY_STREAM_REPLICAS"},
+		{name: "ErrWindow", env: map[string]string{"RELAY_DUPLICATE_WINDOW": "10ms"}, wantIn: "RELAY_DUPLICATE_WINDOW"},
+		{name: "ErrMaxBytes", env: map[string]string{"RELAY_INBOUND_MAX_BYTES": "1024"}, wantIn: "RELAY_INBOUND_MAX_BYTES"},
+		{name: "ErrStorage", env: map[string]string{"RELAY_STREAM_STORAGE": "disk"}, wantIn: `RELAY_STREAM_STORAGE="disk": want file or memory`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := bus.FromEnv(func(k string) string { return tt.env[k] })
+			if tt.wantIn != "" {
+				if !errors.Is(err, bus.ErrInvalidConfig) || !strings.Contains(err.Error(), tt.wantIn) || strings.Contains(err.Error(), "\n") {
+					t.Fatalf("FromEnv = %v, want one line naming %s", err, tt.wantIn)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("FromEnv (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
