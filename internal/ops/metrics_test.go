@@ -1,0 +1,71 @@
+package ops_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/relaybus/relaybus/internal/ops"
+)
+
+const exposition = `# HELP relay_x_total things
+# TYPE relay_x_total counter
+relay_x_total{outcome="sent",op="send"} 3
+relay_x_total{outcome="sent",op="edit"} 2
+relay_x_total{outcome="failed",op="send"} 1
+# TYPE relay_x_total_more counter
+relay_x_total_more 100
+# TYPE relay_g gauge
+relay_g 7.5
+# TYPE relay_h_seconds histogram
+relay_h_seconds_bucket{le="1"} 4
+relay_h_seconds_bucket{le="+Inf"} 5
+relay_h_seconds_sum 2.5
+relay_h_seconds_count 5
+`
+
+func TestMetricsSum(t *testing.T) {
+	m, err := ops.ParseMetrics(strings.NewReader(exposition))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{"relay_x_total", nil, 6},
+		{"relay_x_total", []string{"outcome", "sent"}, 5},
+		{"relay_x_total", []string{"outcome", "sent", "op", "send"}, 3},
+		{"relay_x_total", []string{"outcome", "other"}, 0},
+		{"relay_x_total_more", nil, 100},
+		{"relay_g", nil, 7.5},
+		{"relay_h_seconds", nil, 5},
+		{"relay_absent", nil, 0},
+	} {
+		if got := m.Sum(tt.name, tt.labels...); got != tt.want {
+			t.Errorf("Sum(%s, %v) = %v, want %v", tt.name, tt.labels, got, tt.want)
+		}
+	}
+	if _, err := ops.ParseMetrics(strings.NewReader("relay_x{ 1\n")); err == nil {
+		t.Error("ParseMetrics accepted a broken exposition")
+	}
+}
+
+func TestGather(t *testing.T) {
+	reg := ops.NewRegistry()
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "relay_y_total"}, []string{"k"})
+	reg.MustRegister(c)
+	c.WithLabelValues("a").Add(2)
+	m, err := ops.Gather(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Sum("relay_y_total", "k", "a"); got != 2 {
+		t.Errorf("relay_y_total{k=a} = %v, want 2", got)
+	}
+	if m.Sum("process_resident_memory_bytes") <= 0 || m.Sum("go_goroutines") <= 0 {
+		t.Error("the process and Go collectors are missing")
+	}
+}
