@@ -134,6 +134,7 @@ type Host struct {
 	ctx      context.Context
 	stop     context.CancelFunc
 	g        *errgroup.Group
+	ln       net.Listener
 	starting atomic.Bool
 
 	mu     sync.Mutex
@@ -164,7 +165,7 @@ func Serve(ctx context.Context, addr string, log *slog.Logger, start func(ctx co
 		}
 	}
 	reg := ops.NewRegistry()
-	h := &Host{log: log, reg: reg, ops: ops.New(reg)}
+	h := &Host{log: log, reg: reg, ops: ops.New(reg), ln: ln}
 	h.starting.Store(true)
 	h.ops.AddReadiness(ops.Check{Name: "process", Fn: func(context.Context) error {
 		if h.starting.Load() {
@@ -230,6 +231,14 @@ func (h *Host) Registry() *prometheus.Registry { return h.reg }
 
 // Ops is the process's ops server, for probes of its own.
 func (h *Host) Ops() *ops.Server { return h.ops }
+
+// Addr is the address the ops port is bound to ("" without one).
+func (h *Host) Addr() string {
+	if h.ln == nil {
+		return ""
+	}
+	return h.ln.Addr().String()
+}
 
 // Log is the process's logger.
 func (h *Host) Log() *slog.Logger { return h.log }

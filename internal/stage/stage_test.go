@@ -3,6 +3,7 @@ package stage_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/relaybus/relaybus/internal/natstest"
 	"github.com/relaybus/relaybus/internal/stage"
 	"github.com/relaybus/relaybus/internal/stage/stagetest"
 )
@@ -34,7 +36,7 @@ func (f fake) Ready(context.Context) error {
 // TestServeOpsFirst: the ops port answers while start is still building
 // the process; /readyz says "starting", then follows the members' probes.
 func TestServeOpsFirst(t *testing.T) {
-	addr := stagetest.ClosedAddr(t)
+	addr := natstest.FreeAddr(t)
 	release, f := make(chan struct{}), fake{ready: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -51,7 +53,7 @@ func TestServeOpsFirst(t *testing.T) {
 	waitStatus(t, "http://"+addr+"/readyz", http.StatusServiceUnavailable, "fake: fake not ready")
 	close(f.ready)
 	waitStatus(t, "http://"+addr+"/readyz", http.StatusOK, "ok")
-	if code, body, err := tryGet("http://" + addr + "/metrics"); code != http.StatusOK || !strings.Contains(body, "process_resident_memory_bytes") {
+	if code, body, err := stagetest.Get("http://" + addr + "/metrics"); code != http.StatusOK || !strings.Contains(body, "process_resident_memory_bytes") {
 		t.Errorf("/metrics = %d (%v), want the process collector's series", code, err)
 	}
 	cancel()
@@ -84,7 +86,7 @@ func TestServeOneReturnsAllStop(t *testing.T) {
 func TestServeStartFails(t *testing.T) {
 	boom := errors.New("boom")
 	stopped := make(chan struct{})
-	err := stage.Serve(context.Background(), stagetest.ClosedAddr(t), discard, func(ctx context.Context, h *stage.Host) error {
+	err := stage.Serve(context.Background(), natstest.FreeAddr(t), discard, func(ctx context.Context, h *stage.Host) error {
 		h.Go(func(ctx context.Context) error { <-ctx.Done(); close(stopped); return nil })
 		return boom
 	})
@@ -155,25 +157,11 @@ func (s natsStage) Ready(context.Context) error {
 
 func waitStatus(t *testing.T, url string, code int, body string) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		c, b, err := tryGet(url)
-		if err == nil && c == code && strings.TrimSpace(b) == body {
-			return
+	natstest.WaitFor(t, 5*time.Second, func() error {
+		c, b, err := stagetest.Get(url)
+		if err == nil && (c != code || strings.TrimSpace(b) != body) {
+			err = fmt.Errorf("%s = %d %q, want %d %q", url, c, b, code, body)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s = %d %q (%v), want %d %q", url, c, b, err, code, body)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func tryGet(url string) (int, string, error) {
-	resp, err := http.Get(url)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), err
+		return err
+	})
 }

@@ -99,7 +99,7 @@ func TestRedactURL(t *testing.T) {
 	// The binary logs it so: canceled at once, it still writes its startup line.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	env := map[string]string{"NATS_URL": "nats://user:secret@" + stagetest.ClosedAddr(t), "EGRESS_HTTP_ADDR": stagetest.ClosedAddr(t)}
+	env := map[string]string{"NATS_URL": "nats://user:secret@" + natstest.FreeAddr(t), "EGRESS_HTTP_ADDR": natstest.FreeAddr(t)}
 	var out syncBuffer
 	if err := run(ctx, func(k string) string { return env[k] }, &out); err != nil {
 		t.Fatalf("run = %v", err)

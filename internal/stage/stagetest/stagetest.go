@@ -5,27 +5,16 @@ package stagetest
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/relaybus/relaybus/internal/natstest"
 )
 
 // Run is a stage binary's run function.
 type Run func(ctx context.Context, getenv func(string) string, stdout io.Writer) error
-
-// ClosedAddr returns a loopback host:port nothing listens on.
-func ClosedAddr(tb testing.TB) string {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
 
 // StartsWithoutNATS runs run with env plus NATS_URL pointing at a closed
 // port and httpVar (the binary's ops address variable) at a free one, and
@@ -33,11 +22,11 @@ func ClosedAddr(tb testing.TB) string {
 // /readyz answers 503 naming NATS; then, canceled, run returns.
 func StartsWithoutNATS(t *testing.T, run Run, httpVar string, env map[string]string) {
 	t.Helper()
-	addr := ClosedAddr(t)
+	addr := natstest.FreeAddr(t)
 	getenv := func(k string) string {
 		switch k {
 		case "NATS_URL":
-			return "nats://" + ClosedAddr(t)
+			return "nats://" + natstest.FreeAddr(t)
 		case httpVar:
 			return addr
 		}
@@ -88,13 +77,10 @@ func StartsWithoutNATS(t *testing.T, run Run, httpVar string, env map[string]str
 func get(t *testing.T, url string, within time.Duration, done <-chan error) (int, string) {
 	t.Helper()
 	deadline := time.Now().Add(within)
-	client := &http.Client{Timeout: time.Second}
 	for {
-		resp, err := client.Get(url)
+		code, body, err := Get(url)
 		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			return resp.StatusCode, string(b)
+			return code, body
 		}
 		select {
 		case rerr := <-done:
@@ -106,4 +92,17 @@ func get(t *testing.T, url string, within time.Duration, done <-chan error) (int
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+var client = &http.Client{Timeout: time.Second}
+
+// Get returns the status and body of GET url.
+func Get(url string) (int, string, error) {
+	resp, err := client.Get(url)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
 }
