@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/relaybus/relaybus/internal/bus"
-	"github.com/relaybus/relaybus/internal/natstest"
+	"github.com/relaybus/relaybus/pkg/natstest"
 )
 
 // TestEnsureIsIdempotent: after Ensure, every stream's and bucket's stored

@@ -13,7 +13,7 @@ import (
 	"github.com/relaybus/relaybus/internal/bus"
 	"github.com/relaybus/relaybus/internal/consume"
 	"github.com/relaybus/relaybus/internal/natsconn"
-	"github.com/relaybus/relaybus/internal/natstest"
+	"github.com/relaybus/relaybus/pkg/natstest"
 )
 
 // BenchmarkResumeAfterRestart measures how long a stage's consumer takes

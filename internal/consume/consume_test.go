@@ -14,8 +14,8 @@ import (
 
 	"github.com/relaybus/relaybus/internal/bus"
 	"github.com/relaybus/relaybus/internal/consume"
-	"github.com/relaybus/relaybus/internal/natstest"
 	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/pkg/natstest"
 )
 
 // seen records handled payloads and how often each was handled.

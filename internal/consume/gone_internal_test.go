@@ -7,8 +7,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/relaybus/relaybus/internal/bus"
-	"github.com/relaybus/relaybus/internal/natstest"
 	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/pkg/natstest"
 )
 
 // TestConsumerGoneOnlyWhenTheServerSaysSo: a missed heartbeat re-creates

@@ -14,9 +14,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/relaybus/relaybus/internal/bus"
-	"github.com/relaybus/relaybus/internal/natstest"
 	"github.com/relaybus/relaybus/pkg/agent"
 	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/pkg/natstest"
 )
 
 // setup runs a server with the relay's streams.

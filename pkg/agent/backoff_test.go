@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/relaybus/relaybus/internal/natstest"
 	"github.com/relaybus/relaybus/pkg/agent"
 	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/pkg/natstest"
 )
 
 // TestBackoffStartsOverAfterStablePeriod loses the agent's consumer right

@@ -13,8 +13,8 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
-	"github.com/relaybus/relaybus/internal/natstest"
 	"github.com/relaybus/relaybus/internal/stage/stagetest"
+	"github.com/relaybus/relaybus/pkg/natstest"
 )
 
 // syncBuffer is a bytes.Buffer safe for the logger and the test at once.

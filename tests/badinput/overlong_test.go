@@ -10,8 +10,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/relaybus/relaybus/internal/devconnector"
-	"github.com/relaybus/relaybus/internal/natstest"
 	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/pkg/natstest"
 	"github.com/relaybus/relaybus/tests/internal/relaytest"
 )
 

@@ -11,8 +11,8 @@ import (
 
 	"github.com/relaybus/relaybus/internal/bus"
 	"github.com/relaybus/relaybus/internal/devconnector"
-	"github.com/relaybus/relaybus/internal/natstest"
 	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/pkg/natstest"
 	"github.com/relaybus/relaybus/tests/internal/relaytest"
 )
 

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/relaybus/relaybus/internal/devconnector"
-	"github.com/relaybus/relaybus/internal/natstest"
+	"github.com/relaybus/relaybus/pkg/natstest"
 	"github.com/relaybus/relaybus/services/ws-edge/wsedge"
 	"github.com/relaybus/relaybus/tests/internal/relaytest"
 )

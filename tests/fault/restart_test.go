@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/relaybus/relaybus/internal/bus"
-	"github.com/relaybus/relaybus/internal/natstest"
 	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/pkg/natstest"
 	"github.com/relaybus/relaybus/tests/internal/relaytest"
 )
 

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/relaybus/relaybus/internal/natsconn"
-	"github.com/relaybus/relaybus/internal/natstest"
+	"github.com/relaybus/relaybus/pkg/natstest"
 	"github.com/relaybus/relaybus/services/egress/egress"
 )
 

@@ -21,8 +21,8 @@ import (
 
 	"github.com/relaybus/relaybus/internal/bus"
 	"github.com/relaybus/relaybus/internal/fixtures"
-	"github.com/relaybus/relaybus/internal/natstest"
 	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/pkg/natstest"
 	"github.com/relaybus/relaybus/services/passthrough-converter/converter"
 )
 

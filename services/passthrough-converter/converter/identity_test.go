@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/relaybus/relaybus/internal/natstest"
 	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/pkg/natstest"
 	"github.com/relaybus/relaybus/services/passthrough-converter/converter"
 )
 

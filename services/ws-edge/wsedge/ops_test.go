@@ -13,8 +13,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/nats-io/nats.go/micro"
 
-	"github.com/relaybus/relaybus/internal/natstest"
 	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/pkg/natstest"
 	"github.com/relaybus/relaybus/services/ws-edge/wsedge"
 )
 

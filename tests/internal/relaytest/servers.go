@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -14,57 +13,20 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/relaybus/relaybus/internal/natsconn"
-	"github.com/relaybus/relaybus/internal/natsembed"
-	"github.com/relaybus/relaybus/internal/natstest"
+	"github.com/relaybus/relaybus/pkg/natstest"
 )
 
-// NATS is one embedded JetStream server listening on a loopback TCP port,
-// with its file store in a test temp dir, that can be restarted on the same
-// port and store.
-type NATS struct {
-	// Server is the running server (replaced by Restart).
-	Server *server.Server
-	// StoreDir is the JetStream store directory.
-	StoreDir string
-}
+// NATS is an embedded JetStream server on a loopback port, restartable on
+// the same port and store, that outlives the stages started after it (see
+// [natstest.NATS]).
+type NATS = natstest.NATS
 
 // StartNATS starts an embedded JetStream server on 127.0.0.1 (random port,
 // file store in tb.TempDir()), shut down at cleanup — after everything
 // registered later, the stages included, even when it was restarted.
 func StartNATS(tb testing.TB) *NATS {
 	tb.Helper()
-	dir := tb.TempDir()
-	n := &NATS{Server: natstest.RunServer(tb, natstest.WithStoreDir(dir)), StoreDir: dir}
-	tb.Cleanup(func() { natsembed.Shutdown(n.Server) })
-	return n
-}
-
-// URL is the server's client URL (nats://127.0.0.1:port).
-func (n *NATS) URL() string { return n.Server.ClientURL() }
-
-// Restart shuts the server down and starts a new one on the same port and
-// store; clients connected over TCP reconnect by themselves. Unlike
-// natstest.Restart, the new server is shut down by StartNATS's cleanup, so
-// it outlives the stages registered after StartNATS.
-func (n *NATS) Restart(tb testing.TB) {
-	tb.Helper()
-	// The options of natstest.RunServer, on the same port and store.
-	opts := &server.Options{
-		ServerName: "test",
-		Host:       "127.0.0.1",
-		Port:       n.Server.Addr().(*net.TCPAddr).Port,
-		JetStream:  true,
-		StoreDir:   n.StoreDir,
-		NoLog:      true,
-		NoSigs:     true,
-		MaxPayload: 8 << 20,
-	}
-	natsembed.Shutdown(n.Server)
-	ns, err := natsembed.StartWithOptions(opts, nil, 10*time.Second)
-	if err != nil {
-		tb.Fatalf("relaytest: restarting nats on port %d: %v", opts.Port, err)
-	}
-	n.Server = ns
+	return natstest.StartNATS(tb)
 }
 
 // Connect dials url with the options every relaybus stage uses
@@ -72,12 +34,7 @@ func (n *NATS) Restart(tb testing.TB) {
 // connection events to the test output. The connection is closed at cleanup.
 func Connect(tb testing.TB, url, name string) *nats.Conn {
 	tb.Helper()
-	nc, err := nats.Connect(url, natsconn.Options(name, Logger(tb).With("conn", name))...)
-	if err != nil {
-		tb.Fatalf("relaytest: connecting %s to %s: %v", name, url, err)
-	}
-	tb.Cleanup(nc.Close)
-	return nc
+	return natstest.ConnectURL(tb, url, natsconn.Options(name, Logger(tb).With("conn", name))...)
 }
 
 // JetStream returns a JetStream context on nc.
@@ -90,7 +47,7 @@ func JetStream(tb testing.TB, nc *nats.Conn) jetstream.JetStream {
 // show for failing and -v tests without the per-message Debug lines.
 func Logger(tb testing.TB) *slog.Logger {
 	tb.Helper()
-	return slog.New(slog.NewTextHandler(tb.Output(), &slog.HandlerOptions{Level: slog.LevelInfo}))
+	return natstest.LevelLogger(tb, slog.LevelInfo)
 }
 
 // Cluster is a JetStream cluster of embedded servers in the test process,
@@ -108,7 +65,7 @@ func StartCluster(tb testing.TB, n int) *Cluster {
 	routes := make([]string, n)
 	ports := make([]int, n)
 	for i := range n {
-		addr := FreeAddr(tb)
+		addr := natstest.FreeAddr(tb)
 		routes[i] = "nats-route://" + addr
 		fmt.Sscanf(addr[strings.LastIndex(addr, ":")+1:], "%d", &ports[i])
 	}
@@ -120,24 +77,11 @@ func StartCluster(tb testing.TB, n int) *Cluster {
 				others = append(others, r)
 			}
 		}
-		opts := &server.Options{
-			ServerName: fmt.Sprintf("n%d", i+1),
-			Host:       "127.0.0.1",
-			Port:       server.RANDOM_PORT,
-			JetStream:  true,
-			StoreDir:   tb.TempDir(),
-			NoLog:      true,
-			NoSigs:     true,
-			MaxPayload: 8 << 20,
-			Cluster:    server.ClusterOpts{Name: "relay-test", Host: "127.0.0.1", Port: ports[i]},
-			Routes:     server.RoutesFromStr(strings.Join(others, ",")),
-		}
-		ns, err := natsembed.StartWithOptions(opts, nil, 10*time.Second)
-		if err != nil {
-			tb.Fatalf("relaytest: starting cluster node %s: %v", opts.ServerName, err)
-		}
-		tb.Cleanup(func() { natsembed.Shutdown(ns) })
-		c.Servers = append(c.Servers, ns)
+		c.Servers = append(c.Servers, natstest.RunServer(tb, func(o *server.Options) {
+			o.ServerName = fmt.Sprintf("n%d", i+1)
+			o.Cluster = server.ClusterOpts{Name: "relay-test", Host: "127.0.0.1", Port: ports[i]}
+			o.Routes = server.RoutesFromStr(strings.Join(others, ","))
+		}))
 	}
 	nc := Connect(tb, c.URLs(), "cluster-probe")
 	js := JetStream(tb, nc)
@@ -182,5 +126,5 @@ func (c *Cluster) Shutdown(tb testing.TB, name string) {
 	if ns == nil {
 		tb.Fatalf("relaytest: no cluster node %q", name)
 	}
-	natsembed.Shutdown(ns)
+	natstest.Shutdown(ns)
 }

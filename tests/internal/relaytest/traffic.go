@@ -15,8 +15,8 @@ import (
 	"github.com/relaybus/relaybus/internal/bus"
 	"github.com/relaybus/relaybus/internal/devconnector"
 	"github.com/relaybus/relaybus/internal/fixtures"
-	"github.com/relaybus/relaybus/internal/natstest"
 	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/pkg/natstest"
 )
 
 // InboundFields are the fields of an inbound frame carrying a group-chat

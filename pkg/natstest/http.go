@@ -14,23 +14,29 @@ func FreeAddr(tb testing.TB) string {
 	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		tb.Fatal(err)
+		tb.Fatalf("natstest: free port: %v", err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+var httpClient = &http.Client{Timeout: 5 * time.Second}
+
+// Get returns the status code and body of GET url.
+func Get(url string) (int, string, error) {
+	resp, err := httpClient.Get(url)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
 }
 
 // Probe returns the status code of GET http://addr/path.
 func Probe(addr, path string) (int, error) {
-	c := http.Client{Timeout: 2 * time.Second}
-	resp, err := c.Get("http://" + addr + path)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	return resp.StatusCode, nil
+	code, _, err := Get("http://" + addr + path)
+	return code, err
 }
 
 // WantStatus polls GET http://addr/path until it answers code, for up to
