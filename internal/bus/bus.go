@@ -80,11 +80,7 @@ func DefaultConfig() Config {
 // FromEnv overlays the RELAY_* variables on the defaults and validates the
 // result.
 func FromEnv(getenv func(string) string) (Config, error) {
-	c := DefaultConfig()
-	if err := envconf.Parse(getenv, c.Vars()...); err != nil {
-		return c, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
-	}
-	return c, c.Validate()
+	return envconf.Load(getenv, DefaultConfig(), (*Config).Vars, Config.Validate, ErrInvalidConfig)
 }
 
 // Validate checks the settings against their declared limits.

@@ -2,7 +2,7 @@
 // each once: its name, the Config field it sets, the field's default, a
 // line of documentation, its limits, and whether its value is secret. From
 // that one declaration a stage builds its defaults ([Defaults]), reads the
-// environment ([Parse]), checks the limits ([Check]), renders its startup
+// environment ([Parse], [Load]), checks the limits ([Check]), renders its startup
 // log line ([LogValue]) and the table of its README ([Markdown]).
 //
 // The same rules hold in every binary: a variable that is unset or blank
@@ -215,6 +215,21 @@ func Parse(getenv func(string) string, vars ...Var) error {
 		}
 	}
 	return nil
+}
+
+// Load is a stage's ConfigFromEnv: the environment overlaid on def through
+// the declarations of vars, then validate. A parse error is wrapped in
+// sentinel; validate wraps its own.
+//
+//	func ConfigFromEnv(getenv func(string) string) (Config, error) {
+//		return envconf.Load(getenv, DefaultConfig(), (*Config).vars, Config.Validate, ErrInvalidConfig)
+//	}
+func Load[C any](getenv func(string) string, def C, vars func(*C) []Var, validate func(C) error, sentinel error) (C, error) {
+	c := def
+	if err := Parse(getenv, vars(&c)...); err != nil {
+		return c, fmt.Errorf("%w: %w", sentinel, err)
+	}
+	return c, validate(c)
 }
 
 // Check returns the first field that is out of its declared limits.

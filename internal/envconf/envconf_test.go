@@ -35,13 +35,10 @@ func (c *config) vars() []envconf.Var {
 		envconf.V("SECRET", &c.Secret, "", "a password").Raw().Secret(),
 		envconf.V("LIST", &c.List, nil, "names"),
 		envconf.Func("STORAGE", &c.Storage, false, "where", func(s string) (bool, error) {
-			switch s {
-			case "file":
-				return false, nil
-			case "memory":
-				return true, nil
+			if s != "file" && s != "memory" {
+				return false, errors.New("file or memory")
 			}
-			return false, errors.New("file or memory")
+			return s == "memory", nil
 		}, func(m bool) string { return map[bool]string{false: "file", true: "memory"}[m] }),
 	}
 }
@@ -251,5 +248,27 @@ func TestIdentities(t *testing.T) {
 				t.Errorf("LogValue = %s, want %s", s, tt.log)
 			}
 		})
+	}
+}
+
+func TestLoad(t *testing.T) {
+	errBad := errors.New("test: invalid config")
+	validate := func(c config) error {
+		if c.N == 3 {
+			return fmt.Errorf("%w: N is 3", errBad)
+		}
+		return nil
+	}
+	load := func(env map[string]string) (config, error) {
+		return envconf.Load(func(k string) string { return env[k] }, defaults(), (*config).vars, validate, errBad)
+	}
+	if c, err := load(map[string]string{"N": "9"}); err != nil || c.N != 9 || c.D != time.Hour {
+		t.Errorf("Load = %+v, %v; want N 9 over the defaults", c, err)
+	}
+	if _, err := load(map[string]string{"N": "3"}); !errors.Is(err, errBad) {
+		t.Errorf("Load(N=3) = %v, want validate's error on the parsed value", err)
+	}
+	if _, err := load(map[string]string{"N": "x"}); !errors.Is(err, errBad) || !errors.Is(err, envconf.ErrInvalid) || err.Error() != `test: invalid config: N="x": want an integer` {
+		t.Errorf("Load(N=x) = %v, want the parse error wrapped in the sentinel", err)
 	}
 }

@@ -123,12 +123,9 @@ func (c Config) Validate() error {
 // ConfigFromEnv overlays the environment on [DefaultConfig] and validates
 // the result.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
-	c := DefaultConfig()
-	if err := envconf.Parse(getenv, c.vars()...); err != nil {
-		return c, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
-	}
+	c, err := envconf.Load(getenv, DefaultConfig(), (*Config).vars, Config.Validate, ErrInvalidConfig)
 	c.PrimaryPlatform = c.Identities.Primary()
-	return c, c.Validate()
+	return c, err
 }
 
 // LogValue renders the configuration for the startup log, under the

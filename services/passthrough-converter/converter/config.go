@@ -81,11 +81,7 @@ func (c Config) Validate() error {
 
 // ConfigFromEnv overlays the environment on DefaultConfig and validates.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
-	c := DefaultConfig()
-	if err := envconf.Parse(getenv, c.vars()...); err != nil {
-		return c, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
-	}
-	return c, c.Validate()
+	return envconf.Load(getenv, DefaultConfig(), (*Config).vars, Config.Validate, ErrInvalidConfig)
 }
 
 // LogValue renders the configuration for the startup log, under the
