@@ -4,11 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -16,19 +14,13 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
-	"golang.org/x/sync/errgroup"
-
-	"github.com/relaybus/relaybus/examples/echo-agent/echo"
+	"github.com/relaybus/relaybus/cmd/relay/internal/echo"
+	"github.com/relaybus/relaybus/cmd/relay/internal/memlimit"
+	"github.com/relaybus/relaybus/cmd/relay/internal/stack"
 	"github.com/relaybus/relaybus/internal/devconnector"
 	"github.com/relaybus/relaybus/internal/logging"
-	"github.com/relaybus/relaybus/internal/natsconn"
 	"github.com/relaybus/relaybus/internal/natsembed"
-	"github.com/relaybus/relaybus/internal/ops"
-	"github.com/relaybus/relaybus/services/egress/egress"
-	"github.com/relaybus/relaybus/services/passthrough-converter/converter"
-	"github.com/relaybus/relaybus/services/ws-edge/wsedge"
+	"github.com/relaybus/relaybus/internal/stage"
 )
 
 // allInOneConfig is the all-in-one process's own configuration; each stage
@@ -111,21 +103,24 @@ func overlay(getenv func(string) string, over map[string]string) func(string) st
 	}
 }
 
-func runAllInOne(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// runAllInOne runs the all-in-one process: the stack (embedded NATS, the
+// three stages, one ops port), plus in dev mode a dev connector and the
+// echo agent. It logs to stderr (human-readable on a terminal).
+func runAllInOne(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
 	// Configuration.
 	cfg, err := loadAllInOne(args, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	log, err := logging.New(stdout, getenv)
+	log, err := logging.New(stderr, getenv)
 	if err != nil {
 		return err
 	}
-	log = log.With("service", "relay", "version", version)
+	log = log.With("service", "relay", "version", stage.Version)
 	if getenv("GOMEMLIMIT") == "" {
 		// From the start, so that the embedded server's store recovery is
-		// already under it; governMemory takes over once the stages run.
-		debug.SetMemoryLimit(defaultMemoryLimit)
+		// already under it; memlimit.Govern takes over once the stages run.
+		debug.SetMemoryLimit(memlimit.Default)
 	}
 
 	// Dev connector: started first so that ws-edge's configuration can point at it.
@@ -155,25 +150,12 @@ func runAllInOne(ctx context.Context, args []string, getenv func(string) string,
 			"GATEWAY_RELAY_PLATFORMS": platforms,
 		})
 	}
-	edgeCfg, err := wsedge.ConfigFromEnv(getenv)
+	stages, err := stack.StagesFromEnv(getenv)
 	if err != nil {
 		return err
 	}
-	convCfg, err := converter.ConfigFromEnv(getenv)
-	if err != nil {
-		return err
-	}
-	egCfg, err := egress.ConfigFromEnv(getenv)
-	if err != nil {
-		return err
-	}
-	// One ops port for the process: the stages serve none of their own.
-	edgeCfg.HTTPAddr, convCfg.HTTPAddr, egCfg.HTTPAddr = "", "", ""
-	edgeCfg.Version, convCfg.Version, egCfg.Version = version, version, version
 	log.Info("startup", "data_dir", cfg.DataDir, "nats_listen", cfg.NATSListen, "http_addr", cfg.HTTPAddr,
-		"dev", cfg.Dev, "connector", edgeCfg.RelayURL, "platforms", edgeCfg.Platforms, "replicas", convCfg.Bus.Replicas)
-
-	// Embedded NATS.
+		"dev", cfg.Dev, "connector", stages.Edge.RelayURL, "platforms", stages.Edge.Platforms, "replicas", stages.Converter.Bus.Replicas)
 	dataDir, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
 		return err
@@ -181,90 +163,47 @@ func runAllInOne(ctx context.Context, args []string, getenv func(string) string,
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return fmt.Errorf("RELAY_DATA_DIR=%q: %w", cfg.DataDir, err)
 	}
-	ns, err := natsembed.Start(natsembed.Config{Listen: cfg.NATSListen, StoreDir: dataDir, Log: log.With("component", "nats")})
-	if err != nil {
-		return fmt.Errorf("starting embedded nats on %s: %w", cfg.NATSListen, err)
-	}
-	defer natsembed.Shutdown(ns)
-	connect := func(name string) (*nats.Conn, error) {
-		opts := append(natsconn.Options(name, log.With("conn", name)), nats.InProcessServer(ns))
-		nc, err := nats.Connect("", opts...)
-		if err != nil {
-			return nil, fmt.Errorf("connecting %s to the embedded server: %w", name, err)
-		}
-		return nc, nil
-	}
 
-	// Stages, each on its own connection.
-	reg := ops.NewRegistry()
-	edgeNC, err := connect("ws-edge")
+	// The stack, then what runs beside it.
+	s, err := stack.Start(ctx, stack.Config{
+		Stages:   stages,
+		NATS:     natsembed.Config{Listen: cfg.NATSListen, StoreDir: dataDir},
+		HTTPAddr: cfg.HTTPAddr,
+		Log:      log,
+	})
 	if err != nil {
 		return err
 	}
-	defer edgeNC.Close()
-	convNC, err := connect("passthrough-converter")
-	if err != nil {
-		return err
-	}
-	defer convNC.Close()
-	egNC, err := connect("egress")
-	if err != nil {
-		return err
-	}
-	defer egNC.Close()
-	edge, err := wsedge.New(edgeCfg, wsedge.Deps{Log: log.With("stage", "ws-edge"), NC: edgeNC, Registerer: reg})
-	if err != nil {
-		return err
-	}
-	conv, err := converter.New(convCfg, converter.Deps{Log: log.With("stage", "converter"), NC: convNC, Registerer: reg})
-	if err != nil {
-		return err
-	}
-	eg, err := egress.New(egCfg, egress.Deps{Log: log.With("stage", "egress"), NC: egNC, Registerer: reg})
-	if err != nil {
-		return err
-	}
-
-	// Ops.
-	o := ops.New(reg)
-	o.AddLiveness(ops.Check{Name: "ws-edge", Fn: edge.Live}, ops.Check{Name: "converter", Fn: conv.Live}, ops.Check{Name: "egress", Fn: eg.Live})
-	o.AddReadiness(ops.Check{Name: "nats", Fn: func(context.Context) error {
-		if !ns.Running() || !ns.JetStreamEnabled() {
-			return errors.New("embedded server not running")
-		}
-		return nil
-	}}, ops.Check{Name: "ws-edge", Fn: edge.Ready}, ops.Check{Name: "converter", Fn: conv.Ready}, ops.Check{Name: "egress", Fn: eg.Ready})
-	ln, err := ops.Listen(cfg.HTTPAddr)
-	if err != nil {
-		return err
-	}
-
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return governMemory(gctx, getenv, defaultMemoryLimit, 5*time.Second, log) })
-	g.Go(func() error { return ops.Serve(gctx, ln, o.Handler(), log) })
-	g.Go(func() error { return edge.Run(gctx) })
-	g.Go(func() error { return conv.Run(gctx) })
-	g.Go(func() error { return eg.Run(gctx) })
+	s.Go(func(ctx context.Context) error {
+		return memlimit.Govern(ctx, getenv, memlimit.Default, 5*time.Second, log)
+	})
 	if cfg.Dev && !cfg.NoEcho {
-		agentNC, err := connect("echo-agent")
+		agentNC, err := s.Connect(echo.Name)
 		if err != nil {
+			s.Stop()
 			return err
 		}
-		defer agentNC.Close()
-		g.Go(func() error { return echo.Run(gctx, agentNC, log.With("component", "echo-agent")) })
+		s.Go(func(ctx context.Context) error {
+			// Once the streams are there, so that its first look finds them.
+			for s.Converter.Ready(ctx) != nil {
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-time.After(50 * time.Millisecond):
+				}
+			}
+			return echo.Run(ctx, agentNC, log.With("component", "echo-agent"))
+		})
 	}
 	if cfg.Dev {
-		printDevBanner(stderr, dev, ns, ln.Addr().String())
+		printDevBanner(stderr, dev, s.NATS.ClientURL(), s.Addr())
 	}
-	err = g.Wait()
+	err = s.Wait()
 	log.Info("shutdown complete")
-	if errors.Is(err, context.Canceled) {
-		return nil
-	}
 	return err
 }
 
-func printDevBanner(w io.Writer, dev *devconnector.Server, ns *server.Server, opsAddr string) {
+func printDevBanner(w io.Writer, dev *devconnector.Server, natsURL, opsAddr string) {
 	fmt.Fprintf(w, `
 relaybus is running in dev mode.
   NATS (agents connect here)   %s
@@ -279,7 +218,7 @@ Watch the events agents get:     go run ./cmd/relay tail
 See the echo agent's replies:    curl -s %s/outbound
 Stop with Ctrl-C.
 
-`, ns.ClientURL(), opsAddr, opsAddr, dev.URL(), dev.URL(), dev.URL(), dev.URL())
+`, natsURL, opsAddr, opsAddr, dev.URL(), dev.URL(), dev.URL(), dev.URL())
 }
 
 func randomHex(n int) string {
@@ -287,5 +226,3 @@ func randomHex(n int) string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
-
-var _ = slog.Default

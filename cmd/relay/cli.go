@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -378,5 +377,3 @@ func runDevConnector(ctx context.Context, args []string, getenv func(string) str
 	<-ctx.Done()
 	return nil
 }
-
-var _ = os.Stdout

@@ -5,12 +5,13 @@ go 1.26.8
 require (
 	github.com/nats-io/nats-server/v2 v2.15.3
 	github.com/nats-io/nats.go v1.55.0
+	github.com/prometheus/procfs v0.22.0
 	github.com/relaybus/relaybus/internal v0.0.0-00010101000000-000000000000
 	github.com/relaybus/relaybus/pkg v0.0.0-00010101000000-000000000000
+	github.com/relaybus/relaybus/pkg/agent v0.0.0-00010101000000-000000000000
 	github.com/relaybus/relaybus/services/egress v0.0.0-00010101000000-000000000000
 	github.com/relaybus/relaybus/services/passthrough-converter v0.0.0-00010101000000-000000000000
 	github.com/relaybus/relaybus/services/ws-edge v0.0.0-00010101000000-000000000000
-	golang.org/x/sync v0.22.0
 )
 
 require golang.org/x/term v0.48.0 // indirect
@@ -30,12 +31,10 @@ require (
 	github.com/prometheus/client_golang v1.25.0 // indirect
 	github.com/prometheus/client_model v0.6.3 // indirect
 	github.com/prometheus/common v0.72.0 // indirect
-	github.com/prometheus/procfs v0.22.0 // indirect
-	github.com/relaybus/relaybus/examples/echo-agent v0.0.0-00010101000000-000000000000
-	github.com/relaybus/relaybus/pkg/agent v0.0.0-00010101000000-000000000000 // indirect
 	github.com/vmihailenco/msgpack/v5 v5.4.1 // indirect
 	github.com/vmihailenco/tagparser/v2 v2.0.0 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
+	golang.org/x/sync v0.22.0 // indirect
 	golang.org/x/sys v0.50.0 // indirect
 	golang.org/x/time v0.16.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
@@ -50,7 +49,5 @@ replace github.com/relaybus/relaybus/services/ws-edge => ../../services/ws-edge
 replace github.com/relaybus/relaybus/services/passthrough-converter => ../../services/passthrough-converter
 
 replace github.com/relaybus/relaybus/services/egress => ../../services/egress
-
-replace github.com/relaybus/relaybus/examples/echo-agent => ../../examples/echo-agent
 
 replace github.com/relaybus/relaybus/pkg/agent => ../../pkg/agent

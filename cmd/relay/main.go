@@ -20,9 +20,10 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-)
 
-var version = "0.1.0"
+	"github.com/relaybus/relaybus/cmd/relay/internal/bench"
+	"github.com/relaybus/relaybus/internal/stage"
+)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -49,11 +50,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		case "dlq":
 			return runDLQ(ctx, args[1:], getenv, stdout, stderr)
 		case "bench":
-			return runBench(ctx, args[1:], getenv, stdout, stderr)
+			return bench.Run(ctx, args[1:], getenv, stdout, stderr)
 		case "version":
-			fmt.Fprintln(stdout, version)
+			fmt.Fprintln(stdout, stage.Version)
 			return nil
 		}
 	}
-	return runAllInOne(ctx, args, getenv, stdout, stderr)
+	return runAllInOne(ctx, args, getenv, stderr)
 }

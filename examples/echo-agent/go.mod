@@ -4,7 +4,6 @@ go 1.26.8
 
 require (
 	github.com/nats-io/nats.go v1.55.0
-	github.com/relaybus/relaybus/internal v0.0.0-00010101000000-000000000000
 	github.com/relaybus/relaybus/pkg v0.0.0-00010101000000-000000000000
 	github.com/relaybus/relaybus/pkg/agent v0.0.0-00010101000000-000000000000
 )
@@ -17,7 +16,6 @@ require (
 	github.com/vmihailenco/tagparser/v2 v2.0.0 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/sys v0.50.0 // indirect
-	golang.org/x/term v0.48.0 // indirect
 )
 
 replace github.com/relaybus/relaybus/pkg => ../../pkg

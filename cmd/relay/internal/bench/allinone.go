@@ -1,7 +1,6 @@
-package main
+package bench
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -22,6 +20,7 @@ import (
 
 	"github.com/relaybus/relaybus/internal/devconnector"
 	"github.com/relaybus/relaybus/internal/natsconn"
+	"github.com/relaybus/relaybus/internal/ops"
 )
 
 // errNoChild is returned when --allinone is used without --soak.
@@ -32,9 +31,9 @@ var errNoChild = errors.New("bench: --allinone measures a soak: set --soak")
 // port, the stages, the default soft memory limit), pointed at a dev
 // connector in this process, and fed Discord interactions at c.SoakRate
 // for c.Soak while an agent here consumes them over TCP. Samples are the
-// child's own RSS (from /proc) and its goroutines and heap (from its
-// /metrics), so the connector and agent are not counted: this is the
-// figure the architecture's memory target speaks of.
+// child's own figures from its /metrics (process_resident_memory_bytes,
+// goroutines, heap), so the connector and agent are not counted: this is
+// the figure the architecture's memory target speaks of.
 func benchAllInOne(ctx context.Context, c benchConfig, progress func(string, ...any)) (*benchReport, error) {
 	rep := &benchReport{Storage: "file"}
 	bodies, err := loadBodies()
@@ -126,8 +125,8 @@ func benchAllInOne(ctx context.Context, c benchConfig, progress func(string, ...
 	emit := bodies.emitter(dev)
 	pid := cmd.Process.Pid
 	sample := func() soakSample {
-		m := scrapeMetrics(metricsURL, "go_goroutines", "go_memstats_heap_inuse_bytes")
-		return soakSample{RSSBytes: procStatusOf(pid, "VmRSS"), Goroutines: int(m[0]), HeapBytes: uint64(m[1])}
+		m, _ := ops.Scrape(metricsURL) // a failed scrape is a sample of zeros
+		return sampleOf(m)
 	}
 	progress("soak of the all-in-one at %d/s for %v", c.SoakRate, c.Soak)
 	rep.Soak, rep.SoakVerdict = soak(ctx, c.SoakRate, c.Soak, &seq, agent, emit, sample)
@@ -137,7 +136,11 @@ func benchAllInOne(ctx context.Context, c benchConfig, progress func(string, ...
 	}
 	rep.Lost, rep.DuplicatedEvents = agent.check(seq.Load())
 	rep.Machine.CPUs, rep.Machine.GoVersion = runtime.NumCPU(), runtime.Version()
-	rep.PeakRSSBytes = procStatusOf(pid, "VmHWM")
+	// The peak from /proc where there is one, else the highest sample.
+	rep.PeakRSSBytes = peakRSS(pid)
+	for _, s := range rep.Soak {
+		rep.PeakRSSBytes = max(rep.PeakRSSBytes, s.RSSBytes)
+	}
 	select {
 	case err := <-exited:
 		exited <- err
@@ -173,29 +176,4 @@ func freeAddr() (string, error) {
 	}
 	defer l.Close()
 	return l.Addr().String(), nil
-}
-
-// scrapeMetrics reads the named unlabelled gauges from a Prometheus text
-// endpoint (0 for any it cannot read).
-func scrapeMetrics(url string, names ...string) []float64 {
-	out := make([]float64, len(names))
-	resp, err := http.Get(url)
-	if err != nil {
-		return out
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		name, value, ok := strings.Cut(sc.Text(), " ")
-		if !ok {
-			continue
-		}
-		for i, n := range names {
-			if name == n {
-				out[i], _ = strconv.ParseFloat(strings.TrimSpace(value), 64)
-			}
-		}
-	}
-	return out
 }

@@ -1,4 +1,4 @@
-package main
+package memlimit
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-func TestMemoryLimitFor(t *testing.T) {
+func TestLimitFor(t *testing.T) {
 	const base = 128 << 20
 	for _, tc := range []struct{ live, want int64 }{
 		{0, base},
@@ -18,15 +18,15 @@ func TestMemoryLimitFor(t *testing.T) {
 		{100 << 20, 150 << 20},   // live data outgrew it: keep 50% headroom
 		{1 << 30, 1<<30 + 1<<29}, // a 1 h duplicate window at 2,000 frames/s
 	} {
-		if got := memoryLimitFor(base, tc.live); got != tc.want {
-			t.Errorf("memoryLimitFor(%d MiB live) = %d MiB, want %d MiB", tc.live>>20, got>>20, tc.want>>20)
+		if got := limitFor(base, tc.live); got != tc.want {
+			t.Errorf("limitFor(%d MiB live) = %d MiB, want %d MiB", tc.live>>20, got>>20, tc.want>>20)
 		}
 	}
 }
 
-// governMemory sets the limit while it runs and leaves a user's
+// Govern sets the limit while it runs and leaves a user's
 // GOMEMLIMIT alone.
-func TestGovernMemory(t *testing.T) {
+func TestGovern(t *testing.T) {
 	prev := debug.SetMemoryLimit(-1)
 	t.Cleanup(func() { debug.SetMemoryLimit(prev) })
 	log := slog.New(slog.DiscardHandler)
@@ -34,7 +34,7 @@ func TestGovernMemory(t *testing.T) {
 	debug.SetMemoryLimit(1 << 40)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if err := governMemory(ctx, func(string) string { return "1GiB" }, 64<<20, time.Millisecond, log); err != nil {
+	if err := Govern(ctx, func(string) string { return "1GiB" }, 64<<20, time.Millisecond, log); err != nil {
 		t.Fatal(err)
 	}
 	if got := debug.SetMemoryLimit(-1); got != 1<<40 {
@@ -45,7 +45,7 @@ func TestGovernMemory(t *testing.T) {
 	runtime.GC()                // the live heap is measured by a collection
 	ctx, cancel = context.WithTimeout(t.Context(), 50*time.Millisecond)
 	defer cancel()
-	if err := governMemory(ctx, func(string) string { return "" }, 1<<20, time.Millisecond, log); err != nil {
+	if err := Govern(ctx, func(string) string { return "" }, 1<<20, time.Millisecond, log); err != nil {
 		t.Fatal(err)
 	}
 	if got := debug.SetMemoryLimit(-1); got < 12<<20 || got == 1<<40 {

@@ -1,4 +1,8 @@
-package main
+// Package bench is `relay bench`: it measures the pipeline (the stack of
+// package stack, in this process) against the raw JetStream ceiling in the
+// same run, and with --allinone soaks the all-in-one binary in a child
+// process (allinone.go).
+package bench
 
 import (
 	"bytes"
@@ -6,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -22,17 +27,15 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"golang.org/x/sync/errgroup"
+	"github.com/prometheus/procfs"
 
+	"github.com/relaybus/relaybus/cmd/relay/internal/memlimit"
+	"github.com/relaybus/relaybus/cmd/relay/internal/stack"
 	"github.com/relaybus/relaybus/internal/devconnector"
 	"github.com/relaybus/relaybus/internal/fixtures"
-	"github.com/relaybus/relaybus/internal/natsconn"
 	"github.com/relaybus/relaybus/internal/natsembed"
 	"github.com/relaybus/relaybus/internal/ops"
 	"github.com/relaybus/relaybus/pkg/events"
-	"github.com/relaybus/relaybus/services/egress/egress"
-	"github.com/relaybus/relaybus/services/passthrough-converter/converter"
-	"github.com/relaybus/relaybus/services/ws-edge/wsedge"
 )
 
 type benchConfig struct {
@@ -88,8 +91,16 @@ type soakSample struct {
 	Delivered  int64         `json:"delivered"`
 }
 
-func runBench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlags("bench", "relay bench [--inbound N] [--egress N] [--rate R] [--latency-for D] [--soak D] [--json]", stderr)
+// Run runs `relay bench` with args (see -h) and prints the report to
+// stdout, progress to stderr. It fails when an event was lost or
+// duplicated, or the soak's verdict is not ok.
+func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: relay bench [--inbound N] [--egress N] [--rate R] [--latency-for D] [--soak D] [--json]\n\nflags:\n")
+		fs.PrintDefaults()
+	}
 	var c benchConfig
 	fs.IntVar(&c.Inbound, "inbound", 60000, "Discord interactions to push through ws-edge -> converter -> agent")
 	fs.IntVar(&c.Egress, "egress", 40000, "send actions to push through egress -> ws-edge -> connector")
@@ -103,7 +114,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	fs.StringVar(&c.Storage, "storage", "file", "JetStream storage for the pipeline and the ceiling: file or memory")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	memProfile := fs.String("memprofile", "", "write a heap profile at the end of the run to this file")
-	memLimit := fs.Int64("memory-limit", defaultMemoryLimit+64<<20, "base soft memory limit of the bench process in bytes: the all-in-one's default plus room for the connector and agent it also hosts; it follows the live heap as the all-in-one's does (GOMEMLIMIT overrides, 0 disables)")
+	memLimit := fs.Int64("memory-limit", memlimit.Default+64<<20, "base soft memory limit of the bench process in bytes: the all-in-one's default plus room for the connector and agent it also hosts; it follows the live heap as the all-in-one's does (GOMEMLIMIT overrides, 0 disables)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -114,7 +125,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		governed := make(chan struct{})
 		go func() {
 			defer close(governed)
-			_ = governMemory(gctx, getenv, *memLimit, 5*time.Second, slog.New(slog.DiscardHandler))
+			_ = memlimit.Govern(gctx, getenv, *memLimit, 5*time.Second, slog.New(slog.DiscardHandler))
 		}()
 		defer func() {
 			stop()
@@ -290,36 +301,10 @@ func bench(ctx context.Context, c benchConfig, progress func(string, ...any)) (*
 	defer os.RemoveAll(dir)
 	log := slog.New(slog.DiscardHandler)
 
-	ns, err := natsembed.Start(natsembed.Config{DontListen: true, StoreDir: dir, ServerName: "bench"})
-	if err != nil {
-		return nil, err
-	}
-	defer natsembed.Shutdown(ns)
-	connect := func(name string) (*nats.Conn, error) {
-		return nats.Connect("", append(natsconn.Options(name, log), nats.InProcessServer(ns))...)
-	}
-	nc, err := connect("bench-driver")
-	if err != nil {
-		return nil, err
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return nil, err
-	}
-
-	// 1. The raw JetStream ceiling: the same frames, published with the
-	// same window and de-duplication ids, consumed and acked, no relay logic.
-	progress("raw JetStream ceiling, %d frames", c.Inbound)
-	ceil, err := ceiling(ctx, js, "BENCH_IN", storage, c.Inbound, c.DupWindow, bodies.frameBytes)
-	if err != nil {
-		return nil, fmt.Errorf("ceiling: %w", err)
-	}
-	rep.InboundCeiling = ceil
-
-	// 2. The pipeline.
-	// The replay buffer holds what the gateway has not acked yet; size it for
-	// the largest backlog a run can build (a soak that falls behind).
+	// The pipeline: the stack on an in-process server, ws-edge dialing a
+	// dev connector here. The replay buffer holds what the gateway has not
+	// acked yet; size it for the largest backlog a run can build (a soak
+	// that falls behind).
 	dev, err := devconnector.New(devconnector.Config{Addr: "127.0.0.1:0", Log: log, ReplayLimit: max(4*c.Inbound, 200_000)})
 	if err != nil {
 		return nil, err
@@ -328,7 +313,7 @@ func bench(ctx context.Context, c benchConfig, progress func(string, ...any)) (*
 		return nil, err
 	}
 	defer dev.Close()
-	env := func(k string) string {
+	stages, err := stack.StagesFromEnv(func(k string) string {
 		switch k {
 		case "GATEWAY_RELAY_URL":
 			return dev.URL()
@@ -342,65 +327,36 @@ func bench(ctx context.Context, c benchConfig, progress func(string, ...any)) (*
 			return os.Getenv(k) // tuning experiments: relay bench honours these
 		}
 		return ""
-	}
-	edgeCfg, err := wsedge.ConfigFromEnv(env)
+	})
 	if err != nil {
 		return nil, err
 	}
-	convCfg, err := converter.ConfigFromEnv(env)
+	pipeline, err := stack.Start(ctx, stack.Config{Stages: stages, NATS: natsembed.Config{DontListen: true, StoreDir: dir, ServerName: "bench"}})
 	if err != nil {
 		return nil, err
 	}
-	egCfg, err := egress.ConfigFromEnv(env)
+	defer pipeline.Stop()
+	if err := waitFor(ctx, 30*time.Second, func() bool { return pipeline.Ready(ctx) == nil }); err != nil {
+		return nil, fmt.Errorf("pipeline not ready: %v", pipeline.Ready(ctx))
+	}
+	nc, err := pipeline.Connect("bench-driver")
 	if err != nil {
 		return nil, err
 	}
-	reg := ops.NewRegistry()
-	pctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	g, gctx := errgroup.WithContext(pctx)
-	var readies []func(context.Context) error
-	{
-		edgeNC, err := connect("ws-edge")
-		if err != nil {
-			return nil, err
-		}
-		edge, err := wsedge.New(edgeCfg, wsedge.Deps{Log: log, NC: edgeNC, Registerer: reg})
-		if err != nil {
-			return nil, err
-		}
-		convNC, err := connect("converter")
-		if err != nil {
-			return nil, err
-		}
-		conv, err := converter.New(convCfg, converter.Deps{Log: log, NC: convNC, Registerer: reg})
-		if err != nil {
-			return nil, err
-		}
-		egNC, err := connect("egress")
-		if err != nil {
-			return nil, err
-		}
-		eg, err := egress.New(egCfg, egress.Deps{Log: log, NC: egNC, Registerer: reg})
-		if err != nil {
-			return nil, err
-		}
-		g.Go(func() error { return edge.Run(gctx) })
-		g.Go(func() error { return conv.Run(gctx) })
-		g.Go(func() error { return eg.Run(gctx) })
-		readies = append(readies, edge.Ready, conv.Ready, eg.Ready)
-	}
-	stopPipeline := func() error {
-		cancel()
-		if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
-			return err
-		}
-		return nil
-	}
-	defer stopPipeline()
-	if err := waitReady(ctx, readies, 30*time.Second); err != nil {
+	js, err := jetstream.New(nc)
+	if err != nil {
 		return nil, err
 	}
+
+	// 1. The raw JetStream ceiling, on the same server while the stages
+	// idle: the same frames, published with the same window and
+	// de-duplication ids, consumed and acked, no relay logic.
+	progress("raw JetStream ceiling, %d frames", c.Inbound)
+	ceil, err := ceiling(ctx, js, "BENCH_IN", storage, c.Inbound, c.DupWindow, bodies.frameBytes)
+	if err != nil {
+		return nil, fmt.Errorf("ceiling: %w", err)
+	}
+	rep.InboundCeiling = ceil
 
 	// The agent: a durable pull consumer on RELAY_INBOUND, acking each event.
 	agent, err := newBenchAgent(ctx, js)
@@ -473,10 +429,14 @@ func bench(ctx context.Context, c benchConfig, progress func(string, ...any)) (*
 	// 5. Soak.
 	if c.Soak > 0 {
 		progress("soak at %d/s for %v", c.SoakRate, c.Soak)
-		rep.Soak, rep.SoakVerdict = soak(ctx, c.SoakRate, c.Soak, &seq, agent, emit, sampleSelf)
+		sample := func() soakSample {
+			m, _ := ops.Gather(pipeline.Registry())
+			return sampleOf(m)
+		}
+		rep.Soak, rep.SoakVerdict = soak(ctx, c.SoakRate, c.Soak, &seq, agent, emit, sample)
 		rep.SoakProcess = "whole bench process"
 	}
-	rep.PeakRSSBytes = procStatus("VmHWM")
+	rep.PeakRSSBytes = peakRSS(os.Getpid())
 	if c.MemProfile != "" {
 		// While everything is still running: what the pipeline holds.
 		runtime.GC()
@@ -512,22 +472,6 @@ func writeScopes(ctx context.Context, js jetstream.JetStream, n int) error {
 		if _, err := kv.Put(ctx, events.ScopeKey("discord", chat), b); err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-func waitReady(ctx context.Context, readies []func(context.Context) error, timeout time.Duration) error {
-	var last error
-	err := waitFor(ctx, timeout, func() bool {
-		for _, r := range readies {
-			if last = r(ctx); last != nil {
-				return false
-			}
-		}
-		return true
-	})
-	if err != nil {
-		return fmt.Errorf("pipeline not ready: %v", last)
 	}
 	return nil
 }
@@ -827,11 +771,16 @@ func slopePerMinute(s []soakSample, f func(soakSample) float64) float64 {
 	return (n*sxy - sx*sy) / den
 }
 
-// sampleSelf samples this process.
-func sampleSelf() soakSample {
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return soakSample{RSSBytes: procStatus("VmRSS"), Goroutines: runtime.NumGoroutine(), HeapBytes: ms.HeapInuse}
+// sampleOf is a soak sample of a process from its own metrics: RSS from
+// process_resident_memory_bytes, goroutines and heap in use from the Go
+// collector's go_goroutines and go_memstats_heap_inuse_bytes (0 for any
+// that is missing).
+func sampleOf(m ops.Metrics) soakSample {
+	return soakSample{
+		RSSBytes:   int64(m.Sum("process_resident_memory_bytes")),
+		Goroutines: int(m.Sum("go_goroutines")),
+		HeapBytes:  uint64(m.Sum("go_memstats_heap_inuse_bytes")),
+	}
 }
 
 // soak offers rate interactions/s for d through emit, sampling with sample
@@ -897,26 +846,16 @@ func soak(ctx context.Context, rate int, d time.Duration, seq *atomic.Uint64, a 
 		avg(mid, rss)/1e6, avg(last, rss)/1e6, trend, avg(mid, gor), avg(last, gor))
 }
 
-// procStatus reads a kB field of /proc/self/status as bytes (0 where
-// /proc is not available).
-func procStatus(field string) int64 { return procStatusOf(0, field) }
-
-// procStatusOf reads a size field of /proc/<pid>/status (pid 0: this
-// process), in bytes.
-func procStatusOf(pid int, field string) int64 {
-	path := "/proc/self/status"
-	if pid != 0 {
-		path = "/proc/" + strconv.Itoa(pid) + "/status"
-	}
-	b, err := os.ReadFile(path)
+// peakRSS is the peak resident set size (VmHWM) of process pid in bytes,
+// 0 where /proc is not available.
+func peakRSS(pid int) int64 {
+	p, err := procfs.NewProc(pid)
 	if err != nil {
 		return 0
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, field+":"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb * 1024
-		}
+	st, err := p.NewStatus()
+	if err != nil {
+		return 0
 	}
-	return 0
+	return int64(st.VmHWM)
 }

@@ -1,9 +1,9 @@
-// Package echo is the example agent relaybus ships: it answers every chat
+// Package echo is the agent `relay --dev` runs: it answers every chat
 // message with its text and every Discord interaction with a summary of what
 // the interaction carried (command path and options, clicked component,
 // submitted modal fields). It is written with the Go client in pkg/agent,
-// as any agent would be, and is run by `relay --dev` and by the
-// echo-agent binary.
+// as any agent would be; examples/echo-agent is the copyable standalone
+// version of the same idea.
 package echo
 
 import (

@@ -3,7 +3,7 @@ package echo_test
 import (
 	"testing"
 
-	"github.com/relaybus/relaybus/examples/echo-agent/echo"
+	"github.com/relaybus/relaybus/cmd/relay/internal/echo"
 	"github.com/relaybus/relaybus/pkg/events"
 )
 

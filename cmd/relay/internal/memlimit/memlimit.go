@@ -1,4 +1,7 @@
-package main
+// Package memlimit keeps a relay process's soft memory limit (the Go
+// runtime's GOMEMLIMIT) low while the live heap is small and above it when
+// live data grows: the all-in-one and relay bench run it.
+package memlimit
 
 import (
 	"context"
@@ -8,27 +11,29 @@ import (
 	"time"
 )
 
-// defaultMemoryLimit is the all-in-one process's soft memory limit unless
-// GOMEMLIMIT says otherwise: under sustained load the Go heap would
-// otherwise grow to twice the live data between collections.
-const defaultMemoryLimit = 128 << 20
+// Default is the all-in-one process's soft memory limit unless GOMEMLIMIT
+// says otherwise: under sustained load the Go heap would otherwise grow to
+// twice the live data between collections.
+const Default = 128 << 20
 
-// memoryLimitFor is the soft limit for a live heap of live bytes: the
-// default, or 1.5 × live once the live data outgrows it.
-func memoryLimitFor(base, live int64) int64 {
+// limitFor is the soft limit for a live heap of live bytes: the default,
+// or 1.5 × live once the live data outgrows it.
+func limitFor(base, live int64) int64 {
 	return max(base, live+live/2)
 }
 
-// governMemory keeps the all-in-one's soft memory limit above its live heap
+// Govern keeps the all-in-one's soft memory limit above its live heap
 // until ctx ends. The fixed default caps the GC's headroom, which is what
 // keeps RSS low; but live data can legitimately outgrow it (NATS keeps every
 // de-duplication id of RELAY_DUPLICATE_WINDOW in memory, about 140 B each),
 // and a limit below the live heap makes the GC run back to back on half the
 // CPU: the relay then falls behind instead of using the memory. Each period
-// the limit becomes memoryLimitFor(base, live); raises of a quarter or more
-// are logged. It does nothing when GOMEMLIMIT is set.
-func governMemory(ctx context.Context, getenv func(string) string, base int64, period time.Duration, log *slog.Logger) error {
+// the limit becomes limitFor(base, live); raises of a quarter or more are
+// logged. When GOMEMLIMIT is set it changes nothing and only waits. It
+// returns nil when ctx is done.
+func Govern(ctx context.Context, getenv func(string) string, base int64, period time.Duration, log *slog.Logger) error {
 	if getenv("GOMEMLIMIT") != "" {
+		<-ctx.Done()
 		return nil
 	}
 	debug.SetMemoryLimit(base)
@@ -46,7 +51,7 @@ func governMemory(ctx context.Context, getenv func(string) string, base int64, p
 		if sample[0].Value.Kind() != metrics.KindUint64 {
 			continue
 		}
-		limit := memoryLimitFor(base, int64(sample[0].Value.Uint64()))
+		limit := limitFor(base, int64(sample[0].Value.Uint64()))
 		debug.SetMemoryLimit(limit)
 		if limit >= logged+logged/4 || (limit < logged && limit == base) {
 			log.Info("soft memory limit follows the live heap", "live_bytes", sample[0].Value.Uint64(), "limit_bytes", limit,
