@@ -334,30 +334,31 @@ func Number(b []byte, i int) (int, Status) {
 	default:
 		return i, Syntax
 	}
+	var st Status
 	if i < len(b) && b[i] == '.' {
-		i++
-		if i >= len(b) {
-			return i, EOF
+		if i, st = someDigits(b, i+1); st != OK {
+			return i, st
 		}
-		if !isDigit(b[i]) {
-			return i, Syntax
-		}
-		i = digits(b, i)
 	}
 	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
 		i++
 		if i < len(b) && (b[i] == '+' || b[i] == '-') {
 			i++
 		}
-		if i >= len(b) {
-			return i, EOF
-		}
-		if !isDigit(b[i]) {
-			return i, Syntax
-		}
-		i = digits(b, i)
+		return someDigits(b, i)
 	}
 	return i, OK
+}
+
+// someDigits scans one or more digits at b[i].
+func someDigits(b []byte, i int) (int, Status) {
+	if i >= len(b) {
+		return i, EOF
+	}
+	if !isDigit(b[i]) {
+		return i, Syntax
+	}
+	return digits(b, i), OK
 }
 
 func digits(b []byte, i int) int {

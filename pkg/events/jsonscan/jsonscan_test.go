@@ -238,12 +238,8 @@ func jsonEqual(a, b string) bool {
 	return json.Compact(&ca, []byte(a)) == nil && json.Compact(&cb, []byte(b)) == nil && bytes.Equal(ca.Bytes(), cb.Bytes())
 }
 
-func TestMembersAgreeWithEncodingJSON(t *testing.T) {
-	for _, s := range seeds {
-		checkMembers(t, []byte(s))
-	}
-}
-
+// FuzzValid's seeds (run by go test) are the table tests of Valid, String,
+// Unquote, Members and WithoutKey against encoding/json.
 func FuzzValid(f *testing.F) {
 	for _, s := range seeds {
 		f.Add([]byte(s))
