@@ -1,10 +1,9 @@
 package natsembed_test
 
 import (
-	"bytes"
 	"log/slog"
+	"os"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/relaybus/relaybus/internal/natsembed"
@@ -17,38 +16,32 @@ func TestServerLogLevels(t *testing.T) {
 		level  slog.Level
 		banner bool
 	}{{slog.LevelInfo, false}, {slog.LevelDebug, true}} {
-		var out lockedBuffer
+		// A file: the server's goroutines write it, the test reads it
+		// once the server is down.
+		f, err := os.CreateTemp(t.TempDir(), "log")
+		if err != nil {
+			t.Fatal(err)
+		}
 		ns, err := natsembed.Start(natsembed.Config{
 			DontListen: true,
 			StoreDir:   t.TempDir(),
-			Log:        slog.New(slog.NewTextHandler(&out, &slog.HandlerOptions{Level: tt.level})),
+			Log:        slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: tt.level})),
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
 		natsembed.Shutdown(ns)
-		if got := strings.Contains(out.String(), "Starting nats-server"); got != tt.banner {
-			t.Errorf("at %v: banner logged = %v, want %v\n%s", tt.level, got, tt.banner, out.String())
+		f.Close()
+		b, err := os.ReadFile(f.Name())
+		if err != nil {
+			t.Fatal(err)
 		}
-		if strings.Contains(out.String(), "level=INFO") {
-			t.Errorf("at %v: the server logged at Info:\n%s", tt.level, out.String())
+		out := string(b)
+		if got := strings.Contains(out, "Starting nats-server"); got != tt.banner {
+			t.Errorf("at %v: banner logged = %v, want %v\n%s", tt.level, got, tt.banner, out)
+		}
+		if strings.Contains(out, "level=INFO") {
+			t.Errorf("at %v: the server logged at Info:\n%s", tt.level, out)
 		}
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -18,7 +18,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/relaybus/relaybus/internal/devconnector"
 	"github.com/relaybus/relaybus/internal/natsconn"
 	"github.com/relaybus/relaybus/internal/ops"
 )
@@ -36,25 +35,13 @@ var errNoChild = errors.New("bench: --allinone measures a soak: set --soak")
 // the figure the architecture's memory target speaks of.
 func benchAllInOne(ctx context.Context, c benchConfig, progress func(string, ...any)) (*benchReport, error) {
 	rep := &benchReport{Storage: "file"}
-	bodies, err := loadBodies()
+	r, err := newRig("relay-bench-allinone-", max(4*c.SoakRate*int(c.Soak.Seconds()), 200_000))
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "relay-bench-allinone-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
+	defer r.close()
+	bodies, dir, dev := r.bodies, r.dir, r.dev
 	log := slog.New(slog.DiscardHandler)
-
-	dev, err := devconnector.New(devconnector.Config{Addr: "127.0.0.1:0", Log: log, ReplayLimit: max(4*c.SoakRate*int(c.Soak.Seconds()), 200_000)})
-	if err != nil {
-		return nil, err
-	}
-	if err := dev.Start(); err != nil {
-		return nil, err
-	}
-	defer dev.Close()
 
 	natsAddr, err := freeAddr()
 	if err != nil {

@@ -278,6 +278,40 @@ func (b *benchBodies) frameBytes(n uint64) []byte {
 	return f
 }
 
+// rig is what both benches set up: the bodies, a temp dir for a store,
+// and a dev connector on a loopback port whose replay buffer holds replay
+// frames.
+type rig struct {
+	bodies *benchBodies
+	dir    string
+	dev    *devconnector.Server
+}
+
+func newRig(dirPrefix string, replay int) (*rig, error) {
+	bodies, err := loadBodies()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", dirPrefix)
+	if err != nil {
+		return nil, err
+	}
+	dev, err := devconnector.New(devconnector.Config{Addr: "127.0.0.1:0", Log: slog.New(slog.DiscardHandler), ReplayLimit: replay})
+	if err == nil {
+		err = dev.Start()
+	}
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return &rig{bodies: bodies, dir: dir, dev: dev}, nil
+}
+
+func (r *rig) close() {
+	r.dev.Close()
+	os.RemoveAll(r.dir)
+}
+
 func bench(ctx context.Context, c benchConfig, progress func(string, ...any)) (*benchReport, error) {
 	rep := &benchReport{Storage: c.Storage}
 	storage := jetstream.FileStorage
@@ -290,29 +324,16 @@ func bench(ctx context.Context, c benchConfig, progress func(string, ...any)) (*
 	}
 	rep.Machine.CPUs = runtime.NumCPU()
 	rep.Machine.GoVersion = runtime.Version()
-	bodies, err := loadBodies()
-	if err != nil {
-		return nil, err
-	}
-	dir, err := os.MkdirTemp("", "relay-bench-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	log := slog.New(slog.DiscardHandler)
-
 	// The pipeline: the stack on an in-process server, ws-edge dialing a
 	// dev connector here. The replay buffer holds what the gateway has not
 	// acked yet; size it for the largest backlog a run can build (a soak
 	// that falls behind).
-	dev, err := devconnector.New(devconnector.Config{Addr: "127.0.0.1:0", Log: log, ReplayLimit: max(4*c.Inbound, 200_000)})
+	r, err := newRig("relay-bench-", max(4*c.Inbound, 200_000))
 	if err != nil {
 		return nil, err
 	}
-	if err := dev.Start(); err != nil {
-		return nil, err
-	}
-	defer dev.Close()
+	defer r.close()
+	bodies, dir, dev := r.bodies, r.dir, r.dev
 	stages, err := stack.StagesFromEnv(func(k string) string {
 		switch k {
 		case "GATEWAY_RELAY_URL":
