@@ -9,13 +9,15 @@ import gojson "github.com/goccy/go-json"
 // one pass and decodes it in another, through reflection: for a 2–3 KB
 // interaction that was the converter's largest cost.
 //
-// Why this library, measured on 2026-12-05 (docs/performance.md, "Discord
-// fast path"): `go test -run '^$' -bench . ./internal/discord` per body,
-// before → after: 02 8.1–10.1 µs → 4.6–5.6 µs, 08 15.9–19.0 µs →
-// 10.2–11.4 µs, 11 21.9–27.5 µs → 14.0–15.9 µs (the hand-written decoder it
-// replaces, 759 lines, repeated every tag by hand). segmentio/encoding
-// v0.5.4 was slower than that hand decoder (02 ≈ 11–17 µs for the decode
-// alone) and allocates twice the bytes.
+// Why this library (docs/performance.md, "Discord fast path: a library
+// instead of a hand-kept decoder"): Convert per body, the hand decoder this
+// replaced (759 lines, every tag repeated by hand) against goccy/go-json,
+// six interleaved runs of `go test -run '^$' -bench . ./internal/discord`
+// on a shared 2-core machine, median (min–max) µs: 02 6.4 (4.1–8.5) → 5.6
+// (3.6–6.8), 08 11.9 (7.4–17.1) → 8.1 (5.2–13.4), 11 14.7 (11.1–21.9) →
+// 10.3 (7.3–16.1), all within the issue's 12–13, 19–22 and 24–26 µs.
+// segmentio/encoding v0.5.4 decoded the same bodies 1.5–2.5× slower than
+// the hand decoder, allocating two to five times the bytes, and was dropped.
 //
 // Semantics: goccy/go-json agreed with encoding/json on every input in
 // fuzzing (duplicate keys merge or replace the same way, keys match
