@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/relaybus/relaybus/internal/natstest"
+	"github.com/relaybus/relaybus/internal/ops"
 )
 
 // Binaries are the paths of the stage binaries built by [Build].
@@ -216,14 +217,15 @@ func (p *Proc) Live() error {
 }
 
 // Metric returns the sum of the process's metric name over the series whose
-// labels include every given label (k1, v1, k2, v2, ...).
+// labels include every given label (k1, v1, k2, v2, ...), from its
+// /metrics parsed with Prometheus's own parser (see [ops.Metrics.Sum]).
 func (p *Proc) Metric(tb testing.TB, name string, labels ...string) float64 {
 	tb.Helper()
-	code, body, err := httpGet("http://" + p.HTTPAddr + "/metrics")
-	if err != nil || code != http.StatusOK {
-		tb.Fatalf("relaytest: %s /metrics = %d, %v", p.Name, code, err)
+	m, err := ops.Scrape("http://" + p.HTTPAddr + "/metrics")
+	if err != nil {
+		tb.Fatalf("relaytest: %s /metrics: %v", p.Name, err)
 	}
-	return MetricValue(body, name, labels...)
+	return m.Sum(name, labels...)
 }
 
 var httpClient = &http.Client{Timeout: 5 * time.Second}
@@ -239,40 +241,12 @@ func httpGet(url string) (int, string, error) {
 }
 
 // MetricValue sums, in a Prometheus text exposition, the samples of metric
-// name whose labels include every given pair (k1, v1, k2, v2, ...).
+// name whose labels include every given pair (k1, v1, k2, v2, ...): see
+// [ops.Metrics.Sum]. An exposition that does not parse sums to 0.
 func MetricValue(exposition, name string, labels ...string) float64 {
-	var sum float64
-	for line := range strings.SplitSeq(exposition, "\n") {
-		if !strings.HasPrefix(line, name) {
-			continue
-		}
-		rest := line[len(name):]
-		var lbl string
-		switch {
-		case strings.HasPrefix(rest, "{"):
-			end := strings.Index(rest, "}")
-			if end < 0 {
-				continue
-			}
-			lbl, rest = rest[1:end], rest[end+1:]
-		case strings.HasPrefix(rest, " "):
-		default:
-			continue // a longer name with the same prefix
-		}
-		match := true
-		for i := 0; i+1 < len(labels); i += 2 {
-			if !strings.Contains(","+lbl+",", ","+labels[i]+`="`+labels[i+1]+`",`) {
-				match = false
-				break
-			}
-		}
-		if !match {
-			continue
-		}
-		var v float64
-		if _, err := fmt.Sscan(strings.TrimSpace(rest), &v); err == nil {
-			sum += v
-		}
+	m, err := ops.ParseMetrics(strings.NewReader(exposition))
+	if err != nil {
+		return 0
 	}
-	return sum
+	return m.Sum(name, labels...)
 }
