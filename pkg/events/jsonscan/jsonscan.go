@@ -130,7 +130,7 @@ func container(b []byte, i, maxDepth int) (int, Status) {
 	for {
 		var st Status
 		if obj {
-			if i, st = key(b, i); st != OK {
+			if _, i, st = key(b, i); st != OK {
 				return i, st
 			}
 		}
@@ -152,26 +152,26 @@ func container(b []byte, i, maxDepth int) (int, Status) {
 	}
 }
 
-// key scans `"name" :` at b[i] and returns the index of the value after it.
-func key(b []byte, i int) (int, Status) {
+// key scans `"name" :` at b[i] and returns the index after the key's
+// closing quote and the index of the value.
+func key(b []byte, i int) (end, value int, st Status) {
 	if i >= len(b) {
-		return i, EOF
+		return i, i, EOF
 	}
 	if b[i] != '"' {
-		return i, Syntax
+		return i, i, Syntax
 	}
-	i, _, st := String(b, i)
-	if st != OK {
-		return i, st
+	if end, _, st = String(b, i); st != OK {
+		return end, end, st
 	}
-	i = SkipSpace(b, i)
+	i = SkipSpace(b, end)
 	if i >= len(b) {
-		return i, EOF
+		return end, i, EOF
 	}
 	if b[i] != ':' {
-		return i, Syntax
+		return end, i, Syntax
 	}
-	return SkipSpace(b, i+1), OK
+	return end, SkipSpace(b, i+1), OK
 }
 
 // strSpecial marks the bytes that end the fast loop of String.

@@ -19,11 +19,10 @@ func Members(b []byte, fn func(key, val []byte, start, end int)) bool {
 	}
 	for {
 		start := i
-		vs, st := key(b, i)
+		kEnd, vs, st := key(b, i)
 		if st != OK {
 			return false
 		}
-		kEnd, _, _ := String(b, start) // key validated it
 		end, st := Value(b, vs, MaxDepth-1)
 		if st != OK {
 			return false
