@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/relaybus/relaybus/internal/natstest"
 	"github.com/relaybus/relaybus/internal/stage"
 	"github.com/relaybus/relaybus/internal/stage/stagetest"
+	"github.com/relaybus/relaybus/pkg/natstest"
 )
 
 var discard = slog.New(slog.DiscardHandler)

@@ -4,18 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
-	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/relaybus/relaybus/internal/natsconn"
-	"github.com/relaybus/relaybus/internal/natstest"
 	"github.com/relaybus/relaybus/internal/stage"
 	"github.com/relaybus/relaybus/internal/stage/stagetest"
+	"github.com/relaybus/relaybus/pkg/natstest"
 )
 
 func TestRunRejectsBadConfig(t *testing.T) {
@@ -42,41 +39,16 @@ func TestRunRejectsBadConfig(t *testing.T) {
 // context ends.
 func TestRunServesAndStops(t *testing.T) {
 	ns := natstest.RunServer(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	env := map[string]string{"NATS_URL": ns.ClientURL(), "EGRESS_HTTP_ADDR": addr, "LOG_FORMAT": "json"}
-	var out syncBuffer
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, func(k string) string { return env[k] }, &out) }()
-	natstest.WaitFor(t, 10*time.Second, func() error {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("readyz = %d", resp.StatusCode)
-		}
-		return nil
-	})
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run = %v, want nil", err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("run did not return after cancel")
+	addr := natstest.FreeAddr(t)
+	p := stagetest.Start(t, run, map[string]string{"NATS_URL": ns.ClientURL(), "EGRESS_HTTP_ADDR": addr, "LOG_FORMAT": "json"})
+	natstest.WantStatus(t, 10*time.Second, addr, "/readyz", http.StatusOK)
+	if err := p.Stop(t); err != nil {
+		t.Fatalf("run = %v, want nil", err)
 	}
 	var first struct {
 		Msg, Service, Version string
 	}
-	line, _, _ := strings.Cut(out.String(), "\n")
+	line, _, _ := strings.Cut(p.Logs.String(), "\n")
 	if err := json.Unmarshal([]byte(line), &first); err != nil || first.Msg != "startup" || first.Service != "egress" || first.Version != stage.Version {
 		t.Errorf("first log line = %s, want a JSON startup line with service and version", line)
 	}
@@ -100,7 +72,7 @@ func TestRedactURL(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	env := map[string]string{"NATS_URL": "nats://user:secret@" + natstest.FreeAddr(t), "EGRESS_HTTP_ADDR": natstest.FreeAddr(t)}
-	var out syncBuffer
+	var out stagetest.Buffer
 	if err := run(ctx, func(k string) string { return env[k] }, &out); err != nil {
 		t.Fatalf("run = %v", err)
 	}
@@ -113,22 +85,4 @@ func TestRedactURL(t *testing.T) {
 // binary answers /healthz at once and /readyz with not ready.
 func TestRunAnswersHealthzWithoutNATS(t *testing.T) {
 	stagetest.StartsWithoutNATS(t, run, "EGRESS_HTTP_ADDR", nil)
-}
-
-// syncBuffer is a bytes.Buffer safe for the logger and the test at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -12,8 +12,8 @@ import (
 	"github.com/relaybus/relaybus/cmd/relay/internal/stack"
 	"github.com/relaybus/relaybus/internal/devconnector"
 	"github.com/relaybus/relaybus/internal/natsembed"
-	"github.com/relaybus/relaybus/internal/natstest"
 	"github.com/relaybus/relaybus/internal/ops"
+	"github.com/relaybus/relaybus/pkg/natstest"
 )
 
 // TestStack runs the whole pipeline in-process against a dev connector: one
