@@ -13,22 +13,29 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/relaybus/relaybus/internal/bus"
 	"github.com/relaybus/relaybus/pkg/agent"
 	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/pkg/natstest"
 )
 
-// setup runs a server with the relay's streams.
+// setup runs a server with the streams an agent uses, as internal/bus
+// creates them (in memory, only what the client relies on): events,
+// actions (a work queue de-duplicating by action id) and results (one per
+// action).
 func setup(t testing.TB) (*server.Server, *nats.Conn, jetstream.JetStream) {
 	t.Helper()
 	ns := natstest.RunServer(t)
 	nc := natstest.Connect(t, ns)
 	js := natstest.JetStream(t, nc)
-	cfg := bus.DefaultConfig()
-	cfg.Memory = true
-	if err := bus.Ensure(t.Context(), js, cfg); err != nil {
-		t.Fatal(err)
+	for _, sc := range []jetstream.StreamConfig{
+		{Name: events.InboundStream, Subjects: []string{events.InboundSubjects}},
+		{Name: events.OutboundStream, Subjects: []string{events.OutboundSubjects}, Retention: jetstream.WorkQueuePolicy, Duplicates: time.Hour},
+		{Name: events.ResultsStream, Subjects: []string{events.ResultsSubjectPrefix + ">"}, MaxMsgsPerSubject: 1},
+	} {
+		sc.Storage = jetstream.MemoryStorage
+		if _, err := js.CreateStream(t.Context(), sc); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return ns, nc, js
 }
@@ -116,20 +123,7 @@ func publishEvent(t testing.TB, js jetstream.JetStream, ev events.MessageEvent) 
 // runAgent runs c.Run until the test ends.
 func runAgent(t testing.TB, c *agent.Client, h agent.Handler) (stop func()) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx, h) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("Run = %v, want nil", err)
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return stop
+	return natstest.Go(t, "agent", func(ctx context.Context) error { return c.Run(ctx, h) })
 }
 
 // waitConsumer waits until the agent's durable consumer exists (events

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/relaybus/relaybus/pkg/agent"
+	"github.com/relaybus/relaybus/pkg/backoff"
 	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/pkg/natstest"
 )
@@ -15,7 +16,7 @@ import (
 // TestBackoffStartsOverAfterStablePeriod loses the agent's consumer right
 // after each re-creation, so that the re-create delay doubles, then keeps
 // it for longer than the stable period: the next loss is retried after the
-// minimum delay again.
+// minimum delay again. Each delay is shortened by up to backoff.Jitter.
 func TestBackoffStartsOverAfterStablePeriod(t *testing.T) {
 	const stableAfter = 3 * time.Second
 	t.Cleanup(agent.SetStableAfter(stableAfter))
@@ -68,19 +69,17 @@ func TestBackoffStartsOverAfterStablePeriod(t *testing.T) {
 			}
 		}
 	}
-	want := 100 * time.Millisecond
-	for range 4 {
-		if got := lose(); got != want {
-			t.Fatalf("retry after a quick loss = %v, want %v (doubling)", got, want)
+	// Four quick losses double the delay; a stable period starts it over.
+	const stable = 0
+	for i, want := range []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond,
+		stable, 100 * time.Millisecond, 200 * time.Millisecond} {
+		if want == stable {
+			pulling()
+			time.Sleep(stableAfter + 300*time.Millisecond)
+			continue
 		}
-		want *= 2
-	}
-	pulling()
-	time.Sleep(stableAfter + 300*time.Millisecond)
-	if got := lose(); got != 100*time.Millisecond {
-		t.Errorf("retry after %v live = %v, want the minimum 100ms again", stableAfter, got)
-	}
-	if got := lose(); got != 200*time.Millisecond {
-		t.Errorf("retry after the next quick loss = %v, want 200ms", got)
+		if got := lose(); got > want || got < want-time.Duration(float64(want)*backoff.Jitter) {
+			t.Fatalf("loss %d: retry in %v, want %v less up to %v%% jitter", i+1, got, want, backoff.Jitter*100)
+		}
 	}
 }

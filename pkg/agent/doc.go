@@ -18,9 +18,14 @@
 //     while the agent is down, and replicas split the load. One
 //     conversation's events (same session key) are handled in order by one
 //     handler at a time.
-//   - A handler returning nil acks the event; an error redelivers it later
-//     with a growing delay (up to [Options.MaxDeliver] deliveries). A long
-//     handler keeps its event (the client reports progress to the server).
+//   - A handler returning nil acks the event; an error (or a panic)
+//     redelivers it later with a growing delay (up to [Options.MaxDeliver]
+//     deliveries). A long handler keeps its event (the client reports
+//     progress to the server). The loop underneath is the one every
+//     relaybus stage consumes with (package
+//     github.com/relaybus/relaybus/pkg/consume): the consumer is
+//     re-created after it is lost, a redelivery of an event still in hand
+//     is dropped, and on shutdown running handlers get 10 s to finish.
 //   - Actions are published as MessagePack on relay.outbound.<op> with an
 //     action id in Nats-Msg-Id. [Client.Send] subscribes to
 //     relay.results.<id> before publishing and returns egress's SendResult.

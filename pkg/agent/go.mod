@@ -27,7 +27,4 @@ replace github.com/relaybus/relaybus/pkg => ../
 require (
 	github.com/google/go-cmp v0.7.0
 	github.com/nats-io/nats-server/v2 v2.15.3
-	github.com/relaybus/relaybus/internal v0.0.0-00010101000000-000000000000
 )
-
-replace github.com/relaybus/relaybus/internal => ../../internal

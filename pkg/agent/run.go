@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/relaybus/relaybus/pkg/consume"
 	"github.com/relaybus/relaybus/pkg/events"
 )
 
@@ -84,205 +84,84 @@ func (ev *Event) Typing(ctx context.Context) error {
 }
 
 // Run consumes events until ctx is done and calls h for each, Workers at a
-// time (one conversation at a time). It re-creates the consumer after it
-// is lost (server restart, deleted consumer), backing off from 100 ms to
-// 5 s between attempts (a consumer that stayed live for 30 s starts the
-// backoff over), and returns nil once ctx is done and running handlers
-// have finished. It returns an error only for a consumer the server
-// refuses outright (a bad filter).
+// time (one conversation at a time), on the consume loop every relaybus
+// stage runs on (package github.com/relaybus/relaybus/pkg/consume). It
+// re-creates the consumer after it is lost (server restart, deleted
+// consumer), backing off from 100 ms to 5 s with jitter between attempts
+// (a consumer that stayed live for 30 s starts the backoff over). Once ctx
+// is done it takes no new event, gives running handlers up to 10 s before
+// their context is canceled, and returns nil when they have finished. It
+// returns an error only for a consumer the server refuses outright (a bad
+// filter).
 func (c *Client) Run(ctx context.Context, h Handler) error {
-	var wg sync.WaitGroup
-	chans := make([]chan jetstream.Msg, c.opts.Workers)
-	for i := range chans {
-		chans[i] = make(chan jetstream.Msg, 8)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for m := range chans[i] {
-				c.handle(ctx, m, h)
-			}
-		}()
+	cfg := consume.Config{
+		Stream:         events.InboundStream,
+		Durable:        c.opts.Name,
+		FilterSubjects: c.opts.filters(),
+		DeliverPolicy:  jetstream.DeliverNewPolicy,
+		Workers:        c.opts.Workers,
+		AckWait:        c.opts.AckWait,
+		MaxDeliver:     c.opts.MaxDeliver,
+		NakBase:        c.opts.RetryBase,
+		NakMax:         c.opts.RetryMax,
+		MaxAckPending:  8 * c.opts.Workers,
+		StableAfter:    stableAfter,
+		Key:            func(m jetstream.Msg) string { return m.Headers().Get(events.SessionKeyHeader) },
+		DeadLetter:     c.gaveUp,
+		StopOnRefusal:  true,
+		Hooks: consume.Hooks{Lost: func(err error, retryIn time.Duration) {
+			c.opts.ErrorHandler(fmt.Errorf("agent: consumer %s lost, re-creating in %v: %w", c.opts.Name, retryIn, err))
+		}},
 	}
-	defer func() {
-		for _, ch := range chans {
-			close(ch)
-		}
-		wg.Wait()
-	}()
-	dispatch := func(m jetstream.Msg) {
-		key := ""
-		if hdr := m.Headers(); hdr != nil {
-			key = hdr.Get(events.SessionKeyHeader)
-		}
-		chans[fnv(key)%uint64(len(chans))] <- m
+	if c.opts.DeliverAll {
+		cfg.DeliverPolicy = jetstream.DeliverAllPolicy
 	}
-
-	backoff := minRetry
-	for ctx.Err() == nil {
-		live, err := c.consume(ctx, dispatch)
-		if ctx.Err() != nil {
-			return nil
-		}
-		var apiErr *jetstream.APIError
-		if errors.As(err, &apiErr) && apiErr.Code == 400 {
-			return fmt.Errorf("agent: creating consumer %s: %w", c.opts.Name, err)
-		}
-		if live >= stableAfter {
-			// Healthy for a while: a new incident, not the next failure of
-			// the last one.
-			backoff = minRetry
-		}
-		c.opts.ErrorHandler(fmt.Errorf("agent: consumer %s lost, re-creating in %v: %w", c.opts.Name, backoff, err))
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, maxRetry)
+	loop, err := consume.New(c.js, cfg, func(ctx context.Context, m jetstream.Msg) error { return c.handle(ctx, m, h) })
+	if err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	if err := loop.Run(ctx); err != nil {
+		return fmt.Errorf("agent: %w", err)
 	}
 	return nil
 }
 
-// The consumer re-create backoff: doubling from minRetry up to maxRetry,
-// back to minRetry after a consumer stayed live for stableAfter.
-const (
-	minRetry = 100 * time.Millisecond
-	maxRetry = 5 * time.Second
-)
+// stableAfter is how long a consumer must stay live for its loss to start
+// the re-create backoff over (a variable for the tests).
+var stableAfter = 30 * time.Second
 
-var stableAfter = 30 * time.Second // a variable for the tests
-
-func (c *Client) consumerConfig() jetstream.ConsumerConfig {
-	cc := jetstream.ConsumerConfig{
-		Durable:       c.opts.Name,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       c.opts.AckWait,
-		MaxDeliver:    c.opts.MaxDeliver,
-		MaxAckPending: 8 * c.opts.Workers,
-		DeliverPolicy: jetstream.DeliverNewPolicy,
-	}
-	if c.opts.DeliverAll {
-		cc.DeliverPolicy = jetstream.DeliverAllPolicy
-	}
-	if f := c.opts.filters(); len(f) == 1 {
-		cc.FilterSubject = f[0]
-	} else {
-		cc.FilterSubjects = f
-	}
-	return cc
-}
-
-// consume creates (or binds to) the durable consumer and pulls from it
-// until it is lost or ctx ends. live is how long it pulled (zero when the
-// consumer could not be created).
-func (c *Client) consume(ctx context.Context, dispatch func(jetstream.Msg)) (live time.Duration, err error) {
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	cfg := c.consumerConfig()
-	if have, err := c.js.Consumer(cctx, events.InboundStream, c.opts.Name); err == nil {
-		// Where an existing consumer starts cannot change (and must not:
-		// it keeps its position); the rest follows the options.
-		old := have.CachedInfo().Config
-		cfg.DeliverPolicy, cfg.OptStartSeq, cfg.OptStartTime = old.DeliverPolicy, old.OptStartSeq, old.OptStartTime
-	}
-	cons, err := c.js.CreateOrUpdateConsumer(cctx, events.InboundStream, cfg)
-	cancel()
-	if err != nil {
-		return 0, err
-	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(2*c.opts.Workers), jetstream.PullHeartbeat(5*time.Second))
-	if err != nil {
-		return 0, err
-	}
-	defer it.Stop()
-	stop := context.AfterFunc(ctx, it.Stop)
-	defer stop()
-	since := time.Now()
-	for {
-		m, err := it.Next()
-		if err != nil {
-			return time.Since(since), err
-		}
-		dispatch(m)
-	}
-}
-
-func (c *Client) handle(ctx context.Context, m jetstream.Msg, h Handler) {
+// handle turns one message into an Event for h. A message that is no
+// message event is acked; one that does not decode is given up.
+func (c *Client) handle(ctx context.Context, m jetstream.Msg, h Handler) error {
 	md, err := m.Metadata()
 	if err != nil {
-		_ = m.Term()
-		return
+		return consume.Permanent(fmt.Errorf("%w on %s: %w", ErrBadEvent, m.Subject(), err))
 	}
 	hdr := m.Headers()
 	if t := hdr.Get(events.TypeHeader); t != "" && t != events.TypeMessageEvent {
-		_ = m.Ack() // not a message event (an interrupt under a wide filter)
-		return
+		return nil // not a message event (an interrupt under a wide filter)
 	}
 	ev := &Event{Subject: m.Subject(), Delivery: md.NumDelivered, c: c,
 		idBase: c.opts.Name + "-" + strconv.FormatUint(md.Sequence.Stream, 10)}
 	if err := events.Unmarshal(m.Data(), hdr.Get(events.ContentTypeHeader), &ev.MessageEvent); err != nil {
-		_ = m.Term()
-		c.opts.ErrorHandler(fmt.Errorf("%w on %s: %w", ErrBadEvent, m.Subject(), err))
-		return
+		return consume.Permanent(fmt.Errorf("%w on %s: %w", ErrBadEvent, m.Subject(), err))
 	}
-	stop := keepInProgress(m, c.opts.AckWait/2)
-	err = safeCall(ctx, h, ev)
-	stop()
-	if err == nil {
-		_ = m.Ack()
-		return
-	}
-	if c.opts.MaxDeliver > 0 && md.NumDelivered >= uint64(c.opts.MaxDeliver) {
-		_ = m.Term()
-		c.opts.ErrorHandler(fmt.Errorf("%w (%d) on %s: %w", ErrGaveUp, md.NumDelivered, m.Subject(), err))
-		return
-	}
-	delay := c.opts.RetryBase << min(md.NumDelivered-1, 20)
-	if delay > c.opts.RetryMax || delay <= 0 {
-		delay = c.opts.RetryMax
-	}
-	_ = m.NakWithDelay(delay)
-}
-
-// safeCall runs the handler, turning a panic into an error.
-func safeCall(ctx context.Context, h Handler, ev *Event) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("agent: handler panicked: %v", r)
-		}
-	}()
 	return h(ctx, ev)
 }
 
-// keepInProgress tells the server every interval that m is still being
-// handled, until stop is called.
-func keepInProgress(m jetstream.Msg, every time.Duration) (stop func()) {
-	done := make(chan struct{})
-	t := time.AfterFunc(every, func() {
-		tk := time.NewTicker(every)
-		defer tk.Stop()
-		for {
-			_ = m.InProgress()
-			select {
-			case <-done:
-				return
-			case <-tk.C:
-			}
-		}
-	})
-	return func() {
-		if !t.Stop() {
-			close(done)
-		}
+// gaveUp reports an event the loop gives up on (then terminates): an
+// undecodable one, or one whose handler failed on its last delivery.
+func (c *Client) gaveUp(_ context.Context, m jetstream.Msg, cause error) error {
+	if errors.Is(cause, ErrBadEvent) {
+		c.opts.ErrorHandler(cause)
+		return nil
 	}
-}
-
-func fnv(s string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= 1099511628211
+	var delivered uint64
+	if md, err := m.Metadata(); err == nil {
+		delivered = md.NumDelivered
 	}
-	return h
+	c.opts.ErrorHandler(fmt.Errorf("%w (%d) on %s: %w", ErrGaveUp, delivered, m.Subject(), cause))
+	return nil
 }
 
 // Interrupts calls fn for every user /stop (relay.inbound.interrupt.>)

@@ -127,21 +127,19 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if s.metrics, err = newMetrics(s.reg, s); err != nil {
 		return nil, err
 	}
-	s.loop, err = consume.New(js, consume.Config{
+	s.loop, err = consume.New(js, events.StageEgress, s.reg, consume.Config{
 		Stream:         events.OutboundStream,
 		Durable:        Name,
 		FilterSubjects: []string{events.OutboundSubjects},
-		Stage:          events.StageEgress,
 		Workers:        cfg.Workers,
 		AckWait:        cfg.AckWait,
 		MaxDeliver:     -1, // egress enforces each action's deadline itself
 		NakBase:        cfg.RetryBase,
 		NakMax:         cfg.RetryMax,
 		Grace:          cfg.ShutdownTimeout,
-		Shard:          shardOf,
+		Key:            shardKey,
 		Ensure:         func(ctx context.Context) error { return bus.Ensure(ctx, js, cfg.Bus) },
 		Log:            s.log,
-		Registerer:     s.reg,
 	}, s.handle)
 	if err != nil {
 		return nil, fmt.Errorf("egress: %w", err)
@@ -152,14 +150,14 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	return s, nil
 }
 
-// shardOf keeps one chat's actions (or one session's, for follow_up and
+// shardKey keeps one chat's actions (or one session's, for follow_up and
 // interrupt) on one worker, in order.
-func shardOf(m jetstream.Msg) uint64 {
+func shardKey(m jetstream.Msg) string {
 	var ct string
 	if h := m.Headers(); h != nil {
 		ct = h.Get(events.ContentTypeHeader)
 	}
-	return shard.Hash(shard.Key(m.Data(), ct))
+	return shard.Key(m.Data(), ct)
 }
 
 // Run runs the stage until ctx is done, then stops taking actions, lets

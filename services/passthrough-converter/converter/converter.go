@@ -83,18 +83,16 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		return nil, err
 	}
 	s.scopes = newScopeCache(cfg.ScopeCacheSize)
-	s.loop, err = consume.New(js, consume.Config{
+	s.loop, err = consume.New(js, events.StageConverter, s.reg, consume.Config{
 		Stream:         events.RawStream,
 		Durable:        cfg.Durable,
 		FilterSubjects: []string{events.RawSubjects},
-		Stage:          events.StageConverter,
 		Workers:        cfg.Workers,
 		MaxDeliver:     cfg.MaxDeliver,
 		AckWait:        cfg.AckWait,
 		Grace:          cfg.ShutdownTimeout,
 		Ensure:         func(ctx context.Context) error { return bus.Ensure(ctx, js, cfg.Bus) },
 		Log:            s.log,
-		Registerer:     s.reg,
 	}, s.handle)
 	if err != nil {
 		return nil, err

@@ -26,7 +26,7 @@ func consumeGoroutines() []string {
 	buf = buf[:runtime.Stack(buf, true)]
 	var out []string
 	for g := range strings.SplitSeq(string(buf), "\n\n") {
-		if strings.Contains(g, "internal/consume.(*Loop)") || strings.Contains(g, "converter.(*Service).runStage") {
+		if strings.Contains(g, "pkg/consume.(*Loop)") || strings.Contains(g, "converter.(*Service).runStage") {
 			out = append(out, g)
 		}
 	}

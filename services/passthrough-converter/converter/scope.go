@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
+	"hash/maphash"
 	"sync"
 	"time"
 
@@ -23,19 +23,18 @@ type scopeCache struct {
 	// stripes serialize the check-and-write of one chat's record, so that
 	// concurrent workers seeing a new chat write it once, not once each.
 	stripes [64]sync.Mutex
+	seed    maphash.Seed
 }
 
 // lock locks the stripe of key and returns its unlock.
 func (c *scopeCache) lock(key string) func() {
-	h := fnv.New32a()
-	h.Write([]byte(key))
-	m := &c.stripes[h.Sum32()%uint32(len(c.stripes))]
+	m := &c.stripes[maphash.String(c.seed, key)%uint64(len(c.stripes))]
 	m.Lock()
 	return m.Unlock
 }
 
 func newScopeCache(max int) *scopeCache {
-	return &scopeCache{max: max, m: make(map[string]events.Scope)}
+	return &scopeCache{max: max, m: make(map[string]events.Scope), seed: maphash.MakeSeed()}
 }
 
 func (c *scopeCache) get(key string) (events.Scope, bool) {

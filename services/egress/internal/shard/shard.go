@@ -1,8 +1,8 @@
 // Package shard finds the ordering key of an encoded action without
 // decoding it: the chat id of a chat-addressed action, else its session key
-// (follow_up, interrupt). Egress routes actions with the same key to the
-// same worker so that one chat's replies go out in the order they were
-// published.
+// (follow_up, interrupt). Egress hands it to the consume loop as the
+// message's key, so that one chat's replies go out in the order they were
+// published (the loop hashes keys onto workers).
 //
 // For MessagePack (what the Go client sends) the top-level map is scanned
 // and every other value skipped by its length prefix, with no allocation.
@@ -42,16 +42,6 @@ func Key(data []byte, contentType string) string {
 		return s
 	}
 	return ""
-}
-
-// Hash is FNV-1a of s.
-func Hash(s string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= 1099511628211
-	}
-	return h
 }
 
 func msgpackKey(b []byte) string {

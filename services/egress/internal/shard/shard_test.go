@@ -60,20 +60,6 @@ func TestKey(t *testing.T) {
 	}
 }
 
-func TestHashSpreads(t *testing.T) {
-	const workers = 64
-	seen := map[uint64]bool{}
-	for i := range 1000 {
-		seen[shard.Hash("chan"+string(rune('a'+i%26))+string(rune('a'+i/26)))%workers] = true
-	}
-	if len(seen) != workers {
-		t.Errorf("1000 chats hit %d of %d workers, want all", len(seen), workers)
-	}
-	if shard.Hash("a") == shard.Hash("b") {
-		t.Errorf("Hash(a) == Hash(b)")
-	}
-}
-
 // FuzzKey checks that the scan never panics, is deterministic, and only
 // returns bytes the input holds. (It is not compared with a full msgpack
 // decode here: the decoder allocates what hostile length prefixes declare.)

@@ -9,8 +9,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/relaybus/relaybus/internal/consume"
-	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/pkg/backoff"
+	"github.com/relaybus/relaybus/pkg/consume"
 	"github.com/relaybus/relaybus/pkg/natstest"
 )
 
@@ -44,13 +44,16 @@ func (h retryLog) WithGroup(g string) slog.Handler { return retryLog{h.next.With
 // TestBackoffStartsOverAfterStablePeriod loses the consumer right after
 // each re-creation, so that the re-create delay doubles, then keeps it for
 // longer than StableAfter: the next loss is retried after the minimum
-// delay again, not after the doubled one.
+// delay again, not after the doubled one. Each delay is reported through
+// the log and the Lost hook alike, shortened by up to backoff.Jitter.
 func TestBackoffStartsOverAfterStablePeriod(t *testing.T) {
 	js, _ := setup(t)
 	retries := make(chan time.Duration, 16)
+	hooked := make(chan time.Duration, 16)
 	log := slog.New(retryLog{natstest.Logger(t).Handler(), retries})
 	const stableAfter = 3 * time.Second
-	l, _ := start(t, js, consume.Config{Workers: 1, Heartbeat: 500 * time.Millisecond, StableAfter: stableAfter, Log: log},
+	l, _ := start(t, js, consume.Config{Workers: 1, Heartbeat: 500 * time.Millisecond, StableAfter: stableAfter, Log: log,
+		Hooks: consume.Hooks{Lost: func(_ error, d time.Duration) { hooked <- d }}},
 		func(context.Context, jetstream.Msg) error { return nil })
 
 	// pulling waits until the loop pulls from its consumer (deleted before
@@ -61,7 +64,7 @@ func TestBackoffStartsOverAfterStablePeriod(t *testing.T) {
 			if err := l.Ready(); err != nil {
 				return err
 			}
-			cons, err := js.Consumer(t.Context(), events.RawStream, "test")
+			cons, err := js.Consumer(t.Context(), stream, durable)
 			if err != nil {
 				return err
 			}
@@ -74,11 +77,14 @@ func TestBackoffStartsOverAfterStablePeriod(t *testing.T) {
 	lose := func() time.Duration {
 		t.Helper()
 		pulling()
-		if err := js.DeleteConsumer(t.Context(), events.RawStream, "test"); err != nil {
+		if err := js.DeleteConsumer(t.Context(), stream, durable); err != nil {
 			t.Fatal(err)
 		}
 		select {
 		case d := <-retries:
+			if h := <-hooked; h != d {
+				t.Errorf("Lost hook got retry %v, the log %v", h, d)
+			}
 			return d
 		case <-time.After(10 * time.Second):
 			t.Fatal("consumer loss not noticed")
@@ -87,17 +93,23 @@ func TestBackoffStartsOverAfterStablePeriod(t *testing.T) {
 	}
 	want := 100 * time.Millisecond
 	for range 4 {
-		if got := lose(); got != want {
-			t.Fatalf("retry after a quick loss = %v, want %v (doubling)", got, want)
+		if got := lose(); !step(got, want) {
+			t.Fatalf("retry after a quick loss = %v, want %v less up to %v%% jitter (doubling)", got, want, backoff.Jitter*100)
 		}
 		want *= 2
 	}
 	pulling()
 	time.Sleep(stableAfter + 300*time.Millisecond)
-	if got := lose(); got != 100*time.Millisecond {
-		t.Errorf("retry after %v live = %v, want the minimum 100ms again", stableAfter, got)
+	if got := lose(); !step(got, 100*time.Millisecond) {
+		t.Errorf("retry after %v live = %v, want the minimum 100ms (less jitter) again", stableAfter, got)
 	}
-	if got := lose(); got != 200*time.Millisecond {
-		t.Errorf("retry after the next quick loss = %v, want 200ms", got)
+	if got := lose(); !step(got, 200*time.Millisecond) {
+		t.Errorf("retry after the next quick loss = %v, want 200ms (less jitter)", got)
 	}
+}
+
+// step reports whether d is the ladder step want, shortened by at most
+// backoff.Jitter (the steps' ranges do not overlap).
+func step(d, want time.Duration) bool {
+	return d <= want && d >= want-time.Duration(float64(want)*backoff.Jitter)
 }

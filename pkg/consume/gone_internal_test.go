@@ -2,12 +2,11 @@ package consume
 
 import (
 	"context"
+	"hash/maphash"
 	"testing"
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/relaybus/relaybus/internal/bus"
-	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/pkg/natstest"
 )
 
@@ -19,11 +18,12 @@ func TestConsumerGoneOnlyWhenTheServerSaysSo(t *testing.T) {
 	ns := natstest.RunServer(t)
 	nc := natstest.Connect(t, ns)
 	js := natstest.JetStream(t, nc)
-	if err := bus.Ensure(t.Context(), js, bus.DefaultConfig()); err != nil {
+	const stream = "WORK"
+	if _, err := js.CreateStream(t.Context(), jetstream.StreamConfig{Name: stream, Subjects: []string{"work.>"}}); err != nil {
 		t.Fatal(err)
 	}
 	newLoop := func(js jetstream.JetStream) *Loop {
-		l, err := New(js, Config{Stream: events.RawStream, Durable: "gone-test", Stage: "test", Log: natstest.Logger(t)},
+		l, err := New(js, Config{Stream: stream, Durable: "gone-test", Log: natstest.Logger(t)},
 			func(context.Context, jetstream.Msg) error { return nil })
 		if err != nil {
 			t.Fatal(err)
@@ -34,7 +34,7 @@ func TestConsumerGoneOnlyWhenTheServerSaysSo(t *testing.T) {
 	if !l.consumerGone(t.Context()) {
 		t.Error("consumerGone before the consumer was created = false, want true")
 	}
-	if _, err := js.CreateOrUpdateConsumer(t.Context(), events.RawStream, l.ConsumerConfig()); err != nil {
+	if _, err := js.CreateOrUpdateConsumer(t.Context(), stream, l.ConsumerConfig()); err != nil {
 		t.Fatal(err)
 	}
 	if l.consumerGone(t.Context()) {
@@ -48,10 +48,34 @@ func TestConsumerGoneOnlyWhenTheServerSaysSo(t *testing.T) {
 		t.Error("consumerGone on a failed lookup (connection closed) = true, want false")
 	}
 
-	if err := js.DeleteStream(t.Context(), events.RawStream); err != nil {
+	if err := js.DeleteStream(t.Context(), stream); err != nil {
 		t.Fatal(err)
 	}
 	if !l.consumerGone(t.Context()) {
 		t.Error("consumerGone with the stream deleted = false, want true")
+	}
+}
+
+// TestKeysSpread: keys spread over every worker (moved here with the one
+// shard hash from egress's shard.Hash), and one key always lands on the
+// same worker.
+func TestKeysSpread(t *testing.T) {
+	const workers = 64
+	l, err := New(nil, Config{Stream: "S", Durable: "d"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int]bool{}
+	for i := range 1000 {
+		seen[l.worker("chan"+string(rune('a'+i%26))+string(rune('a'+i/26)), workers)] = true
+	}
+	if len(seen) != workers {
+		t.Errorf("1000 chats hit %d of %d workers, want all", len(seen), workers)
+	}
+	if maphash.String(l.seed, "a") == maphash.String(l.seed, "b") {
+		t.Errorf("hash(a) == hash(b)")
+	}
+	if l.worker("chat", workers) != l.worker("chat", workers) {
+		t.Errorf("one key on two workers")
 	}
 }

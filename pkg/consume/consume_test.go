@@ -1,0 +1,479 @@
+package consume_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/relaybus/relaybus/pkg/consume"
+	"github.com/relaybus/relaybus/pkg/natstest"
+)
+
+// seen records handled payloads and how often each was handled.
+type seen struct {
+	mu sync.Mutex
+	m  map[string]int
+}
+
+func (s *seen) add(k string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[string]int{}
+	}
+	s.m[k]++
+	return s.m[k]
+}
+
+func (s *seen) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.m)
+}
+
+// The work-queue stream the tests consume, like a stage's input stream.
+const (
+	stream  = "WORK"
+	subject = "work.test"
+	durable = "test"
+)
+
+// ensure creates the stream (again); it is the loops' Ensure hook too.
+func ensure(ctx context.Context, js jetstream.JetStream) error {
+	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: stream, Subjects: []string{"work.>"}, Retention: jetstream.WorkQueuePolicy})
+	return err
+}
+
+func setup(t *testing.T, opts ...natstest.Option) (jetstream.JetStream, *nats.Conn) {
+	t.Helper()
+	ns := natstest.RunServer(t, opts...)
+	nc := natstest.Connect(t, ns)
+	js := natstest.JetStream(t, nc)
+	if err := ensure(t.Context(), js); err != nil {
+		t.Fatal(err)
+	}
+	return js, nc
+}
+
+func publish(t *testing.T, js jetstream.JetStream, n int, from int) {
+	t.Helper()
+	for i := from; i < from+n; i++ {
+		if _, err := js.Publish(t.Context(), subject, []byte(strconv.Itoa(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func start(t testing.TB, js jetstream.JetStream, cfg consume.Config, h consume.Handler) (*consume.Loop, func()) {
+	t.Helper()
+	if cfg.Stream == "" {
+		cfg.Stream, cfg.Durable = stream, durable
+	}
+	if cfg.Log == nil {
+		cfg.Log = natstest.Logger(t)
+	}
+	l, err := consume.New(js, cfg, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l, natstest.Go(t, "consume loop", l.Run)
+}
+
+// pending returns how many messages the stream still holds (a work queue:
+// the ones not acked or terminated yet).
+func pending(t *testing.T, js jetstream.JetStream) uint64 {
+	t.Helper()
+	st, err := js.Stream(t.Context(), stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Msgs
+}
+
+// waitSettled waits until the stream holds no message (all acked or
+// terminated).
+func waitSettled(t *testing.T, js jetstream.JetStream) {
+	t.Helper()
+	natstest.WaitFor(t, 5*time.Second, func() error {
+		if n := pending(t, js); n != 0 {
+			return fmt.Errorf("%d messages not settled", n)
+		}
+		return nil
+	})
+}
+
+// letters records what the DeadLetter hook was handed. Safe for
+// concurrent use.
+type letters struct {
+	mu     sync.Mutex
+	data   []string
+	causes []error
+}
+
+func (d *letters) hook(_ context.Context, m jetstream.Msg, cause error) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.data = append(d.data, string(m.Data()))
+	d.causes = append(d.causes, cause)
+	return nil
+}
+
+// wait waits until exactly n messages were given up and returns them.
+func (d *letters) wait(t *testing.T, n int) ([]string, []error) {
+	t.Helper()
+	natstest.WaitFor(t, 10*time.Second, func() error {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if len(d.data) != n {
+			return fmt.Errorf("%d messages given up, want %d", len(d.data), n)
+		}
+		return nil
+	})
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]string(nil), d.data...), append([]error(nil), d.causes...)
+}
+
+func TestHandlesEveryMessageOnce(t *testing.T) {
+	js, _ := setup(t)
+	var s seen
+	_, stop := start(t, js, consume.Config{Workers: 8}, func(_ context.Context, m jetstream.Msg) error {
+		s.add(string(m.Data()))
+		return nil
+	})
+	publish(t, js, 500, 0)
+	natstest.WaitFor(t, 10*time.Second, func() error {
+		if n := s.count(); n != 500 {
+			return fmt.Errorf("handled %d, want 500", n)
+		}
+		return nil
+	})
+	stop()
+	for k, n := range s.m {
+		if n != 1 {
+			t.Errorf("message %s handled %d times, want 1", k, n)
+		}
+	}
+	if got := pending(t, js); got != 0 {
+		t.Errorf("work queue holds %d messages after acks, want 0", got)
+	}
+}
+
+func TestKeyKeepsOrder(t *testing.T) {
+	js, _ := setup(t)
+	var mu sync.Mutex
+	var got []int
+	_, stop := start(t, js, consume.Config{Workers: 8, Key: func(jetstream.Msg) string { return "one chat" }}, func(_ context.Context, m jetstream.Msg) error {
+		n, _ := strconv.Atoi(string(m.Data()))
+		mu.Lock()
+		got = append(got, n)
+		mu.Unlock()
+		return nil
+	})
+	publish(t, js, 300, 0)
+	natstest.WaitFor(t, 10*time.Second, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(got) != 300 {
+			return fmt.Errorf("handled %d, want 300", len(got))
+		}
+		return nil
+	})
+	stop()
+	for i, n := range got {
+		if n != i {
+			t.Fatalf("message %d handled at position %d: same-key order not kept", n, i)
+		}
+	}
+}
+
+func TestPermanentErrorGivesUp(t *testing.T) {
+	js, _ := setup(t)
+	var s seen
+	var dl letters
+	bad := errors.New("three is bad")
+	start(t, js, consume.Config{Workers: 2, DeadLetter: dl.hook}, func(_ context.Context, m jetstream.Msg) error {
+		s.add(string(m.Data()))
+		if string(m.Data()) == "3" {
+			return consume.Permanent(bad)
+		}
+		return nil
+	})
+	publish(t, js, 5, 0)
+	data, causes := dl.wait(t, 1)
+	if data[0] != "3" {
+		t.Errorf("given up %q, want %q", data[0], "3")
+	}
+	if causes[0] != bad {
+		t.Errorf("DeadLetter cause = %#v, want the handler's error, unwrapped from Permanent", causes[0])
+	}
+	waitSettled(t, js)
+	if n := s.add("3") - 1; n != 1 {
+		t.Errorf("permanent failure handled %d times, want 1 (no retry)", n)
+	}
+}
+
+func TestRetriesThenGivesUpAtMaxDeliver(t *testing.T) {
+	js, _ := setup(t)
+	var s seen
+	var dl letters
+	start(t, js, consume.Config{Workers: 2, MaxDeliver: 3, NakBase: time.Millisecond, NakMax: 5 * time.Millisecond, DeadLetter: dl.hook},
+		func(_ context.Context, m jetstream.Msg) error {
+			s.add(string(m.Data()))
+			return errors.New("downstream unavailable")
+		})
+	publish(t, js, 1, 0)
+	if _, causes := dl.wait(t, 1); causes[0].Error() != "downstream unavailable" {
+		t.Errorf("DeadLetter cause = %v, want the last handler error", causes[0])
+	}
+	waitSettled(t, js)
+	if n := s.add("0") - 1; n != 3 {
+		t.Errorf("handled %d times, want MaxDeliver=3", n)
+	}
+}
+
+// TestDeadLetterFailureRedelivers: a message whose dead letter could not
+// be stored is not lost: it comes again and is given up once storing works.
+func TestDeadLetterFailureRedelivers(t *testing.T) {
+	js, _ := setup(t)
+	var dl letters
+	var failures atomic.Int64
+	hook := func(ctx context.Context, m jetstream.Msg, cause error) error {
+		if failures.Add(1) <= 2 {
+			return errors.New("dlq unavailable")
+		}
+		return dl.hook(ctx, m, cause)
+	}
+	start(t, js, consume.Config{Workers: 1, NakMax: 10 * time.Millisecond, DeadLetter: hook}, func(context.Context, jetstream.Msg) error {
+		return consume.Permanent(errors.New("bad"))
+	})
+	publish(t, js, 1, 0)
+	if data, _ := dl.wait(t, 1); data[0] != "0" {
+		t.Errorf("given up %q, want %q", data[0], "0")
+	}
+	waitSettled(t, js)
+}
+
+func TestTransientErrorRecovers(t *testing.T) {
+	js, _ := setup(t)
+	var s seen
+	var dl letters
+	start(t, js, consume.Config{Workers: 2, NakBase: time.Millisecond, DeadLetter: dl.hook}, func(_ context.Context, m jetstream.Msg) error {
+		if s.add(string(m.Data())) < 3 {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	publish(t, js, 1, 0)
+	natstest.WaitFor(t, 10*time.Second, func() error {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.m["0"] != 3 {
+			return fmt.Errorf("handled %d times, want 3", s.m["0"])
+		}
+		return nil
+	})
+	waitSettled(t, js)
+	dl.wait(t, 0)
+}
+
+func TestPanicIsContained(t *testing.T) {
+	js, _ := setup(t)
+	var s seen
+	var dl letters
+	var panics atomic.Int64
+	start(t, js, consume.Config{Workers: 1, PermanentPanics: true, DeadLetter: dl.hook,
+		Hooks: consume.Hooks{Panicked: func(any) { panics.Add(1) }}},
+		func(_ context.Context, m jetstream.Msg) error {
+			if string(m.Data()) == "1" {
+				panic("boom")
+			}
+			s.add(string(m.Data()))
+			return nil
+		})
+	publish(t, js, 3, 0)
+	natstest.WaitFor(t, 10*time.Second, func() error {
+		if s.count() != 2 {
+			return fmt.Errorf("handled %d, want 2", s.count())
+		}
+		return nil
+	})
+	data, causes := dl.wait(t, 1)
+	if data[0] != "1" {
+		t.Errorf("given up %q, want the panicking message", data[0])
+	}
+	if !strings.Contains(causes[0].Error(), "panicked: boom") {
+		t.Errorf("cause = %v, want the panic", causes[0])
+	}
+	if n := panics.Load(); n != 1 {
+		t.Errorf("Panicked called %d times, want 1 (given up at once)", n)
+	}
+}
+
+// TestPanicRetriedByDefault: without PermanentPanics a panic is an error
+// like any other: retried, and given up at MaxDeliver.
+func TestPanicRetriedByDefault(t *testing.T) {
+	js, _ := setup(t)
+	var dl letters
+	var panics atomic.Int64
+	start(t, js, consume.Config{Workers: 1, MaxDeliver: 2, NakBase: time.Millisecond, DeadLetter: dl.hook,
+		Hooks: consume.Hooks{Panicked: func(any) { panics.Add(1) }}},
+		func(context.Context, jetstream.Msg) error { panic("boom") })
+	publish(t, js, 1, 0)
+	dl.wait(t, 1)
+	if n := panics.Load(); n != 2 {
+		t.Errorf("Panicked called %d times, want 2 (MaxDeliver)", n)
+	}
+}
+
+func TestRecreatesDeletedConsumer(t *testing.T) {
+	js, _ := setup(t)
+	var s seen
+	l, _ := start(t, js, consume.Config{Workers: 4, Heartbeat: 500 * time.Millisecond}, func(_ context.Context, m jetstream.Msg) error {
+		s.add(string(m.Data()))
+		return nil
+	})
+	natstest.WaitFor(t, 5*time.Second, l.Ready)
+	publish(t, js, 10, 0)
+	natstest.WaitFor(t, 5*time.Second, func() error {
+		if s.count() != 10 {
+			return fmt.Errorf("handled %d, want 10", s.count())
+		}
+		return nil
+	})
+	if err := js.DeleteConsumer(t.Context(), stream, durable); err != nil {
+		t.Fatal(err)
+	}
+	publish(t, js, 10, 10)
+	natstest.WaitFor(t, 15*time.Second, func() error {
+		if s.count() != 20 {
+			return fmt.Errorf("handled %d after consumer deletion, want 20", s.count())
+		}
+		return nil
+	})
+}
+
+func TestSurvivesServerRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("restarts a server")
+	}
+	dir := t.TempDir()
+	ns := natstest.RunServer(t, natstest.WithStoreDir(dir))
+	nc := natstest.Connect(t, ns)
+	js := natstest.JetStream(t, nc)
+	if err := ensure(t.Context(), js); err != nil {
+		t.Fatal(err)
+	}
+	var s seen
+	l, _ := start(t, js, consume.Config{Workers: 4, Heartbeat: 500 * time.Millisecond,
+		Ensure: func(ctx context.Context) error { return ensure(ctx, js) }},
+		func(_ context.Context, m jetstream.Msg) error {
+			s.add(string(m.Data()))
+			return nil
+		})
+	natstest.WaitFor(t, 5*time.Second, l.Ready)
+	publish(t, js, 10, 0)
+	natstest.WaitFor(t, 5*time.Second, func() error {
+		if s.count() != 10 {
+			return fmt.Errorf("handled %d, want 10", s.count())
+		}
+		return nil
+	})
+	natstest.Restart(t, ns, dir)
+	natstest.WaitFor(t, 10*time.Second, func() error {
+		if !nc.IsConnected() {
+			return errors.New("client not reconnected")
+		}
+		return nil
+	})
+	natstest.WaitFor(t, 10*time.Second, func() error {
+		_, err := js.Publish(t.Context(), subject, []byte("after"))
+		return err
+	})
+	natstest.WaitFor(t, 20*time.Second, func() error {
+		if s.count() != 11 {
+			return fmt.Errorf("handled %d after restart, want 11", s.count())
+		}
+		return nil
+	})
+}
+
+func TestShutdownFinishesInFlight(t *testing.T) {
+	js, _ := setup(t)
+	release := make(chan struct{})
+	started := make(chan struct{}, 1)
+	var s seen
+	_, stop := start(t, js, consume.Config{Workers: 1}, func(_ context.Context, m jetstream.Msg) error {
+		started <- struct{}{}
+		<-release
+		s.add(string(m.Data()))
+		return nil
+	})
+	publish(t, js, 1, 0)
+	<-started
+	stopped := make(chan struct{})
+	go func() { stop(); close(stopped) }()
+	select {
+	case <-stopped:
+		t.Fatal("Run returned while a handler was in flight")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	<-stopped
+	if s.count() != 1 {
+		t.Fatal("in-flight message not finished")
+	}
+	waitSettled(t, js)
+}
+
+// TestQueuedMessagesOutliveAckWait: a message waiting behind a slow one
+// with the same key must not be redelivered (to this or another replica) when
+// its ack wait runs out in the queue: it is handled exactly once.
+func TestQueuedMessagesOutliveAckWait(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits out several ack waits")
+	}
+	js, _ := setup(t)
+	var s seen
+	release := make(chan struct{})
+	h := func(_ context.Context, m jetstream.Msg) error {
+		if string(m.Data()) == "0" {
+			<-release // a slow send: longer than the ack wait
+		}
+		s.add(string(m.Data()))
+		return nil
+	}
+	cfg := consume.Config{Workers: 2, AckWait: 300 * time.Millisecond, Key: func(jetstream.Msg) string { return "one chat" }}
+	start(t, js, cfg, h)
+	start(t, js, cfg, h) // a second replica that would take redeliveries
+	publish(t, js, 5, 0)
+	// Hold the first message for several ack waits, then let it go.
+	time.AfterFunc(1500*time.Millisecond, func() { close(release) })
+	natstest.WaitFor(t, 10*time.Second, func() error {
+		if s.count() != 5 {
+			return fmt.Errorf("handled %d, want 5", s.count())
+		}
+		return nil
+	})
+	waitSettled(t, js)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, n := range s.m {
+		if n != 1 {
+			t.Errorf("message %s handled %d times, want 1", k, n)
+		}
+	}
+}
