@@ -69,6 +69,8 @@ Environment (besides each stage's own, see the README):
   RELAY_DEV=1               same as --dev
   RELAY_DEV_CONNECTOR_ADDR  dev connector listener (default 127.0.0.1:8090)
   GATEWAY_RELAY_URL         the connector (required unless --dev)
+  LOG_LEVEL, LOG_FORMAT     debug|info|warn|error; json|text (default: text on a
+                            terminal, json otherwise). Logs go to stderr.
 `)
 	}
 	if err := fs.Parse(args); err != nil {

@@ -23,10 +23,10 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if err != nil {
 		return err
 	}
-	addr := cmp.Or(cfg.HTTPAddr, defaultHTTPAddr)
-	cfg.HTTPAddr, cfg.Version = "", stage.Version // the lifecycle serves addr
-	return stage.Run(ctx, getenv, stdout, stage.Spec{Name: "ws-edge", HTTPAddr: addr, Config: cfg,
+	cfg.HTTPAddr, cfg.Version = cmp.Or(cfg.HTTPAddr, defaultHTTPAddr), stage.Version
+	return stage.Run(ctx, getenv, stdout, stage.Spec{Name: "ws-edge", HTTPAddr: cfg.HTTPAddr, Config: cfg,
 		New: func(d stage.Deps) (stage.Service, error) {
+			cfg.HTTPAddr = "" // the lifecycle serves it
 			return wsedge.New(cfg, wsedge.Deps{Log: d.Log, NC: d.NC, Registerer: d.Registerer})
 		}})
 }
