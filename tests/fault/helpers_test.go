@@ -22,7 +22,7 @@ const (
 
 func startConverter(t *testing.T, natsURL, name string) *relaytest.Proc {
 	t.Helper()
-	addr := relaytest.FreeAddr(t)
+	addr := natstest.FreeAddr(t)
 	return relaytest.StartProc(t, name, bins.Converter, addr, map[string]string{
 		"NATS_URL":                   natsURL,
 		"CONVERTER_HTTP_ADDR":        addr,
@@ -34,7 +34,7 @@ func startConverter(t *testing.T, natsURL, name string) *relaytest.Proc {
 
 func startEgress(t *testing.T, natsURL, name string, extra map[string]string) *relaytest.Proc {
 	t.Helper()
-	addr := relaytest.FreeAddr(t)
+	addr := natstest.FreeAddr(t)
 	env := map[string]string{
 		"NATS_URL":                natsURL,
 		"EGRESS_HTTP_ADDR":        addr,
@@ -53,7 +53,7 @@ func startEgress(t *testing.T, natsURL, name string, extra map[string]string) *r
 
 func startEdge(t *testing.T, dev *devconnector.Server, natsURL, name string) *relaytest.Proc {
 	t.Helper()
-	addr := relaytest.FreeAddr(t)
+	addr := natstest.FreeAddr(t)
 	return relaytest.StartProc(t, name, bins.WSEdge, addr, relaytest.EdgeEnv(dev, natsURL, addr, name))
 }
 

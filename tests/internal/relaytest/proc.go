@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/relaybus/relaybus/internal/natstest"
 	"github.com/relaybus/relaybus/internal/ops"
+	"github.com/relaybus/relaybus/pkg/natstest"
 )
 
 // Binaries are the paths of the stage binaries built by [Build].
@@ -50,17 +48,6 @@ func Build(dir string) (Binaries, error) {
 		Converter: filepath.Join(dir, "passthrough-converter"),
 		Egress:    filepath.Join(dir, "egress"),
 	}, nil
-}
-
-// FreeAddr returns a loopback host:port that was free a moment ago.
-func FreeAddr(tb testing.TB) string {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatalf("relaytest: free port: %v", err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // lockedBuffer is an io.Writer that may be read while a process writes it.
@@ -193,7 +180,7 @@ func (p *Proc) WaitReady(tb testing.TB, timeout time.Duration) {
 		if p.Exited() {
 			return fmt.Errorf("%s exited (%v):\n%s", p.Name, p.err, tail(p.Output(), 4096))
 		}
-		code, body, err := httpGet("http://" + p.HTTPAddr + "/readyz")
+		code, body, err := natstest.Get("http://" + p.HTTPAddr + "/readyz")
 		if err != nil {
 			return err
 		}
@@ -206,7 +193,7 @@ func (p *Proc) WaitReady(tb testing.TB, timeout time.Duration) {
 
 // Live reports whether the process's /healthz answers 200.
 func (p *Proc) Live() error {
-	code, body, err := httpGet("http://" + p.HTTPAddr + "/healthz")
+	code, body, err := natstest.Get("http://" + p.HTTPAddr + "/healthz")
 	if err != nil {
 		return err
 	}
@@ -226,18 +213,6 @@ func (p *Proc) Metric(tb testing.TB, name string, labels ...string) float64 {
 		tb.Fatalf("relaytest: %s /metrics: %v", p.Name, err)
 	}
 	return m.Sum(name, labels...)
-}
-
-var httpClient = &http.Client{Timeout: 5 * time.Second}
-
-func httpGet(url string) (int, string, error) {
-	resp, err := httpClient.Get(url)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), err
 }
 
 // MetricValue sums, in a Prometheus text exposition, the samples of metric

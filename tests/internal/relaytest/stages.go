@@ -2,16 +2,16 @@ package relaytest
 
 import (
 	"context"
-	"net/http"
-	"net/http/httptest"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/relaybus/relaybus/internal/bus"
 	"github.com/relaybus/relaybus/internal/devconnector"
+	"github.com/relaybus/relaybus/internal/ops"
+	"github.com/relaybus/relaybus/pkg/natstest"
 	"github.com/relaybus/relaybus/services/egress/egress"
 	"github.com/relaybus/relaybus/services/passthrough-converter/converter"
 	"github.com/relaybus/relaybus/services/ws-edge/wsedge"
@@ -106,7 +106,7 @@ func EgressConfig(b bus.Config) egress.Config {
 // Stage is an in-process stage with the registry its metrics go to.
 type Stage[S Prober] struct {
 	Service S
-	// Metrics receives the stage's metrics; read them with [GatherMetric].
+	// Metrics receives the stage's metrics; read them with [Stage.Metric].
 	Metrics *prometheus.Registry
 }
 
@@ -120,9 +120,11 @@ func (s Stage[S]) Live(ctx context.Context) error { return s.Service.Live(ctx) }
 // labels include every given pair (k1, v1, ...).
 func (s Stage[S]) Metric(tb testing.TB, name string, labels ...string) float64 {
 	tb.Helper()
-	rec := httptest.NewRecorder()
-	promhttp.HandlerFor(s.Metrics, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-	return MetricValue(rec.Body.String(), name, labels...)
+	m, err := ops.Gather(s.Metrics)
+	if err != nil {
+		tb.Fatalf("relaytest: gathering metrics: %v", err)
+	}
+	return m.Sum(name, labels...)
 }
 
 // RunEdge runs ws-edge in-process on its own connection to natsURL until
@@ -134,7 +136,7 @@ func RunEdge(tb testing.TB, cfg wsedge.Config, natsURL string) Stage[*wsedge.Ser
 	if err != nil {
 		tb.Fatalf("relaytest: ws-edge: %v", err)
 	}
-	runStage(tb, "ws-edge", svc.Run)
+	natstest.Go(tb, "ws-edge", svc.Run)
 	return Stage[*wsedge.Service]{svc, reg}
 }
 
@@ -146,7 +148,7 @@ func RunConverter(tb testing.TB, cfg converter.Config, natsURL string) Stage[*co
 	if err != nil {
 		tb.Fatalf("relaytest: converter: %v", err)
 	}
-	runStage(tb, "converter", svc.Run)
+	natstest.Go(tb, "converter", svc.Run)
 	return Stage[*converter.Service]{svc, reg}
 }
 
@@ -158,26 +160,8 @@ func RunEgress(tb testing.TB, cfg egress.Config, natsURL string) Stage[*egress.S
 	if err != nil {
 		tb.Fatalf("relaytest: egress: %v", err)
 	}
-	runStage(tb, "egress", svc.Run)
+	natstest.Go(tb, "egress", svc.Run)
 	return Stage[*egress.Service]{svc, reg}
-}
-
-func runStage(tb testing.TB, name string, run func(context.Context) error) {
-	tb.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx) }()
-	tb.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				tb.Errorf("%s: Run = %v, want nil", name, err)
-			}
-		case <-time.After(30 * time.Second):
-			tb.Errorf("%s: Run did not return within 30s of cancel", name)
-		}
-	})
 }
 
 // Prober is the health surface every stage has.
@@ -189,7 +173,17 @@ type Prober interface {
 // WaitReady waits until every stage is ready.
 func WaitReady(tb testing.TB, timeout time.Duration, stages ...Prober) {
 	tb.Helper()
-	waitProbe(tb, timeout, "ready", func(p Prober, ctx context.Context) error { return p.Ready(ctx) }, stages)
+	deadline := time.Now().Add(timeout)
+	for i, p := range stages {
+		natstest.WaitFor(tb, time.Until(deadline), func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			if err := p.Ready(ctx); err != nil {
+				return fmt.Errorf("stage %d not ready: %w", i, err)
+			}
+			return nil
+		})
+	}
 }
 
 // CheckLive fails the test unless every stage is live and ready now.
@@ -204,24 +198,5 @@ func CheckLive(tb testing.TB, stages ...Prober) {
 			tb.Errorf("stage %d: Ready = %v, want nil", i, err)
 		}
 		cancel()
-	}
-}
-
-func waitProbe(tb testing.TB, timeout time.Duration, what string, probe func(Prober, context.Context) error, stages []Prober) {
-	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	for i, p := range stages {
-		for {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			err := probe(p, ctx)
-			cancel()
-			if err == nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				tb.Fatalf("relaytest: stage %d not %s within %v: %v", i, what, timeout, err)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
 	}
 }
