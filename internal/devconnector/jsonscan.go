@@ -18,17 +18,12 @@ func keyIs(key []byte, name string) bool { return jsonscan.KeyIs(key, name, fals
 // else is "".
 func scalar(raw []byte) string {
 	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return ""
-	}
-	switch c := raw[0]; {
-	case c == '"':
+	if len(raw) > 0 && raw[0] == '"' {
 		s, _ := jsonscan.Unquote(raw)
 		return s
-	case c == '-' || c >= '0' && c <= '9':
-		if end, st := jsonscan.Number(raw, 0); st == jsonscan.OK && end == len(raw) {
-			return string(raw)
-		}
+	}
+	if end, st := jsonscan.Number(raw, 0); st == jsonscan.OK && end == len(raw) && end > 0 {
+		return string(raw)
 	}
 	return ""
 }
