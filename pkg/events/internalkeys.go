@@ -2,9 +2,10 @@ package events
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"strings"
+
+	"github.com/relaybus/relaybus/pkg/events/jsonscan"
 )
 
 // InternalKeyPrefix starts every metadata key that is the gateway's own
@@ -28,29 +29,24 @@ func StripInternalMetadata(action []byte) ([]byte, int, error) {
 	if !bytes.Contains(action, []byte(`"_`)) && !bytes.Contains(action, []byte(`\u005`)) {
 		return action, 0, nil
 	}
-	top, err := objectMembers(action)
-	if err != nil {
-		return nil, 0, err
+	var top []member
+	if !jsonscan.Members(action, func(k, v []byte, _, _ int) { top = append(top, member{k, v}) }) {
+		return nil, 0, errors.New("not one JSON object")
 	}
 	removed := 0
 	for i := range top {
-		if top[i].key != "metadata" {
+		if !jsonscan.KeyIs(top[i].key, "metadata", false) || bytes.Equal(top[i].value, []byte("null")) {
 			continue
 		}
-		if bytes.Equal(bytes.TrimSpace(top[i].value), []byte("null")) {
-			continue
-		}
-		md, err := objectMembers(top[i].value)
-		if err != nil {
-			return nil, 0, errors.New("metadata: " + err.Error())
-		}
-		kept := md[:0]
-		for _, m := range md {
-			if IsInternalKey(m.key) {
+		var kept []member
+		if !jsonscan.Members(top[i].value, func(k, v []byte, _, _ int) {
+			if name, _ := jsonscan.Unquote(k); IsInternalKey(name) {
 				removed++
-				continue
+				return
 			}
-			kept = append(kept, m)
+			kept = append(kept, member{k, v})
+		}) {
+			return nil, 0, errors.New("metadata: not a JSON object")
 		}
 		top[i].value = appendMembers(nil, kept)
 	}
@@ -60,50 +56,9 @@ func StripInternalMetadata(action []byte) ([]byte, int, error) {
 	return appendMembers(make([]byte, 0, len(action)), top), removed, nil
 }
 
-// member is one key of a JSON object: its raw key (as written, quotes
-// included), its decoded name and its raw value.
-type member struct {
-	raw   json.RawMessage
-	key   string
-	value json.RawMessage
-}
-
-// objectMembers splits a JSON object into its members, in order.
-func objectMembers(b []byte) ([]member, error) {
-	d := json.NewDecoder(bytes.NewReader(b))
-	tok, err := d.Token()
-	if err != nil {
-		return nil, err
-	}
-	if delim, ok := tok.(json.Delim); !ok || delim != '{' {
-		return nil, errors.New("not a JSON object")
-	}
-	var out []member
-	for d.More() {
-		start := d.InputOffset()
-		tok, err := d.Token()
-		if err != nil {
-			return nil, err
-		}
-		key, ok := tok.(string)
-		if !ok {
-			return nil, errors.New("object key is not a string")
-		}
-		raw := bytes.TrimLeft(b[start:d.InputOffset()], " \t\r\n,")
-		var v json.RawMessage
-		if err := d.Decode(&v); err != nil {
-			return nil, err
-		}
-		out = append(out, member{raw: raw, key: key, value: v})
-	}
-	if _, err := d.Token(); err != nil {
-		return nil, err
-	}
-	if len(trimJSONSpace(b[d.InputOffset():])) != 0 {
-		return nil, errors.New("trailing data after the JSON object")
-	}
-	return out, nil
-}
+// member is one member of a JSON object: its raw key literal (quotes
+// included) and its raw value.
+type member struct{ key, value []byte }
 
 // appendMembers writes members as a compact JSON object.
 func appendMembers(dst []byte, ms []member) []byte {
@@ -112,7 +67,7 @@ func appendMembers(dst []byte, ms []member) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = append(dst, m.raw...)
+		dst = append(dst, m.key...)
 		dst = append(dst, ':')
 		dst = append(dst, m.value...)
 	}
