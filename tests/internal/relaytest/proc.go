@@ -214,14 +214,3 @@ func (p *Proc) Metric(tb testing.TB, name string, labels ...string) float64 {
 	}
 	return m.Sum(name, labels...)
 }
-
-// MetricValue sums, in a Prometheus text exposition, the samples of metric
-// name whose labels include every given pair (k1, v1, k2, v2, ...): see
-// [ops.Metrics.Sum]. An exposition that does not parse sums to 0.
-func MetricValue(exposition, name string, labels ...string) float64 {
-	m, err := ops.ParseMetrics(strings.NewReader(exposition))
-	if err != nil {
-		return 0
-	}
-	return m.Sum(name, labels...)
-}
