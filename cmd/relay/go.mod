@@ -8,7 +8,6 @@ require (
 	github.com/prometheus/procfs v0.22.0
 	github.com/relaybus/relaybus/internal v0.0.0-00010101000000-000000000000
 	github.com/relaybus/relaybus/pkg v0.0.0-00010101000000-000000000000
-	github.com/relaybus/relaybus/pkg/agent v0.0.0-00010101000000-000000000000
 	github.com/relaybus/relaybus/services/egress v0.0.0-00010101000000-000000000000
 	github.com/relaybus/relaybus/services/passthrough-converter v0.0.0-00010101000000-000000000000
 	github.com/relaybus/relaybus/services/ws-edge v0.0.0-00010101000000-000000000000
@@ -50,5 +49,3 @@ replace github.com/relaybus/relaybus/services/ws-edge => ../../services/ws-edge
 replace github.com/relaybus/relaybus/services/passthrough-converter => ../../services/passthrough-converter
 
 replace github.com/relaybus/relaybus/services/egress => ../../services/egress
-
-replace github.com/relaybus/relaybus/pkg/agent => ../../pkg/agent

@@ -5,7 +5,6 @@ go 1.26.8
 require (
 	github.com/nats-io/nats.go v1.55.0
 	github.com/relaybus/relaybus/pkg v0.0.0-00010101000000-000000000000
-	github.com/relaybus/relaybus/pkg/agent v0.0.0-00010101000000-000000000000
 )
 
 require (
@@ -19,7 +18,3 @@ require (
 )
 
 replace github.com/relaybus/relaybus/pkg => ../../pkg
-
-replace github.com/relaybus/relaybus/pkg/agent => ../../pkg/agent
-
-replace github.com/relaybus/relaybus/internal => ../../internal

@@ -144,7 +144,7 @@ func RunEdge(tb testing.TB, cfg wsedge.Config, natsURL string) Stage[*wsedge.Ser
 func RunConverter(tb testing.TB, cfg converter.Config, natsURL string) Stage[*converter.Service] {
 	tb.Helper()
 	reg := prometheus.NewRegistry()
-	svc, err := converter.New(cfg, converter.Deps{Log: Logger(tb).With("stage", "converter"), NC: Connect(tb, natsURL, "converter"), Registerer: reg})
+	svc, err := converter.New(cfg, converter.Deps{Log: Logger(tb).With("stage", "converter"), NC: Connect(tb, natsURL, "passthrough-converter"), Registerer: reg})
 	if err != nil {
 		tb.Fatalf("relaytest: converter: %v", err)
 	}
