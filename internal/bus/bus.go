@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/relaybus/relaybus/internal/envconf"
+	"github.com/relaybus/relaybus/pkg/backoff"
 	"github.com/relaybus/relaybus/pkg/events"
 )
 
@@ -284,10 +285,10 @@ func Check(ctx context.Context, js jetstream.JetStream, c Config) error {
 }
 
 // EnsureRetry calls Ensure until it succeeds, backing off from 100 ms to
-// 5 s and logging each failure at Warn, so that a stage can start before its
+// 5 s (with jitter, package backoff) and logging each failure at Warn, so that a stage can start before its
 // NATS server. It reports false when ctx ended first.
 func EnsureRetry(ctx context.Context, js jetstream.JetStream, c Config, log *slog.Logger) bool {
-	delay := 100 * time.Millisecond
+	ladder := backoff.New(100*time.Millisecond, 5*time.Second, nil)
 	for {
 		ectx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		err := Ensure(ectx, js, c)
@@ -298,14 +299,10 @@ func EnsureRetry(ctx context.Context, js jetstream.JetStream, c Config, log *slo
 		if ctx.Err() != nil {
 			return false
 		}
+		delay := ladder.Next()
 		log.Warn("ensuring streams failed, retrying", "err", err, "retry_in", delay)
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !backoff.Sleep(ctx, delay) {
 			return false
-		case <-t.C:
 		}
-		delay = min(2*delay, 5*time.Second)
 	}
 }
