@@ -190,7 +190,13 @@ func Drain(nc *nats.Conn, timeout time.Duration) error {
 	if nc.IsClosed() {
 		return nil
 	}
-	if err := nc.Drain(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+	switch err := nc.Drain(); {
+	case errors.Is(err, nats.ErrConnectionReconnecting):
+		// Not connected (never, or not now): nothing can be flushed, and
+		// stopping while NATS is unreachable is an orderly stop.
+		nc.Close()
+		return nil
+	case err != nil && !errors.Is(err, nats.ErrConnectionClosed):
 		nc.Close()
 		return fmt.Errorf("draining nats: %w", err)
 	}

@@ -129,3 +129,27 @@ func TestConnectionLogsNeverCarryTheCredentials(t *testing.T) {
 		})
 	}
 }
+
+// TestDrainWhileUnreachable: stopping a stage that never reached NATS is an
+// orderly stop, not an error (the binary exits 0 on SIGTERM).
+func TestDrainWhileUnreachable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	nc, err := natsconn.Connect(natsconn.Config{URL: "nats://" + addr}, "drain-test", slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nc.IsConnected() {
+		t.Fatal("connected to a port nothing listens on")
+	}
+	if err := natsconn.Drain(nc, time.Second); err != nil {
+		t.Errorf("Drain = %v, want nil", err)
+	}
+	if !nc.IsClosed() {
+		t.Error("connection not closed after Drain")
+	}
+}
