@@ -14,6 +14,7 @@ import (
 
 	"github.com/relaybus/relaybus/internal/bus"
 	"github.com/relaybus/relaybus/internal/consume"
+	"github.com/relaybus/relaybus/internal/ops"
 	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/pkg/natstest"
 )
@@ -53,33 +54,15 @@ func start(t testing.TB, js jetstream.JetStream, cfg consume.Config, h consume.H
 	return l, reg
 }
 
-// metric returns the value of a counter of reg whose labels include the
-// given pairs (k1, v1, ...).
+// metric sums reg's series of name whose labels include the given pairs
+// (k1, v1, ...).
 func metric(t *testing.T, reg *prometheus.Registry, name string, labels ...string) float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
+	m, err := ops.Gather(reg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	series:
-		for _, m := range mf.GetMetric() {
-			have := map[string]string{}
-			for _, lp := range m.GetLabel() {
-				have[lp.GetName()] = lp.GetValue()
-			}
-			for i := 0; i+1 < len(labels); i += 2 {
-				if have[labels[i]] != labels[i+1] {
-					continue series
-				}
-			}
-			return m.GetCounter().GetValue()
-		}
-	}
-	return 0
+	return m.Sum(name, labels...)
 }
 
 // counter counts handler calls per payload.

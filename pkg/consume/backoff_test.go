@@ -47,7 +47,7 @@ func (h retryLog) WithGroup(g string) slog.Handler { return retryLog{h.next.With
 // delay again, not after the doubled one. Each delay is reported through
 // the log and the Lost hook alike, shortened by up to backoff.Jitter.
 func TestBackoffStartsOverAfterStablePeriod(t *testing.T) {
-	js, _ := setup(t)
+	js, _, _ := setup(t)
 	retries := make(chan time.Duration, 16)
 	hooked := make(chan time.Duration, 16)
 	log := slog.New(retryLog{natstest.Logger(t).Handler(), retries})

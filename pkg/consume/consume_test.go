@@ -53,15 +53,16 @@ func ensure(ctx context.Context, js jetstream.JetStream) error {
 	return err
 }
 
-func setup(t *testing.T, opts ...natstest.Option) (jetstream.JetStream, *nats.Conn) {
+// setup starts a server (restartable) with the stream.
+func setup(t *testing.T) (jetstream.JetStream, *nats.Conn, *natstest.NATS) {
 	t.Helper()
-	ns := natstest.RunServer(t, opts...)
-	nc := natstest.Connect(t, ns)
+	n := natstest.StartNATS(t)
+	nc := natstest.Connect(t, n.Server)
 	js := natstest.JetStream(t, nc)
 	if err := ensure(t.Context(), js); err != nil {
 		t.Fatal(err)
 	}
-	return js, nc
+	return js, nc, n
 }
 
 func publish(t *testing.T, js jetstream.JetStream, n int, from int) {
@@ -148,7 +149,7 @@ func (d *letters) wait(t *testing.T, n int) ([]string, []error) {
 }
 
 func TestHandlesEveryMessageOnce(t *testing.T) {
-	js, _ := setup(t)
+	js, _, _ := setup(t)
 	var s seen
 	_, stop := start(t, js, consume.Config{Workers: 8}, func(_ context.Context, m jetstream.Msg) error {
 		s.add(string(m.Data()))
@@ -173,7 +174,7 @@ func TestHandlesEveryMessageOnce(t *testing.T) {
 }
 
 func TestKeyKeepsOrder(t *testing.T) {
-	js, _ := setup(t)
+	js, _, _ := setup(t)
 	var mu sync.Mutex
 	var got []int
 	_, stop := start(t, js, consume.Config{Workers: 8, Key: func(jetstream.Msg) string { return "one chat" }}, func(_ context.Context, m jetstream.Msg) error {
@@ -201,7 +202,7 @@ func TestKeyKeepsOrder(t *testing.T) {
 }
 
 func TestPermanentErrorGivesUp(t *testing.T) {
-	js, _ := setup(t)
+	js, _, _ := setup(t)
 	var s seen
 	var dl letters
 	bad := errors.New("three is bad")
@@ -227,7 +228,7 @@ func TestPermanentErrorGivesUp(t *testing.T) {
 }
 
 func TestRetriesThenGivesUpAtMaxDeliver(t *testing.T) {
-	js, _ := setup(t)
+	js, _, _ := setup(t)
 	var s seen
 	var dl letters
 	start(t, js, consume.Config{Workers: 2, MaxDeliver: 3, NakBase: time.Millisecond, NakMax: 5 * time.Millisecond, DeadLetter: dl.hook},
@@ -248,7 +249,7 @@ func TestRetriesThenGivesUpAtMaxDeliver(t *testing.T) {
 // TestDeadLetterFailureRedelivers: a message whose dead letter could not
 // be stored is not lost: it comes again and is given up once storing works.
 func TestDeadLetterFailureRedelivers(t *testing.T) {
-	js, _ := setup(t)
+	js, _, _ := setup(t)
 	var dl letters
 	var failures atomic.Int64
 	hook := func(ctx context.Context, m jetstream.Msg, cause error) error {
@@ -268,7 +269,7 @@ func TestDeadLetterFailureRedelivers(t *testing.T) {
 }
 
 func TestTransientErrorRecovers(t *testing.T) {
-	js, _ := setup(t)
+	js, _, _ := setup(t)
 	var s seen
 	var dl letters
 	start(t, js, consume.Config{Workers: 2, NakBase: time.Millisecond, DeadLetter: dl.hook}, func(_ context.Context, m jetstream.Msg) error {
@@ -291,7 +292,7 @@ func TestTransientErrorRecovers(t *testing.T) {
 }
 
 func TestPanicIsContained(t *testing.T) {
-	js, _ := setup(t)
+	js, _, _ := setup(t)
 	var s seen
 	var dl letters
 	var panics atomic.Int64
@@ -326,7 +327,7 @@ func TestPanicIsContained(t *testing.T) {
 // TestPanicRetriedByDefault: without PermanentPanics a panic is an error
 // like any other: retried, and given up at MaxDeliver.
 func TestPanicRetriedByDefault(t *testing.T) {
-	js, _ := setup(t)
+	js, _, _ := setup(t)
 	var dl letters
 	var panics atomic.Int64
 	start(t, js, consume.Config{Workers: 1, MaxDeliver: 2, NakBase: time.Millisecond, DeadLetter: dl.hook,
@@ -340,7 +341,7 @@ func TestPanicRetriedByDefault(t *testing.T) {
 }
 
 func TestRecreatesDeletedConsumer(t *testing.T) {
-	js, _ := setup(t)
+	js, _, _ := setup(t)
 	var s seen
 	l, _ := start(t, js, consume.Config{Workers: 4, Heartbeat: 500 * time.Millisecond}, func(_ context.Context, m jetstream.Msg) error {
 		s.add(string(m.Data()))
@@ -370,13 +371,7 @@ func TestSurvivesServerRestart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("restarts a server")
 	}
-	dir := t.TempDir()
-	ns := natstest.RunServer(t, natstest.WithStoreDir(dir))
-	nc := natstest.Connect(t, ns)
-	js := natstest.JetStream(t, nc)
-	if err := ensure(t.Context(), js); err != nil {
-		t.Fatal(err)
-	}
+	js, nc, n := setup(t)
 	var s seen
 	l, _ := start(t, js, consume.Config{Workers: 4, Heartbeat: 500 * time.Millisecond,
 		Ensure: func(ctx context.Context) error { return ensure(ctx, js) }},
@@ -392,7 +387,7 @@ func TestSurvivesServerRestart(t *testing.T) {
 		}
 		return nil
 	})
-	natstest.Restart(t, ns, dir)
+	n.Restart(t)
 	natstest.WaitFor(t, 10*time.Second, func() error {
 		if !nc.IsConnected() {
 			return errors.New("client not reconnected")
@@ -412,7 +407,7 @@ func TestSurvivesServerRestart(t *testing.T) {
 }
 
 func TestShutdownFinishesInFlight(t *testing.T) {
-	js, _ := setup(t)
+	js, _, _ := setup(t)
 	release := make(chan struct{})
 	started := make(chan struct{}, 1)
 	var s seen
@@ -446,7 +441,7 @@ func TestQueuedMessagesOutliveAckWait(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits out several ack waits")
 	}
-	js, _ := setup(t)
+	js, _, _ := setup(t)
 	var s seen
 	release := make(chan struct{})
 	h := func(_ context.Context, m jetstream.Msg) error {

@@ -3,8 +3,6 @@ package wsedge_test
 import (
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -18,36 +16,14 @@ import (
 	"github.com/relaybus/relaybus/services/ws-edge/wsedge"
 )
 
-// freeAddr returns a loopback address nobody listens on right now.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
-	return addr
-}
-
-func get(url string) (int, string, error) {
-	resp, err := http.Get(url)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), err
-}
-
 func TestOpsEndpoints(t *testing.T) {
-	addr := freeAddr(t)
+	addr := natstest.FreeAddr(t)
 	h := start(t, func(c *wsedge.Config) { c.HTTPAddr = addr })
 	base := "http://" + addr
 	p := h.conn.accept(5 * time.Second)
 	p.expect("hello")
 	natstest.WaitFor(t, 5*time.Second, func() error {
-		code, body, err := get(base + "/readyz")
+		code, body, err := natstest.Get(base + "/readyz")
 		if err != nil {
 			return err
 		}
@@ -58,16 +34,16 @@ func TestOpsEndpoints(t *testing.T) {
 	})
 	p.send(descriptorFrame("relay"), inboundFrame("", "x"))
 	natstest.WaitFor(t, 5*time.Second, func() error {
-		if code, body, err := get(base + "/readyz"); err != nil || code != http.StatusOK {
+		if code, body, err := natstest.Get(base + "/readyz"); err != nil || code != http.StatusOK {
 			return fmt.Errorf("/readyz = %d %q %v, want 200", code, body, err)
 		}
 		return nil
 	})
-	if code, _, err := get(base + "/healthz"); err != nil || code != http.StatusOK {
+	if code, _, err := natstest.Get(base + "/healthz"); err != nil || code != http.StatusOK {
 		t.Errorf("/healthz = %d %v, want 200", code, err)
 	}
 	h.streamMsgs(events.RawStream, rawInbound, 1)
-	_, metrics, err := get(base + "/metrics")
+	_, metrics, err := natstest.Get(base + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
