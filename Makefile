@@ -33,7 +33,7 @@ tidy:
 	for m in $$(go list -m -f '{{.Dir}}'); do (cd $$m && go mod tidy); done
 
 fuzz:
-	cd pkg && go test -run '^$$' -fuzz FuzzDecodeFrame -fuzztime 30s ./events
+	cd pkg && go test -run '^$$' -fuzz FuzzDecodeFrame -fuzztime 30s ./wire
 
 up:
 	docker compose up --build

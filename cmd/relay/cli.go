@@ -76,7 +76,7 @@ func runTail(ctx context.Context, args []string, getenv func(string) string, std
 		if v == "" {
 			return "*"
 		}
-		return events.Token(v)
+		return events.SubjectToken(v)
 	}
 	filters := []string{"relay.inbound.message." + tok(*platform) + "." + tok(*chat)}
 	if *interrupts {

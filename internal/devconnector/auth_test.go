@@ -10,7 +10,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/relaybus/relaybus/internal/devconnector"
-	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/pkg/wire"
 )
 
 func TestAuth(t *testing.T) {
@@ -23,13 +23,13 @@ func TestAuth(t *testing.T) {
 		wantReason string // "" = accepted
 		wantID     string
 	}{
-		{name: "OK", gateways: gateways, token: events.MintTokenAt("gw-x", "secret-x", clock.Now(), events.TokenTTL), wantID: "gw-x"},
-		{name: "OKNeverExpires", gateways: gateways, token: events.MintToken("gw-y", "secret-y", 0), wantID: "gw-y"},
-		{name: "WrongSecret", gateways: gateways, token: events.MintToken("gw-x", "secret-y", 0), wantReason: "unauthorized"},
-		{name: "UnknownGateway", gateways: gateways, token: events.MintToken("gw-z", "secret-x", 0), wantReason: "unauthorized"},
+		{name: "OK", gateways: gateways, token: wire.MintTokenAt("gw-x", "secret-x", clock.Now(), wire.TokenTTL), wantID: "gw-x"},
+		{name: "OKNeverExpires", gateways: gateways, token: wire.MintToken("gw-y", "secret-y", 0), wantID: "gw-y"},
+		{name: "WrongSecret", gateways: gateways, token: wire.MintToken("gw-x", "secret-y", 0), wantReason: "unauthorized"},
+		{name: "UnknownGateway", gateways: gateways, token: wire.MintToken("gw-z", "secret-x", 0), wantReason: "unauthorized"},
 		{name: "Garbage", gateways: gateways, token: "not a token", wantReason: "unauthorized"},
 		{name: "NoToken", gateways: gateways, wantReason: "unauthorized"},
-		{name: "Expired", gateways: gateways, token: events.MintToken("gw-x", "secret-x", clock.Now().Add(-time.Second).Unix()), wantReason: "expired"},
+		{name: "Expired", gateways: gateways, token: wire.MintToken("gw-x", "secret-x", clock.Now().Add(-time.Second).Unix()), wantReason: "expired"},
 		{name: "Unauthenticated", token: ""},
 		{name: "UnauthenticatedIgnoresToken", token: "whatever"},
 	}
@@ -93,8 +93,8 @@ func TestReplacedConnection(t *testing.T) {
 		t.Fatalf("first socket close = %v (err %v), want %d replaced", ce, first.err, devconnector.CloseReplaced)
 	}
 	second.hello("discord", "app1")
-	id := s.Emit(events.FrameInbound, map[string]any{"event": map[string]any{"text": "hi"}})
-	if f := second.expect(events.FrameInbound); f.BufferID != id {
+	id := s.Emit(wire.FrameInbound, map[string]any{"event": map[string]any{"text": "hi"}})
+	if f := second.expect(wire.FrameInbound); f.BufferID != id {
 		t.Errorf("second socket got bufferId %q, want %q", f.BufferID, id)
 	}
 	if st := s.State(); st.Connections != 2 || !st.Connected {
@@ -139,8 +139,8 @@ func TestDropConnection(t *testing.T) {
 
 func TestAuthSchemeCaseInsensitive(t *testing.T) {
 	s := newServer(t, devconnector.Config{Gateways: map[string]string{"gw": "s3cret"}})
-	u, _ := events.DialURL(s.URL())
-	h := http.Header{"Authorization": {"bearer " + events.MintToken("gw", "s3cret", 0)}}
+	u, _ := wire.DialURL(s.URL())
+	h := http.Header{"Authorization": {"bearer " + wire.MintToken("gw", "s3cret", 0)}}
 	ws, resp, err := websocket.DefaultDialer.Dial(u, h)
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/relaybus/relaybus/internal/devconnector"
 	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/pkg/wire"
 )
 
 // cpuTime is the process's user+system CPU time so far.
@@ -32,7 +33,7 @@ func report(b *testing.B, start time.Time, cpu0 time.Duration) {
 // benchGateway is a bare gateway for benchmarks: no per-frame channels.
 func benchGateway(b *testing.B, s *devconnector.Server) *websocket.Conn {
 	b.Helper()
-	u, _ := events.DialURL(s.URL())
+	u, _ := wire.DialURL(s.URL())
 	ws, resp, err := websocket.DefaultDialer.Dial(u, nil)
 	if err != nil {
 		b.Fatal(err)
@@ -78,7 +79,7 @@ func BenchmarkDeliverAck(b *testing.B) {
 	}
 	b.Cleanup(func() { s.Close() })
 	ws := benchGateway(b, s)
-	_ = ws.WriteMessage(websocket.TextMessage, events.AppendHello(nil, "discord", "a"))
+	_ = ws.WriteMessage(websocket.TextMessage, wire.AppendHello(nil, "discord", "a"))
 
 	done := make(chan error, 1)
 	go func() {
@@ -98,7 +99,7 @@ func BenchmarkDeliverAck(b *testing.B) {
 				id := line[i+len(`"bufferId":"`):]
 				f.BufferID = string(id[:bytes.IndexByte(id, '"')])
 			}
-			acks = events.AppendInboundAck(acks, f.BufferID)
+			acks = wire.AppendInboundAck(acks, f.BufferID)
 			n++
 			if len(acks) > 32<<10 || n == b.N {
 				if err := ws.WriteMessage(websocket.TextMessage, acks); err != nil {
@@ -114,7 +115,7 @@ func BenchmarkDeliverAck(b *testing.B) {
 	b.ResetTimer()
 	start, cpu0 := time.Now(), cpuTime()
 	for range b.N {
-		if _, err := s.EmitContext(b.Context(), events.FrameInbound, map[string]any{"event": event}); err != nil {
+		if _, err := s.EmitContext(b.Context(), wire.FrameInbound, map[string]any{"event": event}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -156,7 +157,7 @@ func BenchmarkOutbound(b *testing.B) {
 	start, cpu0 := time.Now(), cpuTime()
 	var batch []byte
 	for i := range b.N {
-		batch = events.AppendOutbound(batch, fmt.Sprintf("%032x", i), action, "discord", "a")
+		batch = wire.AppendOutbound(batch, fmt.Sprintf("%032x", i), action, "discord", "a")
 		if len(batch) > 16<<10 || i == b.N-1 {
 			if err := ws.WriteMessage(websocket.TextMessage, batch); err != nil {
 				b.Fatal(err)
@@ -182,7 +183,7 @@ func BenchmarkForwardInteraction(b *testing.B) {
 	}
 	b.Cleanup(func() { s.Close() })
 	ws := benchGateway(b, s)
-	_ = ws.WriteMessage(websocket.TextMessage, events.AppendHello(nil, "discord", "a"))
+	_ = ws.WriteMessage(websocket.TextMessage, wire.AppendHello(nil, "discord", "a"))
 	done := make(chan error, 1)
 	go func() {
 		n := 0
@@ -193,7 +194,7 @@ func BenchmarkForwardInteraction(b *testing.B) {
 				return true
 			}
 			id := line[i+len(`"bufferId":"`):]
-			acks = events.AppendInboundAck(acks, string(id[:bytes.IndexByte(id, '"')]))
+			acks = wire.AppendInboundAck(acks, string(id[:bytes.IndexByte(id, '"')]))
 			n++
 			if len(acks) > 32<<10 || n == b.N {
 				if err := ws.WriteMessage(websocket.TextMessage, acks); err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/relaybus/relaybus/internal/devconnector"
 	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/pkg/wire"
 )
 
 func TestCloseLeavesNoGoroutines(t *testing.T) {
@@ -38,7 +39,7 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 		waitErr <- err
 	}()
 	post(t, s, "/inbound", "application/json", `{"text":"x"}`)
-	second.expect(events.FrameInbound)
+	second.expect(wire.FrameInbound)
 
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
@@ -80,7 +81,7 @@ func TestCloseWithUnresponsivePeerIsBounded(t *testing.T) {
 	if err := s.Start(); err != nil {
 		t.Fatal(err)
 	}
-	u, _ := events.DialURL(s.URL())
+	u, _ := wire.DialURL(s.URL())
 	// A peer that never reads, so never echoes the close frame.
 	ws, resp, err := websocket.DefaultDialer.Dial(u, nil)
 	if err != nil {
@@ -120,10 +121,10 @@ func TestConcurrentUse(t *testing.T) {
 		for n < emitters*perEmit+10 || results < outbound {
 			r := g.next()
 			switch r.frame.Type {
-			case events.FrameInbound, events.FramePassthroughForward:
+			case wire.FrameInbound, wire.FramePassthroughForward:
 				g.ack(r.frame.BufferID)
 				n++
-			case events.FrameOutboundResult:
+			case wire.FrameOutboundResult:
 				results++
 			}
 		}
@@ -135,14 +136,14 @@ func TestConcurrentUse(t *testing.T) {
 				if e == 0 && i < 10 {
 					post(t, s, "/interactions?bot_id=a", "application/json", fmt.Sprintf(`{"id":"i%d","type":2,"token":"t","guild_id":"g","channel_id":"c%d","member":{"user":{"id":"u"}},"data":{"name":"x"}}`, i, i))
 				}
-				s.Emit(events.FrameInbound, map[string]any{"event": map[string]any{"text": fmt.Sprint(e, i)}})
+				s.Emit(wire.FrameInbound, map[string]any{"event": map[string]any{"text": fmt.Sprint(e, i)}})
 			}
 		})
 	}
 	wg.Go(func() {
 		for i := range outbound {
 			a, _ := (&events.Action{Op: "typing", ChatID: "x"}).AppendJSON(nil)
-			g.sendText(string(events.AppendOutbound(nil, fmt.Sprint("r", i), a, "", "")))
+			g.sendText(string(wire.AppendOutbound(nil, fmt.Sprint("r", i), a, "", "")))
 		}
 	})
 	wg.Go(func() {

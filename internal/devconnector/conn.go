@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/pkg/wire"
 )
 
 // outMsg is one unbuffered outgoing frame; raw ones are written alone and
@@ -64,7 +65,7 @@ func (s *Server) handleRelay(w http.ResponseWriter, r *http.Request) {
 	ws.SetReadLimit(maxFrameBytes)
 	if authErr != nil {
 		reason := "unauthorized"
-		if errors.Is(authErr, events.ErrTokenExpired) {
+		if errors.Is(authErr, wire.ErrTokenExpired) {
 			reason = "expired"
 		}
 		s.mu.Lock()
@@ -119,7 +120,7 @@ func (s *Server) authenticate(r *http.Request) (string, error) {
 	}
 	token := h[len(scheme):]
 	lookup := func(id string) (string, bool) { secret, ok := s.cfg.Gateways[id]; return secret, ok }
-	id, _, err := events.VerifyToken(strings.TrimSpace(token), lookup, s.cfg.Now())
+	id, _, err := wire.VerifyToken(strings.TrimSpace(token), lookup, s.cfg.Now())
 	return id, err
 }
 

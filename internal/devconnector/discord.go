@@ -6,7 +6,7 @@ import (
 	"strconv"
 
 	"github.com/relaybus/relaybus/pkg/events"
-	"github.com/relaybus/relaybus/pkg/events/jsonscan"
+	"github.com/relaybus/relaybus/pkg/wire/jsonscan"
 )
 
 // interactionPing is Discord's PING interaction type, answered inline.

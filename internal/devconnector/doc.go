@@ -12,7 +12,7 @@
 // # The gateway socket
 //
 // GET /relay upgrades to a WebSocket. When [Config.Gateways] is not empty the
-// upgrade must carry `Authorization: Bearer <token>` (events.MintToken); a
+// upgrade must carry `Authorization: Bearer <token>` (wire.MintToken); a
 // missing, malformed or wrongly signed token is accepted at the HTTP level
 // and then closed with close code 4401 and reason "unauthorized" ("expired"
 // when the token merely aged out), exactly as the hosted connector does. With

@@ -7,7 +7,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/relaybus/relaybus/internal/devconnector"
-	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/pkg/wire"
 )
 
 func TestGatewayFraming(t *testing.T) {
@@ -74,16 +74,16 @@ func TestLargeFrameSurvives(t *testing.T) {
 	s := newServer(t, devconnector.Config{})
 	g := connected(t, s)
 	big := strings.Repeat("x", 200<<10) // larger than one coalesced batch
-	id := s.Emit(events.FrameInbound, map[string]any{"event": map[string]any{"text": big}})
-	small := s.Emit(events.FrameInbound, map[string]any{"event": map[string]any{"text": "small"}})
+	id := s.Emit(wire.FrameInbound, map[string]any{"event": map[string]any{"text": big}})
+	small := s.Emit(wire.FrameInbound, map[string]any{"event": map[string]any{"text": "small"}})
 	expectBuffered(t, g, id, small)
 	// A big gateway frame split over many messages is reassembled.
 	action := `{"op":"send","chat_id":"c","content":"` + big + `","reply_to":null,"metadata":{}}`
-	frame := string(events.AppendOutbound(nil, "big", []byte(action), "", ""))
+	frame := string(wire.AppendOutbound(nil, "big", []byte(action), "", ""))
 	for i := 0; i < len(frame); i += 4096 {
 		g.sendText(frame[i:min(i+4096, len(frame))])
 	}
-	f := g.expect(events.FrameOutboundResult)
+	f := g.expect(wire.FrameOutboundResult)
 	if f.RequestID != "big" {
 		t.Errorf("requestId = %q, want big", f.RequestID)
 	}

@@ -8,7 +8,8 @@ import (
 	"log/slog"
 
 	"github.com/relaybus/relaybus/pkg/events"
-	"github.com/relaybus/relaybus/pkg/events/jsonscan"
+	"github.com/relaybus/relaybus/pkg/wire"
+	"github.com/relaybus/relaybus/pkg/wire/jsonscan"
 )
 
 // gwFrame is a gateway → connector frame. Keys of other frame types are
@@ -89,15 +90,15 @@ func (c *gwConn) handleFrame(line []byte) {
 		return
 	}
 	switch f.Type {
-	case events.FrameHello:
+	case wire.FrameHello:
 		c.onHello(&f)
-	case events.FrameOutbound:
+	case wire.FrameOutbound:
 		c.onOutbound(&f)
-	case events.FrameInterrupt:
+	case wire.FrameInterrupt:
 		c.onInterrupt(&f)
-	case events.FrameGoingIdle:
+	case wire.FrameGoingIdle:
 		c.onGoingIdle()
-	case events.FrameInboundAck:
+	case wire.FrameInboundAck:
 		c.onAck(&f)
 	default:
 		s.mu.Lock()
@@ -125,7 +126,7 @@ func (c *gwConn) onHello(f *gwFrame) {
 	frame, err := json.Marshal(struct {
 		Type       string     `json:"type"`
 		Descriptor descriptor `json:"descriptor"`
-	}{events.FrameDescriptor, s.cfg.descriptorFor(platform)})
+	}{wire.FrameDescriptor, s.cfg.descriptorFor(platform)})
 	if err != nil { // cannot happen: descriptor holds only strings, ints and bools
 		s.log.Error("descriptor not encodable", "platform", platform, "err", err)
 		return

@@ -18,6 +18,7 @@ import (
 
 	"github.com/relaybus/relaybus/internal/devconnector"
 	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/pkg/wire"
 )
 
 const waitTimeout = 5 * time.Second
@@ -62,7 +63,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 // received is one frame the test gateway read.
 type received struct {
 	raw   []byte
-	frame events.Frame
+	frame wire.Frame
 	err   error // DecodeFrame's error
 }
 
@@ -85,13 +86,13 @@ type gateway struct {
 // not empty; it is closed in Cleanup.
 func dial(tb testing.TB, s *devconnector.Server, token string) *gateway {
 	tb.Helper()
-	u, err := events.DialURL(s.URL())
+	u, err := wire.DialURL(s.URL())
 	if err != nil {
 		tb.Fatalf("DialURL(%q): %v", s.URL(), err)
 	}
 	h := http.Header{}
 	if token != "" {
-		h.Set("Authorization", events.BearerHeader(token))
+		h.Set("Authorization", wire.BearerHeader(token))
 	}
 	ws, resp, err := websocket.DefaultDialer.Dial(u, h)
 	if err != nil {
@@ -139,7 +140,7 @@ func (g *gateway) read() {
 				continue
 			}
 			n++
-			f, err := events.DecodeFrame(line)
+			f, err := wire.DecodeFrame(line)
 			g.frames <- received{raw: append([]byte(nil), line...), frame: f, err: err}
 		}
 		if n > 1 {
@@ -171,8 +172,8 @@ func (g *gateway) sendMessage(typ int, msg string) {
 // hello sends hello and returns the descriptor.
 func (g *gateway) hello(platform, botID string) map[string]any {
 	g.tb.Helper()
-	g.sendText(string(events.AppendHello(nil, platform, botID)))
-	f := g.expect(events.FrameDescriptor)
+	g.sendText(string(wire.AppendHello(nil, platform, botID)))
+	f := g.expect(wire.FrameDescriptor)
 	var d map[string]any
 	if err := json.Unmarshal(f.Descriptor, &d); err != nil {
 		g.tb.Fatalf("descriptor: %v", err)
@@ -182,7 +183,7 @@ func (g *gateway) hello(platform, botID string) map[string]any {
 
 func (g *gateway) ack(bufferID string) {
 	g.tb.Helper()
-	g.sendText(string(events.AppendInboundAck(nil, bufferID)))
+	g.sendText(string(wire.AppendInboundAck(nil, bufferID)))
 }
 
 // outbound sends an action and returns its result.
@@ -192,8 +193,8 @@ func (g *gateway) outbound(requestID string, action events.Action, platform stri
 	if err != nil {
 		g.tb.Fatalf("AppendJSON: %v", err)
 	}
-	g.sendText(string(events.AppendOutbound(nil, requestID, a, platform, "")))
-	f := g.expect(events.FrameOutboundResult)
+	g.sendText(string(wire.AppendOutbound(nil, requestID, a, platform, "")))
+	f := g.expect(wire.FrameOutboundResult)
 	if f.RequestID != requestID {
 		g.tb.Fatalf("outbound_result requestId = %q, want %q", f.RequestID, requestID)
 	}
@@ -224,7 +225,7 @@ func (g *gateway) next() received {
 }
 
 // expect returns the next frame, which must decode and be of type typ.
-func (g *gateway) expect(typ string) events.Frame {
+func (g *gateway) expect(typ string) wire.Frame {
 	g.tb.Helper()
 	r := g.next()
 	if r.err != nil {

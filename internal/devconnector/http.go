@@ -12,6 +12,7 @@ import (
 	"strconv"
 
 	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/pkg/wire"
 )
 
 func (s *Server) routes() {
@@ -59,7 +60,7 @@ func forwardFrame(fw *forwardWire, bufferID string) []byte {
 		Type     string       `json:"type"`
 		Forward  *forwardWire `json:"forward"`
 		BufferID string       `json:"bufferId"`
-	}{events.FramePassthroughForward, fw, bufferID})
+	}{wire.FramePassthroughForward, fw, bufferID})
 	return append(b, '\n')
 }
 
@@ -252,7 +253,7 @@ func (s *Server) handleInterrupt(w http.ResponseWriter, r *http.Request) {
 		SessionKey string `json:"session_key"`
 		ChatID     string `json:"chat_id"`
 		BufferID   string `json:"bufferId"`
-	}{events.FrameInterruptInbound, in.SessionKey, in.ChatID, id})
+	}{wire.FrameInterruptInbound, in.SessionKey, in.ChatID, id})
 	s.enqueue(id, append(frame, '\n'))
 	writeJSON(w, http.StatusAccepted, map[string]any{"bufferId": id})
 }

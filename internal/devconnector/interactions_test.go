@@ -12,6 +12,7 @@ import (
 
 	"github.com/relaybus/relaybus/internal/devconnector"
 	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/pkg/wire"
 )
 
 func TestInteractionForwarded(t *testing.T) {
@@ -71,11 +72,11 @@ func TestInteractionForwarded(t *testing.T) {
 				t.Errorf("response mismatch (-want +got):\n%s", diff)
 			}
 
-			f := g.expect(events.FramePassthroughForward)
+			f := g.expect(wire.FramePassthroughForward)
 			if f.BufferID != "b-1" {
 				t.Errorf("bufferId = %q, want b-1", f.BufferID)
 			}
-			fw, err := events.DecodeForward(f.Forward)
+			fw, err := wire.DecodeForward(f.Forward)
 			if err != nil {
 				t.Fatalf("DecodeForward: %v", err)
 			}
@@ -83,7 +84,7 @@ func TestInteractionForwarded(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Body: %v", err)
 			}
-			wantFw := events.PassthroughForward{
+			wantFw := wire.PassthroughForward{
 				Platform: "discord", BotID: tt.wantBotID, Method: "POST",
 				Path:    "/interactions/discord/" + tt.wantBotID,
 				Headers: [][2]string{{"content-type", "application/json"}, {"x-signature-timestamp", strconv.FormatInt(clock.Now().Unix(), 10)}},
@@ -132,7 +133,7 @@ func TestInteractionPingAnsweredInline(t *testing.T) {
 	}
 	// The next frame is what comes after the PING: it was not forwarded.
 	_, resp = post(t, s, "/inbound", "application/json", `{"text":"after"}`)
-	f := g.expect(events.FrameInbound)
+	f := g.expect(wire.FrameInbound)
 	if f.BufferID != resp["bufferId"] {
 		t.Errorf("next frame bufferId = %q, want %v (the PING must not be forwarded)", f.BufferID, resp["bufferId"])
 	}
@@ -166,7 +167,7 @@ func TestForwardInteraction(t *testing.T) {
 	if diff := cmp.Diff(want, fwd); diff != "" {
 		t.Errorf("Forwarded mismatch (-want +got):\n%s", diff)
 	}
-	fw, err := events.DecodeForward(g.expect(events.FramePassthroughForward).Forward)
+	fw, err := wire.DecodeForward(g.expect(wire.FramePassthroughForward).Forward)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +191,7 @@ func TestForwardInteraction(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if f := g.expect(events.FramePassthroughForward); f.BufferID != "b-2" {
+	if f := g.expect(wire.FramePassthroughForward); f.BufferID != "b-2" {
 		t.Errorf("bufferId = %q, want b-2", f.BufferID)
 	}
 

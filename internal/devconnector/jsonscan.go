@@ -3,11 +3,11 @@ package devconnector
 import (
 	"bytes"
 
-	"github.com/relaybus/relaybus/pkg/events/jsonscan"
+	"github.com/relaybus/relaybus/pkg/wire/jsonscan"
 )
 
 // The dev connector reads JSON with the relay's one scanner
-// (pkg/events/jsonscan): the interaction path runs tens of thousands of
+// (pkg/wire/jsonscan): the interaction path runs tens of thousands of
 // times per second in benchmarks and only needs a handful of keys (and to
 // cut the token out) from bodies it must otherwise forward untouched.
 

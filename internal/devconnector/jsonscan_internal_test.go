@@ -8,7 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/relaybus/relaybus/pkg/events/jsonscan"
+	"github.com/relaybus/relaybus/pkg/wire/jsonscan"
 )
 
 var scanTests = []struct {

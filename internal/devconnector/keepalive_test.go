@@ -12,13 +12,14 @@ import (
 
 	"github.com/relaybus/relaybus/internal/devconnector"
 	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/pkg/wire"
 )
 
 func TestKeepalive(t *testing.T) {
 	s := newServer(t, devconnector.Config{PingInterval: 20 * time.Millisecond, PongWait: 300 * time.Millisecond})
 
 	t.Run("PingsAnsweredAndSent", func(t *testing.T) {
-		u, _ := events.DialURL(s.URL())
+		u, _ := wire.DialURL(s.URL())
 		ws, resp, err := websocket.DefaultDialer.Dial(u, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -62,7 +63,7 @@ func TestKeepalive(t *testing.T) {
 	})
 	t.Run("SilentPeerDropped", func(t *testing.T) {
 		before := s.State().Connections
-		u, _ := events.DialURL(s.URL())
+		u, _ := wire.DialURL(s.URL())
 		ws, resp, err := websocket.DefaultDialer.Dial(u, nil) // never reads: never pongs
 		if err != nil {
 			t.Fatal(err)
@@ -93,7 +94,7 @@ func TestHandlerEmbedded(t *testing.T) {
 	}
 	resp.Body.Close()
 	defer ws.Close()
-	if err := ws.WriteMessage(websocket.TextMessage, events.AppendHello(nil, "telegram", "b")); err != nil {
+	if err := ws.WriteMessage(websocket.TextMessage, wire.AppendHello(nil, "telegram", "b")); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.WaitHandshake(ctxTimeout(t)); err != nil {
@@ -121,7 +122,7 @@ func TestRecordLimit(t *testing.T) {
 	g := connected(t, s)
 	for i := range 10 {
 		g.outbound(fmt.Sprint("r", i), events.Action{Op: "typing", ChatID: "c"}, "")
-		g.sendText(string(events.AppendInterrupt(nil, fmt.Sprint("k", i), nil)))
+		g.sendText(string(wire.AppendInterrupt(nil, fmt.Sprint("k", i), nil)))
 	}
 	recs, err := s.WaitOutbound(ctxTimeout(t), 10)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/relaybus/relaybus/internal/devconnector"
 	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/pkg/wire"
 )
 
 func strp(s string) *string { return &s }
@@ -21,8 +22,8 @@ func TestOutboundAnswers(t *testing.T) {
 	// DM interaction.
 	post(t, s, "/interactions?bot_id=app1", "application/json", `{"id":"i1","type":2,"token":"TOK1","guild_id":"g1","channel_id":"c1","member":{"user":{"id":"u1"}},"data":{"name":"new"}}`)
 	post(t, s, "/interactions?bot_id=app1", "application/json", `{"id":"i2","type":2,"token":"TOK2","channel_id":"d1","user":{"id":"u2"},"data":{"name":"new"}}`)
-	g.expect(events.FramePassthroughForward)
-	g.expect(events.FramePassthroughForward)
+	g.expect(wire.FramePassthroughForward)
+	g.expect(wire.FramePassthroughForward)
 
 	declined := map[string]any{"success": false, "code": "egress_declined", "error": "egress declined: target not routed to an onboarded tenant"}
 	ok := map[string]any{"success": true}
@@ -80,7 +81,7 @@ func TestOutboundAnswers(t *testing.T) {
 
 	t.Run("UnknownOp", func(t *testing.T) {
 		g.sendText(`{"type":"outbound","requestId":"r-x","action":{"op":"teleport","chat_id":"c"}}` + "\n")
-		f := g.expect(events.FrameOutboundResult)
+		f := g.expect(wire.FrameOutboundResult)
 		r, _ := events.ParseResult(f.Result)
 		if r.Success || r.Error != "unsupported op teleport" {
 			t.Errorf("result = %+v", r)
@@ -89,7 +90,7 @@ func TestOutboundAnswers(t *testing.T) {
 	t.Run("BadAction", func(t *testing.T) {
 		g.sendText(`{"type":"outbound","requestId":"r-y","action":"send"}` + "\n" + `{"type":"outbound","requestId":"r-z","action":{"op":"react","remove":"yes"}}` + "\n")
 		for _, id := range []string{"r-y", "r-z"} {
-			f := g.expect(events.FrameOutboundResult)
+			f := g.expect(wire.FrameOutboundResult)
 			r, _ := events.ParseResult(f.Result)
 			if f.RequestID != id || r.Success || r.Error == "" {
 				t.Errorf("result %s = %+v", f.RequestID, r)
@@ -144,8 +145,8 @@ func TestInterruptAndGoingIdle(t *testing.T) {
 	clock := newClock()
 	s := newServer(t, devconnector.Config{Now: clock.Now})
 	g := connected(t, s)
-	g.sendText(string(events.AppendInterrupt(nil, "agent:main:discord:dm:1", nil)))
-	g.sendText(string(events.AppendInterrupt(nil, "agent:main:discord:dm:2", strp("user stop"))))
+	g.sendText(string(wire.AppendInterrupt(nil, "agent:main:discord:dm:1", nil)))
+	g.sendText(string(wire.AppendInterrupt(nil, "agent:main:discord:dm:2", strp("user stop"))))
 	if err := s.WaitInterrupts(ctxTimeout(t), 2); err != nil {
 		t.Fatal(err)
 	}
@@ -157,15 +158,15 @@ func TestInterruptAndGoingIdle(t *testing.T) {
 		t.Errorf("Interrupts() mismatch (-want +got):\n%s", diff)
 	}
 
-	g.sendText(string(events.AppendGoingIdle(nil)))
-	g.expect(events.FrameGoingIdleAck)
+	g.sendText(string(wire.AppendGoingIdle(nil)))
+	g.expect(wire.FrameGoingIdleAck)
 	if !s.State().Idle {
 		t.Error("state idle = false after going_idle")
 	}
 	// While idle, frames are only buffered. The writer pulls the buffer in
 	// the same pass that writes a result, so the result arriving first
 	// proves the frame was held back.
-	id := s.Emit(events.FrameInbound, map[string]any{"event": map[string]any{"text": "later"}})
+	id := s.Emit(wire.FrameInbound, map[string]any{"event": map[string]any{"text": "later"}})
 	if got := g.outbound("r1", events.Action{Op: "typing", ChatID: "x"}, ""); got["success"] != true {
 		t.Fatalf("typing = %v", got)
 	}

@@ -8,14 +8,14 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/relaybus/relaybus/internal/devconnector"
-	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/pkg/wire"
 )
 
 func emitN(t *testing.T, s *devconnector.Server, n int) []string {
 	t.Helper()
 	ids := make([]string, n)
 	for i := range ids {
-		ids[i] = s.Emit(events.FrameInbound, map[string]any{"event": map[string]any{"text": "m", "message_id": i}})
+		ids[i] = s.Emit(wire.FrameInbound, map[string]any{"event": map[string]any{"text": "m", "message_id": i}})
 		if ids[i] == "" {
 			t.Fatal("Emit() = \"\"")
 		}
@@ -107,7 +107,7 @@ func TestEmitContextWaitsForRoom(t *testing.T) {
 	var third string
 	go func() {
 		var err error
-		third, err = s.EmitContext(t.Context(), events.FrameInbound, map[string]any{"event": map[string]any{}})
+		third, err = s.EmitContext(t.Context(), wire.FrameInbound, map[string]any{"event": map[string]any{}})
 		errc <- err
 	}()
 	g := connected(t, s)
@@ -136,11 +136,11 @@ func TestEndpointsForwardFrames(t *testing.T) {
 		if status != http.StatusAccepted {
 			t.Fatalf("POST /inbound = %d %v", status, resp)
 		}
-		f := g.expect(events.FrameInbound)
+		f := g.expect(wire.FrameInbound)
 		if f.BufferID != resp["bufferId"] {
 			t.Errorf("bufferId = %q, want %v", f.BufferID, resp["bufferId"])
 		}
-		ev, err := events.DecodeInboundEvent(f.Event)
+		ev, err := wire.DecodeInboundEvent(f.Event)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -160,7 +160,7 @@ func TestEndpointsForwardFrames(t *testing.T) {
 		if status != http.StatusAccepted {
 			t.Fatalf("POST /interrupt = %d %v", status, resp)
 		}
-		f := g.expect(events.FrameInterruptInbound)
+		f := g.expect(wire.FrameInterruptInbound)
 		if f.SessionKey != "agent:main:discord:group:c1:u1" || f.ChatID != "c1" || f.BufferID != resp["bufferId"] {
 			t.Errorf("interrupt_inbound = %+v", f)
 		}
@@ -173,12 +173,12 @@ func TestEndpointsForwardFrames(t *testing.T) {
 		if status != http.StatusAccepted {
 			t.Fatalf("POST /twilio = %d %v", status, resp)
 		}
-		f := g.expect(events.FramePassthroughForward)
-		fw, err := events.DecodeForward(f.Forward)
+		f := g.expect(wire.FramePassthroughForward)
+		fw, err := wire.DecodeForward(f.Forward)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := events.PassthroughForward{
+		want := wire.PassthroughForward{
 			Platform: "twilio", BotID: "tw1", Method: "POST", Path: "/webhooks/twilio/tw1",
 			Headers: [][2]string{{"content-type", "application/x-www-form-urlencoded"}},
 			BodyB64: base64.StdEncoding.EncodeToString([]byte("Body=hello&From=%2B1555")),
@@ -225,10 +225,10 @@ func TestRawWithoutGateway(t *testing.T) {
 func TestEmitUnbufferedKeepsFields(t *testing.T) {
 	s := newServer(t, devconnector.Config{})
 	g := connected(t, s)
-	if err := s.EmitUnbuffered(events.FrameInbound, map[string]any{"event": map[string]any{"text": "dup"}, "bufferId": "b-42"}); err != nil {
+	if err := s.EmitUnbuffered(wire.FrameInbound, map[string]any{"event": map[string]any{"text": "dup"}, "bufferId": "b-42"}); err != nil {
 		t.Fatal(err)
 	}
-	f := g.expect(events.FrameInbound)
+	f := g.expect(wire.FrameInbound)
 	if f.BufferID != "b-42" || s.Buffered() != 0 {
 		t.Errorf("bufferId = %q, buffered = %d; want b-42, 0", f.BufferID, s.Buffered())
 	}

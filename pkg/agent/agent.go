@@ -100,7 +100,7 @@ func (o *Options) filters() []string {
 	}
 	out := make([]string, len(o.Platforms))
 	for i, p := range o.Platforms {
-		out[i] = "relay.inbound.message." + events.Token(p) + ".>"
+		out[i] = "relay.inbound.message." + events.SubjectToken(p) + ".>"
 	}
 	return out
 }

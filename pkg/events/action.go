@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/relaybus/relaybus/pkg/internal/jsonstr"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -130,7 +131,7 @@ func DecodeAction(data []byte, contentType, subjectOp string) (Action, error) {
 	var err error
 	switch mediaType(contentType) {
 	case ContentTypeJSON:
-		t := trimJSONSpace(data)
+		t := trimSpace(data)
 		if !json.Valid(t) {
 			return Action{}, &ActionError{Reason: ReasonNotJSON, Detail: "action is not JSON"}
 		}
@@ -218,12 +219,12 @@ func actionTypeError(err error, generic func(*map[string]any) error) error {
 // always an object). It is what goes into an outbound frame.
 func (a *Action) AppendJSON(dst []byte) ([]byte, error) {
 	dst = append(dst, `{"op":`...)
-	dst = appendString(dst, a.Op)
+	dst = jsonstr.Append(dst, a.Op)
 	str := func(k, v string) {
 		dst = append(dst, ',', '"')
 		dst = append(dst, k...)
 		dst = append(dst, '"', ':')
-		dst = appendString(dst, v)
+		dst = jsonstr.Append(dst, v)
 	}
 	switch a.Op {
 	case OpSend:
@@ -233,7 +234,7 @@ func (a *Action) AppendJSON(dst []byte) ([]byte, error) {
 		if a.ReplyTo == nil {
 			dst = append(dst, "null"...)
 		} else {
-			dst = appendString(dst, *a.ReplyTo)
+			dst = jsonstr.Append(dst, *a.ReplyTo)
 		}
 	case OpFollowUp:
 		str("session_key", a.SessionKey)
@@ -263,7 +264,7 @@ func (a *Action) AppendJSON(dst []byte) ([]byte, error) {
 		if a.Reason == nil {
 			dst = append(dst, "null"...)
 		} else {
-			dst = appendString(dst, *a.Reason)
+			dst = jsonstr.Append(dst, *a.Reason)
 		}
 		return append(dst, '}'), nil
 	default:

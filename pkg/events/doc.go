@@ -1,15 +1,16 @@
-// Package events is relaybus's wire contract: the connector frames that ride the
-// /relay WebSocket (both directions), the normalized MessageEvent and its
-// SessionSource, the outbound actions agents publish, the SendResult they get
-// back, and the NATS subject, header, stream and bucket names that tie the
-// stages together.
+// Package events is relaybus's bus contract, the package agents import: the
+// normalized MessageEvent and its SessionSource, the Interrupt, the outbound
+// Action agents publish and the SendResult they get back, the chat Scope, the
+// session keys, the MessagePack/JSON codecs, the stable rejection reasons,
+// and the NATS subject, header, stream and bucket names that tie the stages
+// together (docs/adr/0001-bus-contract.md).
 //
-// The connector side of the contract is specified in docs/relay-contract.md
-// (shared with the connector team); the bus side in
-// docs/adr/0001-bus-contract.md. Keys on the wire are exactly the contract's: camelCase in
-// the frame envelope (requestId, bufferId, botId, bodyB64), snake_case inside
-// events and actions. Events and actions travel on NATS as MessagePack maps
-// with the same keys as their JSON form.
+// The connector's side — the frames that ride the /relay WebSocket, the
+// HMAC upgrade token, the dial URL and the JSON scanners — is package
+// github.com/relaybus/relaybus/pkg/wire, which builds on this one; an agent
+// importing events compiles none of it. Keys are snake_case; events and
+// actions travel on NATS as MessagePack maps with the same keys as their
+// JSON form.
 //
 // The package does no I/O and never logs. Decoders never panic on any input
 // and allocate in proportion to it (MessagePack length prefixes are checked

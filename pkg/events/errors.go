@@ -6,24 +6,15 @@ import (
 )
 
 var (
-	// ErrBadFrame classifies every error returned by DecodeFrame and the frame
-	// payload decoders. Use errors.As with *FrameError for the reason.
+	// ErrBadFrame classifies every *FrameError: those of the codecs and
+	// ParseResult here, and of the connector frame decoders in package wire
+	// (DecodeFrame and its payload decoders). Use errors.As with *FrameError
+	// for the reason.
 	ErrBadFrame = errors.New("events: bad frame")
 
 	// ErrBadAction classifies every error returned by DecodeAction and
 	// (*Action).Validate. Use errors.As with *ActionError for the field.
 	ErrBadAction = errors.New("events: bad action")
-
-	// ErrBadToken is returned by VerifyToken for a token that is malformed or
-	// whose signature does not match.
-	ErrBadToken = errors.New("events: bad relay token")
-
-	// ErrTokenExpired is returned by VerifyToken for a well-formed, correctly
-	// signed token whose exp lies in the past.
-	ErrTokenExpired = errors.New("events: relay token expired")
-
-	// ErrBadURL is returned by DialURL for a connector URL it cannot use.
-	ErrBadURL = errors.New("events: bad connector url")
 )
 
 // Reasons a frame, body or action is rejected. They are stable: they appear

@@ -1,9 +1,7 @@
 package events_test
 
 import (
-	"errors"
 	"fmt"
-	"time"
 
 	"github.com/relaybus/relaybus/pkg/events"
 )
@@ -25,45 +23,12 @@ func ExampleSessionKey() {
 	// agent:main~:telegram:dm:5
 }
 
-func ExampleDecodeFrame() {
-	f, err := events.DecodeFrame([]byte(`{"type":"outbound_result","requestId":"9f1c"}`))
-	fmt.Println(f.Type, f.RequestID, string(f.Result), err)
-
-	_, err = events.DecodeFrame([]byte(`{"type":"inbound","event":null}`))
-	var fe *events.FrameError
-	if errors.As(err, &fe) {
-		fmt.Println(fe.Reason, fe.Field)
-	}
-	fmt.Println(events.Reason(err), errors.Is(err, events.ErrBadFrame))
-	// Output:
-	// outbound_result 9f1c {} <nil>
-	// null_field event
-	// null_field true
-}
-
-func ExampleMintToken() {
-	token := events.MintToken("gw-x", "secret-x", 0) // exp 0: never expires
-	fmt.Println(events.BearerHeader(token))
-
-	lookup := func(id string) (string, bool) { return "secret-x", id == "gw-x" }
-	id, exp, err := events.VerifyToken(token, lookup, time.Now())
-	fmt.Println(id, exp, err)
-
-	expired := events.MintToken("gw-x", "secret-x", 1_000)
-	_, _, err = events.VerifyToken(expired, lookup, time.Unix(2_000, 0))
-	fmt.Println(errors.Is(err, events.ErrTokenExpired))
-	// Output:
-	// Bearer Z3cteDowOjBkNWVjMzY5ZThjYzk1NmNmN2IxYzk2NmM4ZDY4ODM0ZjZiYTc2OWRlMWU1MzA0NWI3NmNmNDI2YWYxNTRkNDM
-	// gw-x 0 <nil>
-	// true
-}
-
-func ExampleToken() {
-	fmt.Println(events.Token("645027906669510667"))
-	fmt.Println(events.Token("!room:example.org"))
+func ExampleSubjectToken() {
+	fmt.Println(events.SubjectToken("645027906669510667"))
+	fmt.Println(events.SubjectToken("!room:example.org"))
 	fmt.Println(events.InboundMessageSubject("matrix", "!room:example.org"))
 	fmt.Println(events.ScopeKey("matrix", "!room:example.org"))
-	chat, ok := events.UnToken("%21room%3Aexample%2Eorg")
+	chat, ok := events.UnSubjectToken("%21room%3Aexample%2Eorg")
 	fmt.Println(chat, ok)
 	// Output:
 	// 645027906669510667
@@ -71,20 +36,6 @@ func ExampleToken() {
 	// relay.inbound.message.matrix.%21room%3Aexample%2Eorg
 	// matrix.=21room=3Aexample=2Eorg
 	// !room:example.org true
-}
-
-func ExampleDialURL() {
-	for _, base := range []string{"https://c.example", "http://c.local:8080", "https://c.example/relay/"} {
-		u, _ := events.DialURL(base)
-		fmt.Println(u)
-	}
-	_, err := events.DialURL("https://c.example/?token=x")
-	fmt.Println(errors.Is(err, events.ErrBadURL))
-	// Output:
-	// wss://c.example/relay
-	// ws://c.local:8080/relay
-	// wss://c.example/relay
-	// true
 }
 
 func ExampleDecodeAction() {
@@ -96,11 +47,11 @@ func ExampleDecodeAction() {
 	}
 	a.SetMetadataDefault("scope_id", "290926798626357999")
 	body, _ := a.AppendJSON(nil)
-	fmt.Printf("%s", events.AppendOutbound(nil, "0123456789abcdef0123456789abcdef", body, "discord", ""))
+	fmt.Printf("%s\n", body)
 
 	_, err = events.DecodeAction([]byte(`{"op":"send","chat_id":5,"content":"hi"}`), events.ContentTypeJSON, "send")
 	fmt.Println(err)
 	// Output:
-	// {"type":"outbound","requestId":"0123456789abcdef0123456789abcdef","action":{"op":"send","chat_id":"645027906669510667","content":"hi","reply_to":null,"metadata":{"scope_id":"290926798626357999"}},"platform":"discord"}
+	// {"op":"send","chat_id":"645027906669510667","content":"hi","reply_to":null,"metadata":{"scope_id":"290926798626357999"}}
 	// events: bad action: wrong_type (chat_id): chat_id must be a string, got float64
 }

@@ -126,11 +126,14 @@ func decodeNumbers(raw []byte, v any) error {
 	if err := d.Decode(v); err != nil {
 		return err
 	}
-	if len(trimJSONSpace(raw[d.InputOffset():])) != 0 {
+	if len(trimSpace(raw[d.InputOffset():])) != 0 {
 		return errors.New("trailing data after the JSON value")
 	}
 	return nil
 }
+
+// trimSpace trims JSON whitespace from both ends.
+func trimSpace(b []byte) []byte { return bytes.Trim(b, " \t\r\n") }
 
 func scalarString(v any) string {
 	switch x := v.(type) {

@@ -94,3 +94,27 @@ func TestCommand(t *testing.T) {
 		})
 	}
 }
+
+func TestSessionChat(t *testing.T) {
+	for _, tt := range []struct {
+		key, platform, chat string
+		ok                  bool
+	}{
+		{"agent:main:discord:group:chan1:u1", "discord", "chan1", true},
+		{"agent:main:telegram:dm:5", "telegram", "5", true},
+		{"agent:support:discord:thread:th1:th1", "discord", "th1", true},
+		{"agent:main:slack:dm", "slack", "", true},
+		{"session-1", "", "", false},
+		{"agent:main::dm:5", "", "", false},
+	} {
+		p, c, ok := events.SessionChat(tt.key)
+		if p != tt.platform || c != tt.chat || ok != tt.ok {
+			t.Errorf("SessionChat(%q) = %q, %q, %v; want %q, %q, %v", tt.key, p, c, ok, tt.platform, tt.chat, tt.ok)
+		}
+	}
+	// Round trip with the builder.
+	src := events.SessionSource{Platform: "telegram", ChatID: "-100123", ChatType: events.ChatGroup, UserID: "u9"}
+	if p, c, _ := events.SessionChat(events.SessionKey(src, events.SessionKeyOptions{})); p != "telegram" || c != "-100123" {
+		t.Errorf("SessionChat(SessionKey(%+v)) = %q, %q", src, p, c)
+	}
+}

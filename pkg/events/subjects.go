@@ -123,27 +123,27 @@ const (
 )
 
 // RawSubject returns relay.raw.<frame type>. A type that is not a safe subject
-// token is encoded with Token.
-func RawSubject(frameType string) string { return RawSubjectPrefix + Token(frameType) }
+// token is encoded with SubjectToken.
+func RawSubject(frameType string) string { return RawSubjectPrefix + SubjectToken(frameType) }
 
 // InboundMessageSubject returns relay.inbound.message.<platform>.<chat>.
 func InboundMessageSubject(platform, chatID string) string {
-	return "relay.inbound.message." + Token(platform) + "." + Token(chatID)
+	return "relay.inbound.message." + SubjectToken(platform) + "." + SubjectToken(chatID)
 }
 
 // InboundInterruptSubject returns relay.inbound.interrupt.<platform>.<chat>.
 func InboundInterruptSubject(platform, chatID string) string {
-	return "relay.inbound.interrupt." + Token(platform) + "." + Token(chatID)
+	return "relay.inbound.interrupt." + SubjectToken(platform) + "." + SubjectToken(chatID)
 }
 
 // OutboundSubject returns relay.outbound.<op>.
-func OutboundSubject(op string) string { return OutboundSubjectPrefix + Token(op) }
+func OutboundSubject(op string) string { return OutboundSubjectPrefix + SubjectToken(op) }
 
 // ResultsSubject returns relay.results.<action id>.
-func ResultsSubject(actionID string) string { return ResultsSubjectPrefix + Token(actionID) }
+func ResultsSubject(actionID string) string { return ResultsSubjectPrefix + SubjectToken(actionID) }
 
 // WritingSubject returns relay.egress.writing.<action id>.
-func WritingSubject(actionID string) string { return WritingSubjectPrefix + Token(actionID) }
+func WritingSubject(actionID string) string { return WritingSubjectPrefix + SubjectToken(actionID) }
 
 // The bodies of a relay.egress.writing.<action id> note.
 const (
@@ -152,49 +152,51 @@ const (
 )
 
 // DLQSubject returns relay.dlq.<stage>.
-func DLQSubject(stage string) string { return DLQSubjectPrefix + Token(stage) }
+func DLQSubject(stage string) string { return DLQSubjectPrefix + SubjectToken(stage) }
 
 // ScopeKey returns the relay_scope key of a chat: "<platform>.<chat>", each
-// part a Token with '%' written as '=' (KV keys may not hold '%'; '=' itself
-// is always escaped by Token, so the mapping stays one-to-one).
+// part a SubjectToken with '%' written as '=' (KV keys may not hold '%'; '='
+// itself is always escaped by SubjectToken, so the mapping stays one-to-one).
 func ScopeKey(platform, chatID string) string {
-	return kvSafe(Token(platform)) + "." + kvSafe(Token(chatID))
+	return kvSafe(SubjectToken(platform)) + "." + kvSafe(SubjectToken(chatID))
 }
 
-// DescriptorKey returns the relay_descriptor key of a platform: its Token
-// with '%' written as '=', like the parts of ScopeKey. (A bare Token is not
-// always a valid KV key: KV keys may not hold '%'.)
-func DescriptorKey(platform string) string { return kvSafe(Token(platform)) }
+// DescriptorKey returns the relay_descriptor key of a platform: its
+// SubjectToken with '%' written as '=', like the parts of ScopeKey. (A bare
+// SubjectToken is not always a valid KV key: KV keys may not hold '%'.)
+func DescriptorKey(platform string) string { return kvSafe(SubjectToken(platform)) }
 
 func kvSafe(tok string) string { return strings.ReplaceAll(tok, "%", "=") }
 
-// EmptyToken is the Token of the empty string: a subject token may not be
-// empty. A lone '%' is never produced for a non-empty string (Token always
-// follows '%' with two hex digits), so Token stays one-to-one.
-const EmptyToken = "%"
+// EmptySubjectToken is the SubjectToken of the empty string: a subject token
+// may not be empty. A lone '%' is never produced for a non-empty string
+// (SubjectToken always follows '%' with two hex digits), so SubjectToken
+// stays one-to-one.
+const EmptySubjectToken = "%"
 
-// MaxTokenLen bounds a Token: ids come from outside (a connector's frame
-// type, a chat id, an agent's action id), and an unbounded one would make a
-// subject longer than the server's control line (4 KiB), which closes the
-// client's connection for good.
-const MaxTokenLen = 160
+// MaxSubjectTokenLen bounds a SubjectToken: ids come from outside (a
+// connector's frame type, a chat id, an agent's action id), and an unbounded
+// one would make a subject longer than the server's control line (4 KiB),
+// which closes the client's connection for good.
+const MaxSubjectTokenLen = 160
 
 // hashedPrefixLen is how much of an over-long token is kept readable.
 const hashedPrefixLen = 64
 
-// Token returns s as a subject-safe token: bytes outside [A-Za-z0-9_-] are
-// percent-encoded (upper-case hex, per byte of the UTF-8 encoding), so dots,
-// wildcards and spaces cannot change a subject's shape. The empty string is
-// EmptyToken. An encoding longer than MaxTokenLen is shortened to its first
-// 64 bytes, "/" and the first 32 hex digits of the SHA-256 of s: '/' never
-// appears in a plain token (it is encoded %2F) and is valid in subjects and
-// KV keys alike. Token is one-to-one up to SHA-256 collisions; UnToken
-// reverses plain tokens and reports false for shortened ones.
-func Token(s string) string {
+// SubjectToken returns s as a subject-safe token: bytes outside [A-Za-z0-9_-]
+// are percent-encoded (upper-case hex, per byte of the UTF-8 encoding), so
+// dots, wildcards and spaces cannot change a subject's shape. The empty
+// string is EmptySubjectToken. An encoding longer than MaxSubjectTokenLen is
+// shortened to its first 64 bytes, "/" and the first 32 hex digits of the
+// SHA-256 of s: '/' never appears in a plain token (it is encoded %2F) and is
+// valid in subjects and KV keys alike. SubjectToken is one-to-one up to
+// SHA-256 collisions; UnSubjectToken reverses plain tokens and reports false
+// for shortened ones.
+func SubjectToken(s string) string {
 	if s == "" {
-		return EmptyToken
+		return EmptySubjectToken
 	}
-	safe := len(s) <= MaxTokenLen
+	safe := len(s) <= MaxSubjectTokenLen
 	for i := 0; safe && i < len(s); i++ {
 		if !tokenSafe(s[i]) {
 			safe = false
@@ -204,7 +206,7 @@ func Token(s string) string {
 		return s
 	}
 	const hex = "0123456789ABCDEF"
-	b := make([]byte, 0, min(len(s)+8, MaxTokenLen+3))
+	b := make([]byte, 0, min(len(s)+8, MaxSubjectTokenLen+3))
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if tokenSafe(c) {
@@ -212,7 +214,7 @@ func Token(s string) string {
 		} else {
 			b = append(b, '%', hex[c>>4], hex[c&15])
 		}
-		if len(b) > MaxTokenLen {
+		if len(b) > MaxSubjectTokenLen {
 			return hashedToken(b, s)
 		}
 	}
@@ -230,12 +232,13 @@ func hashedToken(enc []byte, s string) string {
 	return string(enc[:n]) + "/" + hex.EncodeToString(sum[:16])
 }
 
-// UnToken reverses Token. It reports false for a string Token cannot produce.
-func UnToken(tok string) (string, bool) {
-	if tok == EmptyToken {
+// UnSubjectToken reverses SubjectToken. It reports false for a string
+// SubjectToken cannot produce.
+func UnSubjectToken(tok string) (string, bool) {
+	if tok == EmptySubjectToken {
 		return "", true
 	}
-	if len(tok) > MaxTokenLen {
+	if len(tok) > MaxSubjectTokenLen {
 		return "", false
 	}
 	if !strings.Contains(tok, "%") {

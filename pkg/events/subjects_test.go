@@ -11,7 +11,7 @@ import (
 // kvKeyRE is the key syntax of NATS KV (nats.go kv.go validKeyRe).
 var kvKeyRE = regexp.MustCompile(`^[-/_=.a-zA-Z0-9]+$`)
 
-// tokenTests are shared with FuzzUnToken as seeds.
+// tokenTests are shared with FuzzUnSubjectToken as seeds.
 var tokenTests = []struct {
 	name string
 	in   string
@@ -19,7 +19,7 @@ var tokenTests = []struct {
 }{
 	{"Safe", "chan-1_A", "chan-1_A"},
 	{"Snowflake", "645027906669510667", "645027906669510667"},
-	{"Empty", "", events.EmptyToken},
+	{"Empty", "", events.EmptySubjectToken},
 	{"Dot", "a.b", "a%2Eb"},
 	{"Wildcards", "*>", "%2A%3E"},
 	{"Space", "a b", "a%20b"},
@@ -34,19 +34,19 @@ var tokenTests = []struct {
 	{"TelegramTopic", "-100123:45", "-100123%3A45"},
 }
 
-func TestToken(t *testing.T) {
+func TestSubjectToken(t *testing.T) {
 	for _, tt := range tokenTests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := events.Token(tt.in)
+			got := events.SubjectToken(tt.in)
 			if got != tt.want {
-				t.Fatalf("Token(%q) = %q, want %q", tt.in, got, tt.want)
+				t.Fatalf("SubjectToken(%q) = %q, want %q", tt.in, got, tt.want)
 			}
 			if strings.ContainsAny(got, ".*> \t\r\n") || got == "" {
-				t.Fatalf("Token(%q) = %q is not a single subject token", tt.in, got)
+				t.Fatalf("SubjectToken(%q) = %q is not a single subject token", tt.in, got)
 			}
-			back, ok := events.UnToken(got)
+			back, ok := events.UnSubjectToken(got)
 			if !ok || back != tt.in {
-				t.Fatalf("UnToken(%q) = %q, %v, want %q, true", got, back, ok, tt.in)
+				t.Fatalf("UnSubjectToken(%q) = %q, %v, want %q, true", got, back, ok, tt.in)
 			}
 			key := events.ScopeKey("discord", tt.in)
 			if !kvKeyRE.MatchString(key) {
@@ -56,25 +56,25 @@ func TestToken(t *testing.T) {
 	}
 }
 
-func TestEmptyTokenDistinctFromNUL(t *testing.T) {
-	if events.Token("") == events.Token("\x00") {
-		t.Fatalf("Token(\"\") == Token(\"\\x00\") == %q: Token is not one-to-one", events.Token(""))
+func TestEmptySubjectTokenDistinctFromNUL(t *testing.T) {
+	if events.SubjectToken("") == events.SubjectToken("\x00") {
+		t.Fatalf("SubjectToken(\"\") == SubjectToken(\"\\x00\") == %q: SubjectToken is not one-to-one", events.SubjectToken(""))
 	}
 	if events.ScopeKey("discord", "") == events.ScopeKey("discord", "\x00") {
 		t.Fatalf("ScopeKey collides for \"\" and NUL")
 	}
 }
 
-func TestUnTokenRejects(t *testing.T) {
+func TestUnSubjectTokenRejects(t *testing.T) {
 	for _, tok := range []string{
 		"", "a.b", "a b", "*", ">", "%", "%%", "%2", "%2G", "%2e", "%41", "%5F", "a%", "a%4", "%C3%a9", "é", "=",
 	} {
-		if tok == events.EmptyToken {
+		if tok == events.EmptySubjectToken {
 			continue
 		}
 		t.Run(tok, func(t *testing.T) {
-			if got, ok := events.UnToken(tok); ok {
-				t.Fatalf("UnToken(%q) = %q, true; Token never produces it", tok, got)
+			if got, ok := events.UnSubjectToken(tok); ok {
+				t.Fatalf("UnSubjectToken(%q) = %q, true; SubjectToken never produces it", tok, got)
 			}
 		})
 	}
@@ -118,7 +118,7 @@ func TestSubjects(t *testing.T) {
 	tests := []struct {
 		name, got, want string
 	}{
-		{"Raw", events.RawSubject(events.FramePassthroughForward), "relay.raw.passthrough_forward"},
+		{"Raw", events.RawSubject("passthrough_forward"), "relay.raw.passthrough_forward"},
 		{"RawUnknownType", events.RawSubject("new.type"), "relay.raw.new%2Etype"},
 		{"RawEmptyType", events.RawSubject(""), "relay.raw.%"},
 		{"InboundMessage", events.InboundMessageSubject("discord", "645027906669510667"), "relay.inbound.message.discord.645027906669510667"},
@@ -149,18 +149,6 @@ func TestSubjects(t *testing.T) {
 	} {
 		if prefix := strings.TrimSuffix(s.filter, ">"); !strings.HasPrefix(s.subject, prefix) {
 			t.Errorf("subject %q is not matched by %q", s.subject, s.filter)
-		}
-	}
-}
-
-func TestIsControlFrame(t *testing.T) {
-	for typ, want := range map[string]bool{
-		events.FrameDescriptor: true, events.FrameOutboundResult: true, events.FrameGoingIdleAck: true,
-		events.FrameInbound: false, events.FramePassthroughForward: false, events.FrameInterruptInbound: false,
-		"some_future_type": false, "": false,
-	} {
-		if got := events.IsControlFrame(typ); got != want {
-			t.Errorf("IsControlFrame(%q) = %v, want %v", typ, got, want)
 		}
 	}
 }
@@ -196,20 +184,20 @@ func TestOps(t *testing.T) {
 	}
 }
 
-func TestTokenBoundsLongIDs(t *testing.T) {
+func TestSubjectTokenBoundsLongIDs(t *testing.T) {
 	long := strings.Repeat("x", 5000)
 	other := long[:4999] + "y"
 	escaped := strings.Repeat("é.", 100) // every byte escaped
-	for _, s := range []string{long, other, escaped, strings.Repeat("a", events.MaxTokenLen+1)} {
-		tok := events.Token(s)
-		if len(tok) > events.MaxTokenLen {
-			t.Errorf("Token(%d bytes) = %d bytes, want <= %d", len(s), len(tok), events.MaxTokenLen)
+	for _, s := range []string{long, other, escaped, strings.Repeat("a", events.MaxSubjectTokenLen+1)} {
+		tok := events.SubjectToken(s)
+		if len(tok) > events.MaxSubjectTokenLen {
+			t.Errorf("SubjectToken(%d bytes) = %d bytes, want <= %d", len(s), len(tok), events.MaxSubjectTokenLen)
 		}
 		if !strings.Contains(tok, "/") {
-			t.Errorf("Token(%d bytes) = %q, want the shortened form with '/'", len(s), tok)
+			t.Errorf("SubjectToken(%d bytes) = %q, want the shortened form with '/'", len(s), tok)
 		}
-		if _, ok := events.UnToken(tok); ok {
-			t.Errorf("UnToken(%q) ok, want false for a shortened token", tok)
+		if _, ok := events.UnSubjectToken(tok); ok {
+			t.Errorf("UnSubjectToken(%q) ok, want false for a shortened token", tok)
 		}
 		if key := events.ScopeKey("discord", s); !kvKeyRE.MatchString(key) {
 			t.Errorf("ScopeKey of a %d-byte chat = %q, not a KV key", len(s), key)
@@ -218,15 +206,15 @@ func TestTokenBoundsLongIDs(t *testing.T) {
 			t.Errorf("ResultsSubject of a %d-byte id is %d bytes", len(s), len(subj))
 		}
 	}
-	if events.Token(long) == events.Token(other) {
+	if events.SubjectToken(long) == events.SubjectToken(other) {
 		t.Error("two long ids that differ in their last byte share a token")
 	}
 	// At the limit a safe id stays as it is.
-	if s := strings.Repeat("a", events.MaxTokenLen); events.Token(s) != s {
-		t.Errorf("a %d-byte safe id was changed", events.MaxTokenLen)
+	if s := strings.Repeat("a", events.MaxSubjectTokenLen); events.SubjectToken(s) != s {
+		t.Errorf("a %d-byte safe id was changed", events.MaxSubjectTokenLen)
 	}
 	// The readable prefix never ends inside a %XX escape.
-	tok := events.Token(escaped)
+	tok := events.SubjectToken(escaped)
 	prefix, _, _ := strings.Cut(tok, "/")
 	if i := strings.LastIndexByte(prefix, '%'); i >= 0 && i > len(prefix)-3 {
 		t.Errorf("prefix %q ends inside an escape", prefix)

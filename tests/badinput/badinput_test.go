@@ -20,6 +20,7 @@ import (
 
 	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/pkg/natstest"
+	"github.com/relaybus/relaybus/pkg/wire"
 	"github.com/relaybus/relaybus/services/ws-edge/wsedge"
 	"github.com/relaybus/relaybus/tests/internal/relaytest"
 )
@@ -110,28 +111,28 @@ func frameCorpus(t *testing.T) []badFrame {
 		{name: "fuzz FuzzDecodeFrame/nbsp_before_object", push: fuzzFrame, stage: events.StageWSEdge, reason: events.ReasonNotJSON},
 		{name: "fuzz FuzzSplitter/e43f830030ff9bb3 (blank line over the limit)", push: blank, stage: events.StageWSEdge, reason: events.ReasonOversized, prefixOnly: true},
 		// Buffered bad envelopes: dead-lettered, then acked (no endless replay).
-		{name: "buffered null event", typ: events.FrameInbound, fields: map[string]any{"event": nil, "note": "bad 20"}, stage: events.StageWSEdge, reason: events.ReasonNullField, field: "event"},
-		{name: "buffered interrupt without session_key", typ: events.FrameInterruptInbound, fields: map[string]any{"chat_id": "bad 21"}, stage: events.StageWSEdge, reason: events.ReasonMissingField, field: "session_key"},
+		{name: "buffered null event", typ: wire.FrameInbound, fields: map[string]any{"event": nil, "note": "bad 20"}, stage: events.StageWSEdge, reason: events.ReasonNullField, field: "event"},
+		{name: "buffered interrupt without session_key", typ: wire.FrameInterruptInbound, fields: map[string]any{"chat_id": "bad 21"}, stage: events.StageWSEdge, reason: events.ReasonMissingField, field: "session_key"},
 
 		// The payload: stored raw by ws-edge, rejected by the converter.
-		{name: "invalid base64", typ: events.FramePassthroughForward, fields: fwd(withKey(forward("discord", ""), "bodyB64", "!!!not base64 (bad 30)")), stage: events.StageConverter, reason: events.ReasonBadBase64, field: "forward.bodyB64"},
-		{name: "base64 with a line break", typ: events.FramePassthroughForward, fields: fwd(withKey(forward("discord", ""), "bodyB64", "eyJ0eXBlIjoyfQ==\n")), stage: events.StageConverter, reason: events.ReasonBadBase64, field: "forward.bodyB64"},
-		{name: "non-JSON body", typ: events.FramePassthroughForward, fields: fwd(forward("discord", "not json (bad 32)")), stage: events.StageConverter, reason: events.ReasonBadBody},
-		{name: "array body", typ: events.FramePassthroughForward, fields: fwd(forward("discord", `["bad 33"]`)), stage: events.StageConverter, reason: events.ReasonBadBody},
-		{name: "interaction type is a string", typ: events.FramePassthroughForward, fields: fwd(forward("discord", `{"type":"two","id":"bad34","channel_id":"c"}`)), stage: events.StageConverter, reason: events.ReasonWrongType, field: "type"},
-		{name: "unknown interaction type", typ: events.FramePassthroughForward, fields: fwd(forward("discord", `{"type":99,"id":"bad35","channel_id":"c"}`)), stage: events.StageConverter, reason: events.ReasonUnsupported, field: "type"},
-		{name: "interaction without id", typ: events.FramePassthroughForward, fields: fwd(forward("discord", `{"type":2,"channel_id":"c","note":"bad 36"}`)), stage: events.StageConverter, reason: events.ReasonMissingField, field: "id"},
-		{name: "interaction without channel", typ: events.FramePassthroughForward, fields: fwd(forward("discord", `{"type":2,"id":"bad37"}`)), stage: events.StageConverter, reason: events.ReasonMissingField, field: "channel_id"},
-		{name: "unsupported platform", typ: events.FramePassthroughForward, fields: fwd(forward("myspace", `{"note":"bad 38"}`)), stage: events.StageConverter, reason: events.ReasonUnsupported, field: "forward.platform"},
-		{name: "platform is a number", typ: events.FramePassthroughForward, fields: fwd(forward(5, `{"note":"bad 39"}`)), stage: events.StageConverter, reason: events.ReasonWrongType, field: "forward.platform"},
-		{name: "forward without platform", typ: events.FramePassthroughForward, fields: fwd(without(forward("discord", `{"note":"bad 40"}`), "platform")), stage: events.StageConverter, reason: events.ReasonMissingField, field: "forward.platform"},
-		{name: "forward without bodyB64", typ: events.FramePassthroughForward, fields: fwd(without(forward("discord", ""), "bodyB64")), stage: events.StageConverter, reason: events.ReasonMissingField, field: "forward.bodyB64"},
-		{name: "twilio body without From", typ: events.FramePassthroughForward, fields: fwd(withKey(forward("twilio", ""), "bodyB64", b64("Body=bad+42&MessageSid=SM1"))), stage: events.StageConverter, reason: events.ReasonMissingField, field: "From"},
-		{name: "twilio NumMedia not a number", typ: events.FramePassthroughForward, fields: fwd(withKey(forward("twilio", ""), "bodyB64", b64("From=%2B1&MessageSid=SM43&NumMedia=many"))), stage: events.StageConverter, reason: events.ReasonWrongType, field: "NumMedia"},
-		{name: "twilio body not a form", typ: events.FramePassthroughForward, fields: fwd(withKey(forward("twilio", ""), "bodyB64", b64("From=%zz&bad=44"))), stage: events.StageConverter, reason: events.ReasonBadBody},
-		{name: "event text is a number", typ: events.FrameInbound, fields: ev(45), stage: events.StageConverter, reason: events.ReasonWrongType, field: "event.text"},
-		{name: "event source is a string", typ: events.FrameInbound, fields: ev("bad 46", "source", "discord"), stage: events.StageConverter, reason: events.ReasonWrongType, field: "event.source"},
-		{name: "event media_urls is an object", typ: events.FrameInbound, fields: ev("bad 47", "media_urls", map[string]any{"a": 1}), stage: events.StageConverter, reason: events.ReasonWrongType, field: "event.media_urls"},
+		{name: "invalid base64", typ: wire.FramePassthroughForward, fields: fwd(withKey(forward("discord", ""), "bodyB64", "!!!not base64 (bad 30)")), stage: events.StageConverter, reason: events.ReasonBadBase64, field: "forward.bodyB64"},
+		{name: "base64 with a line break", typ: wire.FramePassthroughForward, fields: fwd(withKey(forward("discord", ""), "bodyB64", "eyJ0eXBlIjoyfQ==\n")), stage: events.StageConverter, reason: events.ReasonBadBase64, field: "forward.bodyB64"},
+		{name: "non-JSON body", typ: wire.FramePassthroughForward, fields: fwd(forward("discord", "not json (bad 32)")), stage: events.StageConverter, reason: events.ReasonBadBody},
+		{name: "array body", typ: wire.FramePassthroughForward, fields: fwd(forward("discord", `["bad 33"]`)), stage: events.StageConverter, reason: events.ReasonBadBody},
+		{name: "interaction type is a string", typ: wire.FramePassthroughForward, fields: fwd(forward("discord", `{"type":"two","id":"bad34","channel_id":"c"}`)), stage: events.StageConverter, reason: events.ReasonWrongType, field: "type"},
+		{name: "unknown interaction type", typ: wire.FramePassthroughForward, fields: fwd(forward("discord", `{"type":99,"id":"bad35","channel_id":"c"}`)), stage: events.StageConverter, reason: events.ReasonUnsupported, field: "type"},
+		{name: "interaction without id", typ: wire.FramePassthroughForward, fields: fwd(forward("discord", `{"type":2,"channel_id":"c","note":"bad 36"}`)), stage: events.StageConverter, reason: events.ReasonMissingField, field: "id"},
+		{name: "interaction without channel", typ: wire.FramePassthroughForward, fields: fwd(forward("discord", `{"type":2,"id":"bad37"}`)), stage: events.StageConverter, reason: events.ReasonMissingField, field: "channel_id"},
+		{name: "unsupported platform", typ: wire.FramePassthroughForward, fields: fwd(forward("myspace", `{"note":"bad 38"}`)), stage: events.StageConverter, reason: events.ReasonUnsupported, field: "forward.platform"},
+		{name: "platform is a number", typ: wire.FramePassthroughForward, fields: fwd(forward(5, `{"note":"bad 39"}`)), stage: events.StageConverter, reason: events.ReasonWrongType, field: "forward.platform"},
+		{name: "forward without platform", typ: wire.FramePassthroughForward, fields: fwd(without(forward("discord", `{"note":"bad 40"}`), "platform")), stage: events.StageConverter, reason: events.ReasonMissingField, field: "forward.platform"},
+		{name: "forward without bodyB64", typ: wire.FramePassthroughForward, fields: fwd(without(forward("discord", ""), "bodyB64")), stage: events.StageConverter, reason: events.ReasonMissingField, field: "forward.bodyB64"},
+		{name: "twilio body without From", typ: wire.FramePassthroughForward, fields: fwd(withKey(forward("twilio", ""), "bodyB64", b64("Body=bad+42&MessageSid=SM1"))), stage: events.StageConverter, reason: events.ReasonMissingField, field: "From"},
+		{name: "twilio NumMedia not a number", typ: wire.FramePassthroughForward, fields: fwd(withKey(forward("twilio", ""), "bodyB64", b64("From=%2B1&MessageSid=SM43&NumMedia=many"))), stage: events.StageConverter, reason: events.ReasonWrongType, field: "NumMedia"},
+		{name: "twilio body not a form", typ: wire.FramePassthroughForward, fields: fwd(withKey(forward("twilio", ""), "bodyB64", b64("From=%zz&bad=44"))), stage: events.StageConverter, reason: events.ReasonBadBody},
+		{name: "event text is a number", typ: wire.FrameInbound, fields: ev(45), stage: events.StageConverter, reason: events.ReasonWrongType, field: "event.text"},
+		{name: "event source is a string", typ: wire.FrameInbound, fields: ev("bad 46", "source", "discord"), stage: events.StageConverter, reason: events.ReasonWrongType, field: "event.source"},
+		{name: "event media_urls is an object", typ: wire.FrameInbound, fields: ev("bad 47", "media_urls", map[string]any{"a": 1}), stage: events.StageConverter, reason: events.ReasonWrongType, field: "event.media_urls"},
 	}
 }
 

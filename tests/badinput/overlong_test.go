@@ -12,6 +12,7 @@ import (
 	"github.com/relaybus/relaybus/internal/devconnector"
 	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/pkg/natstest"
+	"github.com/relaybus/relaybus/pkg/wire"
 	"github.com/relaybus/relaybus/tests/internal/relaytest"
 )
 
@@ -24,7 +25,7 @@ import (
 // relay_scope.<platform>.<chat>). Such a subject used to exceed the
 // server's control line (4 KiB); the server's -ERR made nats.go close the
 // stage's connection for good, so one input took a stage down. Now
-// events.Token shortens long ids (a readable prefix and a hash): the input
+// events.SubjectToken shortens long ids (a readable prefix and a hash): the input
 // must be handled like any other — the event delivered with its full chat
 // id, the action sent and answered under its full id, the unknown frame
 // type taken — with nothing dead-lettered, traffic after it flowing, and
@@ -82,7 +83,7 @@ func TestOverlongIDs(t *testing.T) {
 			})
 		}},
 		{"event chat_id", func(t *testing.T, p *pipeline) {
-			p.dev.Emit(events.FrameInbound, map[string]any{"event": map[string]any{"text": "long", "message_id": "long",
+			p.dev.Emit(wire.FrameInbound, map[string]any{"event": map[string]any{"text": "long", "message_id": "long",
 				"source": map[string]any{"platform": "discord", "chat_id": long, "chat_type": "group", "scope_id": "g"}}})
 		}, func(t *testing.T, p *pipeline) {
 			p.agent.WaitDistinct(t, 2, 20*time.Second)
@@ -112,7 +113,7 @@ func TestOverlongIDs(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := startPipeline(t)
 			tt.inject(t, p)
-			p.dev.Emit(events.FrameInbound, relaytest.InboundFields("after", 1))
+			p.dev.Emit(wire.FrameInbound, relaytest.InboundFields("after", 1))
 			p.publish(t, relaytest.SendAction(t, "after-act", 1))
 
 			natstest.WaitFor(t, 20*time.Second, func() error {

@@ -61,7 +61,7 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 		// Stable across redeliveries: the stream position and store time.
 		j.id = "gen-" + strconv.FormatUint(md.Sequence.Stream, 10) + "-" + strconv.FormatInt(md.Timestamp.UnixNano(), 36)
 	}
-	subjectOp, _ := events.UnToken(strings.TrimPrefix(msg.Subject(), events.OutboundSubjectPrefix))
+	subjectOp, _ := events.UnSubjectToken(strings.TrimPrefix(msg.Subject(), events.OutboundSubjectPrefix))
 	j.op = "unknown"
 	if events.KnownOp(subjectOp) {
 		j.op = subjectOp

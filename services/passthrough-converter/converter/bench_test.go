@@ -14,6 +14,7 @@ import (
 	"github.com/relaybus/relaybus/internal/fixtures"
 	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/pkg/natstest"
+	"github.com/relaybus/relaybus/pkg/wire"
 	"github.com/relaybus/relaybus/services/passthrough-converter/converter"
 )
 
@@ -50,7 +51,7 @@ func benchFrames(b *testing.B) [][]byte {
 func fill(b *testing.B, js jetstream.JetStream, frames [][]byte) {
 	b.Helper()
 	for i, f := range frames {
-		m := nats.NewMsg(events.RawSubject(events.FramePassthroughForward))
+		m := nats.NewMsg(events.RawSubject(wire.FramePassthroughForward))
 		m.Data = f
 		m.Header.Set(events.MsgIDHeader, "bench-"+strconv.Itoa(i))
 		if _, err := js.PublishMsgAsync(m); err != nil {

@@ -23,6 +23,7 @@ import (
 	"github.com/relaybus/relaybus/internal/natsconn"
 	"github.com/relaybus/relaybus/internal/ops"
 	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/pkg/wire"
 	"github.com/relaybus/relaybus/services/passthrough-converter/internal/discord"
 	"github.com/relaybus/relaybus/services/passthrough-converter/internal/twilio"
 )
@@ -201,43 +202,43 @@ func (s *Service) Live(ctx context.Context) error {
 }
 
 // forwardSubject is where ws-edge stores passthrough_forward frames.
-var forwardSubject = events.RawSubject(events.FramePassthroughForward)
+var forwardSubject = events.RawSubject(wire.FramePassthroughForward)
 
 // handle converts one raw frame.
 func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 	if msg.Subject() == forwardSubject {
 		// The hot path: envelope and forward decoded in one pass.
 		s.metrics.observeLag(msg.Headers().Get(events.ReceivedAtHeader), s.now())
-		fwd, _, err := events.DecodeForwardFrame(msg.Data())
+		fwd, _, err := wire.DecodeForwardFrame(msg.Data())
 		if err != nil {
 			s.metrics.dropped.WithLabelValues(events.Reason(err)).Inc()
 			return consume.Permanent(err)
 		}
 		return s.handleForward(ctx, msg, fwd)
 	}
-	frame, err := events.DecodeFrame(msg.Data())
+	frame, err := wire.DecodeFrame(msg.Data())
 	if err != nil {
 		s.metrics.dropped.WithLabelValues(events.Reason(err)).Inc()
 		return consume.Permanent(err)
 	}
 	s.metrics.observeLag(msg.Headers().Get(events.ReceivedAtHeader), s.now())
 	switch frame.Type {
-	case events.FrameInbound:
-		ev, err := events.DecodeInboundEvent(frame.Event)
+	case wire.FrameInbound:
+		ev, err := wire.DecodeInboundEvent(frame.Event)
 		if err != nil {
 			s.metrics.dropped.WithLabelValues(events.Reason(err)).Inc()
 			return consume.Permanent(err)
 		}
 		return s.publishEvent(ctx, msg, &ev, "inbound")
-	case events.FramePassthroughForward:
+	case wire.FramePassthroughForward:
 		// Stored under another subject than ws-edge uses; same handling.
-		fwd, err := events.DecodeForward(frame.Forward)
+		fwd, err := wire.DecodeForward(frame.Forward)
 		if err != nil {
 			s.metrics.dropped.WithLabelValues(events.Reason(err)).Inc()
 			return consume.Permanent(err)
 		}
 		return s.handleForward(ctx, msg, fwd)
-	case events.FrameInterruptInbound:
+	case wire.FrameInterruptInbound:
 		return s.publishInterrupt(ctx, msg, frame)
 	default:
 		s.metrics.dropped.WithLabelValues("unknown_type").Inc()
@@ -246,7 +247,7 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 	}
 }
 
-func (s *Service) handleForward(ctx context.Context, msg jetstream.Msg, fwd events.PassthroughForward) error {
+func (s *Service) handleForward(ctx context.Context, msg jetstream.Msg, fwd wire.PassthroughForward) error {
 	body, err := fwd.Body()
 	if err != nil {
 		s.metrics.dropped.WithLabelValues(events.Reason(err)).Inc()
@@ -362,7 +363,7 @@ func (s *Service) publishEvent(ctx context.Context, in jetstream.Msg, ev *events
 	return nil
 }
 
-func (s *Service) publishInterrupt(ctx context.Context, in jetstream.Msg, frame events.Frame) error {
+func (s *Service) publishInterrupt(ctx context.Context, in jetstream.Msg, frame wire.Frame) error {
 	it := events.Interrupt{SessionKey: frame.SessionKey, ChatID: frame.ChatID, Platform: sessionPlatform(frame.SessionKey)}
 	data, err := events.Marshal(it, events.ContentTypeMsgpack)
 	if err != nil {

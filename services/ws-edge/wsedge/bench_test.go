@@ -15,6 +15,7 @@ import (
 	"github.com/relaybus/relaybus/internal/fixtures"
 	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/pkg/natstest"
+	"github.com/relaybus/relaybus/pkg/wire"
 	"github.com/relaybus/relaybus/services/ws-edge/wsedge"
 )
 
@@ -60,7 +61,7 @@ func BenchmarkJetStreamCeiling(b *testing.B) {
 	if err := bus.Ensure(context.Background(), js, bus.DefaultConfig()); err != nil {
 		b.Fatal(err)
 	}
-	subject := events.RawSubject(events.FramePassthroughForward)
+	subject := events.RawSubject(wire.FramePassthroughForward)
 	slots := make(chan struct{}, benchWindow)
 	futures := make(chan jetstream.PubAckFuture, benchWindow)
 	done := make(chan error, 1)

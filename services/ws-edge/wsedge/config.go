@@ -9,14 +9,14 @@ import (
 
 	"github.com/relaybus/relaybus/internal/bus"
 	"github.com/relaybus/relaybus/internal/envconf"
-	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/pkg/wire"
 )
 
 // Config holds ws-edge's settings. Build it with DefaultConfig or
 // ConfigFromEnv; each field's variable, default, limits and meaning are
 // declared once, in vars.
 type Config struct {
-	RelayURL    string   // GATEWAY_RELAY_URL, required; normalised with events.DialURL
+	RelayURL    string   // GATEWAY_RELAY_URL, required; normalised with wire.DialURL
 	RelayID     string   // GATEWAY_RELAY_ID
 	RelaySecret string   // GATEWAY_RELAY_SECRET
 	Platforms   []string // GATEWAY_RELAY_PLATFORMS
@@ -122,7 +122,7 @@ func (c Config) Validate() error {
 	if strings.TrimSpace(c.RelayURL) == "" {
 		return bad("GATEWAY_RELAY_URL is required (the connector base URL, e.g. https://connector.example)")
 	}
-	if _, err := events.DialURL(c.RelayURL); err != nil {
+	if _, err := wire.DialURL(c.RelayURL); err != nil {
 		return bad("GATEWAY_RELAY_URL: %v", err)
 	}
 	if c.RelaySecret != "" && strings.TrimSpace(c.RelaySecret) == "" {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/pkg/wire"
 	"github.com/relaybus/relaybus/services/ws-edge/internal/ndjson"
 )
 
@@ -207,7 +207,7 @@ func (c *conn) writeLoop() {
 			case it.flush != nil:
 				flushes = append(flushes, it.flush)
 			case it.ack != "":
-				buf = events.AppendInboundAck(buf, it.ack)
+				buf = wire.AppendInboundAck(buf, it.ack)
 				acks++
 			case it.w != nil && !it.w.begin():
 				// Its request gave up while it was queued: never write it.

@@ -12,6 +12,7 @@ import (
 	"github.com/relaybus/relaybus/internal/devconnector"
 	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/pkg/natstest"
+	"github.com/relaybus/relaybus/pkg/wire"
 	"github.com/relaybus/relaybus/services/ws-edge/wsedge"
 )
 
@@ -48,7 +49,7 @@ func TestAgainstDevConnector(t *testing.T) {
 	const n = 200
 	emit := func(from int) {
 		for i := from; i < from+n; i++ {
-			if dev.Emit(events.FrameInbound, map[string]any{"event": map[string]any{
+			if dev.Emit(wire.FrameInbound, map[string]any{"event": map[string]any{
 				"text": fmt.Sprint("msg ", i), "source": map[string]any{"platform": "discord", "chat_id": "c1"},
 			}}) == "" {
 				t.Fatal("Emit failed")

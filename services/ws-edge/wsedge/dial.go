@@ -9,7 +9,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/relaybus/relaybus/pkg/backoff"
-	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/pkg/wire"
 )
 
 // Close codes and reasons of the relay contract.
@@ -92,8 +92,8 @@ func (s *Service) connectLoop(ctx context.Context) error {
 func (s *Service) dial(ctx context.Context) (*websocket.Conn, error) {
 	h := http.Header{}
 	if s.cfg.RelayID != "" && s.cfg.RelaySecret != "" {
-		tok := events.MintTokenAt(s.cfg.RelayID, s.cfg.RelaySecret, s.now(), events.TokenTTL)
-		h.Set("Authorization", events.BearerHeader(tok))
+		tok := wire.MintTokenAt(s.cfg.RelayID, s.cfg.RelaySecret, s.now(), wire.TokenTTL)
+		h.Set("Authorization", wire.BearerHeader(tok))
 	}
 	dctx, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
 	defer cancel()
@@ -184,7 +184,7 @@ func (s *Service) drain(c *conn) {
 	log := s.log.With("conn_id", c.id)
 	log.Info("relay draining: going idle")
 	s.clearCurrent(c) // new outbound requests now answer "not connected"
-	if c.send(outItem{frame: events.AppendGoingIdle(nil)}) {
+	if c.send(outItem{frame: wire.AppendGoingIdle(nil)}) {
 		t := time.NewTimer(s.cfg.IdleTimeout)
 		select {
 		case <-c.idleAck:

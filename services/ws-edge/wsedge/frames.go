@@ -10,6 +10,7 @@ import (
 
 	"github.com/relaybus/relaybus/pkg/descriptor"
 	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/pkg/wire"
 	"github.com/relaybus/relaybus/services/ws-edge/internal/sniff"
 )
 
@@ -36,7 +37,7 @@ func (s *Service) handleFrame(c *conn, b []byte) {
 		return
 	}
 	// Everything else: control frames, bad frames, unusual encodings.
-	f, err := events.DecodeFrame(b)
+	f, err := wire.DecodeFrame(b)
 	if err != nil {
 		if c.stopRead.Load() {
 			return
@@ -46,14 +47,14 @@ func (s *Service) handleFrame(c *conn, b []byte) {
 	}
 	s.m.frame(f.Type)
 	switch f.Type {
-	case events.FrameDescriptor:
+	case wire.FrameDescriptor:
 		s.handleDescriptor(c, f, b, start)
-	case events.FrameOutboundResult:
+	case wire.FrameOutboundResult:
 		if !s.waiters.resolve(f.RequestID, f.Result) {
 			s.m.unmatched.Inc()
 			s.log.Debug("outbound_result for an unknown or answered request", "request_id", f.RequestID)
 		}
-	case events.FrameGoingIdleAck:
+	case wire.FrameGoingIdleAck:
 		c.idleAcked()
 	default:
 		if c.stopRead.Load() {
@@ -124,7 +125,7 @@ func (s *Service) badFrame(c *conn, b []byte, typ, bufferID string, cause error,
 // handshake if it is the socket's first. A descriptor that does not decode
 // is dead-lettered and the previous one kept; it still completes the
 // handshake, since the connector has answered the hellos.
-func (s *Service) handleDescriptor(c *conn, f events.Frame, frame []byte, start time.Time) {
+func (s *Service) handleDescriptor(c *conn, f wire.Frame, frame []byte, start time.Time) {
 	d, err := descriptor.Decode(f.Descriptor)
 	if err != nil {
 		s.badFrame(c, frame, f.Type, f.BufferID, descriptorError(err), start)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/pkg/natstest"
+	"github.com/relaybus/relaybus/pkg/wire"
 	"github.com/relaybus/relaybus/services/ws-edge/wsedge"
 )
 
@@ -232,4 +233,4 @@ func inboundFrame(bufferID, text string) string {
 	return b + `,"event":{"text":"` + text + `","source":{"platform":"discord","chat_id":"c1"}}}`
 }
 
-var rawInbound = events.RawSubject(events.FrameInbound)
+var rawInbound = events.RawSubject(wire.FrameInbound)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/pkg/natstest"
+	"github.com/relaybus/relaybus/pkg/wire"
 	"github.com/relaybus/relaybus/services/ws-edge/wsedge"
 )
 
@@ -127,7 +128,7 @@ func TestBufferedFrameAckedOnlyOnceStored(t *testing.T) {
 	p.send(frame)
 	ack := p.expect("inbound_ack")
 	// The ack is out: the message must already be in the stream.
-	msgs, err := h.readStream(events.RawStream, events.RawSubject(events.FramePassthroughForward))
+	msgs, err := h.readStream(events.RawStream, events.RawSubject(wire.FramePassthroughForward))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/pkg/wire"
 	"github.com/relaybus/relaybus/services/ws-edge/wsedge"
 )
 
@@ -53,7 +54,7 @@ func TestAuthTokenMintedPerDial(t *testing.T) {
 		if !ok {
 			t.Fatalf("Authorization = %q, want a Bearer token", p.auth)
 		}
-		id, exp, err := events.VerifyToken(tok, func(string) (string, bool) { return "s3cret", true }, time.Now())
+		id, exp, err := wire.VerifyToken(tok, func(string) (string, bool) { return "s3cret", true }, time.Now())
 		if err != nil || id != "gw-1" {
 			t.Errorf("VerifyToken = (%q, %v), want gw-1", id, err)
 		}

@@ -3,7 +3,7 @@ package wsedge
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/pkg/wire"
 )
 
 // Socket states of the relay_wsedge_socket_state gauge.
@@ -29,8 +29,8 @@ const (
 const typeLabelOther = "other"
 
 var knownFrameTypes = []string{
-	events.FrameDescriptor, events.FrameInbound, events.FramePassthroughForward,
-	events.FrameOutboundResult, events.FrameInterruptInbound, events.FrameGoingIdleAck,
+	wire.FrameDescriptor, wire.FrameInbound, wire.FramePassthroughForward,
+	wire.FrameOutboundResult, wire.FrameInterruptInbound, wire.FrameGoingIdleAck,
 }
 
 type metrics struct {

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/pkg/wire"
 )
 
 // waiter is one outbound request waiting for its outbound_result. ch gets
@@ -148,7 +149,7 @@ func (s *Service) handleOutbound(req micro.Request) {
 		s.respond(req, s.interrupt(a))
 		return
 	}
-	action, removed, err := events.StripInternalMetadata(compactJSON(body))
+	action, removed, err := wire.StripInternalMetadata(compactJSON(body))
 	if err != nil {
 		s.m.outbound.WithLabelValues(outcomeBadRequest).Inc()
 		_ = req.Error("400", "action is not a JSON object with an object metadata", mustJSON(events.SendResult{Error: "relay edge: bad action: " + err.Error()}))
@@ -178,7 +179,7 @@ func (s *Service) interrupt(a edgeAction) []byte {
 		return s.resultNC
 	}
 	done := make(chan error, 1)
-	if !c.send(outItem{frame: events.AppendInterrupt(nil, a.SessionKey, a.Reason), done: done}) {
+	if !c.send(outItem{frame: wire.AppendInterrupt(nil, a.SessionKey, a.Reason), done: done}) {
 		s.m.outbound.WithLabelValues(outcomeNotConnected).Inc()
 		return s.resultNC
 	}
@@ -216,7 +217,7 @@ func (s *Service) roundTrip(action []byte, platform, botID string) (result []byt
 		s.m.outbound.WithLabelValues(outcomeNotConnected).Inc()
 		return s.resultNC, false
 	}
-	if !c.send(outItem{frame: events.AppendOutbound(nil, id, action, platform, botID), w: w}) {
+	if !c.send(outItem{frame: wire.AppendOutbound(nil, id, action, platform, botID), w: w}) {
 		s.waiters.cancel(id)
 		s.m.outbound.WithLabelValues(outcomeNotConnected).Inc()
 		return s.resultNC, false

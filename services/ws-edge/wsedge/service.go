@@ -25,6 +25,7 @@ import (
 	"github.com/relaybus/relaybus/internal/ops"
 	"github.com/relaybus/relaybus/pkg/descriptor"
 	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/pkg/wire"
 )
 
 // serviceName is the NATS micro service name every replica registers.
@@ -111,7 +112,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registering metrics: %w", err)
 	}
-	dialURL, _ := events.DialURL(cfg.RelayURL) // checked by Validate
+	dialURL, _ := wire.DialURL(cfg.RelayURL) // checked by Validate
 	if cfg.InstanceID == "" {
 		cfg.InstanceID = defaultInstanceID()
 	}
@@ -146,7 +147,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		badLog:     newRateLog(now, time.Minute),
 		descs:      make(map[string]descriptor.Descriptor),
 	}
-	for _, t := range []string{events.FrameInbound, events.FramePassthroughForward, events.FrameInterruptInbound} {
+	for _, t := range []string{wire.FrameInbound, wire.FramePassthroughForward, wire.FrameInterruptInbound} {
 		s.rawSubject[t] = events.RawSubject(t)
 	}
 	ids, err := events.ParseIdentities(strings.Join(cfg.Platforms, ","), cfg.BotIDs)
@@ -156,7 +157,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	s.identities = ids
 	s.primary = ids.Primary()
 	for _, id := range ids {
-		s.hellos = events.AppendHello(s.hellos, id.Platform, id.BotID)
+		s.hellos = wire.AppendHello(s.hellos, id.Platform, id.BotID)
 	}
 	s.descs[s.primary] = descriptor.Placeholder(s.primary)
 	s.resultNC = mustJSON(events.ResultNotConnected)

@@ -17,6 +17,7 @@ import (
 	"github.com/relaybus/relaybus/internal/fixtures"
 	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/pkg/natstest"
+	"github.com/relaybus/relaybus/pkg/wire"
 )
 
 // InboundFields are the fields of an inbound frame carrying a group-chat
@@ -101,7 +102,7 @@ func Produce(tb testing.TB, dev *devconnector.Server, prefix string, n int, inte
 				_, err = dev.ForwardInteraction(ctx, bodies[i], devconnector.InteractionOptions{})
 			} else {
 				id = fmt.Sprintf("%s-%05d", prefix, i)
-				_, err = dev.EmitContext(ctx, events.FrameInbound, InboundFields(id, i))
+				_, err = dev.EmitContext(ctx, wire.FrameInbound, InboundFields(id, i))
 			}
 			if err != nil {
 				if ctx.Err() == nil {

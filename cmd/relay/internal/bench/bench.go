@@ -36,6 +36,7 @@ import (
 	"github.com/relaybus/relaybus/internal/natsembed"
 	"github.com/relaybus/relaybus/internal/ops"
 	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/pkg/wire"
 )
 
 type benchConfig struct {
@@ -256,7 +257,7 @@ func loadBodies() (*benchBodies, error) {
 // emitter returns a function that makes dev forward interaction n.
 func (b *benchBodies) emitter(dev *devconnector.Server) func(n uint64) {
 	return func(n uint64) {
-		dev.Emit(events.FramePassthroughForward, map[string]any{"forward": b.forward(n)})
+		dev.Emit(wire.FramePassthroughForward, map[string]any{"forward": b.forward(n)})
 	}
 }
 

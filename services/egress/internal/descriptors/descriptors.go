@@ -34,7 +34,7 @@ func New() *Table { return &Table{byKey: make(map[string]descriptor.Descriptor)}
 // decode reads an entry whose key is events.DescriptorKey(platform) (a
 // Token with '%' written as '='; a bare Token reads the same).
 func decode(e kvwatch.Entry) (string, descriptor.Descriptor, bool) {
-	platform, ok := events.UnToken(strings.ReplaceAll(e.Key, "=", "%"))
+	platform, ok := events.UnSubjectToken(strings.ReplaceAll(e.Key, "=", "%"))
 	if !ok {
 		return "", descriptor.Descriptor{}, false
 	}

@@ -51,14 +51,14 @@ type Index struct {
 func New() *Index { return &Index{byChat: make(map[string][]Record)} }
 
 // ParseKey splits a relay_scope key ("<platform>.<chat>", each part an
-// events.Token with '%' written as '=') into platform and chat id.
+// events.SubjectToken with '%' written as '=') into platform and chat id.
 func ParseKey(key string) (platform, chatID string, ok bool) {
 	p, c, found := strings.Cut(key, ".")
 	if !found {
 		return "", "", false
 	}
-	platform, ok1 := events.UnToken(strings.ReplaceAll(p, "=", "%"))
-	chatID, ok2 := events.UnToken(strings.ReplaceAll(c, "=", "%"))
+	platform, ok1 := events.UnSubjectToken(strings.ReplaceAll(p, "=", "%"))
+	chatID, ok2 := events.UnSubjectToken(strings.ReplaceAll(c, "=", "%"))
 	if !ok1 || !ok2 {
 		return "", "", false
 	}

@@ -9,7 +9,8 @@ import (
 	"time"
 
 	"github.com/relaybus/relaybus/pkg/events"
-	"github.com/relaybus/relaybus/pkg/events/jsonscan"
+	"github.com/relaybus/relaybus/pkg/wire"
+	"github.com/relaybus/relaybus/pkg/wire/jsonscan"
 )
 
 // PlatformDiscord is the platform of every event Convert produces.
@@ -57,7 +58,7 @@ const (
 // Errors: ErrPing, ErrAutocomplete, or an *events.FrameError (see the
 // package documentation). Convert never panics and never copies the
 // interaction token anywhere. It is safe for concurrent use.
-func Convert(body []byte, fwd events.PassthroughForward) (events.MessageEvent, error) {
+func Convert(body []byte, fwd wire.PassthroughForward) (events.MessageEvent, error) {
 	in, err := decode(body)
 	if err != nil {
 		return events.MessageEvent{}, err
@@ -110,14 +111,14 @@ func Convert(body []byte, fwd events.PassthroughForward) (events.MessageEvent, e
 }
 
 // decode parses the body into a wireInteraction; errors are the
-// *events.FrameError of events.UnmarshalObject (which never quotes body
+// *events.FrameError of wire.UnmarshalObject (which never quotes body
 // content), with a body that is not a JSON object reported as bad_body.
 func decode(body []byte) (wireInteraction, error) {
 	var in wireInteraction
 	if t := jsonscan.TrimSpace(body); len(t) > 0 && t[0] == '{' && fastDecodeInteraction(body, &in) {
 		return in, nil
 	}
-	if err := events.UnmarshalObject(body, &in, ""); err != nil {
+	if err := wire.UnmarshalObject(body, &in, ""); err != nil {
 		fe := &events.FrameError{Reason: events.ReasonBadBody}
 		errors.As(err, &fe)
 		if fe.Reason != events.ReasonWrongType {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/relaybus/relaybus/internal/fixtures"
 	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/pkg/wire"
 	"github.com/relaybus/relaybus/services/passthrough-converter/internal/discord"
 )
 
@@ -30,7 +31,7 @@ const (
 )
 
 // testForward is the forward every fixture arrives in.
-var testForward = events.PassthroughForward{
+var testForward = wire.PassthroughForward{
 	Platform: "discord",
 	BotID:    app,
 	Method:   "POST",

@@ -1,6 +1,6 @@
 package discord
 
-import "github.com/relaybus/relaybus/pkg/events/jsonscan"
+import "github.com/relaybus/relaybus/pkg/wire/jsonscan"
 
 // StripToken returns body without its top-level interaction token and
 // reports whether one was present, so that a body can be kept (for example

@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/pkg/wire"
 )
 
 // PlatformTwilio is the platform of every event Convert produces.
@@ -34,7 +35,7 @@ const MaxMedia = 10
 // integer, missing_field for an absent or empty From, MessageSid, or
 // MediaUrlN below NumMedia. Details never quote field values (phone numbers
 // are personal data). Convert is safe for concurrent use.
-func Convert(body []byte, fwd events.PassthroughForward) (events.MessageEvent, error) {
+func Convert(body []byte, fwd wire.PassthroughForward) (events.MessageEvent, error) {
 	form, err := url.ParseQuery(string(body))
 	if err != nil {
 		return events.MessageEvent{}, frameErr(events.ReasonBadBody, "", "body is not a form (application/x-www-form-urlencoded)")

@@ -8,10 +8,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/pkg/wire"
 	"github.com/relaybus/relaybus/services/passthrough-converter/internal/twilio"
 )
 
-var testForward = events.PassthroughForward{
+var testForward = wire.PassthroughForward{
 	Platform: "twilio",
 	BotID:    "AC0f3b8e3b5c9d4a6e8f1a2b3c4d5e6f70",
 	Method:   "POST",

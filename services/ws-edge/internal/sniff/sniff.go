@@ -1,34 +1,34 @@
 // Package sniff is ws-edge's fast path for classifying connector frames.
 //
-// events.DecodeFrame is the definition of a well-formed frame, but it decodes
+// wire.DecodeFrame is the definition of a well-formed frame, but it decodes
 // with encoding/json, which costs tens of microseconds for a frame carrying a
 // few kilobytes of base64 (a Discord interaction). ws-edge only needs the
 // envelope of a data frame (its type and bufferId) to publish it, so Frame
 // validates the whole frame in one pass with the relay's one JSON scanner
-// (pkg/events/jsonscan, which agrees with encoding/json) and extracts just
+// (pkg/wire/jsonscan, which agrees with encoding/json) and extracts just
 // those two keys.
 //
 // Frame is conservative by construction: it answers ok only when it is
-// certain that events.DecodeFrame accepts the frame with the same type and
+// certain that wire.DecodeFrame accepts the frame with the same type and
 // bufferId, and the type is not a control frame. Anything unusual (escapes or
 // non-ASCII bytes in a key, type or bufferId; a key that matches a frame field
 // only case-insensitively; a repeated frame field; a wrong JSON kind; deep
 // nesting; trailing bytes) makes it answer !ok, and the caller falls back to
-// events.DecodeFrame, which then has the final word, including the reason of
+// wire.DecodeFrame, which then has the final word, including the reason of
 // a rejection. A differential fuzz test holds the two to that agreement.
 package sniff
 
 import (
 	"bytes"
 
-	"github.com/relaybus/relaybus/pkg/events/jsonscan"
+	"github.com/relaybus/relaybus/pkg/wire/jsonscan"
 )
 
 // maxDepth bounds the nesting of a top-level value; deeper documents go to
 // the slow path (which has encoding/json's limit).
 const maxDepth = 512
 
-// frame fields the fast path knows (events.Frame's JSON keys).
+// frame fields the fast path knows (wire.Frame's JSON keys).
 const (
 	fieldNone = iota
 	fieldType
@@ -65,7 +65,7 @@ type envelope struct {
 }
 
 // Frame reports whether b (one frame, without its newline) is a data frame
-// that events.DecodeFrame accepts, and returns its type and bufferId as
+// that wire.DecodeFrame accepts, and returns its type and bufferId as
 // sub-slices of b (bufferID is nil when absent). See the package comment for
 // when it answers !ok.
 func Frame(b []byte) (typ, bufferID []byte, ok bool) {

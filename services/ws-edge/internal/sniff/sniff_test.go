@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/relaybus/relaybus/internal/fixtures"
-	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/pkg/wire"
 	"github.com/relaybus/relaybus/services/ws-edge/internal/sniff"
 )
 
@@ -84,7 +84,7 @@ func TestFrameFixture(t *testing.T) {
 	}
 	in := `{"type":"passthrough_forward","bufferId":"b-9","forward":{"platform":"discord","botId":"1","method":"POST","path":"/interactions/discord/1","headers":[["content-type","application/json"]],"bodyB64":"` + base64.StdEncoding.EncodeToString(body) + `"}}`
 	typ, bid, ok := sniff.Frame([]byte(in))
-	if !ok || string(typ) != events.FramePassthroughForward || string(bid) != "b-9" {
+	if !ok || string(typ) != wire.FramePassthroughForward || string(bid) != "b-9" {
 		t.Errorf("Frame(fixture frame) = (%q, %q, %v), want (passthrough_forward, b-9, true)", typ, bid, ok)
 	}
 }
@@ -122,7 +122,7 @@ func TestPrefix(t *testing.T) {
 	}
 }
 
-// agree fails when Frame answers ok for a frame events.DecodeFrame would not
+// agree fails when Frame answers ok for a frame wire.DecodeFrame would not
 // accept exactly as Frame says.
 func agree(t *testing.T, in []byte) {
 	t.Helper()
@@ -130,11 +130,11 @@ func agree(t *testing.T, in []byte) {
 	if !ok {
 		return
 	}
-	f, err := events.DecodeFrame(in)
+	f, err := wire.DecodeFrame(in)
 	if err != nil {
 		t.Fatalf("Frame(%q) ok, but DecodeFrame: %v", in, err)
 	}
-	if f.Type != string(typ) || f.BufferID != string(bid) || events.IsControlFrame(f.Type) {
+	if f.Type != string(typ) || f.BufferID != string(bid) || wire.IsControlFrame(f.Type) {
 		t.Fatalf("Frame(%q) = (%q, %q), DecodeFrame = (%q, %q)", in, typ, bid, f.Type, f.BufferID)
 	}
 }
@@ -168,7 +168,7 @@ func BenchmarkFrame(b *testing.B) {
 		b.SetBytes(int64(len(in)))
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := events.DecodeFrame(in); err != nil {
+			if _, err := wire.DecodeFrame(in); err != nil {
 				b.Fatal(err)
 			}
 		}

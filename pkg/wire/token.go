@@ -1,15 +1,29 @@
-package events
+package wire
 
 import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+)
+
+var (
+	// ErrBadToken is returned by VerifyToken for a token that is malformed or
+	// whose signature does not match.
+	ErrBadToken = errors.New("wire: bad relay token")
+
+	// ErrTokenExpired is returned by VerifyToken for a well-formed, correctly
+	// signed token whose exp lies in the past.
+	ErrTokenExpired = errors.New("wire: relay token expired")
+
+	// ErrBadURL is returned by DialURL for a connector URL it cannot use.
+	ErrBadURL = errors.New("wire: bad connector url")
 )
 
 // TokenTTL is how long a minted upgrade token is valid.

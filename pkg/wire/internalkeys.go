@@ -1,11 +1,11 @@
-package events
+package wire
 
 import (
 	"bytes"
 	"errors"
 	"strings"
 
-	"github.com/relaybus/relaybus/pkg/events/jsonscan"
+	"github.com/relaybus/relaybus/pkg/wire/jsonscan"
 )
 
 // InternalKeyPrefix starts every metadata key that is the gateway's own

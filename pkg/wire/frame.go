@@ -1,13 +1,16 @@
-package events
+package wire
 
 import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 
-	"github.com/relaybus/relaybus/pkg/events/jsonscan"
+	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/pkg/internal/jsonstr"
+	"github.com/relaybus/relaybus/pkg/wire/jsonscan"
 )
 
 // Frame types, connector → gateway.
@@ -67,7 +70,7 @@ func DecodeFrame(b []byte) (Frame, error) {
 		return Frame{}, err
 	}
 	if f.Type == "" {
-		return Frame{}, frameErr(ReasonMissingType, "type", "frame has no type")
+		return Frame{}, frameErr(events.ReasonMissingType, "type", "frame has no type")
 	}
 	switch f.Type {
 	case FrameInbound:
@@ -78,41 +81,43 @@ func DecodeFrame(b []byte) (Frame, error) {
 		return f, requireObject("descriptor", f.Descriptor)
 	case FrameOutboundResult:
 		if f.RequestID == "" {
-			return f, frameErr(ReasonMissingField, "requestId", "outbound_result without requestId")
+			return f, frameErr(events.ReasonMissingField, "requestId", "outbound_result without requestId")
 		}
 		if len(f.Result) == 0 || string(f.Result) == "null" {
 			f.Result = json.RawMessage("{}")
 		} else if f.Result[0] != '{' {
-			return f, frameErr(ReasonWrongType, "result", "result is not an object")
+			return f, frameErr(events.ReasonWrongType, "result", "result is not an object")
 		}
 	case FrameInterruptInbound:
 		if f.SessionKey == "" {
-			return f, frameErr(ReasonMissingField, "session_key", "interrupt_inbound without session_key")
+			return f, frameErr(events.ReasonMissingField, "session_key", "interrupt_inbound without session_key")
 		}
 	}
 	return f, nil
 }
 
-// trimJSONSpace trims JSON whitespace from both ends (jsonscan.TrimSpace).
-func trimJSONSpace(b []byte) []byte { return jsonscan.TrimSpace(b) }
+// frameErr returns the *events.FrameError of a rejected frame or payload.
+func frameErr(reason, field, format string, args ...any) *events.FrameError {
+	return &events.FrameError{Reason: reason, Field: field, Detail: fmt.Sprintf(format, args...)}
+}
 
 func requireObject(field string, raw json.RawMessage) error {
 	switch {
 	case len(raw) == 0:
-		return frameErr(ReasonMissingField, field, "%s is missing", field)
+		return frameErr(events.ReasonMissingField, field, "%s is missing", field)
 	case string(raw) == "null":
-		return frameErr(ReasonNullField, field, "%s is null", field)
+		return frameErr(events.ReasonNullField, field, "%s is null", field)
 	case raw[0] != '{':
-		return frameErr(ReasonWrongType, field, "%s is not an object", field)
+		return frameErr(events.ReasonWrongType, field, "%s is not an object", field)
 	}
 	return nil
 }
 
 // UnmarshalObject decodes the JSON object b into v with encoding/json and
 // translates a failure into a *FrameError: the relay's one translation of
-// encoding/json errors. Input that is not JSON is ReasonNotJSON, JSON that
-// is not an object ReasonNotObject, and a key holding the wrong JSON type
-// ReasonWrongType with Field naming the key's path (below field, when b is
+// encoding/json errors. Input that is not JSON is events.ReasonNotJSON, JSON that
+// is not an object events.ReasonNotObject, and a key holding the wrong JSON type
+// events.ReasonWrongType with Field naming the key's path (below field, when b is
 // the value of a key; "" for a whole frame or body). Details name JSON
 // kinds and byte offsets, never the input's bytes, so no credential in it
 // reaches a log or a dead letter through an error.
@@ -123,9 +128,9 @@ func UnmarshalObject(b []byte, v any, field string) error {
 	}
 	if t := jsonscan.TrimSpace(b); len(t) == 0 || t[0] != '{' {
 		if jsonscan.Valid(t) {
-			return frameErr(ReasonNotObject, "", "%s is JSON but not an object", what)
+			return frameErr(events.ReasonNotObject, "", "%s is JSON but not an object", what)
 		}
-		return frameErr(ReasonNotJSON, "", "%s is not JSON", what)
+		return frameErr(events.ReasonNotJSON, "", "%s is not JSON", what)
 	}
 	err := json.Unmarshal(b, v)
 	if err == nil {
@@ -134,20 +139,20 @@ func UnmarshalObject(b []byte, v any, field string) error {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
 		if te.Field == "" { // the object itself: not reached with a struct v
-			return frameErr(ReasonNotObject, "", "%s is JSON but not an object", what)
+			return frameErr(events.ReasonNotObject, "", "%s is JSON but not an object", what)
 		}
 		path := te.Field
 		if field != "" {
 			path = field + "." + path
 		}
 		kind, _, _ := strings.Cut(te.Value, " ") // "number 1.5" → "number"
-		return frameErr(ReasonWrongType, path, "%s is a JSON %s, want %s", path, kind, jsonKind(te.Type))
+		return frameErr(events.ReasonWrongType, path, "%s is a JSON %s, want %s", path, kind, jsonKind(te.Type))
 	}
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
-		return frameErr(ReasonNotJSON, "", "%s is not valid JSON (byte %d)", what, se.Offset)
+		return frameErr(events.ReasonNotJSON, "", "%s is not valid JSON (byte %d)", what, se.Offset)
 	}
-	return frameErr(ReasonNotJSON, "", "%s is not valid JSON", what)
+	return frameErr(events.ReasonNotJSON, "", "%s is not valid JSON", what)
 }
 
 // jsonKind names the JSON kind a Go type decodes from.
@@ -222,7 +227,7 @@ func DecodeForwardFrame(b []byte) (PassthroughForward, string, error) {
 		return PassthroughForward{}, "", err
 	}
 	if f.Type != FramePassthroughForward {
-		return PassthroughForward{}, "", frameErr(ReasonWrongType, "type", "frame type %q is not %s", f.Type, FramePassthroughForward)
+		return PassthroughForward{}, "", frameErr(events.ReasonWrongType, "type", "frame type %q is not %s", f.Type, FramePassthroughForward)
 	}
 	fwd, err := DecodeForward(f.Forward)
 	return fwd, f.BufferID, err
@@ -241,10 +246,10 @@ type forwardWire struct {
 
 func (w *forwardWire) forward() (PassthroughForward, error) {
 	if w.Platform == "" {
-		return PassthroughForward{}, frameErr(ReasonMissingField, "forward.platform", "forward has no platform")
+		return PassthroughForward{}, frameErr(events.ReasonMissingField, "forward.platform", "forward has no platform")
 	}
 	if w.BodyB64 == nil {
-		return PassthroughForward{}, frameErr(ReasonMissingField, "forward.bodyB64", "forward has no bodyB64")
+		return PassthroughForward{}, frameErr(events.ReasonMissingField, "forward.bodyB64", "forward has no bodyB64")
 	}
 	f := PassthroughForward{Platform: w.Platform, BotID: w.BotID, Method: w.Method, Path: w.Path, BodyB64: *w.BodyB64}
 	if w.Profile != nil {
@@ -274,11 +279,11 @@ func headerPair(raw json.RawMessage) (name, value string, ok bool) {
 // The reference gateway's lenient decoding silently dropped such characters.
 func (f PassthroughForward) Body() ([]byte, error) {
 	if strings.ContainsAny(f.BodyB64, "\r\n") {
-		return nil, frameErr(ReasonBadBase64, "forward.bodyB64", "line breaks are not allowed")
+		return nil, frameErr(events.ReasonBadBase64, "forward.bodyB64", "line breaks are not allowed")
 	}
 	b, err := base64.StdEncoding.Strict().DecodeString(f.BodyB64)
 	if err != nil {
-		return nil, frameErr(ReasonBadBase64, "forward.bodyB64", "%v", err)
+		return nil, frameErr(events.ReasonBadBase64, "forward.bodyB64", "%v", err)
 	}
 	return b, nil
 }
@@ -294,14 +299,14 @@ func (f PassthroughForward) Header(name string) string {
 }
 
 // DecodeInboundEvent decodes the "event" object of an inbound frame into a
-// normalized MessageEvent. Errors are *FrameError.
-func DecodeInboundEvent(raw []byte) (MessageEvent, error) {
-	var e MessageEvent
+// normalized events.MessageEvent. Errors are *FrameError.
+func DecodeInboundEvent(raw []byte) (events.MessageEvent, error) {
+	var e events.MessageEvent
 	if err := requireObject("event", raw); err != nil {
 		return e, err
 	}
 	if err := UnmarshalObject(raw, &e, "event"); err != nil {
-		return MessageEvent{}, err
+		return events.MessageEvent{}, err
 	}
 	e.Normalize()
 	return e, nil
@@ -313,9 +318,9 @@ func DecodeInboundEvent(raw []byte) (MessageEvent, error) {
 // AppendHello appends a hello frame.
 func AppendHello(dst []byte, platform, botID string) []byte {
 	dst = append(dst, `{"type":"hello","platform":`...)
-	dst = appendString(dst, platform)
+	dst = jsonstr.Append(dst, platform)
 	dst = append(dst, `,"botId":`...)
-	dst = appendString(dst, botID)
+	dst = jsonstr.Append(dst, botID)
 	return append(dst, "}\n"...)
 }
 
@@ -323,16 +328,16 @@ func AppendHello(dst []byte, platform, botID string) []byte {
 // platform and botID are omitted when empty.
 func AppendOutbound(dst []byte, requestID string, action []byte, platform, botID string) []byte {
 	dst = append(dst, `{"type":"outbound","requestId":`...)
-	dst = appendString(dst, requestID)
+	dst = jsonstr.Append(dst, requestID)
 	dst = append(dst, `,"action":`...)
 	dst = append(dst, action...)
 	if platform != "" {
 		dst = append(dst, `,"platform":`...)
-		dst = appendString(dst, platform)
+		dst = jsonstr.Append(dst, platform)
 	}
 	if botID != "" {
 		dst = append(dst, `,"botId":`...)
-		dst = appendString(dst, botID)
+		dst = jsonstr.Append(dst, botID)
 	}
 	return append(dst, "}\n"...)
 }
@@ -341,12 +346,12 @@ func AppendOutbound(dst []byte, requestID string, action []byte, platform, botID
 // key is always present).
 func AppendInterrupt(dst []byte, sessionKey string, reason *string) []byte {
 	dst = append(dst, `{"type":"interrupt","session_key":`...)
-	dst = appendString(dst, sessionKey)
+	dst = jsonstr.Append(dst, sessionKey)
 	dst = append(dst, `,"reason":`...)
 	if reason == nil {
 		dst = append(dst, "null"...)
 	} else {
-		dst = appendString(dst, *reason)
+		dst = jsonstr.Append(dst, *reason)
 	}
 	return append(dst, "}\n"...)
 }
@@ -357,24 +362,6 @@ func AppendGoingIdle(dst []byte) []byte { return append(dst, `{"type":"going_idl
 // AppendInboundAck appends an inbound_ack frame.
 func AppendInboundAck(dst []byte, bufferID string) []byte {
 	dst = append(dst, `{"type":"inbound_ack","bufferId":`...)
-	dst = appendString(dst, bufferID)
+	dst = jsonstr.Append(dst, bufferID)
 	return append(dst, "}\n"...)
-}
-
-// appendString appends s as a JSON string.
-func appendString(dst []byte, s string) []byte {
-	simple := true
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 || c == '<' || c == '>' || c == '&' {
-			simple = false
-			break
-		}
-	}
-	if simple {
-		dst = append(dst, '"')
-		dst = append(dst, s...)
-		return append(dst, '"')
-	}
-	b, _ := json.Marshal(s) // a string always marshals
-	return append(dst, b...)
 }

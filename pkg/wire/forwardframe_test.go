@@ -1,4 +1,4 @@
-package events_test
+package wire_test
 
 import (
 	"encoding/base64"
@@ -8,18 +8,19 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/pkg/wire"
 )
 
 // twoPass is the reference DecodeForwardFrame must agree with.
-func twoPass(b []byte) (events.PassthroughForward, string, error) {
-	f, err := events.DecodeFrame(b)
+func twoPass(b []byte) (wire.PassthroughForward, string, error) {
+	f, err := wire.DecodeFrame(b)
 	if err != nil {
-		return events.PassthroughForward{}, "", err
+		return wire.PassthroughForward{}, "", err
 	}
-	if f.Type != events.FramePassthroughForward {
-		return events.PassthroughForward{}, "", &events.FrameError{Reason: events.ReasonWrongType, Field: "type"}
+	if f.Type != wire.FramePassthroughForward {
+		return wire.PassthroughForward{}, "", &events.FrameError{Reason: events.ReasonWrongType, Field: "type"}
 	}
-	fwd, err := events.DecodeForward(f.Forward)
+	fwd, err := wire.DecodeForward(f.Forward)
 	return fwd, f.BufferID, err
 }
 
@@ -75,7 +76,7 @@ func TestDecodeForwardFrameFastPathTakesRealFrames(t *testing.T) {
 		`{"type":"passthrough_forward","bufferId":"b1","forward":{"platform":"discord","botId":"1","method":"POST","path":"/i","headers":[["content-type","application/json"]],"bodyB64":"eyJpZCI6IjEifQ==","profile":"p"}}`,
 		`{"bufferId":"42","forward":{"bodyB64":"e30=","profile":"","headers":[],"path":"/interactions","method":"POST","botId":"","platform":"discord"},"type":"passthrough_forward"}`,
 	} {
-		if _, _, ok := events.ScanForwardFrame([]byte(s)); !ok {
+		if _, _, ok := wire.ScanForwardFrame([]byte(s)); !ok {
 			t.Errorf("fast path refused %s", s)
 		}
 		checkForwardFrame(t, []byte(s))
@@ -97,7 +98,7 @@ func FuzzDecodeForwardFrame(f *testing.F) {
 
 func checkForwardFrame(t *testing.T, b []byte) {
 	t.Helper()
-	got, gotID, gotErr := events.DecodeForwardFrame(b)
+	got, gotID, gotErr := wire.DecodeForwardFrame(b)
 	want, wantID, wantErr := twoPass(b)
 	if (gotErr == nil) != (wantErr == nil) {
 		t.Fatalf("DecodeForwardFrame(%q) error = %v, two passes = %v", b, gotErr, wantErr)

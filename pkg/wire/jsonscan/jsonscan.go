@@ -1,10 +1,10 @@
 // Package jsonscan holds the JSON primitives of relaybus's fast paths: the
 // ones that read a frame or body in one pass, without reflection, and hand
 // anything unusual to encoding/json. ws-edge's frame sniffer, the
-// converter's forward-frame scanner (events.DecodeForwardFrame), token
+// converter's forward-frame scanner (wire.DecodeForwardFrame), token
 // stripping and the dev connector all read JSON through this package only.
 //
-// Contract: it agrees with events.DecodeFrame, that is with encoding/json.
+// Contract: it agrees with wire.DecodeFrame, that is with encoding/json.
 // A value Value or Valid accepts (with MaxDepth) is exactly a value
 // json.Valid accepts, with the same nesting limit; a string literal String
 // accepts is one encoding/json decodes, and Unquote returns what

@@ -1,4 +1,4 @@
-package events_test
+package wire_test
 
 import (
 	"encoding/base64"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/pkg/wire"
 )
 
 const forwardJSON = `{"platform":"discord","botId":"123","method":"POST","path":"/interactions/discord/123",` +
@@ -18,33 +19,33 @@ const forwardJSON = `{"platform":"discord","botId":"123","method":"POST","path":
 var frameTests = []struct {
 	name       string
 	in         string
-	want       events.Frame
+	want       wire.Frame
 	wantReason string // "" for a valid frame
 	wantField  string
 }{
 	// Every connector → gateway frame type.
 	{name: "Descriptor", in: `{"type":"descriptor","descriptor":{"contract_version":1,"platform":"discord"}}`,
-		want: events.Frame{Type: "descriptor", Descriptor: json.RawMessage(`{"contract_version":1,"platform":"discord"}`)}},
+		want: wire.Frame{Type: "descriptor", Descriptor: json.RawMessage(`{"contract_version":1,"platform":"discord"}`)}},
 	{name: "Inbound", in: `{"type":"inbound","event":{"text":"hi","source":{"platform":"telegram","chat_id":"5"}}}`,
-		want: events.Frame{Type: "inbound", Event: json.RawMessage(`{"text":"hi","source":{"platform":"telegram","chat_id":"5"}}`)}},
+		want: wire.Frame{Type: "inbound", Event: json.RawMessage(`{"text":"hi","source":{"platform":"telegram","chat_id":"5"}}`)}},
 	{name: "InboundBuffered", in: `{"type":"inbound","bufferId":"buf-1","event":{}}`,
-		want: events.Frame{Type: "inbound", BufferID: "buf-1", Event: json.RawMessage(`{}`)}},
+		want: wire.Frame{Type: "inbound", BufferID: "buf-1", Event: json.RawMessage(`{}`)}},
 	{name: "PassthroughForward", in: `{"type":"passthrough_forward","bufferId":"buf-2","forward":` + forwardJSON + `}`,
-		want: events.Frame{Type: "passthrough_forward", BufferID: "buf-2", Forward: json.RawMessage(forwardJSON)}},
+		want: wire.Frame{Type: "passthrough_forward", BufferID: "buf-2", Forward: json.RawMessage(forwardJSON)}},
 	{name: "OutboundResult", in: `{"type":"outbound_result","requestId":"0123456789abcdef0123456789abcdef","result":{"success":true,"message_id":"m1"}}`,
-		want: events.Frame{Type: "outbound_result", RequestID: "0123456789abcdef0123456789abcdef", Result: json.RawMessage(`{"success":true,"message_id":"m1"}`)}},
+		want: wire.Frame{Type: "outbound_result", RequestID: "0123456789abcdef0123456789abcdef", Result: json.RawMessage(`{"success":true,"message_id":"m1"}`)}},
 	{name: "OutboundResultMissingResult", in: `{"type":"outbound_result","requestId":"r1"}`,
-		want: events.Frame{Type: "outbound_result", RequestID: "r1", Result: json.RawMessage(`{}`)}},
+		want: wire.Frame{Type: "outbound_result", RequestID: "r1", Result: json.RawMessage(`{}`)}},
 	{name: "OutboundResultNullResult", in: `{"type":"outbound_result","requestId":"r1","result":null}`,
-		want: events.Frame{Type: "outbound_result", RequestID: "r1", Result: json.RawMessage(`{}`)}},
+		want: wire.Frame{Type: "outbound_result", RequestID: "r1", Result: json.RawMessage(`{}`)}},
 	{name: "InterruptInbound", in: `{"type":"interrupt_inbound","session_key":"agent:main:discord:group:c:u","chat_id":"c"}`,
-		want: events.Frame{Type: "interrupt_inbound", SessionKey: "agent:main:discord:group:c:u", ChatID: "c"}},
-	{name: "GoingIdleAck", in: `{"type":"going_idle_ack"}`, want: events.Frame{Type: "going_idle_ack"}},
+		want: wire.Frame{Type: "interrupt_inbound", SessionKey: "agent:main:discord:group:c:u", ChatID: "c"}},
+	{name: "GoingIdleAck", in: `{"type":"going_idle_ack"}`, want: wire.Frame{Type: "going_idle_ack"}},
 	{name: "UnknownTypePasses", in: `{"type":"future_thing","payload":{"x":[1,2]},"event":"not checked"}`,
-		want: events.Frame{Type: "future_thing", Event: json.RawMessage(`"not checked"`)}},
-	{name: "EchoedGatewayTypePasses", in: `{"type":"hello","platform":"relay","botId":""}`, want: events.Frame{Type: "hello"}},
-	{name: "SurroundingJSONWhitespace", in: " \t\r\n{\"type\":\"going_idle_ack\"}\r\n", want: events.Frame{Type: "going_idle_ack"}},
-	{name: "UnknownKeysIgnored", in: `{"type":"going_idle_ack","extra":{"deep":[null]}}`, want: events.Frame{Type: "going_idle_ack"}},
+		want: wire.Frame{Type: "future_thing", Event: json.RawMessage(`"not checked"`)}},
+	{name: "EchoedGatewayTypePasses", in: `{"type":"hello","platform":"relay","botId":""}`, want: wire.Frame{Type: "hello"}},
+	{name: "SurroundingJSONWhitespace", in: " \t\r\n{\"type\":\"going_idle_ack\"}\r\n", want: wire.Frame{Type: "going_idle_ack"}},
+	{name: "UnknownKeysIgnored", in: `{"type":"going_idle_ack","extra":{"deep":[null]}}`, want: wire.Frame{Type: "going_idle_ack"}},
 
 	// not_json
 	{name: "NotJSONEmpty", in: ``, wantReason: events.ReasonNotJSON},
@@ -133,7 +134,7 @@ func checkReason(tb testing.TB, call string, err error, wantReason, wantField st
 func TestDecodeFrame(t *testing.T) {
 	for _, tt := range frameTests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := events.DecodeFrame([]byte(tt.in))
+			got, err := wire.DecodeFrame([]byte(tt.in))
 			checkReason(t, "DecodeFrame("+tt.in+")", err, tt.wantReason, tt.wantField)
 			if err != nil {
 				return
@@ -145,17 +146,8 @@ func TestDecodeFrame(t *testing.T) {
 	}
 }
 
-func TestReasonOfOtherErrors(t *testing.T) {
-	if got := events.Reason(errors.New("boom")); got != "internal" {
-		t.Fatalf("Reason(plain error) = %q, want internal", got)
-	}
-	if got := events.Reason(nil); got != "internal" {
-		t.Fatalf("Reason(nil) = %q, want internal", got)
-	}
-}
-
 func TestFrameErrorMessage(t *testing.T) {
-	_, err := events.DecodeFrame([]byte(`{"type":"inbound","event":null}`))
+	_, err := wire.DecodeFrame([]byte(`{"type":"inbound","event":null}`))
 	if got, want := err.Error(), "events: bad frame: null_field (event): event is null"; got != want {
 		t.Fatalf("Error() = %q, want %q", got, want)
 	}
@@ -165,22 +157,22 @@ func TestFrameErrorMessage(t *testing.T) {
 var forwardTests = []struct {
 	name       string
 	in         string
-	want       events.PassthroughForward
+	want       wire.PassthroughForward
 	wantReason string
 	wantField  string
 }{
-	{name: "OK", in: forwardJSON, want: events.PassthroughForward{
+	{name: "OK", in: forwardJSON, want: wire.PassthroughForward{
 		Platform: "discord", BotID: "123", Method: "POST", Path: "/interactions/discord/123",
 		Headers: [][2]string{{"Content-Type", "application/json"}, {"X-Signature-Ed25519", "abc"}},
 		BodyB64: "eyJ0eXBlIjoyfQ==", Profile: "support",
 	}},
-	{name: "OKMinimal", in: `{"platform":"twilio","bodyB64":""}`, want: events.PassthroughForward{Platform: "twilio"}},
+	{name: "OKMinimal", in: `{"platform":"twilio","bodyB64":""}`, want: wire.PassthroughForward{Platform: "twilio"}},
 	{name: "OKMalformedHeadersDropped", in: `{"platform":"discord","bodyB64":"","headers":[` +
 		`["A","1"],["short"],["a","b","c"],"str",5,null,{},[1,2],["x",null],[null,"y"],["x",7],[],["B","2"],["A","3"]]}`,
-		want: events.PassthroughForward{Platform: "discord", Headers: [][2]string{{"A", "1"}, {"B", "2"}, {"A", "3"}}}},
-	{name: "OKNullHeaders", in: `{"platform":"discord","bodyB64":"","headers":null}`, want: events.PassthroughForward{Platform: "discord"}},
-	{name: "OKNullProfile", in: `{"platform":"discord","bodyB64":"","profile":null}`, want: events.PassthroughForward{Platform: "discord"}},
-	{name: "OKUnknownKeys", in: `{"platform":"discord","bodyB64":"","future":[1]}`, want: events.PassthroughForward{Platform: "discord"}},
+		want: wire.PassthroughForward{Platform: "discord", Headers: [][2]string{{"A", "1"}, {"B", "2"}, {"A", "3"}}}},
+	{name: "OKNullHeaders", in: `{"platform":"discord","bodyB64":"","headers":null}`, want: wire.PassthroughForward{Platform: "discord"}},
+	{name: "OKNullProfile", in: `{"platform":"discord","bodyB64":"","profile":null}`, want: wire.PassthroughForward{Platform: "discord"}},
+	{name: "OKUnknownKeys", in: `{"platform":"discord","bodyB64":"","future":[1]}`, want: wire.PassthroughForward{Platform: "discord"}},
 
 	{name: "MissingPlatform", in: `{"bodyB64":""}`, wantReason: events.ReasonMissingField, wantField: "forward.platform"},
 	{name: "EmptyPlatform", in: `{"platform":"","bodyB64":""}`, wantReason: events.ReasonMissingField, wantField: "forward.platform"},
@@ -198,7 +190,7 @@ var forwardTests = []struct {
 func TestDecodeForward(t *testing.T) {
 	for _, tt := range forwardTests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := events.DecodeForward([]byte(tt.in))
+			got, err := wire.DecodeForward([]byte(tt.in))
 			checkReason(t, "DecodeForward("+tt.in+")", err, tt.wantReason, tt.wantField)
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Fatalf("DecodeForward(%s) mismatch (-want +got):\n%s", tt.in, diff)
@@ -208,7 +200,7 @@ func TestDecodeForward(t *testing.T) {
 }
 
 func TestForwardHeader(t *testing.T) {
-	f := events.PassthroughForward{Headers: [][2]string{{"Content-Type", "application/json"}, {"X-A", "1"}, {"x-a", "2"}}}
+	f := wire.PassthroughForward{Headers: [][2]string{{"Content-Type", "application/json"}, {"X-A", "1"}, {"x-a", "2"}}}
 	for name, want := range map[string]string{"content-type": "application/json", "X-A": "1", "x-a": "1", "Missing": ""} {
 		if got := f.Header(name); got != want {
 			t.Errorf("Header(%q) = %q, want %q", name, got, want)
@@ -251,7 +243,7 @@ var bodyTests = []struct {
 func TestForwardBody(t *testing.T) {
 	for _, tt := range bodyTests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := events.PassthroughForward{BodyB64: tt.in}.Body()
+			got, err := wire.PassthroughForward{BodyB64: tt.in}.Body()
 			if tt.wantBad {
 				checkReason(t, "Body("+tt.in+")", err, events.ReasonBadBase64, "forward.bodyB64")
 				if got != nil {
@@ -271,7 +263,7 @@ func TestForwardBody(t *testing.T) {
 
 func TestForwardBodyFixture(t *testing.T) {
 	body := readDiscordFixture(t, "02_slash_command_options.json")
-	f := events.PassthroughForward{BodyB64: base64.StdEncoding.EncodeToString(body)}
+	f := wire.PassthroughForward{BodyB64: base64.StdEncoding.EncodeToString(body)}
 	got, err := f.Body()
 	if err != nil {
 		t.Fatalf("Body() error = %v", err)
@@ -341,7 +333,7 @@ var inboundTests = []struct {
 func TestDecodeInboundEvent(t *testing.T) {
 	for _, tt := range inboundTests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := events.DecodeInboundEvent([]byte(tt.in))
+			got, err := wire.DecodeInboundEvent([]byte(tt.in))
 			checkReason(t, "DecodeInboundEvent("+tt.in+")", err, tt.wantReason, tt.wantField)
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Fatalf("DecodeInboundEvent(%s) mismatch (-want +got):\n%s", tt.in, diff)
@@ -359,25 +351,25 @@ func TestAppendFrames(t *testing.T) {
 		got  []byte
 		want string
 	}{
-		{"Hello", events.AppendHello(nil, "discord", "123"), `{"type":"hello","platform":"discord","botId":"123"}`},
-		{"HelloDefault", events.AppendHello(nil, "relay", ""), `{"type":"hello","platform":"relay","botId":""}`},
-		{"HelloEscaped", events.AppendHello(nil, weird, ""), `{"type":"hello","platform":` + weirdJSON + `,"botId":""}`},
-		{"Outbound", events.AppendOutbound(nil, "0123456789abcdef0123456789abcdef", []byte(`{"op":"typing","chat_id":"c","metadata":{}}`), "discord", "123"),
+		{"Hello", wire.AppendHello(nil, "discord", "123"), `{"type":"hello","platform":"discord","botId":"123"}`},
+		{"HelloDefault", wire.AppendHello(nil, "relay", ""), `{"type":"hello","platform":"relay","botId":""}`},
+		{"HelloEscaped", wire.AppendHello(nil, weird, ""), `{"type":"hello","platform":` + weirdJSON + `,"botId":""}`},
+		{"Outbound", wire.AppendOutbound(nil, "0123456789abcdef0123456789abcdef", []byte(`{"op":"typing","chat_id":"c","metadata":{}}`), "discord", "123"),
 			`{"type":"outbound","requestId":"0123456789abcdef0123456789abcdef","action":{"op":"typing","chat_id":"c","metadata":{}},"platform":"discord","botId":"123"}`},
-		{"OutboundNoIdentity", events.AppendOutbound(nil, "r1", []byte(`{"op":"typing","chat_id":"c","metadata":{}}`), "", ""),
+		{"OutboundNoIdentity", wire.AppendOutbound(nil, "r1", []byte(`{"op":"typing","chat_id":"c","metadata":{}}`), "", ""),
 			`{"type":"outbound","requestId":"r1","action":{"op":"typing","chat_id":"c","metadata":{}}}`},
-		{"OutboundPlatformOnly", events.AppendOutbound(nil, "r1", []byte(`{}`), "telegram", ""),
+		{"OutboundPlatformOnly", wire.AppendOutbound(nil, "r1", []byte(`{}`), "telegram", ""),
 			`{"type":"outbound","requestId":"r1","action":{},"platform":"telegram"}`},
-		{"OutboundBotOnly", events.AppendOutbound(nil, "r1", []byte(`{}`), "", "9"),
+		{"OutboundBotOnly", wire.AppendOutbound(nil, "r1", []byte(`{}`), "", "9"),
 			`{"type":"outbound","requestId":"r1","action":{},"botId":"9"}`},
-		{"InterruptNilReason", events.AppendInterrupt(nil, "agent:main:discord:group:c:u", nil),
+		{"InterruptNilReason", wire.AppendInterrupt(nil, "agent:main:discord:group:c:u", nil),
 			`{"type":"interrupt","session_key":"agent:main:discord:group:c:u","reason":null}`},
-		{"InterruptReason", events.AppendInterrupt(nil, "k", &reason), `{"type":"interrupt","session_key":"k","reason":"user pressed stop"}`},
-		{"InterruptEscaped", events.AppendInterrupt(nil, weird, &weird), `{"type":"interrupt","session_key":` + weirdJSON + `,"reason":` + weirdJSON + `}`},
-		{"GoingIdle", events.AppendGoingIdle(nil), `{"type":"going_idle"}`},
-		{"InboundAck", events.AppendInboundAck(nil, "buf-1"), `{"type":"inbound_ack","bufferId":"buf-1"}`},
-		{"InboundAckEscaped", events.AppendInboundAck(nil, weird), `{"type":"inbound_ack","bufferId":` + weirdJSON + `}`},
-		{"AppendsToDst", events.AppendGoingIdle([]byte("x")), `x{"type":"going_idle"}`},
+		{"InterruptReason", wire.AppendInterrupt(nil, "k", &reason), `{"type":"interrupt","session_key":"k","reason":"user pressed stop"}`},
+		{"InterruptEscaped", wire.AppendInterrupt(nil, weird, &weird), `{"type":"interrupt","session_key":` + weirdJSON + `,"reason":` + weirdJSON + `}`},
+		{"GoingIdle", wire.AppendGoingIdle(nil), `{"type":"going_idle"}`},
+		{"InboundAck", wire.AppendInboundAck(nil, "buf-1"), `{"type":"inbound_ack","bufferId":"buf-1"}`},
+		{"InboundAckEscaped", wire.AppendInboundAck(nil, weird), `{"type":"inbound_ack","bufferId":` + weirdJSON + `}`},
+		{"AppendsToDst", wire.AppendGoingIdle([]byte("x")), `x{"type":"going_idle"}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -403,7 +395,19 @@ func TestAppendFrames(t *testing.T) {
 		SessionKey string `json:"session_key"`
 		Reason     string `json:"reason"`
 	}
-	if err := json.Unmarshal(events.AppendInterrupt(nil, weird, &weird), &m); err != nil || m.SessionKey != weird || m.Reason != weird {
+	if err := json.Unmarshal(wire.AppendInterrupt(nil, weird, &weird), &m); err != nil || m.SessionKey != weird || m.Reason != weird {
 		t.Fatalf("AppendInterrupt did not round-trip %q: got %+v, %v", weird, m, err)
+	}
+}
+
+func TestIsControlFrame(t *testing.T) {
+	for typ, want := range map[string]bool{
+		wire.FrameDescriptor: true, wire.FrameOutboundResult: true, wire.FrameGoingIdleAck: true,
+		wire.FrameInbound: false, wire.FramePassthroughForward: false, wire.FrameInterruptInbound: false,
+		"some_future_type": false, "": false,
+	} {
+		if got := wire.IsControlFrame(typ); got != want {
+			t.Errorf("IsControlFrame(%q) = %v, want %v", typ, got, want)
+		}
 	}
 }

@@ -1,4 +1,4 @@
-package events_test
+package wire_test
 
 import (
 	"encoding/base64"
@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/pkg/wire"
 )
 
 // The contract's test vector (docs/relay-contract.md §1).
@@ -18,7 +18,7 @@ const (
 )
 
 func TestMintTokenVector(t *testing.T) {
-	got := events.MintToken(vectorID, vectorSecret, 0)
+	got := wire.MintToken(vectorID, vectorSecret, 0)
 	if got != vectorToken {
 		t.Fatalf("MintToken(%q, secret, 0) = %q, want %q", vectorID, got, vectorToken)
 	}
@@ -38,19 +38,19 @@ func TestMintTokenAt(t *testing.T) {
 		ttl     time.Duration
 		wantExp int64
 	}{
-		{"DefaultTTL", events.TokenTTL, 1_700_000_300},
+		{"DefaultTTL", wire.TokenTTL, 1_700_000_300},
 		{"ZeroTTLNeverExpires", 0, 0},
 		{"NegativeTTLNeverExpires", -time.Second, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := events.MintTokenAt(vectorID, vectorSecret, now, tt.ttl)
-			if want := events.MintToken(vectorID, vectorSecret, tt.wantExp); got != want {
+			got := wire.MintTokenAt(vectorID, vectorSecret, now, tt.ttl)
+			if want := wire.MintToken(vectorID, vectorSecret, tt.wantExp); got != want {
 				t.Fatalf("MintTokenAt(ttl=%v) = %q, want the token with exp %d (%q)", tt.ttl, got, tt.wantExp, want)
 			}
 		})
 	}
-	if got := events.MintTokenAt(vectorID, vectorSecret, now, 0); got != vectorToken {
+	if got := wire.MintTokenAt(vectorID, vectorSecret, now, 0); got != vectorToken {
 		t.Errorf("MintTokenAt(ttl=0) = %q, want the contract vector %q", got, vectorToken)
 	}
 }
@@ -68,35 +68,35 @@ func TestVerifyToken(t *testing.T) {
 		wantErr error
 	}{
 		{"OK", vectorToken, vectorID, 0, nil},
-		{"OKNotYetExpired", events.MintToken(vectorID, vectorSecret, 1_700_000_300), vectorID, 1_700_000_300, nil},
-		{"OKExpiresThisSecond", events.MintToken(vectorID, vectorSecret, 1_700_000_000), vectorID, 1_700_000_000, nil},
-		{"OKIDWithColon", events.MintToken("gw:colon", "s2", 0), "gw:colon", 0, nil},
-		{"ErrTokenExpired", events.MintToken(vectorID, vectorSecret, 1_699_999_999), vectorID, 1_699_999_999, events.ErrTokenExpired},
-		{"ErrBadSignature", events.MintToken(vectorID, "other-secret", 0), "", 0, events.ErrBadToken},
-		{"ErrTamperedExp", b64([]byte(vectorID + ":9:" + vectorSig)), "", 0, events.ErrBadToken},
-		{"ErrUnknownGateway", events.MintToken("gw-unknown", vectorSecret, 0), "", 0, events.ErrBadToken},
-		{"ErrBlankSecret", events.MintToken("blank", "   ", 0), "", 0, events.ErrBadToken},
-		{"ErrPadded", vectorToken + "=", "", 0, events.ErrBadToken},
-		{"ErrStdAlphabet", "Z3cteDowOj+kNWVj", "", 0, events.ErrBadToken},
-		{"ErrEmpty", "", "", 0, events.ErrBadToken},
-		{"ErrNoColon", b64([]byte("gw-x")), "", 0, events.ErrBadToken},
-		{"ErrNoExpiry", b64([]byte("gw-x:" + vectorSig)), "", 0, events.ErrBadToken},
-		{"ErrExpiryNotNumber", b64([]byte("gw-x:soon:" + vectorSig)), "", 0, events.ErrBadToken},
-		{"ErrNegativeExpiry", b64([]byte("gw-x:-5:" + vectorSig)), "", 0, events.ErrBadToken},
-		{"ErrTrailingNewline", vectorToken + "\n", "", 0, events.ErrBadToken},
-		{"ErrEmbeddedNewline", vectorToken[:10] + "\r\n" + vectorToken[10:], "", 0, events.ErrBadToken},
-		{"ErrNonZeroTrailingBits", vectorToken[:len(vectorToken)-1] + "N", "", 0, events.ErrBadToken},
-		{"ErrExpLeadingZero", b64([]byte("gw-x:00:" + vectorSig)), "", 0, events.ErrBadToken},
-		{"ErrExpPlusSign", b64([]byte("gw-x:+0:" + vectorSig)), "", 0, events.ErrBadToken},
-		{"ErrUppercaseSig", b64([]byte("gw-x:0:0D5EC369E8CC956CF7B1C966C8D68834F6BA769DE1E53045B76CF426AF154D43")), "", 0, events.ErrBadToken},
+		{"OKNotYetExpired", wire.MintToken(vectorID, vectorSecret, 1_700_000_300), vectorID, 1_700_000_300, nil},
+		{"OKExpiresThisSecond", wire.MintToken(vectorID, vectorSecret, 1_700_000_000), vectorID, 1_700_000_000, nil},
+		{"OKIDWithColon", wire.MintToken("gw:colon", "s2", 0), "gw:colon", 0, nil},
+		{"ErrTokenExpired", wire.MintToken(vectorID, vectorSecret, 1_699_999_999), vectorID, 1_699_999_999, wire.ErrTokenExpired},
+		{"ErrBadSignature", wire.MintToken(vectorID, "other-secret", 0), "", 0, wire.ErrBadToken},
+		{"ErrTamperedExp", b64([]byte(vectorID + ":9:" + vectorSig)), "", 0, wire.ErrBadToken},
+		{"ErrUnknownGateway", wire.MintToken("gw-unknown", vectorSecret, 0), "", 0, wire.ErrBadToken},
+		{"ErrBlankSecret", wire.MintToken("blank", "   ", 0), "", 0, wire.ErrBadToken},
+		{"ErrPadded", vectorToken + "=", "", 0, wire.ErrBadToken},
+		{"ErrStdAlphabet", "Z3cteDowOj+kNWVj", "", 0, wire.ErrBadToken},
+		{"ErrEmpty", "", "", 0, wire.ErrBadToken},
+		{"ErrNoColon", b64([]byte("gw-x")), "", 0, wire.ErrBadToken},
+		{"ErrNoExpiry", b64([]byte("gw-x:" + vectorSig)), "", 0, wire.ErrBadToken},
+		{"ErrExpiryNotNumber", b64([]byte("gw-x:soon:" + vectorSig)), "", 0, wire.ErrBadToken},
+		{"ErrNegativeExpiry", b64([]byte("gw-x:-5:" + vectorSig)), "", 0, wire.ErrBadToken},
+		{"ErrTrailingNewline", vectorToken + "\n", "", 0, wire.ErrBadToken},
+		{"ErrEmbeddedNewline", vectorToken[:10] + "\r\n" + vectorToken[10:], "", 0, wire.ErrBadToken},
+		{"ErrNonZeroTrailingBits", vectorToken[:len(vectorToken)-1] + "N", "", 0, wire.ErrBadToken},
+		{"ErrExpLeadingZero", b64([]byte("gw-x:00:" + vectorSig)), "", 0, wire.ErrBadToken},
+		{"ErrExpPlusSign", b64([]byte("gw-x:+0:" + vectorSig)), "", 0, wire.ErrBadToken},
+		{"ErrUppercaseSig", b64([]byte("gw-x:0:0D5EC369E8CC956CF7B1C966C8D68834F6BA769DE1E53045B76CF426AF154D43")), "", 0, wire.ErrBadToken},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			id, exp, err := events.VerifyToken(tt.token, lookup, now)
+			id, exp, err := wire.VerifyToken(tt.token, lookup, now)
 			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil) != (err == nil) {
 				t.Fatalf("VerifyToken(%q) error = %v, want %v", tt.token, err, tt.wantErr)
 			}
-			if errors.Is(err, events.ErrTokenExpired) && errors.Is(err, events.ErrBadToken) {
+			if errors.Is(err, wire.ErrTokenExpired) && errors.Is(err, wire.ErrBadToken) {
 				t.Errorf("VerifyToken(%q) error %v is both expired and bad", tt.token, err)
 			}
 			if id != tt.wantID || exp != tt.wantExp {
@@ -107,7 +107,7 @@ func TestVerifyToken(t *testing.T) {
 }
 
 func TestBearerHeader(t *testing.T) {
-	if got, want := events.BearerHeader(vectorToken), "Bearer "+vectorToken; got != want {
+	if got, want := wire.BearerHeader(vectorToken), "Bearer "+vectorToken; got != want {
 		t.Fatalf("BearerHeader = %q, want %q", got, want)
 	}
 }
@@ -134,23 +134,23 @@ var dialURLTests = []struct {
 	{"RelaySuffixNotSegment", "https://c.example/xrelay", "wss://c.example/xrelay/relay", nil},
 	{"SchemeCaseInsensitive", "HTTPS://c.example", "wss://c.example/relay", nil},
 	{"IPv6", "http://[::1]:8080", "ws://[::1]:8080/relay", nil},
-	{"ErrFTP", "ftp://c.example", "", events.ErrBadURL},
-	{"ErrNoScheme", "c.example", "", events.ErrBadURL},
-	{"ErrEmpty", "", "", events.ErrBadURL},
-	{"ErrNoHost", "https://", "", events.ErrBadURL},
-	{"ErrNoHostPath", "https:///relay", "", events.ErrBadURL},
-	{"ErrPortOnly", "https://:8080", "", events.ErrBadURL},
-	{"ErrQuery", "https://c.example/?token=abc", "", events.ErrBadURL},
-	{"ErrEmptyQuery", "https://c.example?", "", events.ErrBadURL},
-	{"ErrFragment", "https://c.example/#x", "", events.ErrBadURL},
-	{"ErrEmptyFragment", "https://c.example#", "", events.ErrBadURL},
-	{"ErrBadPort", "https://c.example:port", "", events.ErrBadURL},
+	{"ErrFTP", "ftp://c.example", "", wire.ErrBadURL},
+	{"ErrNoScheme", "c.example", "", wire.ErrBadURL},
+	{"ErrEmpty", "", "", wire.ErrBadURL},
+	{"ErrNoHost", "https://", "", wire.ErrBadURL},
+	{"ErrNoHostPath", "https:///relay", "", wire.ErrBadURL},
+	{"ErrPortOnly", "https://:8080", "", wire.ErrBadURL},
+	{"ErrQuery", "https://c.example/?token=abc", "", wire.ErrBadURL},
+	{"ErrEmptyQuery", "https://c.example?", "", wire.ErrBadURL},
+	{"ErrFragment", "https://c.example/#x", "", wire.ErrBadURL},
+	{"ErrEmptyFragment", "https://c.example#", "", wire.ErrBadURL},
+	{"ErrBadPort", "https://c.example:port", "", wire.ErrBadURL},
 }
 
 func TestDialURL(t *testing.T) {
 	for _, tt := range dialURLTests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := events.DialURL(tt.in)
+			got, err := wire.DialURL(tt.in)
 			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil) != (err == nil) {
 				t.Fatalf("DialURL(%q) = %q, %v, want error %v", tt.in, got, err, tt.wantErr)
 			}
@@ -160,7 +160,7 @@ func TestDialURL(t *testing.T) {
 			if err != nil {
 				return
 			}
-			again, err := events.DialURL(got)
+			again, err := wire.DialURL(got)
 			if err != nil || again != got {
 				t.Fatalf("DialURL(DialURL(%q)) = %q, %v, want %q (idempotent)", tt.in, again, err, got)
 			}

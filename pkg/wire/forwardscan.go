@@ -1,6 +1,6 @@
-package events
+package wire
 
-import "github.com/relaybus/relaybus/pkg/events/jsonscan"
+import "github.com/relaybus/relaybus/pkg/wire/jsonscan"
 
 // scanForwardFrame is DecodeForwardFrame's fast path for the frames a
 // connector actually sends: one object with exactly the keys "type",

@@ -1,4 +1,4 @@
-package events
+package wire
 
 // ScanForwardFrame exposes the fast path to tests.
 var ScanForwardFrame = scanForwardFrame

@@ -1,4 +1,4 @@
-package events_test
+package wire_test
 
 import (
 	"encoding/json"
@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/pkg/wire"
 )
 
 func TestStripInternalMetadata(t *testing.T) {
@@ -32,7 +32,7 @@ func TestStripInternalMetadata(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, n, err := events.StripInternalMetadata([]byte(tt.in))
+			got, n, err := wire.StripInternalMetadata([]byte(tt.in))
 			if err != nil {
 				t.Fatalf("StripInternalMetadata: %v", err)
 			}
@@ -50,7 +50,7 @@ func TestStripInternalMetadataRejects(t *testing.T) {
 		`{"op":"send","metadata":{"_x":1}} trailing`,
 		`{"op":"send","metadata":{"_x":}}`,
 	} {
-		if got, _, err := events.StripInternalMetadata([]byte(in)); err == nil {
+		if got, _, err := wire.StripInternalMetadata([]byte(in)); err == nil {
 			t.Errorf("StripInternalMetadata(%s) = %s, want an error", in, got)
 		}
 	}
@@ -69,7 +69,7 @@ func FuzzStripInternalMetadata(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
-		out, n, err := events.StripInternalMetadata(in)
+		out, n, err := wire.StripInternalMetadata(in)
 		if err != nil {
 			return
 		}
@@ -108,51 +108,4 @@ func mustMarshal(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
-}
-
-func TestParseIdentities(t *testing.T) {
-	ids, err := events.ParseIdentities(" discord, telegram ,,slack", `{"discord":{"botId":"123"},"telegram":{"botId":9007199254740993},"slack":"S1"}`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := events.Identities{{Platform: "discord", BotID: "123"}, {Platform: "telegram", BotID: "9007199254740993"}, {Platform: "slack", BotID: "S1"}}
-	if len(ids) != len(want) {
-		t.Fatalf("ParseIdentities = %+v, want %+v", ids, want)
-	}
-	for i := range want {
-		if ids[i] != want[i] {
-			t.Errorf("identity %d = %+v, want %+v", i, ids[i], want[i])
-		}
-	}
-	if !ids.Multi() || ids.Primary() != "discord" || ids.BotID("telegram") != "9007199254740993" || ids.BotID("x") != "" || !ids.Has("slack") || ids.Has("x") {
-		t.Errorf("accessors wrong on %+v", ids)
-	}
-	none, err := events.ParseIdentities("", "not json")
-	if err == nil || len(none) != 1 || none[0] != (events.Identity{Platform: events.PlatformRelay}) || none.Multi() {
-		t.Errorf("ParseIdentities(\"\", bad) = %+v, %v; want the relay identity and an error", none, err)
-	}
-}
-
-func TestSessionChat(t *testing.T) {
-	for _, tt := range []struct {
-		key, platform, chat string
-		ok                  bool
-	}{
-		{"agent:main:discord:group:chan1:u1", "discord", "chan1", true},
-		{"agent:main:telegram:dm:5", "telegram", "5", true},
-		{"agent:support:discord:thread:th1:th1", "discord", "th1", true},
-		{"agent:main:slack:dm", "slack", "", true},
-		{"session-1", "", "", false},
-		{"agent:main::dm:5", "", "", false},
-	} {
-		p, c, ok := events.SessionChat(tt.key)
-		if p != tt.platform || c != tt.chat || ok != tt.ok {
-			t.Errorf("SessionChat(%q) = %q, %q, %v; want %q, %q, %v", tt.key, p, c, ok, tt.platform, tt.chat, tt.ok)
-		}
-	}
-	// Round trip with the builder.
-	src := events.SessionSource{Platform: "telegram", ChatID: "-100123", ChatType: events.ChatGroup, UserID: "u9"}
-	if p, c, _ := events.SessionChat(events.SessionKey(src, events.SessionKeyOptions{})); p != "telegram" || c != "-100123" {
-		t.Errorf("SessionChat(SessionKey(%+v)) = %q, %q", src, p, c)
-	}
 }
