@@ -88,30 +88,7 @@ func (c *counter) get(k string) int {
 
 func dlqMessages(t *testing.T, js jetstream.JetStream, want int) []*jetstream.RawStreamMsg {
 	t.Helper()
-	var out []*jetstream.RawStreamMsg
-	natstest.WaitFor(t, 10*time.Second, func() error {
-		s, err := js.Stream(t.Context(), events.DLQStream)
-		if err != nil {
-			return err
-		}
-		info, err := s.Info(t.Context())
-		if err != nil {
-			return err
-		}
-		if int(info.State.Msgs) != want {
-			return fmt.Errorf("dlq holds %d, want %d", info.State.Msgs, want)
-		}
-		out = out[:0]
-		for seq := info.State.FirstSeq; want > 0 && seq <= info.State.LastSeq; seq++ {
-			rm, err := s.GetMsg(t.Context(), seq)
-			if err != nil {
-				return err
-			}
-			out = append(out, rm)
-		}
-		return nil
-	})
-	return out
+	return natstest.WaitStored(t, js, events.DLQStream, want, 10*time.Second)
 }
 
 func TestPermanentErrorDeadLetters(t *testing.T) {

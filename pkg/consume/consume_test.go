@@ -201,48 +201,44 @@ func TestKeyKeepsOrder(t *testing.T) {
 	}
 }
 
-func TestPermanentErrorGivesUp(t *testing.T) {
-	js, _, _ := setup(t)
-	var s seen
-	var dl letters
+// TestGivesUp: a Permanent error is given up at once, any other error on
+// the last allowed delivery; DeadLetter gets the handler's error (unwrapped
+// from Permanent) and the message is terminated.
+func TestGivesUp(t *testing.T) {
 	bad := errors.New("three is bad")
-	start(t, js, consume.Config{Workers: 2, DeadLetter: dl.hook}, func(_ context.Context, m jetstream.Msg) error {
-		s.add(string(m.Data()))
-		if string(m.Data()) == "3" {
-			return consume.Permanent(bad)
-		}
-		return nil
-	})
-	publish(t, js, 5, 0)
-	data, causes := dl.wait(t, 1)
-	if data[0] != "3" {
-		t.Errorf("given up %q, want %q", data[0], "3")
+	tests := []struct {
+		name    string
+		cfg     consume.Config
+		err     error // the handler's error for message "3"
+		handled int   // how often "3" is handled
+	}{
+		{"Permanent", consume.Config{}, consume.Permanent(bad), 1},
+		{"MaxDeliver", consume.Config{MaxDeliver: 3, NakBase: time.Millisecond, NakMax: 5 * time.Millisecond}, bad, 3},
 	}
-	if causes[0] != bad {
-		t.Errorf("DeadLetter cause = %#v, want the handler's error, unwrapped from Permanent", causes[0])
-	}
-	waitSettled(t, js)
-	if n := s.add("3") - 1; n != 1 {
-		t.Errorf("permanent failure handled %d times, want 1 (no retry)", n)
-	}
-}
-
-func TestRetriesThenGivesUpAtMaxDeliver(t *testing.T) {
-	js, _, _ := setup(t)
-	var s seen
-	var dl letters
-	start(t, js, consume.Config{Workers: 2, MaxDeliver: 3, NakBase: time.Millisecond, NakMax: 5 * time.Millisecond, DeadLetter: dl.hook},
-		func(_ context.Context, m jetstream.Msg) error {
-			s.add(string(m.Data()))
-			return errors.New("downstream unavailable")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			js, _, _ := setup(t)
+			var s seen
+			var dl letters
+			cfg := tt.cfg
+			cfg.Workers, cfg.DeadLetter = 2, dl.hook
+			start(t, js, cfg, func(_ context.Context, m jetstream.Msg) error {
+				s.add(string(m.Data()))
+				if string(m.Data()) == "3" {
+					return tt.err
+				}
+				return nil
+			})
+			publish(t, js, 5, 0)
+			data, causes := dl.wait(t, 1)
+			if data[0] != "3" || causes[0] != bad {
+				t.Errorf("given up %q with cause %#v, want %q with the handler's error unwrapped", data[0], causes[0], "3")
+			}
+			waitSettled(t, js)
+			if n := s.add("3") - 1; n != tt.handled {
+				t.Errorf("handled %d times, want %d", n, tt.handled)
+			}
 		})
-	publish(t, js, 1, 0)
-	if _, causes := dl.wait(t, 1); causes[0].Error() != "downstream unavailable" {
-		t.Errorf("DeadLetter cause = %v, want the last handler error", causes[0])
-	}
-	waitSettled(t, js)
-	if n := s.add("0") - 1; n != 3 {
-		t.Errorf("handled %d times, want MaxDeliver=3", n)
 	}
 }
 

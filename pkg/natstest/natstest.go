@@ -18,6 +18,8 @@ package natstest
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"slices"
@@ -220,4 +222,46 @@ func Go(tb testing.TB, name string, run func(context.Context) error) (stop func(
 	}
 	tb.Cleanup(stop)
 	return stop
+}
+
+// Stored returns the messages stream holds now, oldest first.
+func Stored(ctx context.Context, js jetstream.JetStream, stream string) ([]*jetstream.RawStreamMsg, error) {
+	st, err := js.Stream(ctx, stream)
+	if err != nil {
+		return nil, err
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []*jetstream.RawStreamMsg
+	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
+		m, err := st.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue // deleted (acked off a work queue, or purged)
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// WaitStored waits until stream holds exactly n messages and returns them,
+// oldest first.
+func WaitStored(tb testing.TB, js jetstream.JetStream, stream string, n int, timeout time.Duration) []*jetstream.RawStreamMsg {
+	tb.Helper()
+	var out []*jetstream.RawStreamMsg
+	WaitFor(tb, timeout, func() error {
+		var err error
+		if out, err = Stored(context.Background(), js, stream); err != nil {
+			return err
+		}
+		if len(out) != n {
+			return fmt.Errorf("stream %s holds %d messages, want %d", stream, len(out), n)
+		}
+		return nil
+	})
+	return out
 }

@@ -3,7 +3,6 @@ package egress_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -258,24 +257,9 @@ func (e *env) send(id string, a events.Action) events.SendResult {
 // deadLetters returns the dead letters stored so far.
 func (e *env) deadLetters() []*jetstream.RawStreamMsg {
 	e.t.Helper()
-	st, err := e.js.Stream(e.t.Context(), events.DLQStream)
+	out, err := natstest.Stored(e.t.Context(), e.js, events.DLQStream)
 	if err != nil {
-		e.t.Fatalf("dlq stream: %v", err)
-	}
-	info, err := st.Info(e.t.Context())
-	if err != nil {
-		e.t.Fatalf("dlq info: %v", err)
-	}
-	var out []*jetstream.RawStreamMsg
-	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
-		m, err := st.GetMsg(e.t.Context(), seq)
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			continue
-		}
-		if err != nil {
-			e.t.Fatalf("dlq get %d: %v", seq, err)
-		}
-		out = append(out, m)
+		e.t.Fatalf("dead letters: %v", err)
 	}
 	return out
 }

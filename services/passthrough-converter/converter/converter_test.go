@@ -176,30 +176,7 @@ func (e *env) scope(t *testing.T, platform, chat string) (events.Scope, uint64, 
 
 func (e *env) dlq(t *testing.T, want int) []*jetstream.RawStreamMsg {
 	t.Helper()
-	var out []*jetstream.RawStreamMsg
-	natstest.WaitFor(t, 10*time.Second, func() error {
-		s, err := e.js.Stream(t.Context(), events.DLQStream)
-		if err != nil {
-			return err
-		}
-		info, err := s.Info(t.Context())
-		if err != nil {
-			return err
-		}
-		if int(info.State.Msgs) != want {
-			return fmt.Errorf("dlq holds %d, want %d", info.State.Msgs, want)
-		}
-		out = out[:0]
-		for seq := info.State.FirstSeq; want > 0 && seq <= info.State.LastSeq; seq++ {
-			m, err := s.GetMsg(t.Context(), seq)
-			if err != nil {
-				return err
-			}
-			out = append(out, m)
-		}
-		return nil
-	})
-	return out
+	return natstest.WaitStored(t, e.js, events.DLQStream, want, 10*time.Second)
 }
 
 func fixture(t *testing.T, name string) ([]byte, map[string]any) {
