@@ -75,16 +75,31 @@ type Producer struct {
 // interactions.
 func Produce(tb testing.TB, dev *devconnector.Server, prefix string, n int, interval time.Duration) *Producer {
 	tb.Helper()
+	bodies := make([][]byte, n)
+	for i := 9; i < n; i += 10 {
+		bodies[i] = Interaction(tb, fmt.Sprintf("%s-ix-%05d", prefix, i))
+	}
+	return pace(tb, n, interval, func(ctx context.Context, i int) (string, error) {
+		if bodies[i] != nil {
+			_, err := dev.ForwardInteraction(ctx, bodies[i], devconnector.InteractionOptions{})
+			return fmt.Sprintf("%s-ix-%05d", prefix, i), err
+		}
+		id := fmt.Sprintf("%s-%05d", prefix, i)
+		_, err := dev.EmitContext(ctx, wire.FrameInbound, InboundFields(id, i))
+		return id, err
+	})
+}
+
+// pace calls item for 0 … n-1, one per interval, in a goroutine of its own,
+// and records the ids it returns. An error ends it, and fails the test
+// unless the test is ending.
+func pace(tb testing.TB, n int, interval time.Duration, item func(ctx context.Context, i int) (id string, err error)) *Producer {
 	p := &Producer{done: make(chan struct{}), ids: make([]string, 0, n)}
 	ctx, cancel := context.WithCancel(context.Background())
 	tb.Cleanup(func() {
 		cancel()
 		<-p.done
 	})
-	bodies := make([][]byte, n)
-	for i := 9; i < n; i += 10 {
-		bodies[i] = Interaction(tb, fmt.Sprintf("%s-ix-%05d", prefix, i))
-	}
 	go func() {
 		defer close(p.done)
 		tick := time.NewTicker(interval)
@@ -95,15 +110,7 @@ func Produce(tb testing.TB, dev *devconnector.Server, prefix string, n int, inte
 				return
 			case <-tick.C:
 			}
-			var id string
-			var err error
-			if bodies[i] != nil {
-				id = fmt.Sprintf("%s-ix-%05d", prefix, i)
-				_, err = dev.ForwardInteraction(ctx, bodies[i], devconnector.InteractionOptions{})
-			} else {
-				id = fmt.Sprintf("%s-%05d", prefix, i)
-				_, err = dev.EmitContext(ctx, wire.FrameInbound, InboundFields(id, i))
-			}
+			id, err := item(ctx, i)
 			if err != nil {
 				if ctx.Err() == nil {
 					tb.Errorf("producer: item %d: %v", i, err)
@@ -173,45 +180,24 @@ func SendAction(tb testing.TB, id string, i int) *nats.Msg {
 // returns the ids.
 func PublishActions(tb testing.TB, js jetstream.JetStream, prefix string, n int, interval time.Duration) *Producer {
 	tb.Helper()
-	p := &Producer{done: make(chan struct{}), ids: make([]string, 0, n)}
-	ctx, cancel := context.WithCancel(context.Background())
-	tb.Cleanup(func() {
-		cancel()
-		<-p.done
-	})
 	msgs := make([]*nats.Msg, n)
 	for i := range n {
 		msgs[i] = SendAction(tb, fmt.Sprintf("%s-%05d", prefix, i), i)
 	}
-	go func() {
-		defer close(p.done)
-		tick := time.NewTicker(interval)
-		defer tick.Stop()
-		for i, m := range msgs {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
+	return pace(tb, n, interval, func(ctx context.Context, i int) (string, error) {
+		for {
+			pctx, pcancel := context.WithTimeout(ctx, 5*time.Second)
+			_, err := js.PublishMsg(pctx, msgs[i])
+			pcancel()
+			if err == nil {
+				return msgs[i].Header.Get(events.MsgIDHeader), nil
 			}
-			for {
-				pctx, pcancel := context.WithTimeout(ctx, 5*time.Second)
-				_, err := js.PublishMsg(pctx, m)
-				pcancel()
-				if err == nil {
-					break
-				}
-				if ctx.Err() != nil {
-					return
-				}
-				tb.Logf("publishing action %d: %v (retrying)", i, err)
+			if ctx.Err() != nil {
+				return "", ctx.Err()
 			}
-			p.mu.Lock()
-			p.ids = append(p.ids, m.Header.Get(events.MsgIDHeader))
-			p.mu.Unlock()
-			p.sent.Add(1)
+			tb.Logf("publishing action %d: %v (retrying)", i, err)
 		}
-	}()
-	return p
+	})
 }
 
 // Sends counts the send frames the connector recorded, by content (the
