@@ -226,16 +226,22 @@ func (a *Action) AppendJSON(dst []byte) ([]byte, error) {
 		dst = append(dst, '"', ':')
 		dst = jsonstr.Append(dst, v)
 	}
+	// nullable writes a *string key: the string, or null when unset.
+	nullable := func(k string, v *string) {
+		dst = append(dst, ',', '"')
+		dst = append(dst, k...)
+		dst = append(dst, '"', ':')
+		if v == nil {
+			dst = append(dst, "null"...)
+		} else {
+			dst = jsonstr.Append(dst, *v)
+		}
+	}
 	switch a.Op {
 	case OpSend:
 		str("chat_id", a.ChatID)
 		str("content", a.Content)
-		dst = append(dst, `,"reply_to":`...)
-		if a.ReplyTo == nil {
-			dst = append(dst, "null"...)
-		} else {
-			dst = jsonstr.Append(dst, *a.ReplyTo)
-		}
+		nullable("reply_to", a.ReplyTo)
 	case OpFollowUp:
 		str("session_key", a.SessionKey)
 		str("kind", a.Kind)
@@ -260,12 +266,7 @@ func (a *Action) AppendJSON(dst []byte) ([]byte, error) {
 		dst = strconv.AppendBool(dst, a.Remove)
 	case OpInterrupt:
 		str("session_key", a.SessionKey)
-		dst = append(dst, `,"reason":`...)
-		if a.Reason == nil {
-			dst = append(dst, "null"...)
-		} else {
-			dst = jsonstr.Append(dst, *a.Reason)
-		}
+		nullable("reason", a.Reason)
 		return append(dst, '}'), nil
 	default:
 		return dst, &ActionError{Reason: ReasonUnknownOp, Field: "op", Detail: fmt.Sprintf("unknown op %q", a.Op)}

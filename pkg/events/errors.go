@@ -47,16 +47,7 @@ type FrameError struct {
 	Detail string
 }
 
-func (e *FrameError) Error() string {
-	msg := "events: bad frame: " + e.Reason
-	if e.Field != "" {
-		msg += " (" + e.Field + ")"
-	}
-	if e.Detail != "" {
-		msg += ": " + e.Detail
-	}
-	return msg
-}
+func (e *FrameError) Error() string { return badMessage("frame", e.Reason, e.Field, e.Detail) }
 
 // Is makes errors.Is(err, ErrBadFrame) true for every *FrameError.
 func (e *FrameError) Is(target error) bool { return target == ErrBadFrame }
@@ -73,13 +64,17 @@ type ActionError struct {
 	Detail string
 }
 
-func (e *ActionError) Error() string {
-	msg := "events: bad action: " + e.Reason
-	if e.Field != "" {
-		msg += " (" + e.Field + ")"
+func (e *ActionError) Error() string { return badMessage("action", e.Reason, e.Field, e.Detail) }
+
+// badMessage is the text of a *FrameError or *ActionError:
+// "events: bad <what>: <reason> (<field>): <detail>", each part when set.
+func badMessage(what, reason, field, detail string) string {
+	msg := "events: bad " + what + ": " + reason
+	if field != "" {
+		msg += " (" + field + ")"
 	}
-	if e.Detail != "" {
-		msg += ": " + e.Detail
+	if detail != "" {
+		msg += ": " + detail
 	}
 	return msg
 }

@@ -8,25 +8,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/pkg/internal/frametest"
 )
 
-// knownReasons are the stable reasons a decoder may report.
-var knownReasons = map[string]bool{
-	events.ReasonNotJSON: true, events.ReasonNotObject: true, events.ReasonMissingType: true,
-	events.ReasonMissingField: true, events.ReasonNullField: true, events.ReasonWrongType: true,
-	events.ReasonOversized: true, events.ReasonBadBase64: true, events.ReasonBadBody: true,
-	events.ReasonUnsupported: true, events.ReasonUnknownOp: true, events.ReasonBadEncoding: true,
-	events.ReasonDeclined: true, events.ReasonOpUnsupported: true, events.ReasonExpired: true,
-}
-
 // checkFrameErr fails unless err is a *FrameError with a known reason.
-func checkFrameErr(t *testing.T, call string, err error) {
-	t.Helper()
-	var fe *events.FrameError
-	if !errors.As(err, &fe) || !knownReasons[fe.Reason] || !errors.Is(err, events.ErrBadFrame) {
-		t.Fatalf("%s error = %v (%T), want a *FrameError with a known reason", call, err, err)
-	}
-}
+var checkFrameErr = frametest.CheckFrameErr
 
 // eventOpts compares events after an encode → decode trip, where an empty
 // slice or map may come back nil.
@@ -74,7 +60,7 @@ func FuzzDecodeAction(f *testing.F) {
 		a, err := events.DecodeAction(data, contentType, subjectOp)
 		if err != nil {
 			var ae *events.ActionError
-			if !errors.As(err, &ae) || !knownReasons[ae.Reason] || !errors.Is(err, events.ErrBadAction) {
+			if !errors.As(err, &ae) || !frametest.KnownReasons[ae.Reason] || !errors.Is(err, events.ErrBadAction) {
 				t.Fatalf("DecodeAction error = %v (%T), want an *ActionError with a known reason", err, err)
 			}
 			return
