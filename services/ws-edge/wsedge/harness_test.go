@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/relaybus/relaybus/internal/ops"
 	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/pkg/natstest"
 	"github.com/relaybus/relaybus/pkg/wire"
@@ -176,41 +177,15 @@ func (h *harness) request(subject string, body []byte, hdr nats.Header, timeout 
 	return reply
 }
 
-// metric returns the value of a counter or gauge with the given labels.
+// metric returns the sum of the series of family name whose labels include
+// the given pairs (k1, v1, ...), from the service's registry.
 func (h *harness) metric(name string, labels ...string) float64 {
 	h.tb.Helper()
-	mfs, err := h.reg.Gather()
+	m, err := ops.Gather(h.reg)
 	if err != nil {
 		h.tb.Fatalf("gather: %v", err)
 	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	next:
-		for _, m := range mf.GetMetric() {
-			for i := 0; i+1 < len(labels); i += 2 {
-				found := false
-				for _, lp := range m.GetLabel() {
-					if lp.GetName() == labels[i] && lp.GetValue() == labels[i+1] {
-						found = true
-					}
-				}
-				if !found {
-					continue next
-				}
-			}
-			switch {
-			case m.Counter != nil:
-				return m.Counter.GetValue()
-			case m.Gauge != nil:
-				return m.Gauge.GetValue()
-			case m.Histogram != nil:
-				return float64(m.Histogram.GetSampleCount())
-			}
-		}
-	}
-	return 0
+	return m.Sum(name, labels...)
 }
 
 // waitMetric polls until a metric reaches want.

@@ -111,7 +111,11 @@ func newRequestID() string {
 // serveOutbound is the relay.edge.outbound handler. It never blocks the
 // subscription for longer than it takes to get a slot: the request is
 // answered from its own goroutine.
-func (s *Service) serveOutbound(req micro.Request) {
+func (s *Service) serveOutbound(req micro.Request) { s.answerAsync(req, s.handleOutbound) }
+
+// answerAsync runs handle(req) on its own goroutine once one of the outSem
+// slots is free; outWG tracks it for the drain.
+func (s *Service) answerAsync(req micro.Request, handle func(micro.Request)) {
 	s.outSem <- struct{}{}
 	s.outWG.Add(1)
 	go func() {
@@ -119,7 +123,7 @@ func (s *Service) serveOutbound(req micro.Request) {
 			<-s.outSem
 			s.outWG.Done()
 		}()
-		s.handleOutbound(req)
+		handle(req)
 	}()
 }
 
@@ -280,17 +284,7 @@ type chatInfoRequest struct {
 // serveChatInfo answers relay.rpc.chat_info through the connector when the
 // descriptor advertises get_chat_info, locally ({name: chat_id, type: dm})
 // otherwise or when the connector has no answer.
-func (s *Service) serveChatInfo(req micro.Request) {
-	s.outSem <- struct{}{}
-	s.outWG.Add(1)
-	go func() {
-		defer func() {
-			<-s.outSem
-			s.outWG.Done()
-		}()
-		s.handleChatInfo(req)
-	}()
-}
+func (s *Service) serveChatInfo(req micro.Request) { s.answerAsync(req, s.handleChatInfo) }
 
 func (s *Service) handleChatInfo(req micro.Request) {
 	var q chatInfoRequest

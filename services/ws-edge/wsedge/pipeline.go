@@ -112,12 +112,15 @@ func (p *pipeline) release(it *pubItem) {
 	}
 }
 
-func (p *pipeline) completions() {
+func (p *pipeline) completions() { p.drainLoop(p.queue, p.complete) }
+
+// drainLoop hands every item from ch to handle until quit closes.
+func (p *pipeline) drainLoop(ch <-chan *pubItem, handle func(*pubItem)) {
 	defer p.wg.Done()
 	for {
 		select {
-		case it := <-p.queue:
-			p.complete(it)
+		case it := <-ch:
+			handle(it)
 		case <-p.quit:
 			return
 		}
@@ -175,17 +178,7 @@ func (p *pipeline) lost(it *pubItem, err error) {
 
 // retries publishes failed unbuffered frames again, synchronously and with a
 // growing pause, off the completion goroutine so acks keep flowing.
-func (p *pipeline) retries() {
-	defer p.wg.Done()
-	for {
-		select {
-		case it := <-p.retry:
-			p.retryOne(it)
-		case <-p.quit:
-			return
-		}
-	}
-}
+func (p *pipeline) retries() { p.drainLoop(p.retry, p.retryOne) }
 
 func (p *pipeline) retryOne(it *pubItem) {
 	s := p.s
