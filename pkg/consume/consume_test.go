@@ -40,6 +40,23 @@ func (s *seen) count() int {
 	return len(s.m)
 }
 
+// handle is a handler that records each message.
+func (s *seen) handle(_ context.Context, m jetstream.Msg) error {
+	s.add(string(m.Data()))
+	return nil
+}
+
+// wait waits until n distinct messages were handled.
+func (s *seen) wait(t *testing.T, n int, timeout time.Duration) {
+	t.Helper()
+	natstest.WaitFor(t, timeout, func() error {
+		if got := s.count(); got != n {
+			return fmt.Errorf("handled %d, want %d", got, n)
+		}
+		return nil
+	})
+}
+
 // The work-queue stream the tests consume, like a stage's input stream.
 const (
 	stream  = "WORK"
@@ -151,17 +168,9 @@ func (d *letters) wait(t *testing.T, n int) ([]string, []error) {
 func TestHandlesEveryMessageOnce(t *testing.T) {
 	js, _, _ := setup(t)
 	var s seen
-	_, stop := start(t, js, consume.Config{Workers: 8}, func(_ context.Context, m jetstream.Msg) error {
-		s.add(string(m.Data()))
-		return nil
-	})
+	_, stop := start(t, js, consume.Config{Workers: 8}, s.handle)
 	publish(t, js, 500, 0)
-	natstest.WaitFor(t, 10*time.Second, func() error {
-		if n := s.count(); n != 500 {
-			return fmt.Errorf("handled %d, want 500", n)
-		}
-		return nil
-	})
+	s.wait(t, 500, 10*time.Second)
 	stop()
 	for k, n := range s.m {
 		if n != 1 {
@@ -302,12 +311,7 @@ func TestPanicIsContained(t *testing.T) {
 			return nil
 		})
 	publish(t, js, 3, 0)
-	natstest.WaitFor(t, 10*time.Second, func() error {
-		if s.count() != 2 {
-			return fmt.Errorf("handled %d, want 2", s.count())
-		}
-		return nil
-	})
+	s.wait(t, 2, 10*time.Second)
 	data, causes := dl.wait(t, 1)
 	if data[0] != "1" {
 		t.Errorf("given up %q, want the panicking message", data[0])
@@ -339,28 +343,15 @@ func TestPanicRetriedByDefault(t *testing.T) {
 func TestRecreatesDeletedConsumer(t *testing.T) {
 	js, _, _ := setup(t)
 	var s seen
-	l, _ := start(t, js, consume.Config{Workers: 4, Heartbeat: 500 * time.Millisecond}, func(_ context.Context, m jetstream.Msg) error {
-		s.add(string(m.Data()))
-		return nil
-	})
+	l, _ := start(t, js, consume.Config{Workers: 4, Heartbeat: 500 * time.Millisecond}, s.handle)
 	natstest.WaitFor(t, 5*time.Second, l.Ready)
 	publish(t, js, 10, 0)
-	natstest.WaitFor(t, 5*time.Second, func() error {
-		if s.count() != 10 {
-			return fmt.Errorf("handled %d, want 10", s.count())
-		}
-		return nil
-	})
+	s.wait(t, 10, 5*time.Second)
 	if err := js.DeleteConsumer(t.Context(), stream, durable); err != nil {
 		t.Fatal(err)
 	}
 	publish(t, js, 10, 10)
-	natstest.WaitFor(t, 15*time.Second, func() error {
-		if s.count() != 20 {
-			return fmt.Errorf("handled %d after consumer deletion, want 20", s.count())
-		}
-		return nil
-	})
+	s.wait(t, 20, 15*time.Second)
 }
 
 func TestSurvivesServerRestart(t *testing.T) {
@@ -370,19 +361,10 @@ func TestSurvivesServerRestart(t *testing.T) {
 	js, nc, n := setup(t)
 	var s seen
 	l, _ := start(t, js, consume.Config{Workers: 4, Heartbeat: 500 * time.Millisecond,
-		Ensure: func(ctx context.Context) error { return ensure(ctx, js) }},
-		func(_ context.Context, m jetstream.Msg) error {
-			s.add(string(m.Data()))
-			return nil
-		})
+		Ensure: func(ctx context.Context) error { return ensure(ctx, js) }}, s.handle)
 	natstest.WaitFor(t, 5*time.Second, l.Ready)
 	publish(t, js, 10, 0)
-	natstest.WaitFor(t, 5*time.Second, func() error {
-		if s.count() != 10 {
-			return fmt.Errorf("handled %d, want 10", s.count())
-		}
-		return nil
-	})
+	s.wait(t, 10, 5*time.Second)
 	n.Restart(t)
 	natstest.WaitFor(t, 10*time.Second, func() error {
 		if !nc.IsConnected() {
@@ -394,12 +376,7 @@ func TestSurvivesServerRestart(t *testing.T) {
 		_, err := js.Publish(t.Context(), subject, []byte("after"))
 		return err
 	})
-	natstest.WaitFor(t, 20*time.Second, func() error {
-		if s.count() != 11 {
-			return fmt.Errorf("handled %d after restart, want 11", s.count())
-		}
-		return nil
-	})
+	s.wait(t, 11, 20*time.Second)
 }
 
 func TestShutdownFinishesInFlight(t *testing.T) {
@@ -453,12 +430,7 @@ func TestQueuedMessagesOutliveAckWait(t *testing.T) {
 	publish(t, js, 5, 0)
 	// Hold the first message for several ack waits, then let it go.
 	time.AfterFunc(1500*time.Millisecond, func() { close(release) })
-	natstest.WaitFor(t, 10*time.Second, func() error {
-		if s.count() != 5 {
-			return fmt.Errorf("handled %d, want 5", s.count())
-		}
-		return nil
-	})
+	s.wait(t, 5, 10*time.Second)
 	waitSettled(t, js)
 	s.mu.Lock()
 	defer s.mu.Unlock()
