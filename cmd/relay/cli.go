@@ -28,13 +28,7 @@ func cliConnect(getenv func(string) string) (*nats.Conn, jetstream.JetStream, er
 		return nil, nil, err
 	}
 	opts := []nats.Option{nats.Name("relay-cli"), nats.Timeout(5 * time.Second)}
-	if cfg.Creds != "" {
-		opts = append(opts, nats.UserCredentials(cfg.Creds))
-	}
-	if cfg.TLSCA != "" {
-		opts = append(opts, nats.RootCAs(cfg.TLSCA))
-	}
-	nc, err := nats.Connect(cfg.URL, opts...)
+	nc, err := nats.Connect(cfg.URL, append(opts, cfg.AuthOptions()...)...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("connecting to %s (is relay running? set NATS_URL): %w", natsconn.RedactURL(cfg.URL), natsconn.RedactError(err))
 	}

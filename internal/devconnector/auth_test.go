@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/gorilla/websocket"
 
 	"github.com/relaybus/relaybus/internal/devconnector"
 	"github.com/relaybus/relaybus/pkg/wire"
@@ -139,14 +138,7 @@ func TestDropConnection(t *testing.T) {
 
 func TestAuthSchemeCaseInsensitive(t *testing.T) {
 	s := newServer(t, devconnector.Config{Gateways: map[string]string{"gw": "s3cret"}})
-	u, _ := wire.DialURL(s.URL())
-	h := http.Header{"Authorization": {"bearer " + wire.MintToken("gw", "s3cret", 0)}}
-	ws, resp, err := websocket.DefaultDialer.Dial(u, h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	defer ws.Close()
+	rawDial(t, s, http.Header{"Authorization": {"bearer " + wire.MintToken("gw", "s3cret", 0)}})
 	if err := s.WaitConnected(ctxTimeout(t)); err != nil {
 		t.Fatal(err)
 	}

@@ -30,19 +30,6 @@ func report(b *testing.B, start time.Time, cpu0 time.Duration) {
 	b.ReportMetric(float64(cpuTime()-cpu0)/float64(time.Microsecond)/float64(b.N), "cpu-µs/frame")
 }
 
-// benchGateway is a bare gateway for benchmarks: no per-frame channels.
-func benchGateway(b *testing.B, s *devconnector.Server) *websocket.Conn {
-	b.Helper()
-	u, _ := wire.DialURL(s.URL())
-	ws, resp, err := websocket.DefaultDialer.Dial(u, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	resp.Body.Close()
-	b.Cleanup(func() { ws.Close() })
-	return ws
-}
-
 // readFrames calls fn for every frame until fn returns false.
 func readFrames(ws *websocket.Conn, fn func(line []byte) bool) error {
 	var pending []byte
@@ -70,15 +57,8 @@ func readFrames(ws *websocket.Conn, fn func(line []byte) bool) error {
 // BenchmarkDeliverAck measures buffered delivery: Emit, coalesced write,
 // gateway read, inbound_ack, removal from the replay buffer.
 func BenchmarkDeliverAck(b *testing.B) {
-	s, err := devconnector.New(devconnector.Config{Log: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { s.Close() })
-	ws := benchGateway(b, s)
+	s := newServer(b, devconnector.Config{Log: slog.New(slog.DiscardHandler)})
+	ws := rawDial(b, s, nil)
 	_ = ws.WriteMessage(websocket.TextMessage, wire.AppendHello(nil, "discord", "a"))
 
 	done := make(chan error, 1)
@@ -131,15 +111,8 @@ func BenchmarkDeliverAck(b *testing.B) {
 // BenchmarkOutbound measures outbound → outbound_result round trips with
 // the gateway pipelining its frames.
 func BenchmarkOutbound(b *testing.B) {
-	s, err := devconnector.New(devconnector.Config{Log: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { s.Close() })
-	ws := benchGateway(b, s)
+	s := newServer(b, devconnector.Config{Log: slog.New(slog.DiscardHandler)})
+	ws := rawDial(b, s, nil)
 	action, _ := (&events.Action{Op: events.OpSend, ChatID: "c1", Content: "a reply of moderate length", Metadata: map[string]any{"scope_id": "g1"}}).AppendJSON(nil)
 
 	done := make(chan error, 1)
@@ -174,15 +147,8 @@ func BenchmarkOutbound(b *testing.B) {
 // BenchmarkForwardInteraction measures the interaction path the bench
 // drives: parse, vault, sanitize, buffer, write, ack.
 func BenchmarkForwardInteraction(b *testing.B) {
-	s, err := devconnector.New(devconnector.Config{Log: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { s.Close() })
-	ws := benchGateway(b, s)
+	s := newServer(b, devconnector.Config{Log: slog.New(slog.DiscardHandler)})
+	ws := rawDial(b, s, nil)
 	_ = ws.WriteMessage(websocket.TextMessage, wire.AppendHello(nil, "discord", "a"))
 	done := make(chan error, 1)
 	go func() {

@@ -81,14 +81,8 @@ func TestCloseWithUnresponsivePeerIsBounded(t *testing.T) {
 	if err := s.Start(); err != nil {
 		t.Fatal(err)
 	}
-	u, _ := wire.DialURL(s.URL())
 	// A peer that never reads, so never echoes the close frame.
-	ws, resp, err := websocket.DefaultDialer.Dial(u, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	defer ws.Close()
+	ws := rawDial(t, s, nil)
 	if err := s.WaitConnected(ctxTimeout(t)); err != nil {
 		t.Fatal(err)
 	}

@@ -82,6 +82,21 @@ type gateway struct {
 	wmu      sync.Mutex
 }
 
+// rawDial connects a bare gateway socket (no reader, no per-frame channels:
+// benchmarks and tests of the socket itself), with header h (nil for none);
+// it is closed in Cleanup.
+func rawDial(tb testing.TB, s *devconnector.Server, h http.Header) *websocket.Conn {
+	tb.Helper()
+	u, _ := wire.DialURL(s.URL())
+	ws, resp, err := websocket.DefaultDialer.Dial(u, h)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	resp.Body.Close()
+	tb.Cleanup(func() { ws.Close() })
+	return ws
+}
+
 // dial connects a test gateway, with an Authorization header when token is
 // not empty; it is closed in Cleanup.
 func dial(tb testing.TB, s *devconnector.Server, token string) *gateway {

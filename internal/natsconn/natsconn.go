@@ -91,17 +91,24 @@ func Connect(cfg Config, name string, log *slog.Logger) (*nats.Conn, error) {
 		return nil, err
 	}
 	opts := append(Options(name, log), nats.RetryOnFailedConnect(true))
-	if cfg.Creds != "" {
-		opts = append(opts, nats.UserCredentials(cfg.Creds))
-	}
-	if cfg.TLSCA != "" {
-		opts = append(opts, nats.RootCAs(cfg.TLSCA))
-	}
-	nc, err := nats.Connect(cfg.URL, opts...)
+	nc, err := nats.Connect(cfg.URL, append(opts, cfg.AuthOptions()...)...)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to nats at %s: %w", RedactURL(cfg.URL), RedactError(err))
 	}
 	return nc, nil
+}
+
+// AuthOptions are the nats options for c's credentials file and CA, each
+// when set.
+func (c Config) AuthOptions() []nats.Option {
+	var opts []nats.Option
+	if c.Creds != "" {
+		opts = append(opts, nats.UserCredentials(c.Creds))
+	}
+	if c.TLSCA != "" {
+		opts = append(opts, nats.RootCAs(c.TLSCA))
+	}
+	return opts
 }
 
 // redacted replaces a URL's secret part.
