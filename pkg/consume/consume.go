@@ -99,6 +99,13 @@ type Hooks struct {
 	Panicked func(recovered any)
 }
 
+// orDefault sets *p to def when it is zero or negative.
+func orDefault[T int | time.Duration](p *T, def T) {
+	if *p <= 0 {
+		*p = def
+	}
+}
+
 // Config configures a consume loop. Stream and Durable are required.
 type Config struct {
 	Stream         string
@@ -161,36 +168,18 @@ func (c *Config) defaults() error {
 	if c.Stream == "" || c.Durable == "" {
 		return fmt.Errorf("%w: Stream and Durable are required", ErrInvalidConfig)
 	}
-	if c.Workers <= 0 {
-		c.Workers = 64
-	}
-	if c.AckWait <= 0 {
-		c.AckWait = 30 * time.Second
-	}
+	orDefault(&c.Workers, 64)
+	orDefault(&c.AckWait, 30*time.Second)
 	if c.MaxDeliver == 0 {
 		c.MaxDeliver = 5
 	}
-	if c.NakBase <= 0 {
-		c.NakBase = 250 * time.Millisecond
-	}
-	if c.NakMax <= 0 {
-		c.NakMax = 30 * time.Second
-	}
-	if c.Batch <= 0 {
-		c.Batch = 2 * c.Workers
-	}
-	if c.MaxAckPending <= 0 {
-		c.MaxAckPending = 8 * c.Batch
-	}
-	if c.Heartbeat <= 0 {
-		c.Heartbeat = 5 * time.Second
-	}
-	if c.Grace <= 0 {
-		c.Grace = 10 * time.Second
-	}
-	if c.StableAfter <= 0 {
-		c.StableAfter = 30 * time.Second
-	}
+	orDefault(&c.NakBase, 250*time.Millisecond)
+	orDefault(&c.NakMax, 30*time.Second)
+	orDefault(&c.Batch, 2*c.Workers)
+	orDefault(&c.MaxAckPending, 8*c.Batch)
+	orDefault(&c.Heartbeat, 5*time.Second)
+	orDefault(&c.Grace, 10*time.Second)
+	orDefault(&c.StableAfter, 30*time.Second)
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
