@@ -74,7 +74,7 @@ func forward(platform any, body string) map[string]any {
 func frameCorpus(t *testing.T) []badFrame {
 	t.Helper()
 	big := `{"type":"inbound","note":"over-limit","event":{"text":"` + strings.Repeat("x", maxFrame) + `"}}`
-	fuzzFrame := fuzzInput(t, "../../pkg/events/testdata/fuzz/FuzzDecodeFrame/nbsp_before_object")
+	fuzzFrame := fuzzInput(t, "../../pkg/wire/testdata/fuzz/FuzzDecodeFrame/nbsp_before_object")
 	splitter := fuzzInput(t, "../../services/ws-edge/internal/ndjson/testdata/fuzz/FuzzSplitter/e43f830030ff9bb3")
 	// The splitter finding is a blank line longer than the limit: it must be
 	// reported as oversized, not skipped like a short blank line.
