@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"regexp"
 	"time"
 
 	"github.com/relaybus/relaybus/internal/bus"
@@ -94,9 +93,6 @@ func DefaultConfig() Config {
 	return c
 }
 
-// semver is the SemVer 2.0 grammar micro validates versions against.
-var semver = regexp.MustCompile(`^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$`)
-
 // Validate checks the settings. Errors wrap [ErrInvalidConfig] and name the
 // environment variable to fix.
 func (c Config) Validate() error {
@@ -106,11 +102,11 @@ func (c Config) Validate() error {
 	if err := envconf.Check(c.vars()...); err != nil {
 		return bad("%w", err)
 	}
-	switch {
-	case c.RetryMax < c.RetryBase:
+	if c.RetryMax < c.RetryBase {
 		return bad("EGRESS_RETRY_MAX=%v: want at least EGRESS_RETRY_BASE (%v)", c.RetryMax, c.RetryBase)
-	case !semver.MatchString(c.Version):
-		return bad("version %q is not SemVer (set with -ldflags -X github.com/relaybus/relaybus/internal/stage.Version=1.2.3)", c.Version)
+	}
+	if err := envconf.CheckVersion(c.Version); err != nil {
+		return bad("%w", err)
 	}
 	if c.HTTPAddr != "" {
 		if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {

@@ -76,6 +76,9 @@ func (c Config) Validate() error {
 	if err := envconf.Check(c.vars()...); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
+	if err := envconf.CheckVersion(c.Version); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
 	return nil
 }
 

@@ -3,7 +3,6 @@ package wsedge
 import (
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 	"time"
 
@@ -137,27 +136,10 @@ func (c Config) Validate() error {
 	if c.PongTimeout <= c.PingInterval {
 		return bad("WSEDGE_PONG_TIMEOUT=%v must exceed WSEDGE_PING_INTERVAL=%v", c.PongTimeout, c.PingInterval)
 	}
-	if !semver(c.Version) {
-		return bad("version %q is not SemVer (set with -ldflags -X github.com/relaybus/relaybus/internal/stage.Version=1.2.3)", c.Version)
+	if err := envconf.CheckVersion(c.Version); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	return nil
-}
-
-// semver is a loose check of what micro accepts: MAJOR.MINOR.PATCH with an
-// optional -pre or +build suffix.
-func semver(v string) bool {
-	core, _, _ := strings.Cut(v, "+")
-	core, _, _ = strings.Cut(core, "-")
-	parts := strings.Split(core, ".")
-	if len(parts) != 3 {
-		return false
-	}
-	for _, p := range parts {
-		if _, err := strconv.ParseUint(p, 10, 64); err != nil {
-			return false
-		}
-	}
-	return true
 }
 
 // ConfigFromEnv overlays the environment on DefaultConfig and validates the
