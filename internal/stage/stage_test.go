@@ -53,7 +53,7 @@ func TestServeOpsFirst(t *testing.T) {
 	waitStatus(t, "http://"+addr+"/readyz", http.StatusServiceUnavailable, "fake: fake not ready")
 	close(f.ready)
 	waitStatus(t, "http://"+addr+"/readyz", http.StatusOK, "ok")
-	if code, body, err := stagetest.Get("http://" + addr + "/metrics"); code != http.StatusOK || !strings.Contains(body, "process_resident_memory_bytes") {
+	if code, body, err := natstest.Get("http://" + addr + "/metrics"); code != http.StatusOK || !strings.Contains(body, "process_resident_memory_bytes") {
 		t.Errorf("/metrics = %d (%v), want the process collector's series", code, err)
 	}
 	cancel()
@@ -158,7 +158,7 @@ func (s natsStage) Ready(context.Context) error {
 func waitStatus(t *testing.T, url string, code int, body string) {
 	t.Helper()
 	natstest.WaitFor(t, 5*time.Second, func() error {
-		c, b, err := stagetest.Get(url)
+		c, b, err := natstest.Get(url)
 		if err == nil && (c != code || strings.TrimSpace(b) != body) {
 			err = fmt.Errorf("%s = %d %q, want %d %q", url, c, b, code, body)
 		}

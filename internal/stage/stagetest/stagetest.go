@@ -100,7 +100,7 @@ func (p *Proc) get(t *testing.T, url string, within time.Duration) (int, string)
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
-		code, body, err := Get(url)
+		code, body, err := natstest.Get(url)
 		if err == nil {
 			return code, body
 		}
@@ -114,19 +114,6 @@ func (p *Proc) get(t *testing.T, url string, within time.Duration) (int, string)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-var client = &http.Client{Timeout: time.Second}
-
-// Get returns the status and body of GET url.
-func Get(url string) (int, string, error) {
-	resp, err := client.Get(url)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), err
 }
 
 // Buffer is a bytes.Buffer the logger and the test may use at once.
