@@ -69,3 +69,37 @@ func TestGather(t *testing.T) {
 		t.Error("the process and Go collectors are missing")
 	}
 }
+
+func TestMetricSet(t *testing.T) {
+	var s ops.MetricSet
+	c := s.Counter("relay_c_total", "c")
+	v := s.CounterVec("relay_v_total", "v", "k")
+	g := s.Gauge("relay_g", "g")
+	h := s.Histogram("relay_h_seconds", "h", []float64{1})
+	s.Add(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "relay_f", Help: "f"}, func() float64 { return 4 }))
+	if err := s.Register(nil); err != nil {
+		t.Fatalf("Register(nil) = %v", err)
+	}
+	reg := prometheus.NewPedanticRegistry()
+	if err := s.Register(reg); err != nil {
+		t.Fatal(err)
+	}
+	c.Inc()
+	v.WithLabelValues("a").Add(2)
+	g.Set(3)
+	h.Observe(0.5)
+	m, err := ops.Gather(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]float64{
+		"relay_c_total": 1, "relay_v_total": 2, "relay_g": 3, "relay_h_seconds": 1, "relay_f": 4,
+	} {
+		if got := m.Sum(name); got != want {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+	if err := s.Register(reg); err == nil {
+		t.Error("registering the set twice succeeded")
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/relaybus/relaybus/internal/ops"
 )
 
 // Action outcomes (the outcome label of relay_egress_actions_total).
@@ -54,56 +56,25 @@ type metrics struct {
 }
 
 func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
+	var set ops.MetricSet
 	m := &metrics{
-		actions: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "relay_egress_actions_total",
-			Help: "Actions settled by egress, by op and outcome (sent, failed, ambiguous, declined, unsupported, invalid, expired, replayed, retry).",
-		}, []string{"op", "outcome"}),
-		scopeGets: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "relay_egress_scope_kv_gets_total",
-			Help: "KV gets made for a scope cache miss, by result (found, not_found, error).",
-		}, []string{"result"}),
-		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "relay_egress_retries_total",
-			Help: "Deliveries of an action that ended in a retry, by reason.",
-		}, []string{"reason"}),
-		ambiguous: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "relay_egress_ambiguous_total",
-			Help: "Actions settled as ambiguous (may have reached the connector, outcome unknown; never retried), by cause.",
-		}, []string{"cause"}),
-		identity: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "relay_egress_identity_tags_total",
-			Help: "Outbound frames tagged by egress with the identity (platform, bot id) the chat's traffic came in on, by platform.",
-		}, []string{"platform"}),
-		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "relay_egress_action_latency_seconds",
-			Help:    "Time from an action being stored in RELAY_OUTBOUND to its definitive result being published.",
-			Buckets: prometheus.ExponentialBuckets(0.0001, 2.5, 16),
-		}),
-		parts: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "relay_egress_send_parts",
-			Help:    "Number of platform messages a send was split into.",
-			Buckets: []float64{1, 2, 3, 4, 6, 10, 20},
-		}),
+		actions: set.CounterVec("relay_egress_actions_total",
+			"Actions settled by egress, by op and outcome (sent, failed, ambiguous, declined, unsupported, invalid, expired, replayed, retry).", "op", "outcome"),
+		scopeGets: set.CounterVec("relay_egress_scope_kv_gets_total",
+			"KV gets made for a scope cache miss, by result (found, not_found, error).", "result"),
+		retries: set.CounterVec("relay_egress_retries_total",
+			"Deliveries of an action that ended in a retry, by reason.", "reason"),
+		ambiguous: set.CounterVec("relay_egress_ambiguous_total",
+			"Actions settled as ambiguous (may have reached the connector, outcome unknown; never retried), by cause.", "cause"),
+		identity: set.CounterVec("relay_egress_identity_tags_total",
+			"Outbound frames tagged by egress with the identity (platform, bot id) the chat's traffic came in on, by platform.", "platform"),
+		latency: set.Histogram("relay_egress_action_latency_seconds",
+			"Time from an action being stored in RELAY_OUTBOUND to its definitive result being published.",
+			prometheus.ExponentialBuckets(0.0001, 2.5, 16)),
+		parts: set.Histogram("relay_egress_send_parts",
+			"Number of platform messages a send was split into.",
+			[]float64{1, 2, 3, 4, 6, 10, 20}),
 	}
-	hits := prometheus.NewCounterFunc(prometheus.CounterOpts{
-		Name: "relay_egress_scope_cache_hits_total",
-		Help: "Chat-addressed actions whose scope came from the local cache.",
-	}, func() float64 { return float64(m.scopeHits.Load()) })
-	misses := prometheus.NewCounterFunc(prometheus.CounterOpts{
-		Name: "relay_egress_scope_cache_misses_total",
-		Help: "Chat-addressed actions whose chat was not in the local scope cache.",
-	}, func() float64 { return float64(m.scopeMisses.Load()) })
-	hitRatio := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "relay_egress_scope_cache_hit_ratio",
-		Help: "Scope cache hits / lookups since start (1 when there were none).",
-	}, func() float64 {
-		h, mi := float64(m.scopeHits.Load()), float64(m.scopeMisses.Load())
-		if h+mi == 0 {
-			return 1
-		}
-		return h / (h + mi)
-	})
 	entries := func(cache string, f func() float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name:        "relay_egress_cache_entries",
@@ -111,16 +82,30 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 			ConstLabels: prometheus.Labels{"cache": cache},
 		}, f)
 	}
-	if reg != nil {
-		for _, c := range []prometheus.Collector{
-			m.actions, hits, misses, m.scopeGets, m.retries, m.ambiguous, m.identity, m.latency, m.parts, hitRatio,
-			entries("scope", func() float64 { return float64(s.scopes.Len()) }),
-			entries("descriptor", func() float64 { return float64(s.descs.Len()) }),
-		} {
-			if err := reg.Register(c); err != nil {
-				return nil, fmt.Errorf("registering egress metrics: %w", err)
+	set.Add(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "relay_egress_scope_cache_hits_total",
+			Help: "Chat-addressed actions whose scope came from the local cache.",
+		}, func() float64 { return float64(m.scopeHits.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "relay_egress_scope_cache_misses_total",
+			Help: "Chat-addressed actions whose chat was not in the local scope cache.",
+		}, func() float64 { return float64(m.scopeMisses.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "relay_egress_scope_cache_hit_ratio",
+			Help: "Scope cache hits / lookups since start (1 when there were none).",
+		}, func() float64 {
+			h, mi := float64(m.scopeHits.Load()), float64(m.scopeMisses.Load())
+			if h+mi == 0 {
+				return 1
 			}
-		}
+			return h / (h + mi)
+		}),
+		entries("scope", func() float64 { return float64(s.scopes.Len()) }),
+		entries("descriptor", func() float64 { return float64(s.descs.Len()) }),
+	)
+	if err := set.Register(reg); err != nil {
+		return nil, fmt.Errorf("registering egress metrics: %w", err)
 	}
 	return m, nil
 }

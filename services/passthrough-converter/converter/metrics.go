@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/relaybus/relaybus/internal/ops"
 )
 
 type metrics struct {
@@ -15,25 +17,20 @@ type metrics struct {
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	var set ops.MetricSet
 	m := &metrics{
-		converted: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "relay_converter_events_total", Help: "Events and interrupts published, by kind.",
-		}, []string{"kind"}),
-		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "relay_converter_dropped_total", Help: "Raw frames that produced no event, by reason (ping, autocomplete, unknown_type, or a bad-input reason).",
-		}, []string{"reason"}),
-		scopeWrites: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "relay_converter_scope_total", Help: "Scope records per event: written to KV, or unchanged (no write).",
-		}, []string{"result"}),
-		lag: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "relay_converter_lag_seconds", Help: "Time from ws-edge reading a frame to the converter handling it.",
-			Buckets: prometheus.ExponentialBuckets(0.0001, 2.5, 14),
-		}),
+		converted: set.CounterVec("relay_converter_events_total",
+			"Events and interrupts published, by kind.", "kind"),
+		dropped: set.CounterVec("relay_converter_dropped_total",
+			"Raw frames that produced no event, by reason (ping, autocomplete, unknown_type, or a bad-input reason).", "reason"),
+		scopeWrites: set.CounterVec("relay_converter_scope_total",
+			"Scope records per event: written to KV, or unchanged (no write).", "result"),
+		lag: set.Histogram("relay_converter_lag_seconds",
+			"Time from ws-edge reading a frame to the converter handling it.",
+			prometheus.ExponentialBuckets(0.0001, 2.5, 14)),
 	}
-	for _, c := range []prometheus.Collector{m.converted, m.dropped, m.scopeWrites, m.lag} {
-		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("registering converter metrics: %w", err)
-		}
+	if err := set.Register(reg); err != nil {
+		return nil, fmt.Errorf("registering converter metrics: %w", err)
 	}
 	return m, nil
 }
