@@ -256,7 +256,7 @@ func TestDecodeGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkGolden(t, "decode.golden.json", append(got, '\n'))
+	golden.Check(t, "decode.golden.json", append(got, '\n'))
 }
 
 // canonical is a descriptor with every key set and strings that need
@@ -297,7 +297,7 @@ func TestMarshalJSONGolden(t *testing.T) {
 			if !json.Valid(got) {
 				t.Fatalf("MarshalJSON() = %s, not valid JSON", got)
 			}
-			checkGolden(t, tt.name, append(got, '\n'))
+			golden.Check(t, tt.name, append(got, '\n'))
 			viaJSON, err := json.Marshal(tt.d)
 			if err != nil || string(viaJSON) != string(got) {
 				t.Errorf("json.Marshal = %s, %v; want MarshalJSON's %s", viaJSON, err, got)

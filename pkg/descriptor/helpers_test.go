@@ -1,40 +1,21 @@
 package descriptor_test
 
 import (
-	"bytes"
 	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/relaybus/relaybus/pkg/descriptor"
+	goldenfiles "github.com/relaybus/relaybus/pkg/internal/golden"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/*.golden.json from the current output")
-
-// checkGolden compares got with testdata/<name>, or rewrites the file when
-// the test runs with -update.
-func checkGolden(tb testing.TB, name string, got []byte) {
-	tb.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			tb.Fatalf("writing golden file: %v", err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		tb.Fatalf("reading golden file (regenerate with go test ./descriptor -update): %v", err)
-	}
-	if !bytes.Equal(got, want) {
-		tb.Errorf("%s mismatch (-want +got):\n%s", path, cmp.Diff(string(want), string(got)))
-	}
+// golden are the golden files in testdata.
+var golden = goldenfiles.Files{
+	Update:   flag.Bool("update", false, "rewrite testdata/*.golden.json from the current output"),
+	Hint:     "regenerate with go test ./descriptor -update",
+	Mismatch: "mismatch",
 }
 
 // ink returns the non-whitespace characters of s, in order.

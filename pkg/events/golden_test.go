@@ -1,12 +1,9 @@
 package events_test
 
 import (
-	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"flag"
-	"os"
-	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
@@ -14,10 +11,17 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/relaybus/relaybus/pkg/events"
+	goldenfiles "github.com/relaybus/relaybus/pkg/internal/golden"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+// golden are the golden files in testdata.
+var golden = goldenfiles.Files{
+	Update:   flag.Bool("update", false, "rewrite the golden files in testdata"),
+	Hint:     "run go test ./events -update to create it",
+	Mismatch: "changed: the wire encoding must not change within v1",
+	Fatal:    true,
+}
 
 // goldenSource is the source of the golden events: every key set.
 var goldenSource = events.SessionSource{
@@ -114,26 +118,6 @@ func goldenCases() []struct {
 	}
 }
 
-// checkGolden compares got with testdata/<file>, or rewrites the file with
-// -update.
-func checkGolden(tb testing.TB, file string, got []byte) {
-	tb.Helper()
-	path := filepath.Join("testdata", file)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			tb.Fatalf("writing golden file: %v", err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		tb.Fatalf("reading golden file (run go test ./events -update to create it): %v", err)
-	}
-	if !bytes.Equal(got, want) {
-		tb.Fatalf("%s changed: the wire encoding must not change within v1 (-want +got):\n%s", path, cmp.Diff(string(want), string(got)))
-	}
-}
-
 // hexLines formats b as lower-case hex, 32 bytes a line.
 func hexLines(b []byte) []byte {
 	var out []byte
@@ -195,8 +179,8 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Marshal(msgpack) error = %v", err)
 			}
-			checkGolden(t, tc.name+".golden.json", append(js, '\n'))
-			checkGolden(t, tc.name+".golden.msgpack.hex", hexLines(mp))
+			golden.Check(t, tc.name+".golden.json", append(js, '\n'))
+			golden.Check(t, tc.name+".golden.msgpack.hex", hexLines(mp))
 
 			// Decoding each golden file gives back the value.
 			for _, f := range []struct{ file, ct string }{{".golden.json", events.ContentTypeJSON}, {".golden.msgpack.hex", events.ContentTypeMsgpack}} {
