@@ -6,16 +6,12 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"io"
 
 	"github.com/relaybus/relaybus/internal/stage"
 	"github.com/relaybus/relaybus/services/egress/egress"
 )
-
-// defaultHTTPAddr is the binary's ops port when EGRESS_HTTP_ADDR is unset.
-const defaultHTTPAddr = ":8083"
 
 func main() { stage.Main(run) }
 
@@ -24,10 +20,9 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if err != nil {
 		return err
 	}
-	cfg.HTTPAddr, cfg.Version = cmp.Or(cfg.HTTPAddr, defaultHTTPAddr), stage.Version
+	cfg.Version = stage.Version
 	return stage.Run(ctx, getenv, stdout, stage.Spec{Name: egress.Name, HTTPAddr: cfg.HTTPAddr, Config: cfg,
 		New: func(d stage.Deps) (stage.Service, error) {
-			cfg.HTTPAddr = "" // the lifecycle serves it
 			return egress.New(cfg, egress.Deps{Log: d.Log, NC: d.NC, Registerer: d.Registerer})
 		}})
 }

@@ -82,7 +82,14 @@ func TestRedactURL(t *testing.T) {
 }
 
 // TestRunAnswersHealthzWithoutNATS: started while NATS is unreachable, the
-// binary answers /healthz at once and /readyz with not ready.
+// binary answers /healthz at once and /readyz with not ready (a container's
+// healthcheck must not kill it), and stops cleanly when cancelled.
 func TestRunAnswersHealthzWithoutNATS(t *testing.T) {
 	stagetest.StartsWithoutNATS(t, run, "EGRESS_HTTP_ADDR", nil)
+}
+
+// TestRunOpsPortTaken: the ops port is bound before anything else starts,
+// so a taken port makes run return the bind error without connecting.
+func TestRunOpsPortTaken(t *testing.T) {
+	stagetest.PortTaken(t, run, "EGRESS_HTTP_ADDR", natstest.RunServer(t), nil)
 }

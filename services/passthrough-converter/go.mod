@@ -9,10 +9,12 @@ require (
 	github.com/prometheus/client_golang v1.25.0
 	github.com/relaybus/relaybus/internal v0.0.0-00010101000000-000000000000
 	github.com/relaybus/relaybus/pkg v0.0.0-00010101000000-000000000000
-	golang.org/x/sync v0.22.0
 )
 
-require golang.org/x/term v0.48.0 // indirect
+require (
+	golang.org/x/sync v0.22.0 // indirect
+	golang.org/x/term v0.48.0 // indirect
+)
 
 require (
 	github.com/antithesishq/antithesis-sdk-go v0.9.0-default-no-op // indirect

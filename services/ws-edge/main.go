@@ -5,16 +5,12 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"io"
 
 	"github.com/relaybus/relaybus/internal/stage"
 	"github.com/relaybus/relaybus/services/ws-edge/wsedge"
 )
-
-// defaultHTTPAddr is the binary's ops port when WSEDGE_HTTP_ADDR is unset.
-const defaultHTTPAddr = ":8081"
 
 func main() { stage.Main(run) }
 
@@ -23,10 +19,9 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if err != nil {
 		return err
 	}
-	cfg.HTTPAddr, cfg.Version = cmp.Or(cfg.HTTPAddr, defaultHTTPAddr), stage.Version
+	cfg.Version = stage.Version
 	return stage.Run(ctx, getenv, stdout, stage.Spec{Name: "ws-edge", HTTPAddr: cfg.HTTPAddr, Config: cfg,
 		New: func(d stage.Deps) (stage.Service, error) {
-			cfg.HTTPAddr = "" // the lifecycle serves it
 			return wsedge.New(cfg, wsedge.Deps{Log: d.Log, NC: d.NC, Registerer: d.Registerer})
 		}})
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/relaybus/relaybus/internal/stage/stagetest"
+	"github.com/relaybus/relaybus/pkg/natstest"
 	"github.com/relaybus/relaybus/services/ws-edge/wsedge"
 )
 
@@ -40,4 +41,10 @@ func TestRunRejectsBadConfig(t *testing.T) {
 // dials the connector before the streams exist).
 func TestRunAnswersHealthzWithoutNATS(t *testing.T) {
 	stagetest.StartsWithoutNATS(t, run, "WSEDGE_HTTP_ADDR", map[string]string{"GATEWAY_RELAY_URL": "https://connector.invalid"})
+}
+
+// TestRunOpsPortTaken: the ops port is bound before anything else starts,
+// so a taken port makes run return the bind error without connecting.
+func TestRunOpsPortTaken(t *testing.T) {
+	stagetest.PortTaken(t, run, "WSEDGE_HTTP_ADDR", natstest.RunServer(t), map[string]string{"GATEWAY_RELAY_URL": "https://connector.invalid"})
 }

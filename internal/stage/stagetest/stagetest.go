@@ -6,11 +6,16 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"maps"
+	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/relaybus/relaybus/pkg/natstest"
 )
@@ -87,10 +92,69 @@ func StartsWithoutNATS(t *testing.T, run Run, httpVar string, env map[string]str
 	}
 
 	// Stopped before NATS was ever there, run returns promptly and cleanly
-	// (an orderly stop: the binary exits 0 on SIGTERM).
+	// (an orderly stop: the binary exits 0 on SIGTERM), its ops port closed.
 	if err := p.Stop(t); err != nil {
 		t.Errorf("run = %v after cancel, want nil", err)
 	}
+	if _, err := natstest.Probe(addr, "/healthz"); err == nil {
+		t.Error("the ops port still answers after run returned")
+	}
+}
+
+// PortTaken runs run with env plus NATS_URL pointing at ns and httpVar at
+// a port already bound, and checks that the ops port comes first: run
+// returns the bind error at once, and no connection ever reached ns.
+func PortTaken(t *testing.T, run Run, httpVar string, ns *server.Server, env map[string]string) {
+	t.Helper()
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	addr := taken.Addr().String()
+	all := map[string]string{"NATS_URL": ns.ClientURL(), httpVar: addr}
+	maps.Copy(all, env)
+	before := connections(t, ns)
+	p := Start(t, run, all)
+	select {
+	case err := <-p.done:
+		p.done <- err
+		if err == nil || !strings.Contains(err.Error(), addr) {
+			t.Errorf("run = %v, want the bind error for %s", err, addr)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not return within 10s with its ops port taken")
+	}
+	if n := connections(t, ns) - before; n != 0 {
+		t.Errorf("%d connection(s) reached NATS with the ops port taken, want none", n)
+	}
+}
+
+// connections is how many client connections ns has ever accepted.
+func connections(t *testing.T, ns *server.Server) uint64 {
+	t.Helper()
+	v, err := ns.Varz(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v.TotalConnections
+}
+
+// Goroutines returns the stacks of the running goroutines that mention any
+// of names (a function, "converter.(*Service).Run", or a package path).
+func Goroutines(names ...string) []string {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	var out []string
+	for g := range strings.SplitSeq(string(buf), "\n\n") {
+		for _, name := range names {
+			if strings.Contains(g, name) {
+				out = append(out, g)
+				break
+			}
+		}
+	}
+	return out
 }
 
 // get polls url until it answers (or within the deadline fails the test,

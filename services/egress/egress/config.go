@@ -42,8 +42,8 @@ type Config struct {
 	// (contract §6 "Identity of a reply"); with one or none, nothing is
 	// added.
 	Identities events.Identities
-	// HTTPAddr is EGRESS_HTTP_ADDR: the ops HTTP listen address ("" = no
-	// ops server of its own).
+	// HTTPAddr is EGRESS_HTTP_ADDR: the binary's ops port, served by the
+	// lifecycle (package stage); the Service serves none.
 	HTTPAddr string
 	// Version is the service version (SemVer), reported by the micro
 	// service registration.
@@ -57,8 +57,8 @@ type Config struct {
 // The README's table is generated from it (TestREADME).
 func (c *Config) vars() []envconf.Var {
 	vars := []envconf.Var{
-		envconf.V("EGRESS_HTTP_ADDR", &c.HTTPAddr, "",
-			"ops HTTP, `host:port`: `/healthz`, `/readyz`, `/metrics`, `/debug/pprof`; unset: none here, the egress binary serves `:8083`"),
+		envconf.V("EGRESS_HTTP_ADDR", &c.HTTPAddr, ":8083",
+			"the binary's ops port, `host:port`: `/healthz`, `/readyz`, `/metrics`, `/debug/pprof`"),
 		envconf.V("EGRESS_WORKERS", &c.Workers, 64,
 			"actions handled at once; one chat's in order").Min(1).Max(4096),
 		envconf.V("EGRESS_ACTION_DEADLINE", &c.ActionDeadline, 15*time.Minute,

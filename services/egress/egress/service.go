@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,7 +19,6 @@ import (
 	"github.com/relaybus/relaybus/internal/bus"
 	"github.com/relaybus/relaybus/internal/consume"
 	"github.com/relaybus/relaybus/internal/natsconn"
-	"github.com/relaybus/relaybus/internal/ops"
 	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/services/egress/internal/descriptors"
 	"github.com/relaybus/relaybus/services/egress/internal/kvwatch"
@@ -56,8 +54,9 @@ type Deps struct {
 	Log *slog.Logger
 	// NC is the service's own NATS connection; Run drains it on the way out.
 	NC *nats.Conn
-	// Registerer receives the metrics; nil makes a registry of its own
-	// (served on the ops port).
+	// Registerer receives the metrics (the lifecycle's registry, served on
+	// the binary's ops port: the Service serves none); nil makes a registry
+	// of its own that nothing serves.
 	Registerer prometheus.Registerer
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
@@ -72,7 +71,6 @@ type Service struct {
 	js      jetstream.JetStream
 	now     func() time.Time
 	reg     prometheus.Registerer
-	gather  prometheus.Gatherer
 	metrics *metrics
 
 	scopes     *scopes.Index
@@ -80,7 +78,6 @@ type Service struct {
 	scopeWatch *kvwatch.Watcher
 	descWatch  *kvwatch.Watcher
 	loop       *consume.Loop
-	ops        *ops.Server
 
 	// scopeKV (the relay_scope bucket, for cache-miss gets) and results
 	// (RELAY_RESULTS, for redeliveries) are opened lazily, and again after
@@ -108,12 +105,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		s.now = time.Now
 	}
 	if s.reg == nil {
-		r := ops.NewRegistry()
-		s.reg, s.gather = r, r
-	} else if g, ok := s.reg.(prometheus.Gatherer); ok {
-		s.gather = g
-	} else {
-		s.gather = prometheus.DefaultGatherer
+		s.reg = prometheus.NewRegistry()
 	}
 	js, err := jetstream.New(deps.NC)
 	if err != nil {
@@ -144,9 +136,6 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("egress: %w", err)
 	}
-	s.ops = ops.New(s.gather)
-	s.ops.AddLiveness(ops.Check{Name: "egress", Fn: s.Live})
-	s.ops.AddReadiness(ops.Check{Name: "egress", Fn: s.Ready})
 	return s, nil
 }
 
@@ -163,8 +152,9 @@ func shardKey(m jetstream.Msg) string {
 // Run runs the stage until ctx is done, then stops taking actions, lets
 // in-flight ones finish (bounded by ShutdownTimeout), stops the micro
 // service and drains the NATS connection. It returns nil after a clean
-// shutdown and an error only when the stage cannot start (ops port taken,
-// micro registration refused).
+// shutdown and an error only when the stage cannot start (micro
+// registration refused). It serves no ops port: the process's lifecycle
+// (package stage) serves Live, Ready and the metrics.
 func (s *Service) Run(ctx context.Context) error {
 	if !s.running.CompareAndSwap(false, true) {
 		return ErrAlreadyRunning
@@ -174,24 +164,8 @@ func (s *Service) Run(ctx context.Context) error {
 			s.log.Warn("nats drain incomplete", "err", err)
 		}
 	}()
-	// Ops first: a taken port fails before anything starts; /healthz answers
-	// and /readyz says not-ready while NATS is unreachable.
-	var ln net.Listener
-	if s.cfg.HTTPAddr != "" {
-		var err error
-		if ln, err = ops.Listen(s.cfg.HTTPAddr); err != nil {
-			return fmt.Errorf("egress: %w", err)
-		}
-	}
 	s.log.Info("egress starting", "workers", s.cfg.Workers, "action_deadline", s.cfg.ActionDeadline, "edge_timeout", s.cfg.EdgeTimeout)
-	ctx, cancel := context.WithCancel(ctx) // any member returning stops the others
-	defer cancel()
-	g, gctx := errgroup.WithContext(ctx)
-	if ln != nil {
-		g.Go(func() error { defer cancel(); return ops.Serve(gctx, ln, s.ops.Handler(), s.log) })
-	}
-	g.Go(func() error { defer cancel(); return s.runStage(gctx) })
-	err := g.Wait()
+	err := s.runStage(ctx)
 	s.log.Info("egress stopping")
 	return err
 }

@@ -24,7 +24,8 @@ type Config struct {
 	// the bot id recorded with an inbound chat's scope, so that egress can
 	// reply under the identity the chat's traffic came in on.
 	Identities events.Identities
-	// HTTPAddr is CONVERTER_HTTP_ADDR ("" = no ops server of its own).
+	// HTTPAddr is CONVERTER_HTTP_ADDR: the binary's ops port, served by the
+	// lifecycle (package stage); the Service serves none.
 	HTTPAddr string
 	Version  string
 	// Bus shapes the streams and buckets (the RELAY_* variables).
@@ -49,8 +50,8 @@ func (c *Config) vars() []envconf.Var {
 			"chats whose scope this replica remembers, so that an unchanged one costs no KV write").Min(1),
 		envconf.V("CONVERTER_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout, 10*time.Second,
 			"how long in-flight frames may take on shutdown").Positive(),
-		envconf.V("CONVERTER_HTTP_ADDR", &c.HTTPAddr, "",
-			"`/healthz`, `/readyz`, `/metrics`, pprof; unset: none here, the converter binary serves `:8082`"),
+		envconf.V("CONVERTER_HTTP_ADDR", &c.HTTPAddr, ":8082",
+			"the binary's ops port: `/healthz`, `/readyz`, `/metrics`, pprof"),
 	}
 	vars = append(vars, envconf.Identities(&c.Identities,
 		"comma list of the fronted identities, as ws-edge reads it",

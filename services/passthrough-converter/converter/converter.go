@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"strings"
 	"sync"
 	"time"
@@ -16,12 +15,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/relaybus/relaybus/internal/bus"
 	"github.com/relaybus/relaybus/internal/consume"
 	"github.com/relaybus/relaybus/internal/natsconn"
-	"github.com/relaybus/relaybus/internal/ops"
 	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/pkg/wire"
 	"github.com/relaybus/relaybus/services/passthrough-converter/internal/discord"
@@ -32,8 +29,9 @@ import (
 type Deps struct {
 	Log *slog.Logger
 	NC  *nats.Conn
-	// Registerer receives the metrics; nil makes a registry of the
-	// service's own (served on HTTPAddr).
+	// Registerer receives the metrics (the lifecycle's registry, served on
+	// the binary's ops port: the Service serves none); nil makes a registry
+	// of the service's own that nothing serves.
 	Registerer prometheus.Registerer
 	Now        func() time.Time
 }
@@ -46,7 +44,6 @@ type Service struct {
 	js      jetstream.JetStream
 	now     func() time.Time
 	reg     prometheus.Registerer
-	gather  prometheus.Gatherer
 	loop    *consume.Loop
 	metrics *metrics
 
@@ -72,8 +69,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		s.now = time.Now
 	}
 	if s.reg == nil {
-		r := ops.NewRegistry()
-		s.reg, s.gather = r, r
+		s.reg = prometheus.NewRegistry()
 	}
 	js, err := jetstream.New(deps.NC)
 	if err != nil {
@@ -104,15 +100,12 @@ func New(cfg Config, deps Deps) (*Service, error) {
 // Run converts until ctx is done, then finishes in-flight frames, stops the
 // micro service, drains the NATS connection and returns.
 //
-// The ops port is bound first and served at once: /healthz answers while
-// NATS is still unreachable, and /readyz says not-ready until the streams
-// exist and the consumer runs. Then the streams are ensured (retried until
-// NATS is there), the micro service registered and the consume loop
-// started. The ops server and the stage run in one group: when either
-// stops, the other is stopped too, and Run returns only after both have
-// returned and the NATS connection is drained. It returns nil after a clean
-// shutdown and an error when the stage cannot start (ops port taken, micro
-// registration refused) or the ops server fails.
+// The streams are ensured first (retried until NATS is there), then the
+// micro service is registered and the consume loop started. It returns nil
+// after a clean shutdown and an error when the stage cannot start (micro
+// registration refused). It serves no ops port: the process's lifecycle
+// (package stage) serves Live, Ready and the metrics, and says not-ready
+// until the streams exist and the consumer runs.
 func (s *Service) Run(ctx context.Context) error {
 	defer func() {
 		if err := natsconn.Drain(s.nc, s.cfg.ShutdownTimeout); err != nil {
@@ -120,31 +113,7 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 		s.log.Info("converter stopped")
 	}()
-	var ln net.Listener
-	if s.cfg.HTTPAddr != "" {
-		var err error
-		if ln, err = ops.Listen(s.cfg.HTTPAddr); err != nil {
-			return err
-		}
-	}
-	// Any member returning, with or without an error, stops the others.
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	g, gctx := errgroup.WithContext(ctx)
-	if ln != nil {
-		o := ops.New(s.gatherer())
-		o.AddLiveness(ops.Check{Name: "converter", Fn: s.Live})
-		o.AddReadiness(ops.Check{Name: "converter", Fn: s.Ready})
-		g.Go(func() error {
-			defer cancel()
-			return ops.Serve(gctx, ln, o.Handler(), s.log)
-		})
-	}
-	g.Go(func() error {
-		defer cancel()
-		return s.runStage(gctx)
-	})
-	return g.Wait()
+	return s.runStage(ctx)
 }
 
 // runStage ensures the streams, registers the micro service and consumes
@@ -170,16 +139,6 @@ func (s *Service) runStage(ctx context.Context) error {
 	}
 	s.log.Info("converter running", "consumer", s.cfg.Durable, "workers", s.cfg.Workers)
 	return s.loop.Run(ctx)
-}
-
-func (s *Service) gatherer() prometheus.Gatherer {
-	if s.gather != nil {
-		return s.gather
-	}
-	if g, ok := s.reg.(prometheus.Gatherer); ok {
-		return g
-	}
-	return prometheus.DefaultGatherer
 }
 
 // Ready reports readiness: NATS connected, streams present, consumer live.

@@ -40,7 +40,8 @@ type Config struct {
 	StableAfter      time.Duration // WSEDGE_STABLE_AFTER
 	IdleTimeout      time.Duration // WSEDGE_IDLE_TIMEOUT
 
-	// HTTPAddr is the ops listener (WSEDGE_HTTP_ADDR); "" serves none.
+	// HTTPAddr is the binary's ops port (WSEDGE_HTTP_ADDR), served by the
+	// lifecycle (package stage); the Service serves none.
 	HTTPAddr string
 	// Version is the micro service version (SemVer).
 	Version string
@@ -97,8 +98,8 @@ func (c *Config) vars() []envconf.Var {
 			"uptime after which the reconnect ladder resets").Positive(),
 		envconf.V("WSEDGE_IDLE_TIMEOUT", &c.IdleTimeout, 2*time.Second,
 			"wait for `going_idle_ack` on shutdown").Positive(),
-		envconf.V("WSEDGE_HTTP_ADDR", &c.HTTPAddr, "",
-			"ops port: `/healthz`, `/readyz`, `/metrics`, `/debug/pprof/`; unset: none here, the ws-edge binary serves `:8081`"),
+		envconf.V("WSEDGE_HTTP_ADDR", &c.HTTPAddr, ":8081",
+			"the binary's ops port: `/healthz`, `/readyz`, `/metrics`, `/debug/pprof/`"),
 		envconf.V("WSEDGE_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout, 10*time.Second,
 			"bound on each step of the way out: finishing in-flight publishes, draining NATS").Positive(),
 	}, c.Bus.Vars()...)

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/relaybus/relaybus/internal/ops"
+	"github.com/relaybus/relaybus/internal/stage"
 	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/pkg/natstest"
 	"github.com/relaybus/relaybus/pkg/wire"
@@ -50,6 +51,50 @@ func testConfig(url string) wsedge.Config {
 // the config. Cleanup cancels Run and waits for it.
 func start(tb testing.TB, mutate func(*wsedge.Config)) *harness {
 	tb.Helper()
+	h, cfg, svcNC := newHarness(tb, mutate)
+	svc, err := wsedge.New(cfg, wsedge.Deps{Log: natstest.Logger(tb), NC: svcNC, Registerer: h.reg})
+	if err != nil {
+		tb.Fatalf("New: %v", err)
+	}
+	h.svc = svc
+	h.run(svc.Run)
+	return h
+}
+
+// startHosted is start with ws-edge hosted as its binary hosts it: by the
+// lifecycle (stage.Serve), which serves its probes and the metrics it
+// registers on an ops port at addr. Run's error is Serve's.
+func startHosted(tb testing.TB, addr string, mutate func(*wsedge.Config)) *harness {
+	tb.Helper()
+	h, cfg, svcNC := newHarness(tb, mutate)
+	built := make(chan error, 1)
+	h.run(func(ctx context.Context) error {
+		return stage.Serve(ctx, addr, natstest.Logger(tb), func(_ context.Context, host *stage.Host) error {
+			svc, err := wsedge.New(cfg, wsedge.Deps{Log: natstest.Logger(tb), NC: svcNC, Registerer: host.Registry()})
+			if err == nil {
+				h.svc, h.reg = svc, host.Registry()
+				host.Run("ws-edge", svc)
+			}
+			built <- err
+			return err
+		})
+	})
+	select {
+	case err := <-built:
+		if err != nil {
+			tb.Fatalf("New: %v", err)
+		}
+	case err := <-h.runErr:
+		h.runErr <- err
+		tb.Fatalf("Serve = %v before ws-edge was built", err)
+	}
+	return h
+}
+
+// newHarness starts a server and a connector and returns the config
+// (adjusted by mutate) and the connection to build ws-edge with.
+func newHarness(tb testing.TB, mutate func(*wsedge.Config)) (*harness, wsedge.Config, *nats.Conn) {
+	tb.Helper()
 	h := &harness{tb: tb, ns: natstest.RunServer(tb), conn: newConnector(tb), reg: prometheus.NewRegistry()}
 	h.nc = natstest.Connect(tb, h.ns)
 	h.js = natstest.JetStream(tb, h.nc)
@@ -57,25 +102,23 @@ func start(tb testing.TB, mutate func(*wsedge.Config)) *harness {
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	svcNC := natstest.Connect(tb, h.ns, nats.Name("ws-edge"))
-	svc, err := wsedge.New(cfg, wsedge.Deps{Log: natstest.Logger(tb), NC: svcNC, Registerer: h.reg})
-	if err != nil {
-		tb.Fatalf("New: %v", err)
-	}
-	h.svc = svc
+	return h, cfg, natstest.Connect(tb, h.ns, nats.Name("ws-edge"))
+}
+
+// run runs fn in the background until Cleanup or stop cancels it.
+func (h *harness) run(fn func(context.Context) error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
 	h.runErr = make(chan error, 1)
-	go func() { h.runErr <- svc.Run(ctx) }()
-	tb.Cleanup(func() {
+	go func() { h.runErr <- fn(ctx) }()
+	h.tb.Cleanup(func() {
 		cancel()
 		select {
 		case <-h.runErr:
 		case <-time.After(15 * time.Second):
-			tb.Errorf("Run did not return within 15s of cancel")
+			h.tb.Errorf("Run did not return within 15s of cancel")
 		}
 	})
-	return h
 }
 
 // stop cancels Run and returns its error.

@@ -16,9 +16,11 @@ import (
 	"github.com/relaybus/relaybus/services/ws-edge/wsedge"
 )
 
+// TestOpsEndpoints: hosted by the lifecycle, as the binary hosts it,
+// ws-edge's probes and metrics are what the ops port serves.
 func TestOpsEndpoints(t *testing.T) {
 	addr := natstest.FreeAddr(t)
-	h := start(t, func(c *wsedge.Config) { c.HTTPAddr = addr })
+	h := startHosted(t, addr, nil)
 	base := "http://" + addr
 	p := h.conn.accept(5 * time.Second)
 	p.expect("hello")

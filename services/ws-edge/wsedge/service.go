@@ -22,7 +22,6 @@ import (
 
 	"github.com/relaybus/relaybus/internal/bus"
 	"github.com/relaybus/relaybus/internal/natsconn"
-	"github.com/relaybus/relaybus/internal/ops"
 	"github.com/relaybus/relaybus/pkg/descriptor"
 	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/pkg/wire"
@@ -38,8 +37,9 @@ type Deps struct {
 	// NC is the service's own NATS connection (required). Run drains it on
 	// the way out.
 	NC *nats.Conn
-	// Registerer receives the metrics; nil makes a private registry (with
-	// the Go and process collectors) served on the ops port.
+	// Registerer receives the metrics (the lifecycle's registry, served on
+	// the binary's ops port: the Service serves none); nil makes a private
+	// registry that nothing serves.
 	Registerer prometheus.Registerer
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
@@ -50,13 +50,12 @@ type Deps struct {
 // answers edge requests (outbound actions, chat info). Its methods are safe
 // for concurrent use; Run may be called once.
 type Service struct {
-	cfg      Config
-	log      *slog.Logger
-	nc       *nats.Conn
-	js       jetstream.JetStream
-	now      func() time.Time
-	gatherer prometheus.Gatherer
-	m        *metrics
+	cfg Config
+	log *slog.Logger
+	nc  *nats.Conn
+	js  jetstream.JetStream
+	now func() time.Time
+	m   *metrics
 
 	dialURL    string
 	dialer     websocket.Dialer
@@ -101,12 +100,8 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		now = time.Now
 	}
 	reg := deps.Registerer
-	var gatherer prometheus.Gatherer
 	if reg == nil {
-		r := ops.NewRegistry()
-		reg, gatherer = r, r
-	} else if g, ok := reg.(prometheus.Gatherer); ok {
-		gatherer = g
+		reg = prometheus.NewRegistry()
 	}
 	m, err := newMetrics(reg)
 	if err != nil {
@@ -127,14 +122,13 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	s := &Service{
-		cfg:      cfg,
-		log:      log,
-		nc:       deps.NC,
-		js:       js,
-		now:      now,
-		gatherer: gatherer,
-		m:        m,
-		dialURL:  dialURL,
+		cfg:     cfg,
+		log:     log,
+		nc:      deps.NC,
+		js:      js,
+		now:     now,
+		m:       m,
+		dialURL: dialURL,
 		dialer: websocket.Dialer{
 			HandshakeTimeout: cfg.DialTimeout,
 			ReadBufferSize:   64 << 10,
@@ -192,45 +186,19 @@ func mustJSON(v any) []byte {
 // drains: going_idle, in-flight publishes and acks, close 1000, micro stop,
 // NATS drain, and returns nil) or the credential is revoked (the same way
 // out, returning ErrRevoked). It ensures the streams and buckets first,
-// retrying while NATS is unreachable.
-func (s *Service) Run(ctx context.Context) (err error) {
+// retrying while NATS is unreachable. It serves no ops port: the process's
+// lifecycle (package stage) serves Live, Ready and the metrics.
+func (s *Service) Run(ctx context.Context) error {
 	if !s.running.CompareAndSwap(false, true) {
 		return ErrAlreadyRunning
 	}
-	// Ops first, so /healthz answers while NATS is still coming up.
-	opsCtx, stopOps := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopOps()
-	opsDone := make(chan error, 1)
-	if s.cfg.HTTPAddr != "" {
-		ln, err := ops.Listen(s.cfg.HTTPAddr)
-		if err != nil {
-			return err
-		}
-		var gs []prometheus.Gatherer
-		if s.gatherer != nil {
-			gs = append(gs, s.gatherer)
-		}
-		srv := ops.New(gs...)
-		srv.AddLiveness(ops.Check{Name: "ws-edge", Fn: s.Live})
-		srv.AddReadiness(ops.Check{Name: "ws-edge", Fn: s.Ready})
-		go func() { opsDone <- ops.Serve(opsCtx, ln, srv.Handler(), s.log) }()
-	} else {
-		opsDone <- nil
-	}
-	defer func() {
-		stopOps()
-		if oerr := <-opsDone; oerr != nil && err == nil {
-			err = oerr
-		}
-	}()
-
 	s.log.Info("ws-edge starting", "relay_url", s.dialURL, "instance_id", s.cfg.InstanceID, "identities", len(s.identities))
 	if !bus.EnsureRetry(ctx, s.js, s.cfg.Bus, s.log) {
 		return natsconn.Drain(s.nc, s.cfg.ShutdownTimeout)
 	}
-	kv, kerr := s.js.KeyValue(ctx, events.DescriptorBucket)
-	if kerr != nil {
-		s.log.Warn("descriptor bucket unavailable; descriptors will not be stored", "err", kerr)
+	kv, err := s.js.KeyValue(ctx, events.DescriptorBucket)
+	if err != nil {
+		s.log.Warn("descriptor bucket unavailable; descriptors will not be stored", "err", err)
 	} else {
 		s.kv.Store(&kv)
 	}

@@ -54,7 +54,7 @@ type Config struct {
 	// NATS is the embedded server (its Log is set from Log).
 	NATS natsembed.Config
 	// HTTPAddr is the ops port ("" serves none). The stages serve none of
-	// their own: their HTTPAddr is ignored.
+	// their own: their HTTPAddr (a stage binary's ops port) is not used.
 	HTTPAddr string
 	// Log receives the stack's logs (each stage's with "stage", the
 	// server's with "component": "nats"); nil discards them.
@@ -129,7 +129,6 @@ func (s *Stack) start(h *stage.Host, cfg Config) error {
 	}})
 
 	st := cfg.Stages
-	st.Edge.HTTPAddr, st.Converter.HTTPAddr, st.Egress.HTTPAddr = "", "", ""
 	st.Edge.Version, st.Converter.Version, st.Egress.Version = stage.Version, stage.Version, stage.Version
 	deps := func(conn, name string) (stage.Deps, error) {
 		nc, err := s.Connect(conn)
