@@ -17,21 +17,17 @@ import (
 // survivors; the streams elect new leaders; every event must reach the
 // agent exactly once.
 func TestClusterNodeLoss(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs a three-node NATS cluster")
-	}
-	t.Parallel()
+	faultTest(t, "runs a three-node NATS cluster")
 	const n = 2000
 	cl := relaytest.StartCluster(t, 3)
 	urls := cl.URLs()
 	dev := relaytest.StartConnector(t)
 	b := bus.DefaultConfig()
 	b.Replicas = 3
-	js := relaytest.JetStream(t, relaytest.Connect(t, urls, "agent"))
 	edge := relaytest.RunEdge(t, relaytest.EdgeConfig(dev, b), urls)
 	conv := relaytest.RunConverter(t, relaytest.ConverterConfig(b), urls)
 	relaytest.WaitReady(t, startTimeout, edge, conv)
-	agent := relaytest.StartAgent(t, js, "agent")
+	js, agent := startAgent(t, urls)
 
 	p := relaytest.Produce(t, dev, "clu", n, 2*time.Millisecond)
 	p.WaitSent(t, n/2, startTimeout)
@@ -71,10 +67,7 @@ func TestClusterNodeLoss(t *testing.T) {
 // create-or-update, which nats-server 2.15 left unanswered for seconds per
 // stream when several stages sent it at once.)
 func TestClusterStagesStartTogether(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs a three-node NATS cluster")
-	}
-	t.Parallel()
+	faultTest(t, "runs a three-node NATS cluster")
 	cl := relaytest.StartCluster(t, 3)
 	dev := relaytest.StartConnector(t)
 	b := bus.DefaultConfig()

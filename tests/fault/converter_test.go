@@ -15,10 +15,7 @@ import (
 // passes, and the events' Nats-Msg-Id (derived from the bufferId) absorbs
 // any frame the dead replica had already converted.
 func TestConverterKill9(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs converter processes and waits out a 30s ack wait")
-	}
-	t.Parallel()
+	faultTest(t, "runs converter processes and waits out a 30s ack wait")
 	const n = 2000
 	ns := relaytest.StartNATS(t)
 	dev := relaytest.StartConnector(t)
@@ -28,8 +25,7 @@ func TestConverterKill9(t *testing.T) {
 	convA.WaitReady(t, startTimeout)
 	convB.WaitReady(t, startTimeout)
 	relaytest.WaitReady(t, startTimeout, edge)
-	js := relaytest.JetStream(t, relaytest.Connect(t, ns.URL(), "agent"))
-	agent := relaytest.StartAgent(t, js, "agent")
+	js, agent := startAgent(t, ns.URL())
 
 	p := relaytest.Produce(t, dev, "conv", n, 2*time.Millisecond)
 	p.WaitSent(t, n/2, startTimeout)

@@ -14,10 +14,7 @@ import (
 // ws-edge redials and the connector replays what was not acked; the agent
 // must still see every event exactly once.
 func TestConnectorDropsSocket(t *testing.T) {
-	if testing.Short() {
-		t.Skip("streams for several seconds")
-	}
-	t.Parallel()
+	faultTest(t, "streams for several seconds")
 	const n = 3000
 	ns := relaytest.StartNATS(t)
 	dev := relaytest.StartConnector(t)
@@ -25,8 +22,7 @@ func TestConnectorDropsSocket(t *testing.T) {
 	edge := relaytest.RunEdge(t, relaytest.EdgeConfig(dev, b), ns.URL())
 	conv := relaytest.RunConverter(t, relaytest.ConverterConfig(b), ns.URL())
 	relaytest.WaitReady(t, startTimeout, edge, conv)
-	js := relaytest.JetStream(t, relaytest.Connect(t, ns.URL(), "agent"))
-	agent := relaytest.StartAgent(t, js, "agent")
+	js, agent := startAgent(t, ns.URL())
 
 	p := relaytest.Produce(t, dev, "drop", n, time.Millisecond)
 	drops := 0

@@ -18,10 +18,7 @@ import (
 // already stored carry the same Nats-Msg-Id (the bufferId), so RELAY_RAW
 // drops the copies and the agent sees every event exactly once.
 func TestEdgeKill9(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs ws-edge processes")
-	}
-	t.Parallel()
+	faultTest(t, "runs ws-edge processes")
 	const n = 2000
 	ns := relaytest.StartNATS(t)
 	dev := relaytest.StartConnector(t)
@@ -29,8 +26,7 @@ func TestEdgeKill9(t *testing.T) {
 	edge1.WaitReady(t, startTimeout)
 	conv := relaytest.RunConverter(t, relaytest.ConverterConfig(bus.DefaultConfig()), ns.URL())
 	relaytest.WaitReady(t, startTimeout, conv)
-	js := relaytest.JetStream(t, relaytest.Connect(t, ns.URL(), "agent"))
-	agent := relaytest.StartAgent(t, js, "agent")
+	js, agent := startAgent(t, ns.URL())
 
 	p := relaytest.Produce(t, dev, "edge", n, 2*time.Millisecond)
 	p.WaitSent(t, n/2, startTimeout)

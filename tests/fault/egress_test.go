@@ -33,20 +33,12 @@ const egressWorkers = 8
 //     ambiguous "interrupted" one for the actions the dead replica had begun
 //     writing.
 func TestEgressKill9(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs egress processes")
-	}
-	t.Parallel()
+	faultTest(t, "runs egress processes")
 	const n = 2000
 	ns := relaytest.StartNATS(t)
-	dev := relaytest.StartConnector(t, func(c *devconnector.Config) {
-		// A connector that takes a while per send (its reader answers one at a time), so that the victim
-		// dies with requests in flight on every worker.
-		c.Answer = func(events.Action) map[string]any {
-			time.Sleep(time.Millisecond)
-			return nil
-		}
-	})
+	// A connector that takes a while per send (its reader answers one at a
+	// time), so that the victim dies with requests in flight on every worker.
+	dev := startSlowConnector(t, time.Millisecond)
 	edge := relaytest.RunEdge(t, relaytest.EdgeConfig(dev, bus.DefaultConfig()), ns.URL())
 	relaytest.WaitReady(t, startTimeout, edge)
 	extra := map[string]string{"EGRESS_ACK_WAIT": "5s", "EGRESS_WORKERS": fmt.Sprint(egressWorkers)}
@@ -147,18 +139,10 @@ func TestEgressKill9(t *testing.T) {
 // internal/consume: dispatched messages are kept alive until settled and a
 // redelivery of one still in hand is dropped).
 func TestEgressSlowConnector(t *testing.T) {
-	if testing.Short() {
-		t.Skip("waits for a slow connector")
-	}
-	t.Parallel()
+	faultTest(t, "waits for a slow connector")
 	const n = 10
 	ns := relaytest.StartNATS(t)
-	dev := relaytest.StartConnector(t, func(c *devconnector.Config) {
-		c.Answer = func(events.Action) map[string]any {
-			time.Sleep(300 * time.Millisecond) // a connector pacing the chat
-			return nil                         // then the default answer
-		}
-	})
+	dev := startSlowConnector(t, 300*time.Millisecond) // a connector pacing the chat
 	b := bus.DefaultConfig()
 	edge := relaytest.RunEdge(t, relaytest.EdgeConfig(dev, b), ns.URL())
 	cfg := relaytest.EgressConfig(b)
@@ -202,10 +186,7 @@ func TestEgressSlowConnector(t *testing.T) {
 // so the action is answered ambiguous ("connection lost") and never written
 // again, on this connection or the next; the next action flows normally.
 func TestConnectorTakesFrameThenDrops(t *testing.T) {
-	if testing.Short() {
-		t.Skip("waits for a reconnect")
-	}
-	t.Parallel()
+	faultTest(t, "waits for a reconnect")
 	ns := relaytest.StartNATS(t)
 	dev := relaytest.StartConnector(t, func(c *devconnector.Config) {
 		c.Silent = func(a events.Action) bool { return a.Content == "swallowed" }

@@ -7,7 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/relaybus/relaybus/internal/devconnector"
+	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/pkg/natstest"
 	"github.com/relaybus/relaybus/services/ws-edge/wsedge"
 	"github.com/relaybus/relaybus/tests/internal/relaytest"
@@ -106,5 +109,35 @@ func waitDrainedStrict(t *testing.T, dev *devconnector.Server, edge relaytest.St
 			t.Fatalf("%d frames stayed un-acked on a live socket after their publish failed, and will not be replayed: %v", len(ids), ids)
 		}
 		return fmt.Errorf("connector holds %d un-acked frames (state %+v)", len(ids), dev.State())
+	})
+}
+
+// faultTest skips t under -short, saying what makes it slow, and runs it in
+// parallel with the other fault tests.
+func faultTest(t *testing.T, slow string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip(slow)
+	}
+	t.Parallel()
+}
+
+// startAgent connects an agent to natsURL: its JetStream and the agent
+// consuming every event (durable "agent").
+func startAgent(t *testing.T, natsURL string) (jetstream.JetStream, *relaytest.Agent) {
+	t.Helper()
+	js := relaytest.JetStream(t, relaytest.Connect(t, natsURL, "agent"))
+	return js, relaytest.StartAgent(t, js, "agent")
+}
+
+// startSlowConnector starts a connector that takes d over each send before
+// it gives its default answer (its reader answers one send at a time).
+func startSlowConnector(t *testing.T, d time.Duration) *devconnector.Server {
+	t.Helper()
+	return relaytest.StartConnector(t, func(c *devconnector.Config) {
+		c.Answer = func(events.Action) map[string]any {
+			time.Sleep(d)
+			return nil
+		}
 	})
 }

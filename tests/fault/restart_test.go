@@ -18,10 +18,7 @@ import (
 // agent exactly once, and afterwards every consumer must have resumed:
 // the stages are ready again and a round of actions is sent exactly once.
 func TestNATSRestart(t *testing.T) {
-	if testing.Short() {
-		t.Skip("restarts a NATS server mid-stream")
-	}
-	t.Parallel()
+	faultTest(t, "restarts a NATS server mid-stream")
 	const n = 2000
 	ns := relaytest.StartNATS(t)
 	dev := relaytest.StartConnector(t)
