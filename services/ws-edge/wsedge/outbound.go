@@ -5,10 +5,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/relaybus/relaybus/pkg/events"
@@ -113,9 +115,43 @@ func newRequestID() string {
 // answered from its own goroutine.
 func (s *Service) serveOutbound(req micro.Request) { s.answerAsync(req, s.handleOutbound) }
 
-// answerAsync runs handle(req) on its own goroutine once one of the outSem
+// edgeRequest is a micro request answered off its handler's goroutine.
+// micro reads a request's error state once its handler has returned, so a
+// reply sent later must not go through micro.Request (the race detector
+// saw Error racing that read); it is published on the reply subject with
+// micro's own error headers instead.
+type edgeRequest struct {
+	nc    *nats.Conn
+	log   *slog.Logger
+	data  []byte
+	hdr   micro.Headers
+	reply string
+}
+
+// Respond answers with a JSON result.
+func (r edgeRequest) Respond(result []byte) {
+	r.publish(result, nats.Header{events.ContentTypeHeader: {events.ContentTypeJSON}})
+}
+
+// Error answers with micro's error headers (Nats-Service-Error-Code,
+// Nats-Service-Error) and an optional body.
+func (r edgeRequest) Error(code, description string, data []byte) {
+	r.publish(data, nats.Header{micro.ErrorCodeHeader: {code}, micro.ErrorHeader: {description}})
+}
+
+func (r edgeRequest) publish(data []byte, hdr nats.Header) {
+	if r.reply == "" {
+		return // published without a reply subject: nobody is waiting
+	}
+	if err := r.nc.PublishMsg(&nats.Msg{Subject: r.reply, Data: data, Header: hdr}); err != nil {
+		r.log.Debug("edge reply failed", "err", err)
+	}
+}
+
+// answerAsync runs handle on its own goroutine once one of the outSem
 // slots is free; outWG tracks it for the drain.
-func (s *Service) answerAsync(req micro.Request, handle func(micro.Request)) {
+func (s *Service) answerAsync(req micro.Request, handle func(edgeRequest)) {
+	r := edgeRequest{nc: s.nc, log: s.log, data: req.Data(), hdr: req.Headers(), reply: req.Reply()}
 	s.outSem <- struct{}{}
 	s.outWG.Add(1)
 	go func() {
@@ -123,7 +159,7 @@ func (s *Service) answerAsync(req micro.Request, handle func(micro.Request)) {
 			<-s.outSem
 			s.outWG.Done()
 		}()
-		handle(req)
+		handle(r)
 	}()
 }
 
@@ -134,29 +170,29 @@ type edgeAction struct {
 	Reason     *string `json:"reason"`
 }
 
-func (s *Service) handleOutbound(req micro.Request) {
-	body := bytes.TrimSpace(req.Data())
+func (s *Service) handleOutbound(req edgeRequest) {
+	body := bytes.TrimSpace(req.data)
 	var a edgeAction
 	if len(body) == 0 || body[0] != '{' || json.Unmarshal(body, &a) != nil || a.Op == "" {
 		s.m.outbound.WithLabelValues(outcomeBadRequest).Inc()
-		_ = req.Error("400", "body must be an action JSON object with an op", mustJSON(events.SendResult{Error: "relay edge: bad action"}))
+		req.Error("400", "body must be an action JSON object with an op", mustJSON(events.SendResult{Error: "relay edge: bad action"}))
 		return
 	}
-	platform := req.Headers().Get(events.PlatformHeader)
-	botID := req.Headers().Get(events.BotIDHeader)
+	platform := req.hdr.Get(events.PlatformHeader)
+	botID := req.hdr.Get(events.BotIDHeader)
 	if a.Op == events.OpInterrupt {
 		if a.SessionKey == "" {
 			s.m.outbound.WithLabelValues(outcomeBadRequest).Inc()
-			_ = req.Error("400", "interrupt needs a session_key", mustJSON(events.SendResult{Error: "relay edge: interrupt needs a session_key"}))
+			req.Error("400", "interrupt needs a session_key", mustJSON(events.SendResult{Error: "relay edge: interrupt needs a session_key"}))
 			return
 		}
-		s.respond(req, s.interrupt(a))
+		req.Respond(s.interrupt(a))
 		return
 	}
 	action, removed, err := wire.StripInternalMetadata(compactJSON(body))
 	if err != nil {
 		s.m.outbound.WithLabelValues(outcomeBadRequest).Inc()
-		_ = req.Error("400", "action is not a JSON object with an object metadata", mustJSON(events.SendResult{Error: "relay edge: bad action: " + err.Error()}))
+		req.Error("400", "action is not a JSON object with an object metadata", mustJSON(events.SendResult{Error: "relay edge: bad action: " + err.Error()}))
 		return
 	}
 	if removed > 0 {
@@ -166,13 +202,7 @@ func (s *Service) handleOutbound(req micro.Request) {
 		botID = s.identities.BotID(platform) // the configured bot of the named platform
 	}
 	result, _ := s.roundTrip(action, platform, botID)
-	s.respond(req, result)
-}
-
-func (s *Service) respond(req micro.Request, result []byte) {
-	if err := req.Respond(result, micro.WithHeaders(micro.Headers{events.ContentTypeHeader: {events.ContentTypeJSON}})); err != nil {
-		s.log.Debug("edge reply failed", "err", err)
-	}
+	req.Respond(result)
 }
 
 // interrupt writes an interrupt frame and answers once it is written.
@@ -286,17 +316,17 @@ type chatInfoRequest struct {
 // otherwise or when the connector has no answer.
 func (s *Service) serveChatInfo(req micro.Request) { s.answerAsync(req, s.handleChatInfo) }
 
-func (s *Service) handleChatInfo(req micro.Request) {
+func (s *Service) handleChatInfo(req edgeRequest) {
 	var q chatInfoRequest
-	ct := req.Headers().Get(events.ContentTypeHeader)
+	ct := req.hdr.Get(events.ContentTypeHeader)
 	if ct == "" {
 		ct = events.ContentTypeJSON
 	}
-	if err := events.Unmarshal(req.Data(), ct, &q); err != nil || q.ChatID == "" {
-		_ = req.Error("400", "body must be {\"chat_id\": ...} as JSON or MessagePack", nil)
+	if err := events.Unmarshal(req.data, ct, &q); err != nil || q.ChatID == "" {
+		req.Error("400", "body must be {\"chat_id\": ...} as JSON or MessagePack", nil)
 		return
 	}
-	platform := req.Headers().Get(events.PlatformHeader)
+	platform := req.hdr.Get(events.PlatformHeader)
 	if platform == "" {
 		platform = q.Platform
 	}
@@ -305,7 +335,7 @@ func (s *Service) handleChatInfo(req micro.Request) {
 		a := events.Action{Op: events.OpGetChatInfo, ChatID: q.ChatID}
 		body, err := a.AppendJSON(nil)
 		if err == nil {
-			if raw, ok := s.roundTrip(body, platform, req.Headers().Get(events.BotIDHeader)); ok {
+			if raw, ok := s.roundTrip(body, platform, req.hdr.Get(events.BotIDHeader)); ok {
 				if r, err := events.ParseResult(raw); err == nil && r.ChatInfo != nil {
 					if r.ChatInfo.Name != "" {
 						info.Name = r.ChatInfo.Name
@@ -317,7 +347,7 @@ func (s *Service) handleChatInfo(req micro.Request) {
 			}
 		}
 	}
-	s.respond(req, mustJSON(info))
+	req.Respond(mustJSON(info))
 }
 
 // waitOutbound waits (bounded) for the request goroutines to finish.
