@@ -139,7 +139,12 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 		// Never written: say so durably before the retry, so that the
 		// redelivery is not taken for an interrupted write.
 		if ud.noteBegun {
-			if nerr := s.noteWriting(ctx, j.id, events.WritingNot); nerr != nil {
+			// Even when shutdown cancelled the request: nothing was written,
+			// and without this note the redelivery would be ambiguous.
+			nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			nerr := s.noteWriting(nctx, j.id, events.WritingNot)
+			cancel()
+			if nerr != nil {
 				s.log.Warn("could not record that an action was not written; its redelivery will be answered ambiguous",
 					"action_id", j.id, "err", nerr)
 			}
