@@ -22,9 +22,9 @@ func IsInternalKey(k string) bool { return strings.HasPrefix(k, InternalKeyPrefi
 // '"_' (nor an escaped underscore) anywhere is returned as it is after one
 // byte search: the common case costs no parse.
 //
-// An action that is not a JSON object, or whose metadata is not one, is an
-// error; callers validated the action already, so this is a bug or a
-// forged request, and the frame must not be written.
+// An action that is not one JSON object is an error (the frame must not be
+// written); a metadata that is not an object holds no keys to strip and is
+// left as it is, whether or not the action holds '"_' elsewhere.
 func StripInternalMetadata(action []byte) ([]byte, int, error) {
 	if !bytes.Contains(action, []byte(`"_`)) && !bytes.Contains(action, []byte(`\u005`)) {
 		return action, 0, nil
@@ -35,8 +35,8 @@ func StripInternalMetadata(action []byte) ([]byte, int, error) {
 	}
 	removed := 0
 	for i := range top {
-		if !jsonscan.KeyIs(top[i].key, "metadata", false) || bytes.Equal(top[i].value, []byte("null")) {
-			continue
+		if !jsonscan.KeyIs(top[i].key, "metadata", false) || top[i].value[0] != '{' {
+			continue // not the metadata, or one that holds no keys (null, or a bad value egress rejects)
 		}
 		var kept []member
 		if !jsonscan.Members(top[i].value, func(k, v []byte, _, _ int) {

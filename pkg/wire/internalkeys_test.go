@@ -29,6 +29,8 @@ func TestStripInternalMetadata(t *testing.T) {
 		{"TopLevelUnderscoreKept", `{"op":"send","_x":1,"chat_id":"c","content":"x","reply_to":null,"metadata":{}}`,
 			`{"op":"send","_x":1,"chat_id":"c","content":"x","reply_to":null,"metadata":{}}`, 0},
 		{"NullMetadata", `{"op":"send","_x":1,"metadata":null}`, `{"op":"send","_x":1,"metadata":null}`, 0},
+		{"ArrayMetadataLeftAlone", `{"op":"send","content":"_a","metadata":["_x"]}`, `{"op":"send","content":"_a","metadata":["_x"]}`, 0},
+		{"CaseVariantKeyLeftAlone", `{"op":"send","Metadata":{"_a":1}}`, `{"op":"send","Metadata":{"_a":1}}`, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -46,7 +48,6 @@ func TestStripInternalMetadata(t *testing.T) {
 func TestStripInternalMetadataRejects(t *testing.T) {
 	for _, in := range []string{
 		`["_x"]`,
-		`{"op":"send","metadata":["_x"]}`,
 		`{"op":"send","metadata":{"_x":1}} trailing`,
 		`{"op":"send","metadata":{"_x":}}`,
 	} {

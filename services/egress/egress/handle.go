@@ -347,7 +347,10 @@ func (s *Service) tagIdentity(a *events.Action, rec scopes.Record, known bool) {
 		if !known || !ids.Has(rec.Platform) {
 			return // an unknown chat: the connector's primary identity
 		}
-		a.Platform, a.BotID = rec.Platform, rec.Scope.BotID
+		a.Platform = rec.Platform
+		if a.BotID == "" {
+			a.BotID = rec.Scope.BotID
+		}
 		tagged = true
 	}
 	if a.BotID == "" {
@@ -483,6 +486,10 @@ func (s *Service) deliver(ctx context.Context, j *job, a *events.Action, d descr
 	s.metrics.parts.Observe(float64(len(parts)))
 	var note jetstream.PubAckFuture
 	if a.Op != events.OpInterrupt { // an interrupt is idempotent: no note
+		if err := ctx.Err(); err != nil {
+			// Shutting down past its grace: nothing was noted or written.
+			return events.SendResult{}, &undelivered{reason: retryNote, cause: err}
+		}
 		var err error
 		if note, err = s.startNote(j.id); err != nil {
 			return events.SendResult{}, &undelivered{reason: retryNote, cause: err}

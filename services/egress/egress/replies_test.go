@@ -139,6 +139,7 @@ func TestIdentityOfAReply(t *testing.T) {
 		{"ActionNamesChatPlatformOnly", events.Action{Op: events.OpSend, ChatID: "t1", Content: "hi", Platform: "telegram"}, "telegram", "tg-bot"},
 		{"FollowUpNamesPlatform", events.Action{Op: events.OpFollowUp, SessionKey: "agent:main:telegram:dm:t1", Kind: "x", Content: "ok", Platform: "telegram"}, "telegram", "tg-bot"},
 		{"UnknownChatUntagged", events.Action{Op: events.OpSend, ChatID: "nobody", Content: "hi"}, "", ""},
+		{"ActionNamesBotOnly", events.Action{Op: events.OpSend, ChatID: "t1", Content: "hi", BotID: "tg-other"}, "telegram", "tg-other"},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -153,7 +154,7 @@ func TestIdentityOfAReply(t *testing.T) {
 	}
 	// Tagged by egress: an action naming both is not counted, one naming
 	// its platform only is (its bot was filled in).
-	for p, want := range map[string]float64{"telegram": 5, "discord": 3} {
+	for p, want := range map[string]float64{"telegram": 6, "discord": 3} {
 		if got := e.metric("relay_egress_identity_tags_total", "platform="+p); got != want {
 			t.Errorf("identity tags{%s} = %v, want %v", p, got, want)
 		}

@@ -200,6 +200,16 @@ func (c *conn) writeLoop() {
 		}
 		buf, dones, flushes = buf[:0], dones[:0], flushes[:0]
 		acks, closing := 0, false
+		// Once the reader is gone the socket is closed or closing: a frame
+		// whose request waits for a result is not begun then, so that its
+		// request answers "not connected" (never written) and is retried,
+		// not "connection lost".
+		gone := false
+		select {
+		case <-c.done:
+			gone = true
+		default:
+		}
 		add := func(it outItem) {
 			switch {
 			case it.close:
@@ -209,8 +219,9 @@ func (c *conn) writeLoop() {
 			case it.ack != "":
 				buf = wire.AppendInboundAck(buf, it.ack)
 				acks++
-			case it.w != nil && !it.w.begin():
-				// Its request gave up while it was queued: never write it.
+			case it.w != nil && (gone || !it.w.begin()):
+				// The socket is gone, or its request gave up while it was
+				// queued: never write it.
 			default:
 				buf = append(buf, it.frame...)
 				if it.done != nil {

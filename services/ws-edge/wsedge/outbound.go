@@ -198,7 +198,7 @@ func (s *Service) handleOutbound(req edgeRequest) {
 	if removed > 0 {
 		s.m.internalKeys.Add(float64(removed))
 	}
-	if platform != "" && botID == "" {
+	if platform != "" && botID == "" && s.identities.Multi() {
 		botID = s.identities.BotID(platform) // the configured bot of the named platform
 	}
 	result, _ := s.roundTrip(action, platform, botID)

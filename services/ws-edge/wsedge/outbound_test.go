@@ -255,3 +255,21 @@ func TestOutboundInternalMetadataStripped(t *testing.T) {
 	}
 	h.waitMetric(3, "relay_wsedge_internal_metadata_keys_stripped_total")
 }
+
+// TestOutboundOneIdentityAddsNoBot: with one identity configured, a request
+// naming only a platform goes out as named (contract §6: with one identity
+// nothing changes on the wire).
+func TestOutboundOneIdentityAddsNoBot(t *testing.T) {
+	h := start(t, func(c *wsedge.Config) {
+		c.Platforms = []string{"discord"}
+		c.BotIDs = `{"discord":{"botId":"d-1"}}`
+	})
+	p := h.handshaken()
+	reply := h.asyncRequest(events.EdgeOutboundSubject, sendAction, nats.Header{events.PlatformHeader: {"discord"}})
+	f := p.expect("outbound")
+	if f["platform"] != "discord" || f["botId"] != nil {
+		t.Errorf("identity = (%v, %v), want (discord, none)", f["platform"], f["botId"])
+	}
+	p.send(`{"type":"outbound_result","requestId":"` + f["requestId"].(string) + `","result":{"success":true}}`)
+	replyOf(t, reply, 5*time.Second)
+}
