@@ -28,6 +28,9 @@ type connector struct {
 	// countOnly makes new peers count inbound_acks without decoding frames
 	// (benchmarks).
 	countOnly atomic.Bool
+	// unread makes new peers read nothing unless the test reads p.ws itself:
+	// a connector that stops reading stalls ws-edge's writer.
+	unread atomic.Bool
 }
 
 // newConnector starts a connector; it is closed in Cleanup.
@@ -64,7 +67,11 @@ func newConnector(tb testing.TB) *connector {
 				return err
 			})
 		}
-		go p.readLoop()
+		if c.unread.Load() {
+			close(p.closed)
+		} else {
+			go p.readLoop()
+		}
 		c.accepted <- p
 	})
 	c.srv = httptest.NewServer(mux)

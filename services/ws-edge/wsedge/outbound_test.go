@@ -2,7 +2,10 @@ package wsedge_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +14,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/pkg/natstest"
 	"github.com/relaybus/relaybus/services/ws-edge/wsedge"
 )
 
@@ -272,4 +276,64 @@ func TestOutboundOneIdentityAddsNoBot(t *testing.T) {
 	}
 	p.send(`{"type":"outbound_result","requestId":"` + f["requestId"].(string) + `","result":{"success":true}}`)
 	replyOf(t, reply, 5*time.Second)
+}
+
+// TestOutboundQueuedWhenSocketDropsIsNotWritten: a connector that stops
+// reading stalls ws-edge's writer inside a big frame; an action queued
+// behind it when the socket drops was never written, so it is answered
+// "not connected" (safe to retry), while the frame whose write had begun is
+// answered "connection lost", ambiguous (contract §1).
+func TestOutboundQueuedWhenSocketDropsIsNotWritten(t *testing.T) {
+	h := start(t, func(c *wsedge.Config) { c.OutboundTimeout = 30 * time.Second })
+	h.conn.unread.Store(true)
+	p := h.conn.accept(5 * time.Second)
+	if _, _, err := p.ws.ReadMessage(); err != nil { // the hello
+		t.Fatal(err)
+	}
+	p.send(descriptorFrame("relay"))
+	h.waitReady()
+
+	// Big sends fill the socket's buffers: once the connector has seen the
+	// first bytes of one, the writer has begun it and blocks inside it.
+	big := `{"op":"send","chat_id":"c1","content":"` + strings.Repeat("x", 6<<20) + `","reply_to":null,"metadata":{}}`
+	var bigReplies []<-chan *nats.Msg
+	for range 2 {
+		bigReplies = append(bigReplies, h.asyncRequest(events.EdgeOutboundSubject, big, nil))
+	}
+	_, r, err := p.ws.NextReader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(r, make([]byte, 1024)); err != nil {
+		t.Fatal(err)
+	}
+	queued := h.asyncRequest(events.EdgeOutboundSubject, sendAction, nil)
+	// The second big send and the small action wait in the writer's queue
+	// behind the blocked write.
+	natstest.WaitFor(t, 10*time.Second, func() error {
+		if n := h.metric("relay_wsedge_socket_queue_length"); n < 2 {
+			return fmt.Errorf("socket queue length %v, want 2", n)
+		}
+		return nil
+	})
+	p.drop()
+
+	if got := replyOf(t, queued, 10*time.Second); got["error"] != events.ErrTextNotConnected || got["ambiguous"] != nil {
+		t.Errorf("queued action answered %v, want not connected (never written)", got)
+	}
+	lost := 0
+	for _, r := range bigReplies {
+		got := replyOf(t, r, 10*time.Second)
+		t.Logf("big send answered %v", got)
+		switch {
+		case got["error"] == events.ErrTextConnLost && got["ambiguous"] == true:
+			lost++
+		case got["error"] == events.ErrTextNotConnected && got["ambiguous"] == nil:
+		default:
+			t.Errorf("big send answered %v, want connection lost (ambiguous) or not connected", got)
+		}
+	}
+	if lost == 0 {
+		t.Error("no big send was answered connection lost: the writer never began one, so the test did not stall it")
+	}
 }

@@ -161,6 +161,17 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if cfg.RelayID == "" || cfg.RelaySecret == "" {
 		log.Warn("relay dial is unauthenticated: GATEWAY_RELAY_ID or GATEWAY_RELAY_SECRET is unset (development connectors only)")
 	}
+	if err := reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "relay_wsedge_socket_queue_length",
+		Help: "Frames queued for the connector socket's writer (outbound, acks, interrupts): a backlog means the connector reads slowly.",
+	}, func() float64 {
+		if c := s.current(); c != nil {
+			return float64(len(c.out))
+		}
+		return 0
+	})); err != nil {
+		return nil, fmt.Errorf("registering metrics: %w", err)
+	}
 	return s, nil
 }
 
