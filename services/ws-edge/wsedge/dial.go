@@ -200,6 +200,10 @@ func (s *Service) drain(c *conn) {
 		log.Error("publishes still in flight after the shutdown timeout; their frames stay un-acked for replay")
 	}
 	c.flush(s.cfg.ShutdownTimeout)
+	// Outbound frames already written wait for their results (bounded):
+	// failing them at once would answer "connection lost" (ambiguous) for
+	// actions the connector is about to confirm, on every rolling restart.
+	s.waiters.settle(c, s.cfg.ShutdownTimeout)
 	s.waiters.failConn(c)
 	s.closeConn(c)
 }

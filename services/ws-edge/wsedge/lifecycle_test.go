@@ -163,6 +163,30 @@ func TestShutdownGoesIdleAndClosesNormally(t *testing.T) {
 	h.streamMsgs(events.RawStream, rawInbound, 2)
 }
 
+// TestShutdownWaitsForWrittenOutbound: an outbound frame written before
+// SIGTERM gets the connector's result during the drain instead of an
+// ambiguous "connection lost".
+func TestShutdownWaitsForWrittenOutbound(t *testing.T) {
+	h := start(t, nil)
+	p := h.handshaken()
+	reply := h.asyncRequest(events.EdgeOutboundSubject, sendAction, nil)
+	f := p.expect("outbound")
+	h.cancel()
+	p.expect("going_idle")
+	p.send(`{"type":"going_idle_ack"}`)
+	time.Sleep(100 * time.Millisecond) // the connector is slow to answer: the drain waits
+	p.send(`{"type":"outbound_result","requestId":"` + f["requestId"].(string) + `","result":{"success":true,"message_id":"m-1"}}`)
+	if got := replyOf(t, reply, 10*time.Second); got["success"] != true || got["message_id"] != "m-1" {
+		t.Errorf("reply = %v, want the connector's success", got)
+	}
+	if err := p.waitClosed(5 * time.Second); !websocket.IsCloseError(err, websocket.CloseNormalClosure) {
+		t.Errorf("close = %v, want 1000", err)
+	}
+	if err := h.wait(10 * time.Second); err != nil {
+		t.Errorf("Run = %v, want nil", err)
+	}
+}
+
 func TestShutdownWithoutIdleAck(t *testing.T) {
 	h := start(t, func(c *wsedge.Config) { c.IdleTimeout = 100 * time.Millisecond })
 	p := h.handshaken()

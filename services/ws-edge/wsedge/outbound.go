@@ -85,6 +85,30 @@ func (w *waiters) cancel(id string) {
 	w.mu.Unlock()
 }
 
+// settle waits until no request on c waits for a result any more, or
+// timeout passes, or the socket dies.
+func (w *waiters) settle(c *conn, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for {
+		w.mu.Lock()
+		n := 0
+		for _, wt := range w.m {
+			if wt.c == c {
+				n++
+			}
+		}
+		w.mu.Unlock()
+		if n == 0 || time.Now().After(deadline) {
+			return
+		}
+		select {
+		case <-c.done:
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
 // failConn fails every waiter on c at once with "connection lost".
 func (w *waiters) failConn(c *conn) {
 	w.mu.Lock()
