@@ -29,6 +29,7 @@ type allInOneConfig struct {
 	DataDir          string // RELAY_DATA_DIR
 	NATSListen       string // RELAY_NATS_LISTEN
 	HTTPAddr         string // RELAY_HTTP_ADDR
+	Pprof            bool   // RELAY_PPROF
 	Dev              bool   // RELAY_DEV or --dev
 	DevConnectorAddr string // RELAY_DEV_CONNECTOR_ADDR
 	NoEcho           bool   // RELAY_DEV_NO_ECHO: dev mode without the echo agent
@@ -45,6 +46,11 @@ func loadAllInOne(args []string, getenv func(string) string, stderr io.Writer) (
 	if v := getenv("RELAY_DEV"); v != "" {
 		if c.Dev, err = strconv.ParseBool(v); err != nil {
 			return c, fmt.Errorf("RELAY_DEV=%q: want 1 or 0", v)
+		}
+	}
+	if v := getenv("RELAY_PPROF"); v != "" {
+		if c.Pprof, err = strconv.ParseBool(v); err != nil {
+			return c, fmt.Errorf("RELAY_PPROF=%q: want 1 or 0", v)
 		}
 	}
 	if v := getenv("RELAY_DEV_NO_ECHO"); v != "" {
@@ -66,6 +72,7 @@ Environment (besides each stage's own, see the README):
   RELAY_DATA_DIR            JetStream store (default ./data)
   RELAY_NATS_LISTEN         NATS client listener for agents (default 127.0.0.1:4222)
   RELAY_HTTP_ADDR           ops HTTP: /healthz /readyz /metrics (default 127.0.0.1:8080)
+  RELAY_PPROF=1             also serve /debug/pprof/ there (off by default)
   RELAY_DEV=1               same as --dev
   RELAY_DEV_CONNECTOR_ADDR  dev connector listener (default 127.0.0.1:8090)
   GATEWAY_RELAY_URL         the connector (required unless --dev)
@@ -171,6 +178,7 @@ func runAllInOne(ctx context.Context, args []string, getenv func(string) string,
 		Stages:   stages,
 		NATS:     natsembed.Config{Listen: cfg.NATSListen, StoreDir: dataDir},
 		HTTPAddr: cfg.HTTPAddr,
+		Pprof:    cfg.Pprof,
 		Log:      log,
 	})
 	if err != nil {

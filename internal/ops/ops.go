@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,7 +35,13 @@ type Server struct {
 	liveness  []Check
 	readiness []Check
 	gatherers prometheus.Gatherers
+	// pprof serves /debug/pprof when set (off by default: profiles and the
+	// command line are no one else's business on a shared network).
+	pprof atomic.Bool
 }
+
+// EnablePprof serves /debug/pprof from now on (the *_PPROF=1 setting).
+func (s *Server) EnablePprof() { s.pprof.Store(true) }
 
 // New returns an ops server exposing the given gatherers on /metrics.
 func New(gatherers ...prometheus.Gatherer) *Server {
@@ -105,11 +112,20 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /healthz", probe(func() []Check { return s.liveness }))
 	mux.Handle("GET /readyz", probe(func() []Check { return s.readiness }))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.gatherers, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	prof := func(h http.HandlerFunc) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if !s.pprof.Load() {
+				http.Error(w, "pprof is off (set the binary's *_PPROF=1)", http.StatusNotFound)
+				return
+			}
+			h(w, r)
+		}
+	}
+	mux.HandleFunc("/debug/pprof/", prof(pprof.Index))
+	mux.HandleFunc("/debug/pprof/cmdline", prof(pprof.Cmdline))
+	mux.HandleFunc("/debug/pprof/profile", prof(pprof.Profile))
+	mux.HandleFunc("/debug/pprof/symbol", prof(pprof.Symbol))
+	mux.HandleFunc("/debug/pprof/trace", prof(pprof.Trace))
 	return mux
 }
 
@@ -125,7 +141,15 @@ func Listen(addr string) (net.Listener, error) {
 // Serve serves h on ln until ctx is done, then shuts down gracefully
 // (bounded by 5 s). It returns nil after a clean shutdown.
 func Serve(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		// Long enough for a 30 s CPU profile or trace (pprof refuses one
+		// longer than the write timeout).
+		WriteTimeout: 2 * time.Minute,
+		IdleTimeout:  time.Minute,
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("ops http listening", "addr", ln.Addr().String())

@@ -67,6 +67,8 @@ type Spec struct {
 	Name string
 	// HTTPAddr is the ops port the binary serves.
 	HTTPAddr string
+	// Pprof serves /debug/pprof on it (the binary's *_PPROF=1).
+	Pprof bool
 	// Config is the stage's configuration, checked (when it has a Validate
 	// method) before anything starts, and logged at startup.
 	Config any
@@ -111,6 +113,9 @@ func Run(ctx context.Context, getenv func(string) string, stdout io.Writer, spec
 	log.Info("startup", "nats_url", natsconn.RedactURL(ncfg.URL), "nats_creds_set", ncfg.Creds != "",
 		"http_addr", spec.HTTPAddr, "config", spec.Config)
 	return Serve(ctx, spec.HTTPAddr, log, func(_ context.Context, h *Host) error {
+		if spec.Pprof {
+			h.Ops().EnablePprof()
+		}
 		nc, err := natsconn.Connect(ncfg, spec.Name, log)
 		if err != nil {
 			return err

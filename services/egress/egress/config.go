@@ -45,6 +45,9 @@ type Config struct {
 	// HTTPAddr is EGRESS_HTTP_ADDR: the binary's ops port, served by the
 	// lifecycle (package stage); the Service serves none.
 	HTTPAddr string
+	// Pprof is EGRESS_PPROF: serve /debug/pprof on the ops port (off by
+	// default).
+	Pprof bool
 	// Version is the service version (SemVer), reported by the micro
 	// service registration.
 	Version string
@@ -57,8 +60,10 @@ type Config struct {
 // The README's table is generated from it (TestREADME).
 func (c *Config) vars() []envconf.Var {
 	vars := []envconf.Var{
-		envconf.V("EGRESS_HTTP_ADDR", &c.HTTPAddr, ":8083",
-			"the binary's ops port, `host:port`: `/healthz`, `/readyz`, `/metrics`, `/debug/pprof`"),
+		envconf.V("EGRESS_HTTP_ADDR", &c.HTTPAddr, "127.0.0.1:8083",
+			"the binary's ops port, `host:port`: `/healthz`, `/readyz`, `/metrics`, and `/debug/pprof/` with EGRESS_PPROF=1; loopback by default (a container sets `:8083`)"),
+		envconf.V("EGRESS_PPROF", &c.Pprof, false,
+			"serve `/debug/pprof/` on the ops port (profiles and the command line: keep it off on a shared network)"),
 		envconf.V("EGRESS_WORKERS", &c.Workers, 64,
 			"actions handled at once; one chat's in order").Min(1).Max(4096),
 		envconf.V("EGRESS_ACTION_DEADLINE", &c.ActionDeadline, 15*time.Minute,

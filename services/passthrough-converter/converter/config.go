@@ -27,7 +27,10 @@ type Config struct {
 	// HTTPAddr is CONVERTER_HTTP_ADDR: the binary's ops port, served by the
 	// lifecycle (package stage); the Service serves none.
 	HTTPAddr string
-	Version  string
+	// Pprof is CONVERTER_PPROF: serve /debug/pprof on the ops port (off by
+	// default).
+	Pprof   bool
+	Version string
 	// Bus shapes the streams and buckets (the RELAY_* variables).
 	Bus             bus.Config
 	ShutdownTimeout time.Duration // CONVERTER_SHUTDOWN_TIMEOUT
@@ -50,8 +53,10 @@ func (c *Config) vars() []envconf.Var {
 			"chats whose scope this replica remembers, so that an unchanged one costs no KV write").Min(1),
 		envconf.V("CONVERTER_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout, 10*time.Second,
 			"how long in-flight frames may take on shutdown").Positive(),
-		envconf.V("CONVERTER_HTTP_ADDR", &c.HTTPAddr, ":8082",
-			"the binary's ops port: `/healthz`, `/readyz`, `/metrics`, pprof"),
+		envconf.V("CONVERTER_HTTP_ADDR", &c.HTTPAddr, "127.0.0.1:8082",
+			"the binary's ops port, `host:port`: `/healthz`, `/readyz`, `/metrics`, and `/debug/pprof/` with CONVERTER_PPROF=1; loopback by default (a container sets `:8082`)"),
+		envconf.V("CONVERTER_PPROF", &c.Pprof, false,
+			"serve `/debug/pprof/` on the ops port (profiles and the command line: keep it off on a shared network)"),
 	}
 	vars = append(vars, envconf.Identities(&c.Identities,
 		"comma list of the fronted identities, as ws-edge reads it",

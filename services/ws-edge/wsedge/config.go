@@ -43,6 +43,9 @@ type Config struct {
 	// HTTPAddr is the binary's ops port (WSEDGE_HTTP_ADDR), served by the
 	// lifecycle (package stage); the Service serves none.
 	HTTPAddr string
+	// Pprof is WSEDGE_PPROF: serve /debug/pprof on the ops port (off by
+	// default).
+	Pprof bool
 	// Version is the micro service version (SemVer).
 	Version string
 	// Bus shapes the streams and buckets (the RELAY_* variables).
@@ -98,8 +101,10 @@ func (c *Config) vars() []envconf.Var {
 			"uptime after which the reconnect ladder resets").Positive(),
 		envconf.V("WSEDGE_IDLE_TIMEOUT", &c.IdleTimeout, 2*time.Second,
 			"wait for `going_idle_ack` on shutdown").Positive(),
-		envconf.V("WSEDGE_HTTP_ADDR", &c.HTTPAddr, ":8081",
-			"the binary's ops port: `/healthz`, `/readyz`, `/metrics`, `/debug/pprof/`"),
+		envconf.V("WSEDGE_HTTP_ADDR", &c.HTTPAddr, "127.0.0.1:8081",
+			"the binary's ops port, `host:port`: `/healthz`, `/readyz`, `/metrics`, and `/debug/pprof/` with WSEDGE_PPROF=1; loopback by default (a container sets `:8081`)"),
+		envconf.V("WSEDGE_PPROF", &c.Pprof, false,
+			"serve `/debug/pprof/` on the ops port (profiles and the command line: keep it off on a shared network)"),
 		envconf.V("WSEDGE_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout, 10*time.Second,
 			"bound on each step of the way out: finishing in-flight publishes, draining NATS").Positive(),
 	}, c.Bus.Vars()...)

@@ -56,6 +56,8 @@ type Config struct {
 	// HTTPAddr is the ops port ("" serves none). The stages serve none of
 	// their own: their HTTPAddr (a stage binary's ops port) is not used.
 	HTTPAddr string
+	// Pprof serves /debug/pprof on the ops port (RELAY_PPROF=1).
+	Pprof bool
 	// Log receives the stack's logs (each stage's with "stage", the
 	// server's with "component": "nats"); nil discards them.
 	Log *slog.Logger
@@ -91,6 +93,9 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	go func() {
 		defer close(s.done)
 		s.err = stage.Serve(ctx, cfg.HTTPAddr, s.log, func(_ context.Context, h *stage.Host) error {
+			if cfg.Pprof {
+				h.Ops().EnablePprof()
+			}
 			err := s.start(h, cfg)
 			started <- err
 			return err
