@@ -21,7 +21,11 @@ type Config struct {
 	// ActionDeadline is EGRESS_ACTION_DEADLINE. An action may shorten or
 	// extend it with the Relay-Deadline header.
 	ActionDeadline time.Duration
-	EdgeTimeout    time.Duration // EGRESS_EDGE_TIMEOUT
+	// MaxDeadline is EGRESS_MAX_DEADLINE: the latest a Relay-Deadline may
+	// reach, from when the action was stored, so that actions cannot pile
+	// up behind a connector that is down.
+	MaxDeadline time.Duration
+	EdgeTimeout time.Duration // EGRESS_EDGE_TIMEOUT
 	// AckWait is EGRESS_ACK_WAIT. The consume loop tells the server every
 	// AckWait/3 that an action in hand is still in progress, so a long
 	// request or split send keeps it; this only bounds how late a crashed
@@ -69,6 +73,8 @@ func (c *Config) vars() []envconf.Var {
 		envconf.V("EGRESS_ACTION_DEADLINE", &c.ActionDeadline, 15*time.Minute,
 			"how long an undeliverable action is retried, from when it was stored (the life of a Discord interaction token); "+
 				"`Relay-Deadline` overrides it per action").Min(time.Second),
+		envconf.V("EGRESS_MAX_DEADLINE", &c.MaxDeadline, 15*time.Minute,
+			"the latest a `Relay-Deadline` may reach, from when the action was stored: a later one is cut to it").Min(time.Second),
 		envconf.V("EGRESS_EDGE_TIMEOUT", &c.EdgeTimeout, 35*time.Second,
 			"one `relay.edge.outbound` request: ws-edge's own 30 s outbound timeout plus a margin, "+
 				"so that ws-edge reports the ambiguous timeout itself").Min(time.Second),

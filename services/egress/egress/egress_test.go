@@ -482,6 +482,23 @@ func TestUndeliveredActionExpires(t *testing.T) {
 	}
 }
 
+// TestDeadlineIsCapped: a Relay-Deadline beyond EGRESS_MAX_DEADLINE is cut
+// to it, so an undeliverable action expires then, not a day later.
+func TestDeadlineIsCapped(t *testing.T) {
+	e := newEnv(t)
+	cfg := testConfig()
+	cfg.MaxDeadline = time.Second
+	e.start(cfg)
+	sub := e.results("far")
+	deadline := time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339Nano)
+	e.publish(events.OpSend, "far", events.ContentTypeMsgpack, events.Action{Op: events.OpSend, ChatID: "c", Content: "hi"}, events.DeadlineHeader, deadline)
+	res := nextResult(t, sub) // no ws-edge: retried until the capped deadline
+	want := events.SendResult{Error: events.ErrTextNotConnected, Code: events.ReasonExpired}
+	if diff := cmp.Diff(want, res); diff != "" {
+		t.Errorf("result (-want +got):\n%s", diff)
+	}
+}
+
 func TestFinalResults(t *testing.T) {
 	tests := []struct {
 		name     string

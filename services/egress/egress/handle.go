@@ -74,6 +74,9 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 			s.log.Debug("bad deadline header ignored", "action_id", j.id, "value", v)
 		}
 	}
+	if latest := j.stored.Add(s.cfg.MaxDeadline); j.deadline.After(latest) {
+		j.deadline = latest // bounded: a connector that is down must not pile actions up
+	}
 
 	// A redelivery may follow a crash between publishing the result and
 	// acking: answer it from the stored result instead of sending again.
