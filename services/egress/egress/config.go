@@ -64,10 +64,6 @@ type Config struct {
 // The README's table is generated from it (TestREADME).
 func (c *Config) vars() []envconf.Var {
 	vars := []envconf.Var{
-		envconf.V("EGRESS_HTTP_ADDR", &c.HTTPAddr, "127.0.0.1:8083",
-			"the binary's ops port, `host:port`: `/healthz`, `/readyz`, `/metrics`, and `/debug/pprof/` with EGRESS_PPROF=1; loopback by default (a container sets `:8083`)"),
-		envconf.V("EGRESS_PPROF", &c.Pprof, false,
-			"serve `/debug/pprof/` on the ops port (profiles and the command line: keep it off on a shared network)"),
 		envconf.V("EGRESS_WORKERS", &c.Workers, 64,
 			"actions handled at once; one chat's in order").Min(1).Max(4096),
 		envconf.V("EGRESS_ACTION_DEADLINE", &c.ActionDeadline, 15*time.Minute,
@@ -93,6 +89,7 @@ func (c *Config) vars() []envconf.Var {
 			"on several platforms, and whose descriptor applies when nothing else names one (unset: the first descriptor stored). "+
 			"With two or more entries, every outbound frame is tagged with its chat's identity",
 		"the bot id of each platform (`{\"discord\":{\"botId\":\"123\"}}`), used when a chat's record names none")...)
+	vars = append(vars, envconf.Ops("EGRESS", "8083", &c.HTTPAddr, &c.Pprof)...)
 	return append(vars, c.Bus.Vars()...)
 }
 

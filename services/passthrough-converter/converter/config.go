@@ -53,15 +53,12 @@ func (c *Config) vars() []envconf.Var {
 			"chats whose scope this replica remembers, so that an unchanged one costs no KV write").Min(1),
 		envconf.V("CONVERTER_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout, 10*time.Second,
 			"how long in-flight frames may take on shutdown").Positive(),
-		envconf.V("CONVERTER_HTTP_ADDR", &c.HTTPAddr, "127.0.0.1:8082",
-			"the binary's ops port, `host:port`: `/healthz`, `/readyz`, `/metrics`, and `/debug/pprof/` with CONVERTER_PPROF=1; loopback by default (a container sets `:8082`)"),
-		envconf.V("CONVERTER_PPROF", &c.Pprof, false,
-			"serve `/debug/pprof/` on the ops port (profiles and the command line: keep it off on a shared network)"),
 	}
 	vars = append(vars, envconf.Identities(&c.Identities,
 		"comma list of the fronted identities, as ws-edge reads it",
 		"the bot id of each platform (`{\"discord\":{\"botId\":\"123\"}}`), recorded with each chat's scope "+
 			"so that egress replies under the identity the chat's traffic came in on")...)
+	vars = append(vars, envconf.Ops("CONVERTER", "8082", &c.HTTPAddr, &c.Pprof)...)
 	return append(vars, c.Bus.Vars()...)
 }
 

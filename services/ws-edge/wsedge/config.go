@@ -101,13 +101,9 @@ func (c *Config) vars() []envconf.Var {
 			"uptime after which the reconnect ladder resets").Positive(),
 		envconf.V("WSEDGE_IDLE_TIMEOUT", &c.IdleTimeout, 2*time.Second,
 			"wait for `going_idle_ack` on shutdown").Positive(),
-		envconf.V("WSEDGE_HTTP_ADDR", &c.HTTPAddr, "127.0.0.1:8081",
-			"the binary's ops port, `host:port`: `/healthz`, `/readyz`, `/metrics`, and `/debug/pprof/` with WSEDGE_PPROF=1; loopback by default (a container sets `:8081`)"),
-		envconf.V("WSEDGE_PPROF", &c.Pprof, false,
-			"serve `/debug/pprof/` on the ops port (profiles and the command line: keep it off on a shared network)"),
 		envconf.V("WSEDGE_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout, 10*time.Second,
 			"bound on each step of the way out: finishing in-flight publishes, draining NATS").Positive(),
-	}, c.Bus.Vars()...)
+	}, append(envconf.Ops("WSEDGE", "8081", &c.HTTPAddr, &c.Pprof), c.Bus.Vars()...)...)
 }
 
 // DefaultConfig returns the defaults. RelayURL is empty and must be set.
