@@ -7,6 +7,7 @@
 //	relay send            publish a reply action and print its result
 //	relay dlq             list, show, replay or purge dead letters
 //	relay bench           measure the pipeline against the raw JetStream ceiling
+//	relay healthcheck     exit 0 when the relay beside it answers (a container's HEALTHCHECK)
 //
 // Every subcommand has -h.
 package main
@@ -51,6 +52,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return runDLQ(ctx, args[1:], getenv, stdout, stderr)
 		case "bench":
 			return bench.Run(ctx, args[1:], getenv, stdout, stderr)
+		case "healthcheck":
+			return runHealthcheck(ctx, args[1:], getenv, stderr)
 		case "version":
 			fmt.Fprintln(stdout, stage.Version)
 			return nil

@@ -80,8 +80,16 @@ type Spec struct {
 // Main runs a stage binary's run function with the process's environment
 // and standard output until SIGINT or SIGTERM, and exits non-zero with the
 // error on a failure.
+//
+// Run as `BIN healthcheck`, the binary instead probes the /healthz of the
+// one already running beside it (the container's HEALTHCHECK): it reads the
+// same configuration, so it finds the same ops port, and exits 0 when that
+// answers 200, 1 otherwise.
 func Main(run func(ctx context.Context, getenv func(string) string, stdout io.Writer) error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
+		ctx = HealthcheckContext(ctx)
+	}
 	err := run(ctx, os.Getenv, os.Stdout)
 	stop()
 	if err != nil {
@@ -94,12 +102,20 @@ func Main(run func(ctx context.Context, getenv func(string) string, stdout io.Wr
 // startup line, the ops port on spec.HTTPAddr, the NATS connection from
 // NATS_URL, NATS_CREDS and NATS_TLS_CA (retried in the background while the
 // server is unreachable), then the stage, until ctx is done. It returns nil
-// after a clean shutdown.
+// after a clean shutdown. Under a [HealthcheckContext] it only probes the
+// /healthz of spec.HTTPAddr (see [Probe]) and returns.
 func Run(ctx context.Context, getenv func(string) string, stdout io.Writer, spec Spec) error {
 	if v, ok := spec.Config.(interface{ Validate() error }); ok {
 		if err := v.Validate(); err != nil {
 			return err
 		}
+	}
+	if ctx.Value(healthcheckKey{}) != nil {
+		url, err := LocalURL(spec.HTTPAddr, "/healthz")
+		if err != nil {
+			return err
+		}
+		return Probe(ctx, url)
 	}
 	log, err := logging.New(stdout, getenv)
 	if err != nil {
