@@ -4,9 +4,11 @@
 //
 //   - A message given up — a Permanent error, a handler panic (given up at
 //     once: the same payload would panic again) or the last allowed
-//     delivery — is dead-lettered on relay.dlq.<stage> with the reason
-//     headers of the bus contract (bus.DeadLetter), then terminated. A dead
-//     letter that cannot be stored leaves the message to be redelivered.
+//     delivery — is dead-lettered on relay.dlq.<stage> by the relay's one
+//     dead-letter writer (bus.DeadLetterMsg: reason headers, credentials
+//     removed, values bounded), then terminated. A dead letter that cannot
+//     be stored leaves the message to be redelivered. The log line shows
+//     the error as stored (clipped, without credentials).
 //   - Metrics, each labelled stage=<stage> (the stage token: ws-edge,
 //     converter, egress): relay_consume_messages_total{outcome},
 //     relay_consume_handle_seconds, relay_consume_recreated_total and
@@ -58,7 +60,8 @@ func New(js jetstream.JetStream, stage string, reg prometheus.Registerer, cfg Co
 	log := cfg.Log
 	cfg.PermanentPanics = true
 	cfg.DeadLetter = func(ctx context.Context, msg jetstream.Msg, cause error) error {
-		if err := bus.DeadLetter(ctx, js, stage, msg.Subject(), msg.Data(), msg.Headers(), bus.MsgDedupID(msg), cause); err != nil {
+		errText, err := bus.PublishDeadLetter(ctx, js, stage, msg.Subject(), msg.Data(), msg.Headers(), bus.MsgDedupID(msg), cause)
+		if err != nil {
 			return err
 		}
 		if log != nil {
@@ -66,7 +69,7 @@ func New(js jetstream.JetStream, stage string, reg prometheus.Registerer, cfg Co
 			if md, err := msg.Metadata(); err == nil {
 				delivered = md.NumDelivered
 			}
-			log.Warn("message dead-lettered", "stage", stage, "subject", msg.Subject(), "reason", events.Reason(cause), "delivered", delivered, "err", cause)
+			log.Warn("message dead-lettered", "stage", stage, "subject", msg.Subject(), "reason", events.Reason(cause), "delivered", delivered, "err", errText)
 		}
 		return nil
 	}

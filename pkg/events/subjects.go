@@ -97,6 +97,9 @@ const (
 	StageHeader = "Relay-Stage"
 	// SubjectHeader is a dead letter's original subject (replay target).
 	SubjectHeader = "Relay-Subject"
+	// RedactedHeader lists what a dead letter's writer removed or cut
+	// (credentials, over-long values), as paths and sizes, never values.
+	RedactedHeader = "Relay-Redacted"
 	// PlatformHeader and BotIDHeader route an edge request to an identity.
 	PlatformHeader = "Relay-Platform"
 	BotIDHeader    = "Relay-Bot-Id"

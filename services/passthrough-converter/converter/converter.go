@@ -2,7 +2,6 @@ package converter
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -225,8 +224,9 @@ func (s *Service) handleForward(ctx context.Context, msg jetstream.Msg, fwd wire
 			s.metrics.dropped.WithLabelValues("autocomplete").Inc()
 			return nil
 		case err != nil:
+			// The dead-letter writer removes the token from the stored body.
 			s.metrics.dropped.WithLabelValues(events.Reason(err)).Inc()
-			return s.deadLetterForward(ctx, msg, body, err)
+			return consume.Permanent(err)
 		}
 		kind = "discord_" + interactionKind(&ev)
 	case "twilio":
@@ -258,31 +258,6 @@ func interactionKind(ev *events.MessageEvent) string {
 		return "modal"
 	}
 	return "interaction"
-}
-
-// deadLetterForward dead-letters a Discord forward whose body could not be
-// converted, with any token removed from the stored body, then terminates
-// the raw message itself.
-func (s *Service) deadLetterForward(ctx context.Context, msg jetstream.Msg, body []byte, cause error) error {
-	clean, stripped := discord.StripToken(body)
-	data := msg.Data()
-	if stripped {
-		var env map[string]json.RawMessage
-		var fwd map[string]json.RawMessage
-		if json.Unmarshal(data, &env) == nil && json.Unmarshal(env["forward"], &fwd) == nil {
-			fwd["bodyB64"], _ = json.Marshal(base64.StdEncoding.EncodeToString(clean))
-			env["forward"], _ = json.Marshal(fwd)
-			data, _ = json.Marshal(env)
-		}
-	}
-	if err := bus.DeadLetter(ctx, s.js, events.StageConverter, msg.Subject(), data, msg.Headers(), bus.MsgDedupID(msg), cause); err != nil {
-		return err // retried: nothing is lost
-	}
-	s.log.Warn("message dead-lettered", "stage", events.StageConverter, "subject", msg.Subject(), "reason", events.Reason(cause), "err", cause)
-	if err := msg.Term(); err != nil && !errors.Is(err, jetstream.ErrMsgAlreadyAckd) {
-		return err
-	}
-	return nil
 }
 
 // outputID derives an output's Nats-Msg-Id from its input, so that a

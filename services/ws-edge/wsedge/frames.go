@@ -8,16 +8,16 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/relaybus/relaybus/internal/bus"
+	"github.com/relaybus/relaybus/internal/redact"
 	"github.com/relaybus/relaybus/pkg/descriptor"
 	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/pkg/wire"
 	"github.com/relaybus/relaybus/services/ws-edge/internal/sniff"
 )
 
-// dlqMsgIDPrefix matches bus.DeadLetter's de-duplication ids.
-const dlqMsgIDPrefix = "dlq:" + events.StageWSEdge + ":"
-
-var dlqSubject = events.DLQSubject(events.StageWSEdge)
+// maxLoggedID bounds an id or frame type in a log line.
+const maxLoggedID = 128
 
 // handleFrame handles one complete frame from the reader. b is only valid
 // during the call.
@@ -93,31 +93,32 @@ func (s *Service) handleOversized(c *conn, prefix []byte, size int) {
 	s.badFrame(c, prefix, typ, bufferID, err, s.now())
 }
 
-// badFrame counts, logs (rate-limited) and dead-letters a rejected frame.
-// With a bufferId it is acked after the dead letter is stored, so that the
-// connector stops replaying it.
+// badFrame counts, logs (rate-limited) and dead-letters a rejected frame
+// through the relay's one dead-letter writer (bus.DeadLetterMsg: no
+// credential and no unbounded value survives into the dead letter or the
+// log line). With a bufferId it is acked after the dead letter is stored,
+// so that the connector stops replaying it: the dead letter is its durable
+// copy.
 func (s *Service) badFrame(c *conn, b []byte, typ, bufferID string, cause error, start time.Time) {
 	reason := events.Reason(cause)
 	s.m.badFrames.WithLabelValues(reason).Inc()
-	if ok, suppressed := s.badLog.allow(reason); ok {
-		s.log.Warn("bad frame dead-lettered", "reason", reason, "err", cause, "frame_type", typ,
-			"buffer_id", bufferID, "bytes", len(b), "suppressed_since_last", suppressed)
-	}
-	if len(b) == 0 {
-		return
-	}
-	h := make(nats.Header, 8)
-	h[events.ErrorHeader] = []string{cause.Error()}
-	h[events.ErrorCodeHeader] = []string{reason}
-	h[events.StageHeader] = []string{events.StageWSEdge}
-	h[events.SubjectHeader] = []string{events.RawSubject(typ)}
+	h := make(nats.Header, 4)
 	h[events.EdgeHeader] = s.edgeHdr
 	h[events.ReceivedAtHeader] = []string{start.UTC().Format(time.RFC3339Nano)}
 	if bufferID != "" {
 		h[events.BufferIDHeader] = []string{bufferID}
-		h[events.MsgIDHeader] = []string{dlqMsgIDPrefix + bufferID}
 	}
-	msg := &nats.Msg{Subject: dlqSubject, Header: h, Data: copyData(b)}
+	msg, errText := bus.DeadLetterMsg(events.StageWSEdge, events.RawSubject(typ), b, h, bufferID, cause, s.nc.MaxPayload())
+	if ok, suppressed := s.badLog.allow(reason); ok {
+		s.log.Warn("bad frame dead-lettered", "reason", reason, "err", errText, "frame_type", redact.Clip(typ, maxLoggedID),
+			"buffer_id", redact.Clip(bufferID, maxLoggedID), "bytes", len(b), "suppressed_since_last", suppressed)
+	}
+	if len(b) == 0 {
+		return
+	}
+	if len(msg.Data) > 0 && &msg.Data[0] == &b[0] {
+		msg.Data = copyData(msg.Data) // b is only valid during the call
+	}
 	s.pipe.publish(c, msg, bufferID, start, true)
 }
 

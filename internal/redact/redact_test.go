@@ -1,0 +1,104 @@
+package redact_test
+
+import (
+	"encoding/base64"
+	"strings"
+	"testing"
+
+	"github.com/relaybus/relaybus/internal/redact"
+	"github.com/relaybus/relaybus/pkg/wire/jsonscan"
+)
+
+const secret = "tok3nSECRETinteraction0123456789abcdefXYZ"
+
+func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+func TestPayload(t *testing.T) {
+	body := `{"id":"1","type":2,"token":"` + secret + `","data":{"name":"x"}}`
+	tests := []struct {
+		name      string
+		in        string
+		unchanged bool
+		keep      []string // substrings that must survive
+	}{
+		{name: "ForwardObjectBody", in: `{"type":"passthrough_forward","forward":{"platform":"discord","bodyB64":"` + b64(body) + `"},"bufferId":"b1"}`, keep: []string{`"bufferId":"b1"`, `"platform":"discord"`}},
+		{name: "WrongHeadersType", in: `{"type":"passthrough_forward","forward":{"platform":"discord","headers":"x","bodyB64":"` + b64(body) + `"}}`, keep: []string{`"headers":"x"`}},
+		{name: "NumericBufferID", in: `{"type":"passthrough_forward","bufferId":7,"forward":{"platform":"discord","bodyB64":"` + b64(body) + `"}}`, keep: []string{`"bufferId":7`}},
+		{name: "ArrayBody", in: `{"type":"passthrough_forward","forward":{"platform":"discord","bodyB64":"` + b64("["+body+"]") + `"}}`},
+		{name: "NotJSONBody", in: `{"type":"passthrough_forward","forward":{"platform":"slack","bodyB64":"` + b64("token="+secret) + `"}}`, keep: []string{`"bodyB64":""`}},
+		{name: "BadBase64Lenient", in: `{"type":"passthrough_forward","forward":{"platform":"discord","bodyB64":"` + b64(body)[:8] + "!" + b64(body)[8:] + `"}}`},
+		{name: "BadBase64Garbage", in: `{"type":"passthrough_forward","forward":{"platform":"discord","bodyB64":"x` + b64(body) + `"}}`, keep: []string{`"bodyB64":""`}},
+		{name: "RawBodyNotBase64", in: `{"type":"passthrough_forward","forward":{"platform":"discord","bodyB64":` + strings.ReplaceAll(`"`+body+`"`, `"`, `"`) + `}}`},
+		{name: "CaseVariantKeys", in: `{"Type":"passthrough_forward","Forward":{"platform":"discord","BODYB64":"` + b64(body) + `"}}`},
+		{name: "TopLevelToken", in: `{"op":"send","metadata":{"Token":"` + secret + `"},"chat_id":"c"}`, keep: []string{`"chat_id":"c"`}},
+		{name: "CredentialHeaderPair", in: `{"type":"passthrough_forward","forward":{"platform":"twilio","headers":[["content-type","x"],["Authorization","Bearer ` + secret + `"]],"bodyB64":""}}`, keep: []string{`["content-type","x"]`, `["Authorization","[redacted]"]`}},
+		{name: "Truncated", in: `{"type":"passthrough_forward","bufferId":"b9","forward":{"platform":"discord","bodyB64":"` + b64(body)[:40], keep: []string{`"bufferId":"b9"`}},
+		{name: "EscapedKeyInBrokenJSON", in: `{"type":"x","bufferId":"b9","\u0074oken":"` + secret + `"`, keep: []string{`"bufferId":"b9"`}},
+		{name: "Clean", in: `{"type":"inbound","event":{"text":"token talk"}}`, unchanged: true},
+		{name: "CleanForward", in: `{"type":"passthrough_forward","forward":{"platform":"discord","bodyB64":"` + b64(`{"id":"1"}`) + `"}}`, unchanged: true},
+		{name: "Msgpack", in: "\x82\xa2op\xa4send\xa5token\xa4abcd", keep: []string{"\x82\xa2op\xa4send"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, notes, _ := redact.Payload([]byte(tt.in))
+			if tt.unchanged {
+				if string(out) != tt.in || notes != nil {
+					t.Fatalf("Payload changed a clean payload: %s %q", out, notes)
+				}
+				return
+			}
+			if redact.Holds(out, secret) || strings.Contains(string(out), "abcd") && tt.name == "Msgpack" {
+				t.Errorf("secret survived: %s", out)
+			}
+			if len(notes) == 0 {
+				t.Errorf("no notes for a redacted payload")
+			}
+			for _, n := range notes {
+				if redact.Holds([]byte(n), secret) {
+					t.Errorf("note holds the secret: %q", n)
+				}
+			}
+			for _, k := range tt.keep {
+				if !strings.Contains(string(out), k) {
+					t.Errorf("%q lost from %s", k, out)
+				}
+			}
+			if jsonscan.Valid([]byte(tt.in)) && !jsonscan.Valid(out) {
+				t.Errorf("valid JSON became invalid: %s", out)
+			}
+		})
+	}
+}
+
+func TestHolds(t *testing.T) {
+	for off := range 3 {
+		enc := b64(strings.Repeat("x", off) + `{"token":"` + secret + `"}`)
+		if !redact.Holds([]byte(`{"bodyB64":"`+enc+`"}`), secret) {
+			t.Errorf("Holds missed the secret at alignment %d", off)
+		}
+	}
+	if redact.Holds([]byte(`{"a":1}`), secret) {
+		t.Error("Holds found a secret that is not there")
+	}
+}
+
+func TestClip(t *testing.T) {
+	if got := redact.Clip("short", 10); got != "short" {
+		t.Errorf("Clip = %q", got)
+	}
+	got := redact.Clip(strings.Repeat("é", 100), 11)
+	if !strings.HasPrefix(got, strings.Repeat("é", 5)+"…(+190 bytes)") {
+		t.Errorf("Clip = %q", got)
+	}
+}
+
+func FuzzPayload(f *testing.F) {
+	f.Add([]byte(`{"forward":{"bodyB64":"` + b64(`{"token":"`+secret+`"}`) + `"}}`))
+	f.Add([]byte(`[{"token":"` + secret + `"}]`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		out, _, _ := redact.Payload(b)
+		if jsonscan.Valid(b) && !jsonscan.Valid(out) {
+			t.Fatalf("valid JSON became invalid: %q -> %q", b, out)
+		}
+	})
+}
