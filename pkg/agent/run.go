@@ -24,7 +24,8 @@ type Event struct {
 	events.MessageEvent
 	// Subject is the subject the event was published on.
 	Subject string
-	// Delivery counts deliveries of this event (1 the first time).
+	// Delivery counts attempts at this event (1 the first time), both
+	// redeliveries and in-order retries (consume.Attempt).
 	Delivery uint64
 
 	c       *Client
@@ -141,7 +142,7 @@ func (c *Client) handle(ctx context.Context, m jetstream.Msg, h Handler) error {
 	if t := hdr.Get(events.TypeHeader); t != "" && t != events.TypeMessageEvent {
 		return nil // not a message event (an interrupt under a wide filter)
 	}
-	ev := &Event{Subject: m.Subject(), Delivery: md.NumDelivered, c: c,
+	ev := &Event{Subject: m.Subject(), Delivery: consume.Attempt(ctx), c: c,
 		idBase: c.opts.Name + "-" + strconv.FormatUint(md.Sequence.Stream, 10)}
 	if err := events.Unmarshal(m.Data(), hdr.Get(events.ContentTypeHeader), &ev.MessageEvent); err != nil {
 		return consume.Permanent(fmt.Errorf("%w on %s: %w", ErrBadEvent, m.Subject(), err))

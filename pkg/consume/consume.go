@@ -32,12 +32,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
 
 	"github.com/relaybus/relaybus/pkg/backoff"
 )
@@ -97,6 +97,9 @@ type Hooks struct {
 	Lost func(err error, retryIn time.Duration)
 	// Panicked is called with the value of each recovered handler panic.
 	Panicked func(recovered any)
+	// Held is called by the balancer with the partitions this replica
+	// holds.
+	Held func(partitions []int)
 }
 
 // orDefault sets *p to def when it is zero or negative.
@@ -140,9 +143,43 @@ type Config struct {
 	// minimum instead of going on from where the last loss left it
 	// (default 30 s).
 	StableAfter time.Duration
-	// Key, when set, routes messages with the same key to the same worker,
-	// in order.
+	// Key, when set, keeps messages with the same key (a chat) in stream
+	// order: one at a time, a failed one retried before the next. Messages
+	// of different keys run in parallel, Workers at a time. Without it (or
+	// for ""), messages are not ordered.
 	Key func(jetstream.Msg) string
+	// Partitions, when above zero, consumes the stream as that many
+	// partitions: partition p through its own durable consumer
+	// (PartitionConsumer(Durable, p)) filtered on PartitionFilter(p), which
+	// the server pins to one replica at a time (priority group
+	// PriorityGroup). Each replica pulls from every partition; the server
+	// delivers a partition only to its pinned replica, and moves the pin
+	// when that replica stops pulling (PinnedTTL) or gives the partition up
+	// to balance (see balance). FilterSubjects, if any, are then the
+	// subjects without a partition, consumed through the Durable itself,
+	// shared and unordered.
+	Partitions int
+	// PartitionFilter returns the filter subjects of partition p (required
+	// with Partitions).
+	PartitionFilter func(p int) []string
+	// PartitionMaxAckPending bounds each partition consumer's messages in
+	// hand (default MaxAckPending/Partitions, at least 64).
+	PartitionMaxAckPending int
+	// PullExpiry is how long each pull request of a partition lives
+	// (default 5 s): a live replica renews its pulls at least this often.
+	PullExpiry time.Duration
+	// PinnedTTL is how long a partition stays pinned to a replica that
+	// stopped pulling (default AckWait + PullExpiry + 2 s). It must outlast
+	// the ack wait of every message the replica had in hand, so that when
+	// a replica dies those are redelivered before anything newer of their
+	// chats reaches the next replica: per-chat order holds across failover.
+	PinnedTTL time.Duration
+	// BalanceEvery is how often a replica checks its share of the
+	// partitions (default 5 s, jittered).
+	BalanceEvery time.Duration
+	// ReleaseCooldown is how long a replica stays off a partition it gave
+	// up (default 2*BalanceEvery).
+	ReleaseCooldown time.Duration
 	// Ensure, when set, is called before (re-)creating the consumer, to
 	// re-create missing streams.
 	Ensure func(ctx context.Context) error
@@ -180,6 +217,20 @@ func (c *Config) defaults() error {
 	orDefault(&c.Heartbeat, 5*time.Second)
 	orDefault(&c.Grace, 10*time.Second)
 	orDefault(&c.StableAfter, 30*time.Second)
+	if c.Partitions < 0 || c.Partitions > 0 && c.PartitionFilter == nil {
+		return fmt.Errorf("%w: Partitions needs a PartitionFilter", ErrInvalidConfig)
+	}
+	orDefault(&c.PartitionMaxAckPending, max(64, c.MaxAckPending/max(c.Partitions, 1)))
+	orDefault(&c.PullExpiry, 5*time.Second)
+	if c.Partitions > 0 {
+		// A pull heartbeat must be under half the pull's expiry, and at
+		// least 500 ms (nats.go).
+		c.PullExpiry = max(c.PullExpiry, 1500*time.Millisecond)
+		c.Heartbeat = max(min(c.Heartbeat, c.PullExpiry*2/5), 500*time.Millisecond)
+	}
+	orDefault(&c.PinnedTTL, c.AckWait+c.PullExpiry+2*time.Second)
+	orDefault(&c.BalanceEvery, 5*time.Second)
+	orDefault(&c.ReleaseCooldown, 2*c.BalanceEvery)
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
@@ -196,6 +247,9 @@ func (c *Config) defaults() error {
 	if h.Panicked == nil {
 		h.Panicked = func(any) {}
 	}
+	if h.Held == nil {
+		h.Held = func([]int) {}
+	}
 	return nil
 }
 
@@ -204,10 +258,12 @@ type Loop struct {
 	cfg    Config
 	js     jetstream.JetStream
 	handle Handler
-	seed   maphash.Seed
+	id     string // this replica's member id (presence)
 
-	mu    sync.Mutex
-	ready bool
+	mu      sync.Mutex
+	live    map[string]bool // sources with a live consumer
+	sources []*source
+	sched   *sched
 }
 
 // New validates cfg and returns a loop; Run starts it.
@@ -215,52 +271,63 @@ func New(js jetstream.JetStream, cfg Config, h Handler) (*Loop, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	return &Loop{cfg: cfg, js: js, handle: h, seed: maphash.MakeSeed()}, nil
+	l := &Loop{cfg: cfg, js: js, handle: h, id: nuid.Next(), live: map[string]bool{}}
+	l.sources = l.newSources()
+	return l, nil
 }
 
-// Ready reports whether the loop currently has a live consumer.
+// Ready reports whether the loop currently has a live consumer on every
+// source (its durable, or each partition's).
 func (l *Loop) Ready() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if !l.ready {
-		return fmt.Errorf("consumer %s/%s not running", l.cfg.Stream, l.cfg.Durable)
+	for _, src := range l.sources {
+		if !l.live[src.name] {
+			return fmt.Errorf("consumer %s/%s not running", l.cfg.Stream, src.name)
+		}
 	}
 	return nil
 }
 
-func (l *Loop) setReady(v bool) {
+func (l *Loop) setLive(name string, v bool) {
 	l.mu.Lock()
-	l.ready = v
+	l.live[name] = v
 	l.mu.Unlock()
 }
 
-// ConsumerConfig returns the configuration of a new durable consumer.
+// ConsumerConfig returns the configuration of the loop's durable consumer
+// (without partitions; with them, the consumer of the unkeyed subjects).
 func (l *Loop) ConsumerConfig() jetstream.ConsumerConfig {
+	return l.consumerConfig(l.cfg.Durable, l.cfg.FilterSubjects, false)
+}
+
+func (l *Loop) consumerConfig(name string, filters []string, pinned bool) jetstream.ConsumerConfig {
 	cc := jetstream.ConsumerConfig{
-		Durable:       l.cfg.Durable,
+		Durable:       name,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       l.cfg.AckWait,
 		MaxDeliver:    l.cfg.MaxDeliver,
 		MaxAckPending: l.cfg.MaxAckPending,
 		DeliverPolicy: l.cfg.DeliverPolicy,
 	}
-	if len(l.cfg.FilterSubjects) == 1 {
-		cc.FilterSubject = l.cfg.FilterSubjects[0]
-	} else if len(l.cfg.FilterSubjects) > 1 {
-		cc.FilterSubjects = l.cfg.FilterSubjects
+	if len(filters) == 1 {
+		cc.FilterSubject = filters[0]
+	} else if len(filters) > 1 {
+		cc.FilterSubjects = filters
+	}
+	if pinned {
+		cc.MaxAckPending = l.cfg.PartitionMaxAckPending
+		cc.PriorityPolicy = jetstream.PriorityPolicyPinned
+		cc.PriorityGroups = []string{PriorityGroup}
+		cc.PinnedTTL = l.cfg.PinnedTTL
 	}
 	return cc
 }
 
-// worker returns the worker of key among n.
-func (l *Loop) worker(key string, n int) int {
-	return int(maphash.String(l.seed, key) % uint64(n))
-}
-
-// Run consumes until ctx is done, then drains in-flight work and returns
-// nil. Losing the consumer (or failing to create it) is logged and retried
-// with backoff, never fatal (but see StopOnRefusal): the loop heals when
-// NATS does.
+// Run consumes until ctx is done, then hands back what it has not started,
+// finishes what is running and returns nil. Losing a consumer (or failing
+// to create it) is logged and retried with backoff, never fatal (but see
+// StopOnRefusal): the loop heals when NATS does.
 func (l *Loop) Run(ctx context.Context) error {
 	hctx, hcancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer hcancel()
@@ -289,41 +356,35 @@ func (l *Loop) Run(ctx context.Context) error {
 		<-keeperDone
 	}()
 
-	// Workers.
+	// Workers: per chat in order, chats in parallel (sched).
+	sc := newSched()
+	l.mu.Lock()
+	l.sched = sc
+	l.mu.Unlock()
 	var wg sync.WaitGroup
-	// Queues hold up to the consumer's MaxAckPending, the most the server
-	// lets this durable have in hand, so the dispatcher never blocks: a
-	// message sits in a tracked queue (kept alive) rather than untracked in
-	// the pull buffer while its ack wait runs out.
-	pending := l.cfg.MaxAckPending
-	chans := make([]chan jetstream.Msg, l.cfg.Workers)
-	shared := make(chan jetstream.Msg, pending)
-	for i := range chans {
-		ch := shared
-		if l.cfg.Key != nil {
-			ch = make(chan jetstream.Msg, pending)
-		}
-		chans[i] = ch
+	for range l.cfg.Workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for m := range ch {
-				l.process(hctx, m)
-				out.remove(m)
+			for {
+				c, it, ok := sc.next()
+				if !ok {
+					return
+				}
+				l.process(hctx, sc, it)
+				out.remove(it.m)
+				l.handBack(sc, out, sc.done(c))
 			}
 		}()
 	}
 	defer func() {
-		if l.cfg.Key != nil {
-			for _, ch := range chans {
-				close(ch)
-			}
-		} else {
-			close(shared)
-		}
+		sc.close()
 		wg.Wait()
 	}()
-	dispatch := func(m jetstream.Msg) {
+
+	// Sources: the durable, or one pinned durable per partition (plus the
+	// unkeyed one), each re-created on its own after a loss.
+	dispatch := func(src *source, m jetstream.Msg) {
 		if !out.add(m) {
 			// A redelivery of a message still queued or running here (its
 			// ack wait ran out while it waited behind others): drop the copy;
@@ -331,23 +392,76 @@ func (l *Loop) Run(ctx context.Context) error {
 			l.cfg.Hooks.Settled(DuplicateDelivery)
 			return
 		}
-		if l.cfg.Key == nil {
-			shared <- m
-			return
+		src.sawPin(m)
+		var key string
+		if l.cfg.Key != nil {
+			key = l.cfg.Key(m)
 		}
-		chans[l.worker(l.cfg.Key(m), len(chans))] <- m
+		seq, _ := seqOf(m)
+		sc.add(key, &item{m: m, seq: seq, part: src.part})
 	}
+	errs := make(chan error, len(l.sources))
+	var swg sync.WaitGroup
+	for _, src := range l.sources {
+		swg.Add(1)
+		go func() {
+			defer swg.Done()
+			if err := l.runSource(ctx, hctx, src, sc, out, dispatch); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	var pres *presence
+	if l.cfg.Partitions > 0 {
+		var err error
+		if pres, err = l.startPresence(); err != nil {
+			l.cfg.Log.Warn("presence unavailable, partitions are not balanced", "err", err)
+		} else {
+			swg.Add(1)
+			go func() {
+				defer swg.Done()
+				l.balance(ctx, pres)
+			}()
+		}
+	}
+	swg.Wait()
+	if pres != nil {
+		pres.stop()
+	}
+	close(errs)
+	return <-errs // nil unless a consumer was refused (StopOnRefusal)
+}
 
+// runSource keeps src's consumer alive until ctx is done: pulls from it,
+// hands what it had back when it lost it, gives the partition up when the
+// balancer asks.
+func (l *Loop) runSource(ctx, hctx context.Context, src *source, sc *sched, out *outstanding, dispatch func(*source, jetstream.Msg)) error {
 	ladder := backoff.New(minRetry, maxRetry, nil)
 	for ctx.Err() == nil {
-		live, err := l.consumeOnce(ctx, dispatch)
-		l.setReady(false)
-		if ctx.Err() != nil {
-			return nil
+		pctx, pcancel := context.WithCancel(ctx)
+		stopRelease := src.onRelease(pcancel)
+		live, err := l.consumeOnce(pctx, src, func(m jetstream.Msg) { dispatch(src, m) })
+		stopRelease()
+		released := ctx.Err() == nil && pctx.Err() != nil
+		pcancel()
+		l.setLive(src.name, false)
+		if ctx.Err() != nil || released {
+			// Shutting down, or giving the partition to another replica:
+			// what is not started goes back in order; what runs finishes.
+			l.giveBack(ctx, hctx, src, sc, out)
+			if ctx.Err() != nil {
+				return nil
+			}
+			l.cfg.Log.Info("partition given up", "stream", l.cfg.Stream, "consumer", src.name)
+			if !backoff.Sleep(ctx, l.cfg.ReleaseCooldown) {
+				return nil
+			}
+			sc.reopen(src.part)
+			continue
 		}
 		var apiErr *jetstream.APIError
 		if l.cfg.StopOnRefusal && errors.As(err, &apiErr) && apiErr.Code == 400 {
-			return fmt.Errorf("consume: consumer %s refused: %w", l.cfg.Durable, err)
+			return fmt.Errorf("consume: consumer %s refused: %w", src.name, err)
 		}
 		if live >= l.cfg.StableAfter {
 			// Healthy for a while: a new incident, not the next failure of
@@ -356,12 +470,68 @@ func (l *Loop) Run(ctx context.Context) error {
 		}
 		retryIn := ladder.Next()
 		l.cfg.Hooks.Lost(err, retryIn)
-		l.cfg.Log.Warn("consumer lost, re-creating", "stream", l.cfg.Stream, "consumer", l.cfg.Durable, "err", err, "retry_in", retryIn)
+		l.cfg.Log.Warn("consumer lost, re-creating", "stream", l.cfg.Stream, "consumer", src.name, "err", err, "retry_in", retryIn)
 		if !backoff.Sleep(ctx, retryIn) {
+			l.giveBack(ctx, hctx, src, sc, out)
 			return nil
 		}
 	}
 	return nil
+}
+
+// giveBack hands src's messages in hand back in stream order (each chat's
+// after its running message settled), waits until none is left, and then,
+// for a pinned partition, unpins it so that a waiting replica takes it at
+// once instead of after the pinned TTL.
+func (l *Loop) giveBack(ctx, hctx context.Context, src *source, sc *sched, out *outstanding) {
+	l.handBack(sc, out, sc.closePartition(src.part))
+	var stop <-chan struct{}
+	if ctx.Err() == nil {
+		stop = ctx.Done() // a release interrupted by shutdown: go on as shutdown
+	}
+	if !sc.waitEmpty(src.part, stop) {
+		sc.waitEmpty(src.part, nil)
+	}
+	if !src.pinned || !src.held() {
+		return
+	}
+	uctx, cancel := context.WithTimeout(hctx, 5*time.Second)
+	defer cancel()
+	if s, err := l.js.Stream(uctx, l.cfg.Stream); err == nil {
+		err = s.UnpinConsumer(uctx, src.name, PriorityGroup)
+		if err != nil {
+			l.cfg.Log.Debug("unpin failed", "consumer", src.name, "err", err)
+		}
+	}
+	src.clearPin()
+}
+
+// handBack naks items at once, in the order given (stream order per chat),
+// so that the server redelivers them in that order, then counts them out
+// of hand. The last nak waits for the server's reply: the server takes
+// acks in the order sent, so once it answered, every nak before it is on
+// the redelivery queue too, ahead of anything newer (the caller may unpin
+// the partition next).
+func (l *Loop) handBack(sc *sched, out *outstanding, items []*item) {
+	for i, it := range items {
+		out.remove(it.m)
+		l.nak(it.m, i == len(items)-1)
+		l.cfg.Hooks.Settled(HandedBack)
+	}
+	sc.settle(items)
+}
+
+// nak hands m back to the server; sync waits until the server took it.
+func (l *Loop) nak(m jetstream.Msg, sync bool) {
+	var err error
+	if nc := l.js.Conn(); sync && nc != nil && m.Reply() != "" {
+		_, err = nc.Request(m.Reply(), []byte("-NAK"), 5*time.Second)
+	} else {
+		err = m.Nak()
+	}
+	if err != nil && !errors.Is(err, jetstream.ErrMsgAlreadyAckd) {
+		l.cfg.Log.Debug("hand-back nak failed", "subject", m.Subject(), "err", err)
+	}
 }
 
 // The re-create backoff: doubling from minRetry up to maxRetry.
@@ -370,18 +540,19 @@ const (
 	maxRetry = 5 * time.Second
 )
 
-// consumeOnce creates the consumer and pulls from it until an error or
+// consumeOnce creates src's consumer and pulls from it until an error or
 // cancellation. live is how long the consumer was pulled from (zero when
-// it could not be created).
-func (l *Loop) consumeOnce(ctx context.Context, dispatch func(jetstream.Msg)) (live time.Duration, err error) {
+// it could not be created). On cancellation the messages already pulled
+// are dispatched before it returns (the caller hands them back in order).
+func (l *Loop) consumeOnce(ctx context.Context, src *source, dispatch func(jetstream.Msg)) (live time.Duration, err error) {
 	if l.cfg.Ensure != nil {
 		if err := l.cfg.Ensure(ctx); err != nil {
 			return 0, fmt.Errorf("ensuring streams: %w", err)
 		}
 	}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	cc := l.ConsumerConfig()
-	if have, err := l.js.Consumer(cctx, l.cfg.Stream, l.cfg.Durable); err == nil {
+	cc := l.consumerConfig(src.name, src.filters, src.pinned)
+	if have, err := l.js.Consumer(cctx, l.cfg.Stream, src.name); err == nil {
 		// Where an existing consumer starts cannot change (and must not:
 		// it keeps its position); the rest follows the Config.
 		old := have.CachedInfo().Config
@@ -392,17 +563,20 @@ func (l *Loop) consumeOnce(ctx context.Context, dispatch func(jetstream.Msg)) (l
 	if err != nil {
 		return 0, fmt.Errorf("creating consumer: %w", err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(l.cfg.Batch), jetstream.PullHeartbeat(l.cfg.Heartbeat))
+	if src.pinned {
+		return l.fetchLoop(ctx, cons, src, dispatch)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(src.batch), jetstream.PullHeartbeat(l.cfg.Heartbeat))
 	if err != nil {
 		return 0, fmt.Errorf("starting pull: %w", err)
 	}
-	// On shutdown, drain rather than stop: messages already pulled into the
-	// iterator's buffer come out of Next and are handed back (nak) at once,
-	// so another replica gets them now instead of after AckWait.
+	// On cancellation, drain rather than stop: messages already pulled into
+	// the iterator's buffer come out of Next, and are handed back in order
+	// with the rest.
 	stop := context.AfterFunc(ctx, it.Drain)
 	defer stop()
 	defer it.Stop()
-	l.setReady(true)
+	l.setLive(src.name, true)
 	since := time.Now()
 	for {
 		m, err := it.Next()
@@ -411,20 +585,15 @@ func (l *Loop) consumeOnce(ctx context.Context, dispatch func(jetstream.Msg)) (l
 			if ctx.Err() != nil {
 				return live, ctx.Err()
 			}
-			if errors.Is(err, jetstream.ErrNoHeartbeat) && !l.consumerGone(ctx) {
+			if errors.Is(err, jetstream.ErrNoHeartbeat) && !l.consumerGone(ctx, src.name) {
 				// A slow server, a starved process or a connection being
 				// re-established, not a lost consumer: the iterator pulls
 				// again by itself. Re-creating it would strand the messages
 				// in its buffer until their ack wait.
-				l.cfg.Log.Warn("pull heartbeat missed, consumer not reported gone", "stream", l.cfg.Stream, "consumer", l.cfg.Durable)
+				l.cfg.Log.Warn("pull heartbeat missed, consumer not reported gone", "stream", l.cfg.Stream, "consumer", src.name)
 				continue
 			}
 			return live, err
-		}
-		if ctx.Err() != nil {
-			_ = m.Nak()
-			l.cfg.Hooks.Settled(HandedBack)
-			continue
 		}
 		dispatch(m)
 	}
@@ -496,50 +665,127 @@ func (o *outstanding) keepAlive(ctx context.Context, period time.Duration) {
 	}
 }
 
+// fetchLoop pulls a partition one request at a time until ctx is done,
+// and lets the last request run out rather than cancel it: a request the
+// client gave up could still be served by the server, and what it served
+// would be lost until its ack wait, then redelivered behind newer
+// messages. So when fetchLoop returns, everything the server delivered
+// has been dispatched, and the partition can be handed over in order.
+func (l *Loop) fetchLoop(ctx context.Context, cons jetstream.Consumer, src *source, dispatch func(jetstream.Msg)) (time.Duration, error) {
+	l.setLive(src.name, true)
+	since := time.Now()
+	for ctx.Err() == nil {
+		batch, err := cons.Fetch(src.batch, jetstream.FetchMaxWait(l.cfg.PullExpiry),
+			jetstream.FetchHeartbeat(l.cfg.Heartbeat), jetstream.FetchPriorityGroup(PriorityGroup))
+		if err != nil {
+			return time.Since(since), fmt.Errorf("pulling: %w", err)
+		}
+		for m := range batch.Messages() {
+			dispatch(m)
+		}
+		switch err := batch.Error(); {
+		case err == nil, errors.Is(err, jetstream.ErrPinIDMismatch), errors.Is(err, jetstream.ErrConsumerLeadershipChanged):
+			// Served, or not ours (another replica is pinned): pull again.
+		case errors.Is(err, jetstream.ErrNoHeartbeat) && !l.consumerGone(ctx, src.name):
+			l.cfg.Log.Warn("pull heartbeat missed, consumer not reported gone", "stream", l.cfg.Stream, "consumer", src.name)
+		default:
+			return time.Since(since), err
+		}
+	}
+	return time.Since(since), ctx.Err()
+}
+
 // consumerGone reports whether the server says the durable consumer (or
 // its stream) no longer exists. Any other lookup failure (a timeout, a
 // connection being re-established) is not proof that it is gone.
-func (l *Loop) consumerGone(ctx context.Context) bool {
+func (l *Loop) consumerGone(ctx context.Context, name string) bool {
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	_, err := l.js.Consumer(cctx, l.cfg.Stream, l.cfg.Durable)
+	_, err := l.js.Consumer(cctx, l.cfg.Stream, name)
 	switch {
 	case err == nil:
 		return false
 	case errors.Is(err, jetstream.ErrConsumerNotFound), errors.Is(err, jetstream.ErrStreamNotFound):
 		return true
 	}
-	l.cfg.Log.Warn("consumer lookup failed, keeping the pull", "stream", l.cfg.Stream, "consumer", l.cfg.Durable, "err", err)
+	l.cfg.Log.Warn("consumer lookup failed, keeping the pull", "stream", l.cfg.Stream, "consumer", name, "err", err)
 	return false
 }
 
-func (l *Loop) process(ctx context.Context, m jetstream.Msg) {
-	start := time.Now()
-	err := l.safeHandle(ctx, m)
-	l.cfg.Hooks.Handled(time.Since(start))
-	if err == nil {
-		if aerr := m.Ack(); aerr != nil && !errors.Is(aerr, jetstream.ErrMsgAlreadyAckd) {
-			l.cfg.Log.Warn("ack failed", "subject", m.Subject(), "err", aerr)
+type attemptKey struct{}
+
+// Attempt returns the attempt number of the message a handler is called
+// for: 1 the first time, counting both redeliveries by the server and the
+// loop's own in-order retries. A handler with side effects outside
+// JetStream checks for Attempt > 1 before repeating them (a retry may
+// follow an attempt that got half way).
+func Attempt(ctx context.Context) uint64 {
+	if n, ok := ctx.Value(attemptKey{}).(uint64); ok {
+		return n
+	}
+	return 1
+}
+
+// process handles one message until it is settled: acked, given up, or
+// handed back. A failed attempt is retried here, after the growing delay,
+// while the message's later messages of the same key wait behind it: a
+// retry never lets them overtake (a nak would). Retries stop when the
+// partition is being handed back or the handlers' grace ran out; the
+// message then goes back to the server, ahead of the rest of its chat.
+func (l *Loop) process(ctx context.Context, sc *sched, it *item) {
+	attempt := uint64(1)
+	if md, err := it.m.Metadata(); err == nil {
+		attempt = md.NumDelivered
+	}
+	var givingUp error // the cause, once the dead letter failed to store
+	for {
+		if givingUp == nil {
+			start := time.Now()
+			err := l.safeHandle(context.WithValue(ctx, attemptKey{}, attempt), it.m)
+			l.cfg.Hooks.Handled(time.Since(start))
+			if err == nil {
+				if aerr := it.m.Ack(); aerr != nil && !errors.Is(aerr, jetstream.ErrMsgAlreadyAckd) {
+					l.cfg.Log.Warn("ack failed", "subject", it.m.Subject(), "err", aerr)
+				}
+				l.cfg.Hooks.Settled(Acked)
+				return
+			}
+			if IsPermanent(err) || l.cfg.MaxDeliver > 0 && attempt >= uint64(l.cfg.MaxDeliver) {
+				givingUp = err
+			}
 		}
-		l.cfg.Hooks.Settled(Acked)
-		return
+		if givingUp != nil && l.giveUp(ctx, it.m, givingUp) {
+			return
+		}
+		var delay time.Duration
+		switch {
+		case ctx.Err() != nil || sc.isClosing(it.part):
+			l.handBackOne(it.m)
+			return
+		default:
+			delay = backoff.Delay(l.cfg.NakBase, l.cfg.NakMax, int(min(attempt-1, 62)))
+			l.cfg.Hooks.Settled(Retried)
+			l.cfg.Log.Debug("handler failed, retrying in order", "subject", it.m.Subject(), "attempt", attempt, "retry_in", delay)
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		case <-sc.closed(it.part):
+		}
+		t.Stop()
+		if ctx.Err() != nil || sc.isClosing(it.part) {
+			l.handBackOne(it.m)
+			return
+		}
+		attempt++
 	}
-	md, _ := m.Metadata()
-	var delivered uint64 = 1
-	if md != nil {
-		delivered = md.NumDelivered
-	}
-	last := l.cfg.MaxDeliver > 0 && delivered >= uint64(l.cfg.MaxDeliver)
-	if IsPermanent(err) || last {
-		l.giveUp(ctx, m, err)
-		return
-	}
-	delay := backoff.Delay(l.cfg.NakBase, l.cfg.NakMax, int(min(delivered-1, 62)))
-	l.cfg.Hooks.Settled(Retried)
-	l.cfg.Log.Debug("handler failed, retrying", "subject", m.Subject(), "delivered", delivered, "retry_in", delay, "err", err)
-	if nerr := m.NakWithDelay(delay); nerr != nil && !errors.Is(nerr, jetstream.ErrMsgAlreadyAckd) {
-		l.cfg.Log.Warn("nak failed", "subject", m.Subject(), "err", nerr)
-	}
+}
+
+// handBackOne naks m at once (the caller hands its chat's rest back after).
+func (l *Loop) handBackOne(m jetstream.Msg) {
+	l.nak(m, true)
+	l.cfg.Hooks.Settled(HandedBack)
 }
 
 // safeHandle runs the handler, turning a panic into an error (a Permanent
@@ -557,23 +803,25 @@ func (l *Loop) safeHandle(ctx context.Context, m jetstream.Msg) (err error) {
 	return l.handle(ctx, m)
 }
 
-// giveUp hands m to DeadLetter and terminates it.
-func (l *Loop) giveUp(ctx context.Context, m jetstream.Msg, cause error) {
+
+// giveUp hands m to DeadLetter and terminates it. It reports false when
+// the dead letter could not be stored: the message is kept (and retried)
+// rather than lost.
+func (l *Loop) giveUp(ctx context.Context, m jetstream.Msg, cause error) bool {
 	var inner permanentError
 	if errors.As(cause, &inner) {
 		cause = inner.err
 	}
 	if l.cfg.DeadLetter != nil {
 		if err := l.cfg.DeadLetter(ctx, m, cause); err != nil {
-			// Not stored: leave the message to be redelivered rather than lose it.
 			l.cfg.Log.Error("dead-letter failed, will retry", "subject", m.Subject(), "err", err)
-			_ = m.NakWithDelay(l.cfg.NakMax)
 			l.cfg.Hooks.Settled(DeadLetterFailed)
-			return
+			return false
 		}
 	}
 	if err := m.Term(); err != nil && !errors.Is(err, jetstream.ErrMsgAlreadyAckd) {
 		l.cfg.Log.Warn("term failed", "subject", m.Subject(), "err", err)
 	}
 	l.cfg.Hooks.Settled(DeadLettered)
+	return true
 }

@@ -2,7 +2,6 @@ package consume
 
 import (
 	"context"
-	"hash/maphash"
 	"testing"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -31,51 +30,27 @@ func TestConsumerGoneOnlyWhenTheServerSaysSo(t *testing.T) {
 		return l
 	}
 	l := newLoop(js)
-	if !l.consumerGone(t.Context()) {
+	if !l.consumerGone(t.Context(), "gone-test") {
 		t.Error("consumerGone before the consumer was created = false, want true")
 	}
 	if _, err := js.CreateOrUpdateConsumer(t.Context(), stream, l.ConsumerConfig()); err != nil {
 		t.Fatal(err)
 	}
-	if l.consumerGone(t.Context()) {
+	if l.consumerGone(t.Context(), "gone-test") {
 		t.Error("consumerGone with the consumer there = true, want false")
 	}
 
 	closed := natstest.Connect(t, ns)
 	cl := newLoop(natstest.JetStream(t, closed))
 	closed.Close()
-	if cl.consumerGone(t.Context()) {
+	if cl.consumerGone(t.Context(), "gone-test") {
 		t.Error("consumerGone on a failed lookup (connection closed) = true, want false")
 	}
 
 	if err := js.DeleteStream(t.Context(), stream); err != nil {
 		t.Fatal(err)
 	}
-	if !l.consumerGone(t.Context()) {
+	if !l.consumerGone(t.Context(), "gone-test") {
 		t.Error("consumerGone with the stream deleted = false, want true")
-	}
-}
-
-// TestKeysSpread: keys spread over every worker (moved here with the one
-// shard hash from egress's shard.Hash), and one key always lands on the
-// same worker.
-func TestKeysSpread(t *testing.T) {
-	const workers = 64
-	l, err := New(nil, Config{Stream: "S", Durable: "d"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	seen := map[int]bool{}
-	for i := range 1000 {
-		seen[l.worker("chan"+string(rune('a'+i%26))+string(rune('a'+i/26)), workers)] = true
-	}
-	if len(seen) != workers {
-		t.Errorf("1000 chats hit %d of %d workers, want all", len(seen), workers)
-	}
-	if maphash.String(l.seed, "a") == maphash.String(l.seed, "b") {
-		t.Errorf("hash(a) == hash(b)")
-	}
-	if l.worker("chat", workers) != l.worker("chat", workers) {
-		t.Errorf("one key on two workers")
 	}
 }

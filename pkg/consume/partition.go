@@ -1,0 +1,264 @@
+package consume
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// PriorityGroup is the priority group of every partition's consumer: the
+// server pins each partition to one pulling replica at a time (pinned
+// client priority policy, nats-server ≥ 2.11).
+const PriorityGroup = "relay"
+
+// PinHeader is the header the server stamps with the pin id on every
+// message of a pinned consumer.
+const PinHeader = "Nats-Pin-Id"
+
+// MembersSubjectPrefix prefixes the subject on which the replicas of one
+// partitioned loop answer a roll call (relay.members.<stream>.<durable>):
+// each answers with its member id, so a replica counts the live ones.
+const MembersSubjectPrefix = "relay.members."
+
+// source is one consumer the loop pulls from: the durable of an
+// unpartitioned loop (or of a partitioned loop's unkeyed subjects), or one
+// partition's pinned durable.
+type source struct {
+	name    string
+	filters []string
+	part    int // partition index; -1 for the unpartitioned durable
+	pinned  bool
+	batch   int
+
+	mu      sync.Mutex
+	pin     string // the pin id seen on this partition's messages
+	release func() // gives the partition up (set while pulling)
+}
+
+// sawPin records the pin id m was delivered under.
+func (s *source) sawPin(m jetstream.Msg) {
+	if !s.pinned {
+		return
+	}
+	id := m.Headers().Get(PinHeader)
+	if id == "" {
+		return
+	}
+	s.mu.Lock()
+	if s.pin != id {
+		s.pin = id
+	}
+	s.mu.Unlock()
+}
+
+func (s *source) currentPin() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pin
+}
+
+func (s *source) held() bool { return s.currentPin() != "" }
+
+func (s *source) clearPin() {
+	s.mu.Lock()
+	s.pin = ""
+	s.mu.Unlock()
+}
+
+// onRelease makes release call cancel until the returned stop is called.
+func (s *source) onRelease(cancel func()) (stop func()) {
+	s.mu.Lock()
+	s.release = cancel
+	s.mu.Unlock()
+	return func() {
+		s.mu.Lock()
+		s.release = nil
+		s.mu.Unlock()
+	}
+}
+
+// giveUp asks the source to give its partition up; false when it is not
+// pulling.
+func (s *source) giveUp() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.release == nil {
+		return false
+	}
+	s.release()
+	return true
+}
+
+// PartitionConsumer returns the durable name of partition p's consumer.
+func PartitionConsumer(durable string, p int) string { return fmt.Sprintf("%s-p%d", durable, p) }
+
+func (l *Loop) newSources() []*source {
+	c := &l.cfg
+	if c.Partitions == 0 {
+		return []*source{{name: c.Durable, filters: c.FilterSubjects, part: -1, batch: c.Batch}}
+	}
+	var srcs []*source
+	if len(c.FilterSubjects) > 0 {
+		srcs = append(srcs, &source{name: c.Durable, filters: c.FilterSubjects, part: -1, batch: c.Batch})
+	}
+	batch := max(1, min(c.Batch, c.PartitionMaxAckPending/2))
+	for p := range c.Partitions {
+		srcs = append(srcs, &source{name: PartitionConsumer(c.Durable, p), filters: c.PartitionFilter(p), part: p, pinned: true, batch: batch})
+	}
+	return srcs
+}
+
+// Held returns the partitions this replica holds (pinned to it), as last
+// checked by the balancer; nil without partitions.
+func (l *Loop) Held() []int {
+	var held []int
+	for _, src := range l.sources {
+		if src.pinned && src.held() {
+			held = append(held, src.part)
+		}
+	}
+	return held
+}
+
+// presence answers the roll call of this loop's replicas and takes it.
+type presence struct {
+	nc      *nats.Conn
+	subject string
+	sub     *nats.Subscription
+}
+
+func (l *Loop) startPresence() (*presence, error) {
+	nc := l.js.Conn()
+	if nc == nil {
+		return nil, fmt.Errorf("no connection")
+	}
+	p := &presence{nc: nc, subject: MembersSubjectPrefix + l.cfg.Stream + "." + l.cfg.Durable}
+	id := []byte(l.id)
+	sub, err := nc.Subscribe(p.subject, func(m *nats.Msg) { _ = m.Respond(id) })
+	if err != nil {
+		return nil, err
+	}
+	p.sub = sub
+	return p, nil
+}
+
+func (p *presence) stop() { _ = p.sub.Unsubscribe() }
+
+// count takes the roll call: the number of distinct replicas that answer
+// within quiet of the last answer (at most wait in all).
+func (p *presence) count(ctx context.Context, quiet, wait time.Duration) (int, error) {
+	inbox := p.nc.NewRespInbox()
+	sub, err := p.nc.SubscribeSync(inbox)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	if err := p.nc.PublishRequest(p.subject, inbox, nil); err != nil {
+		return 0, err
+	}
+	seen := map[string]bool{}
+	deadline := time.Now().Add(wait)
+	for {
+		left := min(quiet, time.Until(deadline))
+		if left <= 0 || ctx.Err() != nil {
+			break
+		}
+		m, err := sub.NextMsg(left)
+		if err != nil {
+			break
+		}
+		seen[string(m.Data)] = true
+	}
+	if len(seen) == 0 {
+		return 0, fmt.Errorf("no replica answered the roll call (not even this one)")
+	}
+	return len(seen), nil
+}
+
+// balance keeps this replica's share of the partitions fair: every
+// BalanceEvery it counts the live replicas R and checks which partitions
+// the server has pinned to it; holding more than ceil(N/R), it gives the
+// extra ones up (those with the least in hand): it stops pulling them,
+// hands back what it has not started, waits for what runs, and unpins
+// them, so that a replica with fewer takes them over. It only ever gives
+// up; taking is the server's pinning of a waiting pull. Failover needs no
+// balancing: the pin of a replica that died expires (PinnedTTL) and the
+// server pins another.
+func (l *Loop) balance(ctx context.Context, pres *presence) {
+	for {
+		// Jittered, so that replicas started together do not act together.
+		every := l.cfg.BalanceEvery
+		d := every/2 + time.Duration(rand.Int64N(int64(every)))
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		members, err := pres.count(ctx, 150*time.Millisecond, time.Second)
+		if err != nil {
+			l.cfg.Log.Debug("roll call failed", "err", err)
+			continue
+		}
+		held := l.checkHeld(ctx)
+		parts := make([]int, len(held))
+		for i, src := range held {
+			parts[i] = src.part
+		}
+		l.cfg.Hooks.Held(parts)
+		fair := (l.cfg.Partitions + members - 1) / members
+		if len(held) <= fair {
+			continue
+		}
+		l.mu.Lock()
+		sc := l.sched
+		l.mu.Unlock()
+		slices.SortStableFunc(held, func(a, b *source) int { return sc.count(a.part) - sc.count(b.part) })
+		for _, src := range held[:len(held)-fair] {
+			if src.giveUp() {
+				l.cfg.Log.Info("giving a partition up to balance", "consumer", src.name, "replicas", members, "held", len(held), "fair_share", fair)
+			}
+		}
+	}
+}
+
+// checkHeld asks the server which of the partitions this replica saw a pin
+// for are still pinned to it, forgets the others, and returns the held ones.
+func (l *Loop) checkHeld(ctx context.Context) []*source {
+	var held []*source
+	for _, src := range l.sources {
+		pin := src.currentPin()
+		if !src.pinned || pin == "" {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		cons, err := l.js.Consumer(cctx, l.cfg.Stream, src.name)
+		cancel()
+		if err != nil {
+			continue // unknown: keep what we believe
+		}
+		still := false
+		for _, g := range cons.CachedInfo().PriorityGroups {
+			if g.Group == PriorityGroup && g.PinnedClientID == pin {
+				still = true
+			}
+		}
+		if !still {
+			src.mu.Lock()
+			if src.pin == pin {
+				src.pin = ""
+			}
+			src.mu.Unlock()
+			continue
+		}
+		held = append(held, src)
+	}
+	return held
+}

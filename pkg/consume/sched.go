@@ -1,0 +1,272 @@
+package consume
+
+import (
+	"slices"
+	"sync"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// item is one message in hand: dispatched, not yet settled.
+type item struct {
+	m    jetstream.Msg
+	seq  uint64 // stream sequence (0 when unknown)
+	part int    // the partition it came from (0 without partitions)
+}
+
+// chat is the queue of one key's messages in hand, in stream order. At
+// most one worker owns it at a time (running), so its messages are handled
+// one after the other; different chats run in parallel.
+type chat struct {
+	key     string
+	items   []*item
+	running bool // a worker is handling items[0]
+	ready   bool // on the ready list
+}
+
+// sched hands messages to workers: per key (chat) in stream order, one at
+// a time, and round-robin across keys, so a chat stalled behind a slow
+// handler or a retry holds back only its own later messages, never another
+// chat's (there is no fixed shard two chats could share). Messages without
+// a key (Config.Key nil or "") are each a chat of their own.
+//
+// It is unbounded by itself: what is in hand is bounded by the server,
+// through each consumer's MaxAckPending.
+type sched struct {
+	mu      sync.Mutex
+	cond    *sync.Cond // signalled on: a chat ready, closed, a partition emptied
+	chats   map[string]*chat
+	ready   []*chat
+	head    int // ready[head:] is the ready list
+	shut    bool
+	inHand  map[int]int  // per partition: messages dispatched and not settled
+	closing map[int]bool // partitions being handed back
+	signal  map[int]chan struct{}
+}
+
+func newSched() *sched {
+	s := &sched{chats: map[string]*chat{}, inHand: map[int]int{}, closing: map[int]bool{}, signal: map[int]chan struct{}{}}
+	s.cond = sync.NewCond(&s.mu)
+	return s
+}
+
+// add queues it under key.
+func (s *sched) add(key string, it *item) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.inHand[it.part]++
+	var c *chat
+	if key != "" {
+		c = s.chats[key]
+	}
+	if c == nil {
+		c = &chat{key: key}
+		if key != "" {
+			s.chats[key] = c
+		}
+	}
+	// In stream order: a redelivery (an earlier message handed back by a
+	// replica that gave its partition up) goes before later ones.
+	i := len(c.items)
+	for i > 0 && c.items[i-1].seq > it.seq && (!c.running || i > 1) {
+		i--
+	}
+	c.items = slices.Insert(c.items, i, it)
+	if !c.running && !c.ready {
+		s.push(c)
+	}
+}
+
+func (s *sched) push(c *chat) {
+	c.ready = true
+	if s.head > 0 && s.head == len(s.ready) {
+		s.ready, s.head = s.ready[:0], 0
+	}
+	s.ready = append(s.ready, c)
+	s.cond.Signal()
+}
+
+// next blocks for the next chat to run and returns its head message; ok is
+// false once the scheduler is closed and nothing is ready.
+func (s *sched) next() (c *chat, it *item, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		for s.head < len(s.ready) {
+			c = s.ready[s.head]
+			s.ready[s.head] = nil
+			s.head++
+			c.ready = false
+			if len(c.items) == 0 {
+				continue // emptied by a hand-back while waiting
+			}
+			c.running = true
+			return c, c.items[0], true
+		}
+		if s.shut {
+			return nil, nil, false
+		}
+		s.cond.Wait()
+	}
+}
+
+// done settles c's head (handled, or handed back by the worker) and
+// returns the messages to hand back: c's rest when its partition is being
+// given up (handed back in stream order, after the head settled, so that
+// the server redelivers them in order). They stay counted in hand until
+// the caller settles them (after their naks).
+func (s *sched) done(c *chat) (handBack []*item) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	head := c.items[0]
+	c.items[0] = nil
+	c.items = c.items[1:]
+	c.running = false
+	s.settled(head.part, 1)
+	if len(c.items) > 0 && s.closing[head.part] {
+		handBack = c.items
+		c.items = nil
+	}
+	if len(c.items) > 0 {
+		s.push(c)
+	} else if c.key != "" {
+		delete(s.chats, c.key)
+	}
+	return handBack
+}
+
+// settle counts handed-back items out of hand (once their naks are sent:
+// the partition is empty only then).
+func (s *sched) settle(items []*item) {
+	if len(items) == 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, it := range items {
+		s.settled(it.part, 1)
+	}
+}
+
+// settled counts n messages of partition p out of hand.
+func (s *sched) settled(p, n int) {
+	s.inHand[p] -= n
+	if s.inHand[p] <= 0 {
+		delete(s.inHand, p)
+		s.cond.Broadcast()
+	}
+}
+
+// closePartition starts handing partition p back: chats of p that are not
+// running are returned (to be handed back in order now, then settled); a
+// running one hands its rest back when its head settles (done).
+func (s *sched) closePartition(p int) (handBack []*item) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closing[p] = true
+	if ch := s.signal[p]; ch != nil {
+		close(ch)
+		delete(s.signal, p)
+	}
+	for key, c := range s.chats {
+		if c.running || len(c.items) == 0 || c.items[0].part != p {
+			continue
+		}
+		handBack = append(handBack, c.items...)
+		c.items = nil
+		delete(s.chats, key)
+	}
+	// Keyless chats are not in the map: they are on the ready list.
+	for _, c := range s.ready[s.head:] {
+		if c != nil && c.key == "" && !c.running && len(c.items) > 0 && c.items[0].part == p {
+			handBack = append(handBack, c.items...)
+			c.items = nil
+		}
+	}
+	slices.SortFunc(handBack, func(a, b *item) int { return int64Cmp(a.seq, b.seq) })
+	return handBack
+}
+
+func int64Cmp(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// isClosing reports whether partition p is being handed back.
+func (s *sched) isClosing(p int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing[p]
+}
+
+// closed returns a channel closed when partition p starts being handed
+// back.
+func (s *sched) closed(p int) <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing[p] {
+		ch := make(chan struct{})
+		close(ch)
+		return ch
+	}
+	ch := s.signal[p]
+	if ch == nil {
+		ch = make(chan struct{})
+		s.signal[p] = ch
+	}
+	return ch
+}
+
+// reopen ends p's hand-back (it may be taken again).
+func (s *sched) reopen(p int) {
+	s.mu.Lock()
+	delete(s.closing, p)
+	s.mu.Unlock()
+}
+
+// waitEmpty blocks until partition p has nothing in hand, or stop is
+// closed; it reports whether p is empty.
+func (s *sched) waitEmpty(p int, stop <-chan struct{}) bool {
+	wake := make(chan struct{})
+	defer close(wake)
+	go func() {
+		select {
+		case <-stop:
+			s.mu.Lock()
+			s.cond.Broadcast()
+			s.mu.Unlock()
+		case <-wake:
+		}
+	}()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.inHand[p] > 0 {
+		select {
+		case <-stop:
+			return false
+		default:
+		}
+		s.cond.Wait()
+	}
+	return true
+}
+
+// count returns the messages of partition p in hand.
+func (s *sched) count(p int) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.inHand[p]
+}
+
+// close wakes the workers: they return once nothing is ready.
+func (s *sched) close() {
+	s.mu.Lock()
+	s.shut = true
+	s.cond.Broadcast()
+	s.mu.Unlock()
+}
