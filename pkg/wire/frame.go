@@ -32,6 +32,13 @@ const (
 	FrameInboundAck = "inbound_ack"
 )
 
+// MaxBufferIDLen is the longest bufferId relaybus accepts, in bytes. The id
+// becomes the raw frame's Nats-Msg-Id and Relay-Buffer-Id headers, so an
+// unbounded one could make a publish the server refuses (a 3 MB id did:
+// "maximum payload exceeded"). ws-edge dead-letters a frame with a longer
+// id as oversized and acks it (docs/relay-contract.md, "Bounded ids").
+const MaxBufferIDLen = 256
+
 // IsControlFrame reports whether ws-edge handles a connector frame type
 // itself rather than publishing it to relay.raw.<type>.
 func IsControlFrame(frameType string) bool {

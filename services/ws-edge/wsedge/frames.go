@@ -16,8 +16,11 @@ import (
 	"github.com/relaybus/relaybus/services/ws-edge/internal/sniff"
 )
 
-// maxLoggedID bounds an id or frame type in a log line.
-const maxLoggedID = 128
+// Bounds of what a log line shows of a value from the wire.
+const (
+	maxLoggedID  = 128 // an id or a frame type
+	maxLoggedErr = 512 // an error's text
+)
 
 // handleFrame handles one complete frame from the reader. b is only valid
 // during the call.
@@ -29,6 +32,10 @@ func (s *Service) handleFrame(c *conn, b []byte) {
 			return
 		}
 		s.m.frame(string(typ))
+		if len(bid) > wire.MaxBufferIDLen {
+			s.badFrame(c, b, string(typ), string(bid), idTooLong(len(bid)), start)
+			return
+		}
 		subject, known := s.rawSubject[string(typ)]
 		if !known {
 			subject = events.RawSubject(string(typ))
@@ -60,6 +67,10 @@ func (s *Service) handleFrame(c *conn, b []byte) {
 		if c.stopRead.Load() {
 			return
 		}
+		if len(f.BufferID) > wire.MaxBufferIDLen {
+			s.badFrame(c, b, f.Type, f.BufferID, idTooLong(len(f.BufferID)), start)
+			return
+		}
 		s.publishRaw(c, events.RawSubject(f.Type), f.BufferID, b, start)
 	}
 }
@@ -76,6 +87,13 @@ func (s *Service) publishRaw(c *conn, subject, bufferID string, b []byte, start 
 	}
 	msg := &nats.Msg{Subject: subject, Header: h, Data: copyData(b)}
 	s.pipe.publish(c, msg, bufferID, start, false)
+}
+
+// idTooLong is the error of a frame whose bufferId is over
+// wire.MaxBufferIDLen.
+func idTooLong(n int) error {
+	return &events.FrameError{Reason: events.ReasonOversized, Field: "bufferId",
+		Detail: fmt.Sprintf("bufferId of %d bytes exceeds the %d byte limit", n, wire.MaxBufferIDLen)}
 }
 
 // handleOversized dead-letters the kept prefix of a frame over the limit.
@@ -98,7 +116,9 @@ func (s *Service) handleOversized(c *conn, prefix []byte, size int) {
 // credential and no unbounded value survives into the dead letter or the
 // log line). With a bufferId it is acked after the dead letter is stored,
 // so that the connector stops replaying it: the dead letter is its durable
-// copy.
+// copy. That holds for an over-long bufferId too (the ack echoes the id
+// the connector itself sent; its Relay-Buffer-Id header is clipped and
+// its dead letter de-duplicated by the id's SHA-256).
 func (s *Service) badFrame(c *conn, b []byte, typ, bufferID string, cause error, start time.Time) {
 	reason := events.Reason(cause)
 	s.m.badFrames.WithLabelValues(reason).Inc()

@@ -2,6 +2,7 @@ package wsedge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -10,7 +11,10 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/relaybus/relaybus/internal/bus"
+	"github.com/relaybus/relaybus/internal/redact"
 	"github.com/relaybus/relaybus/pkg/backoff"
+	"github.com/relaybus/relaybus/pkg/events"
 )
 
 // pubItem is one publish in flight: a raw frame or a dead letter.
@@ -55,34 +59,41 @@ func recycleData(b []byte) {
 // socket's writer once JetStream acknowledged the publish. slots bounds the
 // publishes in flight (the window); a reader that finds it full blocks,
 // which pauses reading the socket: backpressure down to TCP.
+//
+// A failed publish is retried by a goroutine of its own (at most one per
+// window slot), so one item that keeps failing never delays another's
+// retries. A publish the server can never take (larger than its max
+// payload) is not retried: its frame is dead-lettered instead.
 type pipeline struct {
 	s        *Service
 	slots    chan struct{}
 	queue    chan *pubItem
-	retry    chan *pubItem
 	inflight atomic.Int64
 	idle     chan struct{} // signalled when inflight drops to zero
 	quit     chan struct{}
+	ctx      context.Context // cancelled by stop: ends retries' publishes
+	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	stopOnce sync.Once
 }
 
 func newPipeline(s *Service) *pipeline {
 	w := s.cfg.PublishWindow
+	ctx, cancel := context.WithCancel(context.Background())
 	return &pipeline{
-		s:     s,
-		slots: make(chan struct{}, w),
-		queue: make(chan *pubItem, w),
-		retry: make(chan *pubItem, w),
-		idle:  make(chan struct{}, 1),
-		quit:  make(chan struct{}),
+		s:      s,
+		slots:  make(chan struct{}, w),
+		queue:  make(chan *pubItem, w),
+		idle:   make(chan struct{}, 1),
+		quit:   make(chan struct{}),
+		ctx:    ctx,
+		cancel: cancel,
 	}
 }
 
 func (p *pipeline) start() {
-	p.wg.Add(2)
+	p.wg.Add(1)
 	go p.completions()
-	go p.retries()
 }
 
 // publish sends one message; it blocks while the window is full.
@@ -112,15 +123,13 @@ func (p *pipeline) release(it *pubItem) {
 	}
 }
 
-func (p *pipeline) completions() { p.drainLoop(p.queue, p.complete) }
-
-// drainLoop hands every item from ch to handle until quit closes.
-func (p *pipeline) drainLoop(ch <-chan *pubItem, handle func(*pubItem)) {
+// completions hands every queued item to complete until quit closes.
+func (p *pipeline) completions() {
 	defer p.wg.Done()
 	for {
 		select {
-		case it := <-ch:
-			handle(it)
+		case it := <-p.queue:
+			p.complete(it)
 		case <-p.quit:
 			return
 		}
@@ -151,35 +160,87 @@ func (p *pipeline) complete(it *pubItem) {
 	p.release(it)
 }
 
-// failed handles a publish JetStream did not acknowledge: it is retried off
-// the completion goroutine, keeping its window slot. A buffered frame is
+// failed handles a publish JetStream did not acknowledge: it is retried by
+// a goroutine of its own, keeping its window slot. A buffered frame is
 // retried until it is stored (then acked) or ws-edge shuts down: the
 // connector replays un-acked frames only after a reconnect, so while the
 // socket stays up nobody else would ever deliver it. An unbuffered frame
-// gets PublishRetries more attempts.
+// gets PublishRetries more attempts. A frame the server refuses as larger
+// than its max payload is dead-lettered at once (permanent).
 func (p *pipeline) failed(it *pubItem, err error) {
 	s := p.s
 	s.m.publishFailed.Inc()
+	if p.permanent(it, err) {
+		return
+	}
 	if it.bufferID == "" && s.cfg.PublishRetries == 0 {
 		p.lost(it, err)
 		return
 	}
-	s.log.Warn("publish failed; retrying", "subject", it.msg.Subject, "buffer_id", it.bufferID, "err", err)
+	s.log.Warn("publish failed; retrying", "subject", it.msg.Subject, "buffer_id", redact.Clip(it.bufferID, maxLoggedID), "err", redact.Clip(err.Error(), maxLoggedErr))
 	it.err = err
-	p.retry <- it // keeps its slot until the retries end
+	p.wg.Add(1) // the completion goroutine holds the group: never zero here
+	go func() {
+		defer p.wg.Done()
+		p.retryOne(it) // keeps its slot until the retries end
+	}()
+}
+
+// permanent handles a publish that can never succeed: a message over the
+// server's max payload. A frame is dead-lettered in its place (the dead
+// letter is cut to fit, and its bufferId acked once it is stored: the
+// connector could only replay it into the same refusal); a dead letter
+// that does not fit either is given up. It reports whether err was such a
+// failure.
+func (p *pipeline) permanent(it *pubItem, err error) bool {
+	if !errors.Is(err, nats.ErrMaxPayload) {
+		return false
+	}
+	s := p.s
+	if it.dlq {
+		p.lost(it, err)
+		return true
+	}
+	s.m.badFrames.WithLabelValues(events.ReasonOversized).Inc()
+	cause := &events.FrameError{Reason: events.ReasonOversized, Detail: fmt.Sprintf(
+		"a frame of %d bytes with %d bytes of headers exceeds the server's max payload of %d bytes",
+		len(it.msg.Data), headerSize(it.msg.Header), s.nc.MaxPayload())}
+	if ok, suppressed := s.badLog.allow(events.ReasonOversized); ok {
+		s.log.Warn("bad frame dead-lettered", "reason", events.ReasonOversized, "err", cause.Error(),
+			"buffer_id", redact.Clip(it.bufferID, maxLoggedID), "bytes", len(it.msg.Data), "suppressed_since_last", suppressed)
+	}
+	dl, _ := bus.DeadLetterMsg(events.StageWSEdge, it.msg.Subject, it.msg.Data, it.msg.Header, it.bufferID, cause, s.nc.MaxPayload())
+	if len(dl.Data) > 0 && len(it.msg.Data) > 0 && &dl.Data[0] == &it.msg.Data[0] {
+		dl.Data = copyData(dl.Data) // it.msg.Data goes back to the pool
+	}
+	recycleData(it.msg.Data)
+	it.msg, it.dlq, it.err = dl, true, nil
+	it.paf, it.err = s.js.PublishMsgAsync(dl)
+	// The item holds a slot and is off the queue: there is room for it.
+	p.queue <- it
+	return true
+}
+
+// headerSize is the encoded size of h, roughly as NATS writes it.
+func headerSize(h nats.Header) int {
+	n := len("NATS/1.0\r\n\r\n")
+	for k, vs := range h {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4
+		}
+	}
+	return n
 }
 
 func (p *pipeline) lost(it *pubItem, err error) {
 	p.s.m.framesLost.Inc()
 	p.s.log.Error("publish failed after retries; unbuffered frame lost",
-		"subject", it.msg.Subject, "dead_letter", it.dlq, "attempts", p.s.cfg.PublishRetries+1, "err", err)
+		"subject", it.msg.Subject, "dead_letter", it.dlq, "attempts", p.s.cfg.PublishRetries+1, "err", redact.Clip(err.Error(), maxLoggedErr))
 	p.release(it)
 }
 
-// retries publishes failed unbuffered frames again, synchronously and with a
-// growing pause, off the completion goroutine so acks keep flowing.
-func (p *pipeline) retries() { p.drainLoop(p.retry, p.retryOne) }
-
+// retryOne publishes a failed item again, synchronously and with a growing
+// pause, until it is stored, its attempts are used up, or stop.
 func (p *pipeline) retryOne(it *pubItem) {
 	s := p.s
 	pause := backoff.New(50*time.Millisecond, 2*time.Second, nil)
@@ -190,17 +251,20 @@ func (p *pipeline) retryOne(it *pubItem) {
 		case <-p.quit:
 			if it.bufferID != "" {
 				// Not acked: the connector replays it on the next connection.
-				s.log.Warn("shutting down with a buffered frame unpublished; the connector will replay it", "buffer_id", it.bufferID)
+				s.log.Warn("shutting down with a buffered frame unpublished; the connector will replay it", "buffer_id", redact.Clip(it.bufferID, maxLoggedID))
 				p.release(it)
 				return
 			}
 			p.lost(it, fmt.Errorf("shutting down: %w", err))
 			return
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.PublishTimeout)
+		ctx, cancel := context.WithTimeout(p.ctx, s.cfg.PublishTimeout)
 		var ack *jetstream.PubAck
 		ack, err = s.js.PublishMsg(ctx, it.msg)
 		cancel()
+		if p.permanent(it, err) {
+			return
+		}
 		if err == nil {
 			s.m.publishSeconds.Observe(s.now().Sub(it.start).Seconds())
 			if ack.Duplicate {
@@ -241,6 +305,7 @@ func (p *pipeline) stop(timeout time.Duration) {
 				"inflight", p.inflight.Load())
 		}
 		close(p.quit)
+		p.cancel()
 		p.wg.Wait()
 	})
 }
