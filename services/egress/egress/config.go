@@ -58,6 +58,10 @@ type Config struct {
 	// Bus shapes the streams and buckets (the RELAY_* variables).
 	Bus             bus.Config
 	ShutdownTimeout time.Duration // EGRESS_SHUTDOWN_TIMEOUT
+	// ScopeCacheSize is EGRESS_SCOPE_CACHE: the most chat × platform scope
+	// records a replica keeps in memory (least recently used forgotten
+	// first; a miss costs one KV get).
+	ScopeCacheSize int
 }
 
 // vars declares egress's variables, bound to c's fields, then the bus's.
@@ -83,6 +87,9 @@ func (c *Config) vars() []envconf.Var {
 			"cap on the retry delay; at least `EGRESS_RETRY_BASE`").Positive(),
 		envconf.V("EGRESS_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout, 10*time.Second,
 			"in-flight actions may finish this long after SIGTERM").Positive(),
+		envconf.V("EGRESS_SCOPE_CACHE", &c.ScopeCacheSize, 100_000,
+			"scope records (chat × platform) kept in memory per replica; the least recently used is forgotten first "+
+				"and read back from the `relay_scope` bucket when needed").Min(1),
 	}
 	vars = append(vars, envconf.Identities(&c.Identities,
 		"comma list of identities; its first entry is the primary platform: the chat's platform when a chat id is known "+

@@ -326,7 +326,11 @@ func (s *Service) attachScope(ctx context.Context, a *events.Action) (scopes.Rec
 	default:
 		s.metrics.scopeMisses.Add(1)
 		var ok bool
-		if rec, ok = s.fetchScope(ctx, a.ChatID, a.Platform, primary); !ok {
+		rec, ok = s.fetchScope(ctx, a.ChatID, a.Platform, primary)
+		if !ok && a.Platform == "" {
+			rec, ok = s.fetchScopeElsewhere(ctx, a.ChatID, primary)
+		}
+		if !ok {
 			return scopes.Record{}, false
 		}
 	}
@@ -428,6 +432,25 @@ func (s *Service) fetchScope(ctx context.Context, chatID, platform, primary stri
 	rec := scopes.Record{Platform: platform, ChatID: chatID, Scope: sc, Revision: e.Revision()}
 	s.scopes.Merge(rec)
 	return rec, true
+}
+
+// fetchScopeElsewhere answers a miss of an action naming no platform, when
+// its chat is not on the primary platform, from the other configured
+// identities' records: the bounded cache may have forgotten a chat of
+// another platform. As for the cache, one match is a hit and several are
+// ambiguous (no scope).
+func (s *Service) fetchScopeElsewhere(ctx context.Context, chatID, primary string) (scopes.Record, bool) {
+	var found scopes.Record
+	n := 0
+	for _, id := range s.cfg.Identities {
+		if id.Platform == primary || id.Platform == "" {
+			continue
+		}
+		if rec, ok := s.fetchScope(ctx, chatID, id.Platform, ""); ok {
+			found, n = rec, n+1
+		}
+	}
+	return found, n == 1
 }
 
 // resultsStream returns the RELAY_RESULTS handle, opened once (and again

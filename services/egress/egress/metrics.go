@@ -101,6 +101,10 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 			}
 			return h / (h + mi)
 		}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "relay_egress_scope_cache_evictions_total",
+			Help: "Scope records forgotten by the local cache because it was full (EGRESS_SCOPE_CACHE); each costs a KV get when its chat is next addressed.",
+		}, func() float64 { return float64(s.scopes.Evictions()) }),
 		entries("scope", func() float64 { return float64(s.scopes.Len()) }),
 		entries("descriptor", func() float64 { return float64(s.descs.Len()) }),
 	)

@@ -112,7 +112,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		return nil, fmt.Errorf("egress: jetstream: %w", err)
 	}
 	s.js = js
-	s.scopes = scopes.New()
+	s.scopes = scopes.New(cfg.ScopeCacheSize)
 	s.descs = descriptors.New()
 	s.scopeWatch = kvwatch.New(js, events.ScopeBucket, s.scopes, s.log)
 	s.descWatch = kvwatch.New(js, events.DescriptorBucket, s.descs, s.log)

@@ -1,6 +1,7 @@
 package scopes_test
 
 import (
+	"strconv"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -48,7 +49,7 @@ func entry(tb testing.TB, platform, chat string, rev uint64, sc events.Scope) kv
 func TestLookup(t *testing.T) {
 	dg := events.Scope{ScopeID: "g", Platform: "discord", ChatType: "group"}
 	tg := events.Scope{UserID: "u", Platform: "telegram", ChatType: "dm"}
-	x := scopes.New()
+	x := scopes.New(100)
 	x.Reset([]kvwatch.Entry{
 		entry(t, "discord", "1", 1, dg),
 		entry(t, "telegram", "1", 2, tg),
@@ -85,7 +86,7 @@ func TestLookup(t *testing.T) {
 }
 
 func TestApplyAndMerge(t *testing.T) {
-	x := scopes.New()
+	x := scopes.New(100)
 	x.Reset(nil)
 	x.Apply(entry(t, "discord", "1", 5, events.Scope{ScopeID: "a", Platform: "discord"}))
 	x.Apply(entry(t, "discord", "1", 6, events.Scope{ScopeID: "b", Platform: "discord"}))
@@ -135,4 +136,65 @@ func FuzzParseKey(f *testing.F) {
 		scopes.ParseKey(platform + "." + chat)
 		_, _ = scopes.DecodeValue([]byte(chat))
 	})
+}
+
+// TestBounded: the index holds at most its maximum of keys, forgets the
+// least recently used first (a lookup counts as a use), keeps the newest
+// revisions of an oversized snapshot, and counts what it forgot.
+func TestBounded(t *testing.T) {
+	sc := func(id string) events.Scope { return events.Scope{ScopeID: id, Platform: "discord"} }
+	x := scopes.New(2)
+	x.Reset([]kvwatch.Entry{
+		entry(t, "discord", "new", 9, sc("new")),
+		entry(t, "discord", "old", 1, sc("old")),
+		entry(t, "discord", "mid", 5, sc("mid")),
+	})
+	if x.Len() != 2 || x.Evictions() != 1 {
+		t.Fatalf("after an oversized snapshot: len %d, evictions %d; want 2, 1", x.Len(), x.Evictions())
+	}
+	if _, o := x.Lookup("old", "", ""); o != scopes.Miss {
+		t.Errorf("the oldest revision was kept")
+	}
+	// "mid" is used, so "new" is the least recently used when "c" arrives.
+	if _, o := x.Lookup("mid", "discord", ""); o != scopes.Hit {
+		t.Fatal("mid not held")
+	}
+	x.Apply(entry(t, "discord", "c", 10, sc("c")))
+	if _, o := x.Lookup("new", "", ""); o != scopes.Miss || x.Evictions() != 2 || x.Len() != 2 {
+		t.Errorf("after a write to a full index: new %v, evictions %d, len %d; want miss, 2, 2", o, x.Evictions(), x.Len())
+	}
+	// A chat on two platforms that lost one of them answers with the other.
+	x.Merge(scopes.Record{Platform: "telegram", ChatID: "c", Scope: events.Scope{Platform: "telegram"}, Revision: 11})
+	if x.Len() != 2 || x.Chats() != 1 {
+		t.Fatalf("len %d, chats %d; want 2, 1", x.Len(), x.Chats())
+	}
+	if _, o := x.Lookup("c", "", ""); o != scopes.Ambiguous {
+		t.Errorf("chat on two platforms: %v, want ambiguous", o)
+	}
+	x.Merge(scopes.Record{Platform: "slack", ChatID: "z", Revision: 12}) // evicts discord/c
+	if r, o := x.Lookup("c", "", ""); o != scopes.Hit || r.Platform != "telegram" {
+		t.Errorf("after losing discord/c: %v %q, want the telegram record", o, r.Platform)
+	}
+	if x.Evictions() != 4 {
+		t.Errorf("evictions = %d, want 4", x.Evictions())
+	}
+}
+
+// TestBoundedConcurrent runs lookups against updates (for -race).
+func TestBoundedConcurrent(t *testing.T) {
+	x := scopes.New(8)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 2000 {
+			x.Apply(entry(t, "discord", strconv.Itoa(i%32), uint64(i+1), events.Scope{Platform: "discord"}))
+		}
+	}()
+	for i := range 2000 {
+		x.Lookup(strconv.Itoa(i%32), "", "discord")
+	}
+	<-done
+	if x.Len() != 8 || x.Chats() != 8 {
+		t.Errorf("len %d, chats %d; want 8, 8", x.Len(), x.Chats())
+	}
 }
