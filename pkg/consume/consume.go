@@ -34,6 +34,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -259,6 +260,9 @@ type Loop struct {
 	js     jetstream.JetStream
 	handle Handler
 	id     string // this replica's member id (presence)
+	// saturated: this replica holds its share of the partitions, and does
+	// not wait on the others (balance).
+	saturated atomic.Bool
 
 	mu      sync.Mutex
 	live    map[string]bool // sources with a live consumer
@@ -392,12 +396,18 @@ func (l *Loop) Run(ctx context.Context) error {
 			l.cfg.Hooks.Settled(DuplicateDelivery)
 			return
 		}
-		src.sawPin(m)
+		seq, _ := seqOf(m)
+		if src.sawPin(m) {
+			sc.gate(src.part)
+			select {
+			case src.takeover <- struct{}{}:
+			default:
+			}
+		}
 		var key string
 		if l.cfg.Key != nil {
 			key = l.cfg.Key(m)
 		}
-		seq, _ := seqOf(m)
 		sc.add(key, &item{m: m, seq: seq, part: src.part})
 	}
 	errs := make(chan error, len(l.sources))
@@ -436,6 +446,18 @@ func (l *Loop) Run(ctx context.Context) error {
 // hands what it had back when it lost it, gives the partition up when the
 // balancer asks.
 func (l *Loop) runSource(ctx, hctx context.Context, src *source, sc *sched, out *outstanding, dispatch func(*source, jetstream.Msg)) error {
+	if src.pinned {
+		wctx, wcancel := context.WithCancel(ctx)
+		watched := make(chan struct{})
+		go func() {
+			defer close(watched)
+			l.watchTakeovers(wctx, src, sc)
+		}()
+		defer func() {
+			wcancel()
+			<-watched
+		}()
+	}
 	ladder := backoff.New(minRetry, maxRetry, nil)
 	for ctx.Err() == nil {
 		pctx, pcancel := context.WithCancel(ctx)
@@ -675,6 +697,13 @@ func (l *Loop) fetchLoop(ctx context.Context, cons jetstream.Consumer, src *sour
 	l.setLive(src.name, true)
 	since := time.Now()
 	for ctx.Err() == nil {
+		if l.saturated.Load() && !src.held() {
+			// At its share: leave this partition to a replica below its own.
+			if !sleepCtx(ctx, min(l.cfg.BalanceEvery/2, 250*time.Millisecond)) {
+				break
+			}
+			continue
+		}
 		batch, err := cons.Fetch(src.batch, jetstream.FetchMaxWait(l.cfg.PullExpiry),
 			jetstream.FetchHeartbeat(l.cfg.Heartbeat), jetstream.FetchPriorityGroup(PriorityGroup))
 		if err != nil {
@@ -802,7 +831,6 @@ func (l *Loop) safeHandle(ctx context.Context, m jetstream.Msg) (err error) {
 	}()
 	return l.handle(ctx, m)
 }
-
 
 // giveUp hands m to DeadLetter and terminates it. It reports false when
 // the dead letter could not be stored: the message is kept (and retried)

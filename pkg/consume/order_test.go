@@ -328,8 +328,12 @@ func TestPartitionsRebalance(t *testing.T) {
 		log.add(string(m.Data()))
 		return nil
 	}
+	replicas := 0
 	join := func() (*consume.Loop, func()) {
-		return start(t, natstest.JetStream(t, natstest.Connect(t, ns)), partitionedConfig(), h)
+		cfg := partitionedConfig()
+		cfg.Log = natstest.Logger(t).With("replica", replicas)
+		replicas++
+		return start(t, natstest.JetStream(t, natstest.Connect(t, ns)), cfg, h)
 	}
 	first, _ := join()
 	natstest.WaitFor(t, 10*time.Second, first.Ready)

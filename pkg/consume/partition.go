@@ -39,22 +39,71 @@ type source struct {
 	mu      sync.Mutex
 	pin     string // the pin id seen on this partition's messages
 	release func() // gives the partition up (set while pulling)
+	// takeover wakes the gate watcher when a new pin was seen.
+	takeover chan struct{}
 }
 
-// sawPin records the pin id m was delivered under.
-func (s *source) sawPin(m jetstream.Msg) {
+// sawPin records the pin id m was delivered under; it reports whether it
+// is a new one (the partition was just taken over).
+func (s *source) sawPin(m jetstream.Msg) bool {
 	if !s.pinned {
-		return
+		return false
 	}
 	id := m.Headers().Get(PinHeader)
 	if id == "" {
-		return
+		return false
 	}
 	s.mu.Lock()
-	if s.pin != id {
-		s.pin = id
+	defer s.mu.Unlock()
+	if s.pin == id {
+		return false
 	}
-	s.mu.Unlock()
+	s.pin = id
+	return true
+}
+
+// watchTakeovers opens the gate of src's partition once a takeover's
+// redeliveries are all in hand: when this replica holds as many of the
+// partition's messages as the server counts pending (delivered, not
+// acked), every message the previous holder left is here, sorted into its
+// chat's queue. It gives up waiting after twice the ack wait.
+func (l *Loop) watchTakeovers(ctx context.Context, src *source, sc *sched) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-src.takeover:
+		}
+		deadline := time.Now().Add(2 * l.cfg.AckWait)
+		for {
+			cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			cons, err := l.js.Consumer(cctx, l.cfg.Stream, src.name)
+			cancel()
+			if err == nil && sc.count(src.part) >= cons.CachedInfo().NumAckPending {
+				break
+			}
+			if time.Now().After(deadline) {
+				l.cfg.Log.Warn("partition taken over without all of its previous holder's messages; going on", "consumer", src.name)
+				break
+			}
+			if !sleepCtx(ctx, 20*time.Millisecond) {
+				sc.ungate(src.part)
+				return
+			}
+		}
+		sc.ungate(src.part)
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }
 
 func (s *source) currentPin() string {
@@ -109,7 +158,8 @@ func (l *Loop) newSources() []*source {
 	}
 	batch := max(1, min(c.Batch, c.PartitionMaxAckPending/2))
 	for p := range c.Partitions {
-		srcs = append(srcs, &source{name: PartitionConsumer(c.Durable, p), filters: c.PartitionFilter(p), part: p, pinned: true, batch: batch})
+		srcs = append(srcs, &source{name: PartitionConsumer(c.Durable, p), filters: c.PartitionFilter(p), part: p, pinned: true, batch: batch,
+			takeover: make(chan struct{}, 1)})
 	}
 	return srcs
 }
@@ -183,11 +233,13 @@ func (p *presence) count(ctx context.Context, quiet, wait time.Duration) (int, e
 
 // balance keeps this replica's share of the partitions fair: every
 // BalanceEvery it counts the live replicas R and checks which partitions
-// the server has pinned to it; holding more than ceil(N/R), it gives the
+// the server has pinned to it. Holding more than ceil(N/R), it gives the
 // extra ones up (those with the least in hand): it stops pulling them,
 // hands back what it has not started, waits for what runs, and unpins
-// them, so that a replica with fewer takes them over. It only ever gives
-// up; taking is the server's pinning of a waiting pull. Failover needs no
+// them. Holding its share, it stops pulling the partitions it does not
+// hold; below it, it pulls them all, so the server pins a partition that
+// was given up (or whose holder died) to a replica below its share.
+// Taking is the server's pinning of a waiting pull; failover needs no
 // balancing: the pin of a replica that died expires (PinnedTTL) and the
 // server pins another.
 func (l *Loop) balance(ctx context.Context, pres *presence) {
@@ -214,6 +266,9 @@ func (l *Loop) balance(ctx context.Context, pres *presence) {
 		}
 		l.cfg.Hooks.Held(parts)
 		fair := (l.cfg.Partitions + members - 1) / members
+		// At its share, a replica stops waiting on the partitions it does
+		// not hold, so that the ones given up go to replicas below theirs.
+		l.saturated.Store(len(held) >= fair)
 		if len(held) <= fair {
 			continue
 		}

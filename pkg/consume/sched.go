@@ -42,10 +42,13 @@ type sched struct {
 	inHand  map[int]int  // per partition: messages dispatched and not settled
 	closing map[int]bool // partitions being handed back
 	signal  map[int]chan struct{}
+	gated   map[int]bool    // partitions whose chats may not start yet
+	parked  map[int][]*chat // ready chats of gated partitions
 }
 
 func newSched() *sched {
-	s := &sched{chats: map[string]*chat{}, inHand: map[int]int{}, closing: map[int]bool{}, signal: map[int]chan struct{}{}}
+	s := &sched{chats: map[string]*chat{}, inHand: map[int]int{}, closing: map[int]bool{}, signal: map[int]chan struct{}{},
+		gated: map[int]bool{}, parked: map[int][]*chat{}}
 	s.cond = sync.NewCond(&s.mu)
 	return s
 }
@@ -79,6 +82,10 @@ func (s *sched) add(key string, it *item) {
 
 func (s *sched) push(c *chat) {
 	c.ready = true
+	if p := c.items[0].part; s.gated[p] {
+		s.parked[p] = append(s.parked[p], c)
+		return
+	}
 	if s.head > 0 && s.head == len(s.ready) {
 		s.ready, s.head = s.ready[:0], 0
 	}
@@ -176,8 +183,9 @@ func (s *sched) closePartition(p int) (handBack []*item) {
 		c.items = nil
 		delete(s.chats, key)
 	}
-	// Keyless chats are not in the map: they are on the ready list.
-	for _, c := range s.ready[s.head:] {
+	// Keyless chats are not in the map: they are on the ready list (or
+	// parked).
+	for _, c := range append(s.ready[s.head:], s.parked[p]...) {
 		if c != nil && c.key == "" && !c.running && len(c.items) > 0 && c.items[0].part == p {
 			handBack = append(handBack, c.items...)
 			c.items = nil
@@ -220,6 +228,32 @@ func (s *sched) closed(p int) <-chan struct{} {
 		s.signal[p] = ch
 	}
 	return ch
+}
+
+// gate holds partition p's chats back (those running go on) until ungate:
+// a replica that just took the partition over waits until the messages
+// the previous holder had in hand are redelivered to it, so that each
+// chat starts from its oldest (the server redelivers them in the order
+// their ack waits ran out, not in stream order).
+func (s *sched) gate(p int) {
+	s.mu.Lock()
+	s.gated[p] = true
+	s.mu.Unlock()
+}
+
+// ungate lets partition p's chats run again.
+func (s *sched) ungate(p int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.gated, p)
+	parked := s.parked[p]
+	delete(s.parked, p)
+	for _, c := range parked {
+		c.ready = false
+		if len(c.items) > 0 && !c.running {
+			s.push(c)
+		}
+	}
 }
 
 // reopen ends p's hand-back (it may be taken again).
