@@ -20,6 +20,11 @@ const (
 	DefaultFollowUpTTL  = 15 * time.Minute
 	DefaultPingInterval = 30 * time.Second
 	DefaultPongWait     = 60 * time.Second
+	// HTTP server timeouts (the /relay WebSocket is exempt: it clears them
+	// once upgraded and runs on its own keepalive deadlines).
+	DefaultHTTPReadTimeout  = 30 * time.Second
+	DefaultHTTPWriteTimeout = 30 * time.Second
+	DefaultHTTPIdleTimeout  = 2 * time.Minute
 )
 
 // Close codes the dev connector uses on the gateway socket.
@@ -69,6 +74,15 @@ type Config struct {
 	// PongWait is how long a silent socket (no frame, no pong) lives; default
 	// DefaultPongWait.
 	PongWait time.Duration
+	// HTTPReadTimeout bounds reading one HTTP request, body included;
+	// HTTPWriteTimeout bounds a request from the end of its headers to the
+	// end of its response; HTTPIdleTimeout bounds a kept-alive connection
+	// between requests. Defaults DefaultHTTPReadTimeout,
+	// DefaultHTTPWriteTimeout, DefaultHTTPIdleTimeout. None applies to an
+	// upgraded /relay socket, which may live for days.
+	HTTPReadTimeout  time.Duration
+	HTTPWriteTimeout time.Duration
+	HTTPIdleTimeout  time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 	// Log receives lifecycle and per-frame logs; nil discards them. Outbound
@@ -134,6 +148,15 @@ func (c *Config) setDefaults() error {
 		return err
 	}
 	if err := defaultDuration(&c.PongWait, DefaultPongWait, "PongWait"); err != nil {
+		return err
+	}
+	if err := defaultDuration(&c.HTTPReadTimeout, DefaultHTTPReadTimeout, "HTTPReadTimeout"); err != nil {
+		return err
+	}
+	if err := defaultDuration(&c.HTTPWriteTimeout, DefaultHTTPWriteTimeout, "HTTPWriteTimeout"); err != nil {
+		return err
+	}
+	if err := defaultDuration(&c.HTTPIdleTimeout, DefaultHTTPIdleTimeout, "HTTPIdleTimeout"); err != nil {
 		return err
 	}
 	if c.Now == nil {

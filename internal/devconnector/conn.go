@@ -63,6 +63,11 @@ func (s *Server) handleRelay(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ws.SetReadLimit(maxFrameBytes)
+	// A hijacked connection keeps the deadlines the HTTP server set for the
+	// request (its read and write timeouts): clear them, or a long-lived
+	// socket would die when they pass. From here on every read and write
+	// sets its own (keepalive and write deadlines).
+	_ = ws.NetConn().SetDeadline(time.Time{})
 	if authErr != nil {
 		reason := "unauthorized"
 		if errors.Is(authErr, wire.ErrTokenExpired) {
