@@ -91,3 +91,35 @@ func WithoutKey(b []byte, name string) ([]byte, bool) {
 	}
 	return append(out, b[spans[len(spans)-1].end:]...), true
 }
+
+// Find returns the raw value of the first top-level member of the JSON
+// object b whose key is exactly name (no case folding), or nil. It stops
+// at that member: what follows is not validated, so it is for reading a
+// hint out of a document that is validated elsewhere (or whose hint
+// does not matter when the document is bad), not for deciding validity.
+func Find(b []byte, name string) []byte {
+	i := SkipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return nil
+	}
+	i = SkipSpace(b, i+1)
+	for i < len(b) && b[i] != '}' {
+		kEnd, vs, st := key(b, i)
+		if st != OK {
+			return nil
+		}
+		end, st := Value(b, vs, MaxDepth-1)
+		if st != OK {
+			return nil
+		}
+		if KeyIs(b[i:kEnd], name, false) {
+			return b[vs:end]
+		}
+		i = SkipSpace(b, end)
+		if i >= len(b) || b[i] != ',' {
+			return nil
+		}
+		i = SkipSpace(b, i+1)
+	}
+	return nil
+}
