@@ -38,14 +38,8 @@ fuzz:
 up:
 	docker compose up --build
 
-# Every image, from the one ./Dockerfile (docker-compose.yml passes the same
-# build args): MODULE:BIN:HEALTH_PORT:PORTS per image, PORTS comma-separated.
-IMAGES := services/ws-edge:ws-edge:8081: services/passthrough-converter:passthrough-converter:8082: \
-	services/egress:egress:8083: cmd/relay:relay::4222,8080,8090 examples/echo-agent:echo-agent::
+# Every image (the three stages, relay, the echo agent, and NATS when the
+# official image cannot be had), from the one ./Dockerfile, with or without
+# a registry; prints their sizes. See scripts/images.sh.
 images:
-	for i in $(IMAGES); do \
-		m=$${i%%:*}; r=$${i#*:}; b=$${r%%:*}; r=$${r#*:}; h=$${r%%:*}; p=$${r#*:}; \
-		docker build --build-arg MODULE=$$m --build-arg BIN=$$b --build-arg HEALTH_PORT=$$h \
-			--build-arg "PORTS=$$(echo $$p | tr , ' ')" --build-arg VERSION=$(VERSION) \
-			-t relaybus/$$b:$(VERSION) . || exit 1; \
-	done
+	VERSION=$(VERSION) scripts/images.sh
