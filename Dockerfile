@@ -38,14 +38,6 @@ ARG VERSION=0.1.0
 ENV GOWORK=off CGO_ENABLED=0 GOFLAGS=-buildvcs=false GOTOOLCHAIN=local \
     GOPROXY=${GOPROXY} GOSUMDB=${GOSUMDB} GOPRIVATE=${GOPRIVATE} GONOSUMDB=${GONOSUMDB}
 WORKDIR /src
-# The runtime images' root: CA certificates, a non-root user, a writable
-# /data for the all-in-one's JetStream store, /tmp.
-RUN mkdir -p /rootfs/etc/ssl/certs /rootfs/tmp /rootfs/data /out \
- && cp /etc/ssl/certs/ca-certificates.crt /rootfs/etc/ssl/certs/ \
- && echo 'root:x:0:0:root:/:/nonexistent' > /rootfs/etc/passwd \
- && echo 'relay:x:10001:10001:relaybus:/data:/nonexistent' >> /rootfs/etc/passwd \
- && echo 'root:x:0:' > /rootfs/etc/group \
- && echo 'relay:x:10001:' >> /rootfs/etc/group
 # Module files first: the download layer stays cached until a go.mod changes.
 COPY pkg/go.mod pkg/go.sum pkg/
 COPY internal/go.mod internal/go.sum internal/
@@ -63,6 +55,17 @@ RUN for m in pkg internal services/ws-edge services/passthrough-converter servic
 # relaybus (seconds, not minutes). Empty: skipped.
 ARG WARM=
 RUN if [ -n "$WARM" ]; then cd cmd/relay && go build -trimpath $WARM; fi
+# The runtime images' root: CA certificates, a non-root user, a writable
+# /data (the JetStream store of the all-in-one and of the NATS image; not
+# empty, so that docker copies its owner into a new volume mounted there),
+# /tmp.
+RUN mkdir -p /rootfs/etc/ssl/certs /rootfs/tmp /rootfs/data /out \
+ && cp /etc/ssl/certs/ca-certificates.crt /rootfs/etc/ssl/certs/ \
+ && echo 'relaybus data directory' > /rootfs/data/.relaybus \
+ && echo 'root:x:0:0:root:/:/nonexistent' > /rootfs/etc/passwd \
+ && echo 'relay:x:10001:10001:relaybus:/data:/nonexistent' >> /rootfs/etc/passwd \
+ && echo 'root:x:0:' > /rootfs/etc/group \
+ && echo 'relay:x:10001:' >> /rootfs/etc/group
 COPY pkg/ pkg/
 COPY internal/ internal/
 COPY services/ services/
