@@ -36,6 +36,7 @@ const (
 	ReasonDeclined      = "declined"       // the connector's egress guard declined the action
 	ReasonOpUnsupported = "op_unsupported" // the connector's descriptor does not list the op
 	ReasonExpired       = "expired"        // the action's deadline passed before delivery
+	ReasonAmbiguousKey  = "ambiguous_key"  // a key differs from a contract key only in letter case
 )
 
 // FrameError says why a connector frame (or the payload inside one) was

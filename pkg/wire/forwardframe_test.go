@@ -67,6 +67,11 @@ var forwardFrameSeeds = []string{
 	`{"type":"passthrough_forward","session_key":true,"forward":{"platform":"a","bodyB64":""}}`,
 	`{"type":"passthrough_forward","chat_id":{},"forward":{"platform":"a","bodyB64":""}}`,
 	`{}`, `{"type":"passthrough_forward"}`, `{"bufferId":"1","forward":{"platform":"discord","bodyB64":""}}`,
+	// Case variants (issue #14): ambiguous_key on both paths.
+	`{"type":"passthrough_forward","bufferId":"a","BufferID":"b","forward":{"platform":"discord","bodyB64":""}}`,
+	`{"type":"passthrough_forward","Type":"descriptor","forward":{"platform":"discord","bodyB64":""}}`,
+	`{"type":"passthrough_forward","forward":{"platform":"discord","bodyB64":"","bodyb64":"e30="}}`,
+	`{"type":"passthrough_forward","forward":{"platform":"discord","bodyB64":"","HEADERS":[]}}`,
 }
 
 // A connector's real frame (any key order, headers, profile) is read by the

@@ -69,12 +69,20 @@ type Frame struct {
 // "type"; inbound needs an object "event", passthrough_forward an object
 // "forward", descriptor an object "descriptor", outbound_result a
 // "requestId" (a missing "result" reads as {}), interrupt_inbound a
-// "session_key". Unknown types pass with only the envelope checked. Errors
-// are *FrameError; DecodeFrame never panics.
+// "session_key". Unknown types pass with only the envelope checked. A key
+// that differs from a frame key only in letter case is
+// events.ReasonAmbiguousKey (see checkKeys); the Frame returned with that
+// error holds the exact-case "type" and "bufferId" strings. Errors are
+// *FrameError; DecodeFrame never panics.
 func DecodeFrame(b []byte) (Frame, error) {
 	var f Frame
 	if err := UnmarshalObject(b, &f, ""); err != nil {
 		return Frame{}, err
+	}
+	if err := checkKeys(b, frameType, ""); err != nil {
+		// What a reader matching keys exactly sees, so that ws-edge can
+		// dead-letter the frame under its type and ack its bufferId.
+		return Frame{Type: exactString(b, "type"), BufferID: exactString(b, "bufferId")}, err
 	}
 	if f.Type == "" {
 		return Frame{}, frameErr(events.ReasonMissingType, "type", "frame has no type")
@@ -212,6 +220,9 @@ func DecodeForward(raw []byte) (PassthroughForward, error) {
 	if err := UnmarshalObject(raw, &w, "forward"); err != nil {
 		return PassthroughForward{}, err
 	}
+	if err := checkKeys(raw, forwardWireType, "forward"); err != nil {
+		return PassthroughForward{}, err
+	}
 	return w.forward()
 }
 
@@ -313,6 +324,9 @@ func DecodeInboundEvent(raw []byte) (events.MessageEvent, error) {
 		return e, err
 	}
 	if err := UnmarshalObject(raw, &e, "event"); err != nil {
+		return events.MessageEvent{}, err
+	}
+	if err := checkKeys(raw, messageEventType, "event"); err != nil {
 		return events.MessageEvent{}, err
 	}
 	e.Normalize()

@@ -104,6 +104,16 @@ var frameTests = []struct {
 	{name: "OutboundResultEmptyRequestID", in: `{"type":"outbound_result","requestId":"","result":{}}`, wantReason: events.ReasonMissingField, wantField: "requestId"},
 	{name: "InterruptInboundMissingSessionKey", in: `{"type":"interrupt_inbound","chat_id":"c"}`, wantReason: events.ReasonMissingField, wantField: "session_key"},
 	{name: "InterruptInboundEmptySessionKey", in: `{"type":"interrupt_inbound","session_key":"","chat_id":"c"}`, wantReason: events.ReasonMissingField, wantField: "session_key"},
+
+	// ambiguous_key (issue #14): encoding/json folds key case, so these
+	// read differently to a connector matching keys exactly.
+	{name: "AmbiguousTypeVariant", in: `{"type":"inbound","Type":"descriptor","event":{},"descriptor":{}}`, wantReason: events.ReasonAmbiguousKey, wantField: "type"},
+	{name: "AmbiguousBufferIDVariant", in: `{"type":"inbound","bufferId":"a","BufferID":"b","event":{}}`, wantReason: events.ReasonAmbiguousKey, wantField: "bufferId"},
+	{name: "AmbiguousVariantFirst", in: `{"BUFFERID":"b","type":"inbound","bufferId":"a","event":{}}`, wantReason: events.ReasonAmbiguousKey, wantField: "bufferId"},
+	{name: "AmbiguousLoneVariant", in: `{"Type":"going_idle_ack"}`, wantReason: events.ReasonAmbiguousKey, wantField: "type"},
+	{name: "AmbiguousKelvinSign", in: "{\"type\":\"interrupt_inbound\",\"session_\u212Aey\":\"k2\",\"session_key\":\"k\"}", wantReason: events.ReasonAmbiguousKey, wantField: "session_key"},
+	{name: "AmbiguousEscapedVariant", in: `{"type":"inbound","\u0045vent":{},"event":{}}`, wantReason: events.ReasonAmbiguousKey, wantField: "event"},
+	{name: "ExactDuplicatesStillLastWins", in: `{"type":"going_idle_ack","type":"going_idle_ack"}`, want: wire.Frame{Type: "going_idle_ack"}},
 }
 
 // checkReason asserts that err is a *FrameError (or nil) with the wanted
@@ -164,6 +174,8 @@ var forwardTests = []struct {
 	{name: "Empty", in: ``, wantReason: events.ReasonMissingField, wantField: "forward"},
 	{name: "Array", in: `[]`, wantReason: events.ReasonWrongType, wantField: "forward"},
 	{name: "NotJSON", in: `{"platform":`, wantReason: events.ReasonNotJSON},
+	{name: "AmbiguousBodyB64", in: `{"platform":"discord","bodyB64":"","BodyB64":"e30="}`, wantReason: events.ReasonAmbiguousKey, wantField: "forward.bodyB64"},
+	{name: "AmbiguousLoneProfile", in: `{"platform":"discord","bodyB64":"","PROFILE":"x"}`, wantReason: events.ReasonAmbiguousKey, wantField: "forward.profile"},
 }
 
 func TestDecodeForward(t *testing.T) {
@@ -307,6 +319,8 @@ var inboundTests = []struct {
 	{name: "MediaURLsString", in: `{"media_urls":"https://x"}`, wantReason: events.ReasonWrongType, wantField: "event.media_urls"},
 	{name: "MediaSizeString", in: `{"media":[{"url":"u","size":"big"}]}`, wantReason: events.ReasonWrongType, wantField: "event.media.size"},
 	{name: "NotJSON", in: `{"text":`, wantReason: events.ReasonNotJSON},
+	{name: "AmbiguousSourceChatID", in: `{"source":{"chat_id":"a","Chat_ID":"b"}}`, wantReason: events.ReasonAmbiguousKey, wantField: "event.source.chat_id"},
+	{name: "AmbiguousInMedia", in: `{"media":[{"url":"u"},{"url":"u","URL":"v"}]}`, wantReason: events.ReasonAmbiguousKey, wantField: "event.media.url"},
 }
 
 func TestDecodeInboundEvent(t *testing.T) {

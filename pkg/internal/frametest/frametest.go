@@ -16,6 +16,7 @@ var KnownReasons = map[string]bool{
 	events.ReasonOversized: true, events.ReasonBadBase64: true, events.ReasonBadBody: true,
 	events.ReasonUnsupported: true, events.ReasonUnknownOp: true, events.ReasonBadEncoding: true,
 	events.ReasonDeclined: true, events.ReasonOpUnsupported: true, events.ReasonExpired: true,
+	events.ReasonAmbiguousKey: true,
 }
 
 // CheckFrameErr fails unless err is a *FrameError with a known reason.

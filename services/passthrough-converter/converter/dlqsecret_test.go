@@ -120,3 +120,22 @@ func TestDeadLettersNeverHoldTheToken(t *testing.T) {
 		t.Errorf("the logs hold the token:\n%s", logs.Bytes())
 	}
 }
+
+// TestCaseVariantKeysDeadLettered: keys that differ from the contract's
+// only in case, inside an event or a forward (ws-edge checks only the
+// envelope), are dead-lettered as ambiguous_key, and a valid frame after
+// them is converted.
+func TestCaseVariantKeysDeadLettered(t *testing.T) {
+	e := newEnv(t)
+	e.startConverter(t, "a")
+	good, _ := fixture(t, "02_slash_command_options.json")
+	e.publishRaw(t, []byte(`{"type":"inbound","event":{"text":"a","Text":"b","source":{"platform":"telegram","chat_id":"5"}}}`), "")
+	e.publishRaw(t, []byte(`{"type":"passthrough_forward","forward":{"platform":"slack","Platform":"discord","bodyB64":"`+base64.StdEncoding.EncodeToString(good)+`"}}`), "")
+	e.publishRaw(t, forwardFrame("discord", good, ""), "good")
+	e.readInbound(t, 1)
+	for _, m := range e.dlq(t, 2) {
+		if got := m.Header.Get(events.ErrorCodeHeader); got != events.ReasonAmbiguousKey {
+			t.Errorf("Relay-Error-Code = %q, want %s", got, events.ReasonAmbiguousKey)
+		}
+	}
+}

@@ -23,6 +23,11 @@ var frameTests = []struct {
 	{"Interrupt", `{"type":"interrupt_inbound","session_key":"agent:main:x","chat_id":"c1"}`, true, "interrupt_inbound", ""},
 	{"UnknownType", `{"type":"brand_new","whatever":[1,2.5e-3,true,false,null,"x"]}`, true, "brand_new", ""},
 	{"EchoedGatewayType", `{"type":"hello","platform":"relay","botId":""}`, true, "hello", ""},
+	// Case variants of frame keys (issue #14) go to the slow path, which
+	// rejects them as ambiguous_key.
+	{"CaseVariantType", `{"type":"inbound","Type":"descriptor","event":{},"descriptor":{}}`, false, "", ""},
+	{"CaseVariantBufferID", `{"type":"inbound","bufferId":"a","BufferID":"b","event":{}}`, false, "", ""},
+	{"LoneCaseVariant", `{"type":"inbound","EVENT":{}}`, false, "", ""},
 	{"Whitespace", " \t{ \"type\" : \"inbound\" , \"event\" : { } } \r", true, "inbound", ""},
 	{"NullBufferID", `{"type":"inbound","bufferId":null,"event":{}}`, true, "inbound", ""},
 	{"NullRequestID", `{"type":"x","requestId":null,"chat_id":null}`, true, "x", ""},
