@@ -36,6 +36,9 @@ type Config struct {
 	InboundMaxAge   time.Duration // RELAY_INBOUND_MAX_AGE
 	InboundMaxBytes int64         // RELAY_INBOUND_MAX_BYTES
 	DLQMaxAge       time.Duration // RELAY_DLQ_MAX_AGE
+	// Partitions is RELAY_PARTITIONS: how many partitions RELAY_RAW and
+	// RELAY_OUTBOUND are split into (0: none, one shared consumer).
+	Partitions int
 	// Memory selects memory storage (RELAY_STREAM_STORAGE=memory).
 	Memory bool
 }
@@ -54,6 +57,10 @@ func (c *Config) Vars() []envconf.Var {
 			"how long events wait for agents on `RELAY_INBOUND`").Min(time.Minute),
 		envconf.V("RELAY_INBOUND_MAX_BYTES", &c.InboundMaxBytes, 1<<30,
 			"size bound of `RELAY_INBOUND`, 1 GiB by default; the oldest events are discarded first").Min(1 << 20),
+		envconf.V("RELAY_PARTITIONS", &c.Partitions, events.DefaultPartitions,
+			"partitions of `RELAY_RAW` and `RELAY_OUTBOUND`: each chat's messages go to one, consumed by one replica at a time, in order; "+
+				"the most replicas of a stage that share the work. 0 turns partitioning off (one shared consumer, no order across replicas). "+
+				"The same value for every service; change it only with both streams empty (docs/adr/0001-bus-contract.md, §13)").Min(0).Max(1024),
 		envconf.V("RELAY_DLQ_MAX_AGE", &c.DLQMaxAge, 7*24*time.Hour,
 			"how long dead letters are kept on `RELAY_DLQ`, 7 days by default").Min(time.Minute),
 		envconf.Func("RELAY_STREAM_STORAGE", &c.Memory, false,
@@ -108,14 +115,15 @@ func (c Config) storage() jetstream.StorageType {
 func (c Config) Streams() []jetstream.StreamConfig {
 	return []jetstream.StreamConfig{
 		{
-			Name:        events.RawStream,
-			Description: "connector data frames exactly as received (ws-edge -> converter)",
-			Subjects:    []string{events.RawSubjects},
-			Retention:   jetstream.WorkQueuePolicy,
-			Storage:     c.storage(),
-			Replicas:    c.Replicas,
-			Duplicates:  c.DuplicateWindow,
-			MaxMsgSize:  8 << 20,
+			Name:             events.RawStream,
+			Description:      "connector data frames exactly as received (ws-edge -> converter)",
+			Subjects:         []string{events.RawSubjects},
+			SubjectTransform: c.transform(events.RawPartitions),
+			Retention:        jetstream.WorkQueuePolicy,
+			Storage:          c.storage(),
+			Replicas:         c.Replicas,
+			Duplicates:       c.DuplicateWindow,
+			MaxMsgSize:       8 << 20,
 		},
 		{
 			Name:        events.InboundStream,
@@ -130,10 +138,11 @@ func (c Config) Streams() []jetstream.StreamConfig {
 			Duplicates:  2 * time.Minute,
 		},
 		{
-			Name:        events.OutboundStream,
-			Description: "agents' reply actions (agents -> egress)",
-			Subjects:    []string{events.OutboundSubjects},
-			Retention:   jetstream.WorkQueuePolicy,
+			Name:             events.OutboundStream,
+			Description:      "agents' reply actions (agents -> egress)",
+			Subjects:         []string{events.OutboundSubjects},
+			SubjectTransform: c.transform(events.OutboundPartitions),
+			Retention:        jetstream.WorkQueuePolicy,
 			Storage:     c.storage(),
 			Replicas:    c.Replicas,
 			Duplicates:  c.DuplicateWindow,
@@ -166,6 +175,27 @@ func (c Config) Streams() []jetstream.StreamConfig {
 			Duplicates:  2 * time.Minute,
 		},
 	}
+}
+
+// transform returns a work stream's partitioning transform (nil without
+// partitions).
+func (c Config) transform(pt func(int) events.Partitioned) *jetstream.SubjectTransformConfig {
+	if c.Partitions == 0 {
+		return nil
+	}
+	p := pt(c.Partitions)
+	return &jetstream.SubjectTransformConfig{Source: p.Source, Destination: p.Destination}
+}
+
+// Partitioning returns how a stage consumes a partitioned work stream
+// (RawPartitions or OutboundPartitions): the unkeyed filter and each
+// partition's; zero without partitions.
+func (c Config) Partitioning(pt func(int) events.Partitioned) (unkeyed string, filter func(int) []string) {
+	if c.Partitions == 0 {
+		return "", nil
+	}
+	p := pt(c.Partitions)
+	return p.Unkeyed, func(i int) []string { return []string{p.Filter(i)} }
 }
 
 // Buckets returns the KV bucket configurations.
@@ -256,7 +286,15 @@ func sameStream(have, want jetstream.StreamConfig) bool {
 		max(have.Replicas, 1) == max(want.Replicas, 1) && have.Duplicates == want.Duplicates &&
 		have.MaxAge == want.MaxAge && limit(have.MaxBytes, want.MaxBytes) &&
 		have.Discard == want.Discard && limit(have.MaxMsgsPerSubject, want.MaxMsgsPerSubject) &&
-		limit(int64(have.MaxMsgSize), int64(want.MaxMsgSize)) && have.Description == want.Description
+		limit(int64(have.MaxMsgSize), int64(want.MaxMsgSize)) && have.Description == want.Description &&
+		sameTransform(have.SubjectTransform, want.SubjectTransform)
+}
+
+func sameTransform(a, b *jetstream.SubjectTransformConfig) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return *a == *b
 }
 
 // limit compares two limits where zero and negative both mean "none".

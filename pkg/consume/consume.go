@@ -167,7 +167,8 @@ type Config struct {
 	// hand (default MaxAckPending/Partitions, at least 64).
 	PartitionMaxAckPending int
 	// PullExpiry is how long each pull request of a partition lives
-	// (default 5 s): a live replica renews its pulls at least this often.
+	// (default 2 s): a live replica renews its pulls at least this often,
+	// and giving a partition up (or stopping) waits for the last one.
 	PullExpiry time.Duration
 	// PinnedTTL is how long a partition stays pinned to a replica that
 	// stopped pulling (default AckWait + PullExpiry + 2 s). It must outlast
@@ -222,7 +223,7 @@ func (c *Config) defaults() error {
 		return fmt.Errorf("%w: Partitions needs a PartitionFilter", ErrInvalidConfig)
 	}
 	orDefault(&c.PartitionMaxAckPending, max(64, c.MaxAckPending/max(c.Partitions, 1)))
-	orDefault(&c.PullExpiry, 5*time.Second)
+	orDefault(&c.PullExpiry, 2*time.Second)
 	if c.Partitions > 0 {
 		// A pull heartbeat must be under half the pull's expiry, and at
 		// least 500 ms (nats.go).

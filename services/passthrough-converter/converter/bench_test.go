@@ -51,7 +51,7 @@ func benchFrames(b *testing.B) [][]byte {
 func fill(b *testing.B, js jetstream.JetStream, frames [][]byte) {
 	b.Helper()
 	for i, f := range frames {
-		m := nats.NewMsg(events.RawSubject(wire.FramePassthroughForward))
+		m := nats.NewMsg(events.RawChatSubject(wire.FramePassthroughForward, wire.ChatKey(wire.FramePassthroughForward, f)))
 		m.Data = f
 		m.Header.Set(events.MsgIDHeader, "bench-"+strconv.Itoa(i))
 		if _, err := js.PublishMsgAsync(m); err != nil {

@@ -79,16 +79,27 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		return nil, err
 	}
 	s.scopes = newScopeCache(cfg.ScopeCacheSize)
+	// Each chat's frames in order, with any number of replicas: one
+	// partition of RELAY_RAW per pinned consumer, its chats in order
+	// (docs/adr/0001-bus-contract.md, §13).
+	unkeyed, partition := cfg.Bus.Partitioning(events.RawPartitions)
+	filter := events.RawSubjects
+	if unkeyed != "" {
+		filter = unkeyed
+	}
 	s.loop, err = consume.New(js, events.StageConverter, s.reg, consume.Config{
-		Stream:         events.RawStream,
-		Durable:        cfg.Durable,
-		FilterSubjects: []string{events.RawSubjects},
-		Workers:        cfg.Workers,
-		MaxDeliver:     cfg.MaxDeliver,
-		AckWait:        cfg.AckWait,
-		Grace:          cfg.ShutdownTimeout,
-		Ensure:         func(ctx context.Context) error { return bus.Ensure(ctx, js, cfg.Bus) },
-		Log:            s.log,
+		Stream:          events.RawStream,
+		Durable:         cfg.Durable,
+		FilterSubjects:  []string{filter},
+		Partitions:      cfg.Bus.Partitions,
+		PartitionFilter: partition,
+		Key:             rawChat,
+		Workers:         cfg.Workers,
+		MaxDeliver:      cfg.MaxDeliver,
+		AckWait:         cfg.AckWait,
+		Grace:           cfg.ShutdownTimeout,
+		Ensure:          func(ctx context.Context) error { return bus.Ensure(ctx, js, cfg.Bus) },
+		Log:             s.log,
 	}, s.handle)
 	if err != nil {
 		return nil, err
@@ -131,7 +142,8 @@ func (s *Service) runStage(ctx context.Context) error {
 	}
 	defer func() { _ = msvc.Stop() }()
 	if err := msvc.AddEndpoint("status", micro.HandlerFunc(func(r micro.Request) {
-		b, _ := json.Marshal(map[string]any{"scope_cache": s.scopes.len(), "ready": s.Ready(context.Background()) == nil})
+		b, _ := json.Marshal(map[string]any{"scope_cache": s.scopes.len(), "ready": s.Ready(context.Background()) == nil,
+			"partitions": s.loop.Held()})
 		_ = r.Respond(b)
 	}), micro.WithEndpointSubject("relay.converter.status")); err != nil {
 		return fmt.Errorf("registering status endpoint: %w", err)
@@ -159,12 +171,20 @@ func (s *Service) Live(ctx context.Context) error {
 	return nil
 }
 
-// forwardSubject is where ws-edge stores passthrough_forward frames.
-var forwardSubject = events.RawSubject(wire.FramePassthroughForward)
+// rawChat is the ordering key of a raw frame: the chat ws-edge named in
+// its subject, or for a frame stored without one (by an older ws-edge, or
+// by hand) the chat read from the frame.
+func rawChat(m jetstream.Msg) string {
+	kind, chat := events.SubjectParts(m.Subject())
+	if chat == "" {
+		return events.SubjectToken(wire.ChatKey(kind, m.Data()))
+	}
+	return chat
+}
 
 // handle converts one raw frame.
 func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
-	if msg.Subject() == forwardSubject {
+	if kind, _ := events.SubjectParts(msg.Subject()); kind == wire.FramePassthroughForward {
 		// The hot path: envelope and forward decoded in one pass.
 		s.metrics.observeLag(msg.Headers().Get(events.ReceivedAtHeader), s.now())
 		fwd, _, err := wire.DecodeForwardFrame(msg.Data())

@@ -23,6 +23,7 @@ import (
 	"github.com/relaybus/relaybus/internal/fixtures"
 	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/pkg/natstest"
+	"github.com/relaybus/relaybus/pkg/wire"
 	"github.com/relaybus/relaybus/services/passthrough-converter/converter"
 )
 
@@ -84,7 +85,7 @@ func (e *env) publishRaw(t *testing.T, frame []byte, bufferID string) {
 	if typ == "" {
 		typ = "unknown"
 	}
-	m := nats.NewMsg(events.RawSubject(typ))
+	m := nats.NewMsg(events.RawChatSubject(typ, wire.ChatKey(typ, frame)))
 	m.Data = frame
 	m.Header.Set(events.ReceivedAtHeader, time.Now().UTC().Format(time.RFC3339Nano))
 	if bufferID != "" {
@@ -286,10 +287,7 @@ func TestInboundAndInterruptFrames(t *testing.T) {
 	e.publishRaw(t, []byte(`{"type":"interrupt_inbound","bufferId":"b2","session_key":"agent:main:telegram:group:-100.5:u7","chat_id":"-100.5"}`), "b2")
 	e.publishRaw(t, []byte(`{"type":"brand_new_frame","x":1}`), "")
 	got := e.readInbound(t, 2)
-	// Workers run concurrently: put the message first, the interrupt second.
-	if strings.HasPrefix(got[0].subject, "relay.inbound.interrupt.") {
-		got[0], got[1] = got[1], got[0]
-	}
+	// One chat: the message and the interrupt come out in the order stored.
 	ev := got[0].event
 	if got[0].subject != "relay.inbound.message.telegram.-100%2E5" {
 		t.Errorf("subject = %q", got[0].subject)
@@ -311,6 +309,22 @@ func TestInboundAndInterruptFrames(t *testing.T) {
 		t.Errorf("interrupt = %+v", it)
 	}
 	e.dlq(t, 0)
+}
+
+// TestUnkeyedRawFrameIsConverted: a frame stored without its chat token
+// (relay.raw.<type>: an older ws-edge, or published by hand) is consumed
+// too, by the shared durable.
+func TestUnkeyedRawFrameIsConverted(t *testing.T) {
+	e := newEnv(t)
+	e.startConverter(t, "a")
+	m := nats.NewMsg(events.RawSubject(wire.FrameInbound))
+	m.Data = []byte(`{"type":"inbound","event":{"text":"old style","source":{"platform":"slack","chat_id":"C1"}}}`)
+	if _, err := e.js.PublishMsg(t.Context(), m); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.readInbound(t, 1); got[0].subject != "relay.inbound.message.slack.C1" {
+		t.Errorf("subject = %q", got[0].subject)
+	}
 }
 
 func TestBadInputIsDeadLetteredAndFlowContinues(t *testing.T) {

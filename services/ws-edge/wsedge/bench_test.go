@@ -61,7 +61,7 @@ func BenchmarkJetStreamCeiling(b *testing.B) {
 	if err := bus.Ensure(context.Background(), js, bus.DefaultConfig()); err != nil {
 		b.Fatal(err)
 	}
-	subject := events.RawSubject(wire.FramePassthroughForward)
+	subject := events.RawChatSubject(wire.FramePassthroughForward, "discord:645027906669510667")
 	slots := make(chan struct{}, benchWindow)
 	futures := make(chan jetstream.PubAckFuture, benchWindow)
 	done := make(chan error, 1)

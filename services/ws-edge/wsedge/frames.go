@@ -36,11 +36,8 @@ func (s *Service) handleFrame(c *conn, b []byte) {
 			s.badFrame(c, b, string(typ), string(bid), idTooLong(len(bid)), start)
 			return
 		}
-		subject, known := s.rawSubject[string(typ)]
-		if !known {
-			subject = events.RawSubject(string(typ))
-		}
-		s.publishRaw(c, subject, string(bid), b, start)
+		t := s.frameType(typ)
+		s.publishRaw(c, events.RawChatSubject(t, wire.ChatKey(t, b)), string(bid), b, start)
 		return
 	}
 	// Everything else: control frames, bad frames, unusual encodings.
@@ -71,11 +68,27 @@ func (s *Service) handleFrame(c *conn, b []byte) {
 			s.badFrame(c, b, f.Type, f.BufferID, idTooLong(len(f.BufferID)), start)
 			return
 		}
-		s.publishRaw(c, events.RawSubject(f.Type), f.BufferID, b, start)
+		s.publishRaw(c, events.RawChatSubject(f.Type, wire.ChatKey(f.Type, b)), f.BufferID, b, start)
 	}
 }
 
-// publishRaw publishes a data frame's exact bytes to relay.raw.<type>.
+// frameType returns typ as a string, without allocating for the known
+// types.
+func (s *Service) frameType(typ []byte) string {
+	switch string(typ) {
+	case wire.FrameInbound:
+		return wire.FrameInbound
+	case wire.FramePassthroughForward:
+		return wire.FramePassthroughForward
+	case wire.FrameInterruptInbound:
+		return wire.FrameInterruptInbound
+	}
+	return string(typ)
+}
+
+// publishRaw publishes a data frame's exact bytes to
+// relay.raw.<type>.<chat key>: the key names the frame's chat (wire.ChatKey),
+// so that RELAY_RAW's subject transform partitions by it.
 func (s *Service) publishRaw(c *conn, subject, bufferID string, b []byte, start time.Time) {
 	h := make(nats.Header, 4)
 	h[events.EdgeHeader] = s.edgeHdr

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -198,11 +199,27 @@ func (h *harness) readStream(stream, filter string) ([]*jetstream.RawStreamMsg, 
 		if err != nil {
 			return nil, err
 		}
-		if filter == "" || m.Subject == filter {
+		if filter == "" || subjectMatches(filter, m.Subject) {
 			out = append(out, m)
 		}
 	}
 	return out, nil
+}
+
+// subjectMatches reports whether subject matches filter (with * and >).
+func subjectMatches(filter, subject string) bool {
+	f, s := strings.Split(filter, "."), strings.Split(subject, ".")
+	for i, tok := range f {
+		switch {
+		case tok == ">":
+			return len(s) > i
+		case i >= len(s):
+			return false
+		case tok != "*" && tok != s[i]:
+			return false
+		}
+	}
+	return len(f) == len(s)
 }
 
 // request sends an edge request and returns the reply body.
@@ -251,4 +268,6 @@ func inboundFrame(bufferID, text string) string {
 	return b + `,"event":{"text":"` + text + `","source":{"platform":"discord","chat_id":"c1"}}}`
 }
 
-var rawInbound = events.RawSubject(wire.FrameInbound)
+// rawInbound matches every stored inbound frame
+// (relay.raw.inbound.<chat key>.<partition>).
+var rawInbound = events.RawSubject(wire.FrameInbound) + ".>"

@@ -128,7 +128,7 @@ func TestBufferedFrameAckedOnlyOnceStored(t *testing.T) {
 	p.send(frame)
 	ack := p.expect("inbound_ack")
 	// The ack is out: the message must already be in the stream.
-	msgs, err := h.readStream(events.RawStream, events.RawSubject(wire.FramePassthroughForward))
+	msgs, err := h.readStream(events.RawStream, events.RawSubject(wire.FramePassthroughForward)+".>")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +193,7 @@ func TestUnknownTypeIsPublishedRaw(t *testing.T) {
 	p := h.handshaken()
 	frame := `{"type":"brand_new.thing","bufferId":"b-u","x":1}`
 	p.send(frame)
-	msgs := h.streamMsgs(events.RawStream, events.RawSubject("brand_new.thing"), 1)
+	msgs := h.streamMsgs(events.RawStream, events.RawSubject("brand_new.thing")+".>", 1)
 	if string(msgs[0].Data) != frame {
 		t.Errorf("stored %q, want %q", msgs[0].Data, frame)
 	}
@@ -338,3 +338,28 @@ var cmpSorted = cmp.Transformer("sort", func(in []any) []string {
 	slices.Sort(out)
 	return out
 })
+
+// TestRawSubjectNamesTheChat: a data frame is stored under
+// relay.raw.<type>.<chat key>.<partition>: ws-edge names the chat
+// (wire.ChatKey), RELAY_RAW's subject transform adds its partition, the
+// same for every frame of one chat. The frame bytes are untouched.
+func TestRawSubjectNamesTheChat(t *testing.T) {
+	h := start(t, nil)
+	p := h.handshaken()
+	frames := []string{inboundFrame("b-1", "one"), inboundFrame("b-2", "two")}
+	p.send(frames...)
+	msgs := h.streamMsgs(events.RawStream, rawInbound, 2)
+	chat := events.SubjectToken("discord:c1")
+	for i, m := range msgs {
+		tok := strings.Split(m.Subject, ".")
+		if len(tok) != 5 || tok[3] != chat {
+			t.Errorf("stored under %q, want relay.raw.inbound.%s.<partition>", m.Subject, chat)
+		}
+		if string(m.Data) != frames[i] {
+			t.Errorf("stored %q, want the exact frame", m.Data)
+		}
+	}
+	if msgs[0].Subject != msgs[1].Subject {
+		t.Errorf("one chat under two subjects: %q and %q", msgs[0].Subject, msgs[1].Subject)
+	}
+}

@@ -62,8 +62,7 @@ type Service struct {
 	identities events.Identities
 	hellos     []byte // every hello frame, written as one message after a dial
 	primary    string
-	edgeHdr    []string          // Relay-Edge header value, shared by every message
-	rawSubject map[string]string // relay.raw.<type> of the contract's types
+	edgeHdr    []string // Relay-Edge header value, shared by every message
 	pipe       *pipeline
 	waiters    *waiters
 	outSem     chan struct{}
@@ -134,15 +133,11 @@ func New(cfg Config, deps Deps) (*Service, error) {
 			ReadBufferSize:   64 << 10,
 			WriteBufferSize:  64 << 10,
 		},
-		edgeHdr:    []string{cfg.InstanceID},
-		rawSubject: make(map[string]string),
-		waiters:    newWaiters(),
-		outSem:     make(chan struct{}, cfg.OutboundConcurrency),
-		badLog:     newRateLog(now, time.Minute),
-		descs:      make(map[string]descriptor.Descriptor),
-	}
-	for _, t := range []string{wire.FrameInbound, wire.FramePassthroughForward, wire.FrameInterruptInbound} {
-		s.rawSubject[t] = events.RawSubject(t)
+		edgeHdr: []string{cfg.InstanceID},
+		waiters: newWaiters(),
+		outSem:  make(chan struct{}, cfg.OutboundConcurrency),
+		badLog:  newRateLog(now, time.Minute),
+		descs:   make(map[string]descriptor.Descriptor),
 	}
 	ids, err := events.ParseIdentities(strings.Join(cfg.Platforms, ","), cfg.BotIDs)
 	if err != nil {
