@@ -240,7 +240,7 @@ func (r *redactor) body(lit []byte, path string) []byte {
 	if !strict {
 		raw = lenientBase64(s)
 	}
-	if jsonscan.Valid(raw) {
+	if t := jsonscan.TrimSpace(raw); jsonscan.Valid(t) && (t[0] == '{' || t[0] == '[' || !containsFold(t, "token")) {
 		sub := &redactor{}
 		clean := sub.value(raw, "", 0)
 		r.secrets = append(r.secrets, sub.secrets...)

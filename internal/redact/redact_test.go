@@ -34,6 +34,7 @@ func TestPayload(t *testing.T) {
 		{name: "CredentialHeaderPair", in: `{"type":"passthrough_forward","forward":{"platform":"twilio","headers":[["content-type","x"],["Authorization","Bearer ` + secret + `"]],"bodyB64":""}}`, keep: []string{`["content-type","x"]`, `["Authorization","[redacted]"]`}},
 		{name: "Truncated", in: `{"type":"passthrough_forward","bufferId":"b9","forward":{"platform":"discord","bodyB64":"` + b64(body)[:40], keep: []string{`"bufferId":"b9"`}},
 		{name: "EscapedKeyInBrokenJSON", in: `{"type":"x","bufferId":"b9","\u0074oken":"` + secret + `"`, keep: []string{`"bufferId":"b9"`}},
+		{name: "ScalarJSONBody", in: `{"type":"passthrough_forward","forward":{"platform":"discord","bodyB64":"` + b64(`"token `+secret+`"`) + `"}}`, keep: []string{`"bodyB64":""`}},
 		{name: "Clean", in: `{"type":"inbound","event":{"text":"token talk"}}`, unchanged: true},
 		{name: "CleanForward", in: `{"type":"passthrough_forward","forward":{"platform":"discord","bodyB64":"` + b64(`{"id":"1"}`) + `"}}`, unchanged: true},
 		{name: "Msgpack", in: "\x82\xa2op\xa4send\xa5token\xa4abcd", keep: []string{"\x82\xa2op\xa4send"}},
