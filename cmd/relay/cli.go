@@ -140,13 +140,13 @@ func runSend(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	var body []byte
-	var opName string
+	var opName, actionChat string
 	if *raw != "" {
 		a, err := events.DecodeAction([]byte(*raw), events.ContentTypeJSON, "")
 		if err != nil {
 			return fmt.Errorf("--json: %w", err)
 		}
-		opName, body = a.Op, []byte(*raw)
+		opName, body, actionChat = a.Op, []byte(*raw), events.ActionChat(&a)
 	} else {
 		a := events.Action{Op: *op, ChatID: *chat, Content: *content, MessageID: *messageID, SessionKey: *sessionKey, Emoji: *emoji, Platform: *platform}
 		if *replyTo != "" {
@@ -162,7 +162,7 @@ func runSend(ctx context.Context, args []string, getenv func(string) string, std
 		if err != nil {
 			return err
 		}
-		opName, body = a.Op, b
+		opName, body, actionChat = a.Op, b, events.ActionChat(&a)
 	}
 	nc, js, err := cliConnect(getenv)
 	if err != nil {
@@ -179,7 +179,7 @@ func runSend(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		defer sub.Unsubscribe()
 	}
-	m := nats.NewMsg(events.OutboundSubject(opName))
+	m := nats.NewMsg(events.OutboundChatSubject(opName, actionChat))
 	m.Data = body
 	m.Header.Set(events.ContentTypeHeader, events.ContentTypeJSON)
 	m.Header.Set(events.MsgIDHeader, *id)

@@ -143,9 +143,9 @@ func (c Config) Streams() []jetstream.StreamConfig {
 			Subjects:         []string{events.OutboundSubjects},
 			SubjectTransform: c.transform(events.OutboundPartitions),
 			Retention:        jetstream.WorkQueuePolicy,
-			Storage:     c.storage(),
-			Replicas:    c.Replicas,
-			Duplicates:  c.DuplicateWindow,
+			Storage:          c.storage(),
+			Replicas:         c.Replicas,
+			Duplicates:       c.DuplicateWindow,
 		},
 		{
 			Name:              ResultsStream,

@@ -11,13 +11,14 @@
 //     the error as stored (clipped, without credentials).
 //   - Metrics, each labelled stage=<stage> (the stage token: ws-edge,
 //     converter, egress): relay_consume_messages_total{outcome},
-//     relay_consume_handle_seconds, relay_consume_recreated_total and
-//     relay_consume_panics_total.
+//     relay_consume_handle_seconds, relay_consume_recreated_total,
+//     relay_consume_panics_total and relay_consume_partition_held{partition}.
 package consume
 
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -44,6 +45,10 @@ func Permanent(err error) error { return consume.Permanent(err) }
 
 // IsPermanent reports whether err was marked with Permanent.
 func IsPermanent(err error) bool { return consume.IsPermanent(err) }
+
+// Attempt returns the attempt number of the message a handler is called
+// for (1 the first time), counting redeliveries and in-order retries.
+func Attempt(ctx context.Context) uint64 { return consume.Attempt(ctx) }
 
 // New returns the consume loop of stage (its token, events.Stage*): cfg
 // with the stage's dead letters and its metrics registered on reg (nil:
@@ -78,6 +83,12 @@ func New(js jetstream.JetStream, stage string, reg prometheus.Registerer, cfg Co
 		Handled:  func(d time.Duration) { m.duration.Observe(d.Seconds()) },
 		Lost:     func(error, time.Duration) { m.recreated.Inc() },
 		Panicked: func(any) { m.panics.Inc() },
+		Held: func(parts []int) {
+			m.held.Reset()
+			for _, p := range parts {
+				m.held.WithLabelValues(strconv.Itoa(p)).Set(1)
+			}
+		},
 	}
 	return consume.New(js, cfg, h)
 }
@@ -87,6 +98,7 @@ type metrics struct {
 	duration  prometheus.Histogram
 	recreated prometheus.Counter
 	panics    prometheus.Counter
+	held      *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer, stage string) (*metrics, error) {
@@ -105,9 +117,12 @@ func newMetrics(reg prometheus.Registerer, stage string) (*metrics, error) {
 		panics: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "relay_consume_panics_total", Help: "Handler panics recovered (each dead-letters its message).", ConstLabels: cl,
 		}),
+		held: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "relay_consume_partition_held", Help: "1 for each partition of the stage's input stream this replica holds (is pinned to), as last checked.", ConstLabels: cl,
+		}, []string{"partition"}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.outcomes, m.duration, m.recreated, m.panics} {
+		for _, c := range []prometheus.Collector{m.outcomes, m.duration, m.recreated, m.panics, m.held} {
 			if err := reg.Register(c); err != nil {
 				return nil, fmt.Errorf("registering consume metrics: %w", err)
 			}

@@ -162,7 +162,9 @@ func (c *Client) message(a *events.Action, so sendOpts) (*nats.Msg, error) {
 	if err != nil {
 		return nil, fmt.Errorf("agent: encoding action: %w", err)
 	}
-	m := &nats.Msg{Subject: events.OutboundSubject(a.Op), Data: data, Header: nats.Header{
+	// The subject names the action's chat: egress sends one chat's actions
+	// in the order they were published, with any number of replicas.
+	m := &nats.Msg{Subject: events.OutboundChatSubject(a.Op, events.ActionChat(a)), Data: data, Header: nats.Header{
 		events.ContentTypeHeader: {events.ContentTypeMsgpack},
 		events.TypeHeader:        {events.TypeAction},
 		events.MsgIDHeader:       {so.id},

@@ -61,7 +61,8 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 		// Stable across redeliveries: the stream position and store time.
 		j.id = "gen-" + strconv.FormatUint(md.Sequence.Stream, 10) + "-" + strconv.FormatInt(md.Timestamp.UnixNano(), 36)
 	}
-	subjectOp, _ := events.UnSubjectToken(strings.TrimPrefix(msg.Subject(), events.OutboundSubjectPrefix))
+	opToken, _ := events.SubjectParts(msg.Subject())
+	subjectOp, _ := events.UnSubjectToken(opToken)
 	j.op = "unknown"
 	if events.KnownOp(subjectOp) {
 		j.op = subjectOp
@@ -78,9 +79,10 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 		j.deadline = latest // bounded: a connector that is down must not pile actions up
 	}
 
-	// A redelivery may follow a crash between publishing the result and
-	// acking: answer it from the stored result instead of sending again.
-	if md.NumDelivered > 1 {
+	// A redelivery (or an in-order retry) may follow a crash, or a failure,
+	// between publishing the result and acking: answer it from the stored
+	// result instead of sending again.
+	if consume.Attempt(ctx) > 1 {
 		replayed, err := s.replayResult(ctx, j)
 		if err != nil {
 			s.metrics.retries.WithLabelValues(retryPublish).Inc()

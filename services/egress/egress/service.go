@@ -46,6 +46,8 @@ type Status struct {
 	PrimaryPlatform  string   `json:"primary_platform,omitempty"`
 	ConsumerRunning  bool     `json:"consumer_running"`
 	Workers          int      `json:"workers"`
+	// Partitions are the partitions of RELAY_OUTBOUND this replica holds.
+	Partitions []int `json:"partitions"`
 }
 
 // Deps are the service's collaborators.
@@ -119,19 +121,30 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if s.metrics, err = newMetrics(s.reg, s); err != nil {
 		return nil, err
 	}
+	// Each chat's actions in order, with any number of replicas: one
+	// partition of RELAY_OUTBOUND per pinned consumer, its chats in order
+	// (docs/adr/0001-bus-contract.md, §13). Actions published without a
+	// chat token are shared, ordered per chat within a replica only.
+	unkeyed, partition := cfg.Bus.Partitioning(events.OutboundPartitions)
+	filter := events.OutboundSubjects
+	if unkeyed != "" {
+		filter = unkeyed
+	}
 	s.loop, err = consume.New(js, events.StageEgress, s.reg, consume.Config{
-		Stream:         events.OutboundStream,
-		Durable:        Name,
-		FilterSubjects: []string{events.OutboundSubjects},
-		Workers:        cfg.Workers,
-		AckWait:        cfg.AckWait,
-		MaxDeliver:     -1, // egress enforces each action's deadline itself
-		NakBase:        cfg.RetryBase,
-		NakMax:         cfg.RetryMax,
-		Grace:          cfg.ShutdownTimeout,
-		Key:            shardKey,
-		Ensure:         func(ctx context.Context) error { return bus.Ensure(ctx, js, cfg.Bus) },
-		Log:            s.log,
+		Stream:          events.OutboundStream,
+		Durable:         Name,
+		FilterSubjects:  []string{filter},
+		Partitions:      cfg.Bus.Partitions,
+		PartitionFilter: partition,
+		Workers:         cfg.Workers,
+		AckWait:         cfg.AckWait,
+		MaxDeliver:      -1, // egress enforces each action's deadline itself
+		NakBase:         cfg.RetryBase,
+		NakMax:          cfg.RetryMax,
+		Grace:           cfg.ShutdownTimeout,
+		Key:             shardKey,
+		Ensure:          func(ctx context.Context) error { return bus.Ensure(ctx, js, cfg.Bus) },
+		Log:             s.log,
 	}, s.handle)
 	if err != nil {
 		return nil, fmt.Errorf("egress: %w", err)
@@ -139,9 +152,14 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	return s, nil
 }
 
-// shardKey keeps one chat's actions (or one session's, for follow_up and
-// interrupt) on one worker, in order.
+// shardKey keeps one chat's actions in order: the chat the subject names
+// (relay.outbound.<op>.<chat>), or for an action published without it, the
+// chat_id (or session key, for follow_up and interrupt) read from the
+// action.
 func shardKey(m jetstream.Msg) string {
+	if _, chat := events.SubjectParts(m.Subject()); chat != "" {
+		return chat
+	}
 	var ct string
 	if h := m.Headers(); h != nil {
 		ct = h.Get(events.ContentTypeHeader)
@@ -238,6 +256,7 @@ func (s *Service) status() Status {
 		PrimaryPlatform:  s.primaryPlatform(),
 		ConsumerRunning:  s.loop.Ready() == nil,
 		Workers:          s.cfg.Workers,
+		Partitions:       s.loop.Held(),
 	}
 }
 
