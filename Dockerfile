@@ -83,7 +83,9 @@ RUN set -e; ld="-s -w -X github.com/relaybus/relaybus/internal/stage.Version=${V
 
 FROM scratch AS base
 ARG VERSION=0.1.0
-COPY --from=build /rootfs/ /
+# (/data and /tmp are created by their own COPY, so they themselves, not
+# only their contents, belong to the user.)
+COPY --from=build /rootfs/etc /etc
 COPY --from=build --chown=10001:10001 /rootfs/data /data
 COPY --from=build --chown=10001:10001 /rootfs/tmp /tmp
 USER 10001:10001

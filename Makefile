@@ -1,5 +1,5 @@
 # relaybus — see README.md.
-.PHONY: test test-short lint build run dev tidy bench up images fuzz
+.PHONY: test test-short test-compose lint build run dev tidy bench up images fuzz
 
 # The version of every binary, set in one place (package internal/stage).
 VERSION ?= 0.1.0
@@ -8,6 +8,15 @@ LDFLAGS := -X github.com/relaybus/relaybus/internal/stage.Version=$(VERSION)
 # The test command (README): every module, race detector on.
 test:
 	go test -race -count=1 -timeout 15m work
+
+# The container suite (tests/compose, about ten minutes): builds the images
+# once (scripts/images.sh), then runs relaybus under docker compose: the dev
+# loop, scaled stages, killed replicas, rolling restarts, a NATS restart, a
+# three-node cluster losing a node and a partition. Needs a Docker engine
+# and docker compose (or docker-compose); without them it skips, or fails
+# with RELAYBUS_REQUIRE_DOCKER=1.
+test-compose:
+	cd tests && RELAYBUS_COMPOSE=1 go test -count=1 -timeout 25m -v ./compose
 
 test-short:
 	go test -short -count=1 work
@@ -35,8 +44,11 @@ tidy:
 fuzz:
 	cd pkg && go test -run '^$$' -fuzz FuzzDecodeFrame -fuzztime 30s ./wire
 
+# The dev loop under compose (docker compose, or docker-compose where only
+# that is installed), from the images of `make images`.
 up:
-	docker compose up --build
+	set -a; . ./.images.env; set +a; \
+	GATEWAY_RELAY_URL=http://devconnector:8090 $$(docker compose version >/dev/null 2>&1 && echo docker compose || echo docker-compose) --profile dev up
 
 # Every image (the three stages, relay, the echo agent, and NATS when the
 # official image cannot be had), from the one ./Dockerfile, with or without

@@ -1,0 +1,160 @@
+package compose
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/relaybus/relaybus/pkg/natstest"
+)
+
+// Stage service names as NATS micro lists them.
+const (
+	microEdge      = "relay-ws-edge"
+	microConverter = "relay-passthrough-converter"
+	microEgress    = "relay-egress"
+)
+
+func stages(edge, converters, egress int) map[string]int {
+	return map[string]int{microEdge: edge, microConverter: converters, microEgress: egress}
+}
+
+// TestDevLoop: docker compose --profile dev up runs everything; a Discord
+// fixture POSTed to the dev connector is answered by the echo agent, and so
+// is every chat message; docker compose stop drains each stage within its
+// stop_grace_period, ws-edge saying going_idle.
+func TestDevLoop(t *testing.T) {
+	p := newProject(t, false)
+	start := time.Now()
+	p.up(stages(1, 1, 1))
+	t.Logf("up and handshaken in %s", time.Since(start).Round(time.Second))
+
+	fixture, err := os.ReadFile(filepath.Join(root, "internal/fixtures/discord/02_slash_command_options.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.post("/interactions", fixture); err != nil {
+		t.Fatal(err)
+	}
+	natstest.WaitFor(t, deliverTimeout, func() error {
+		var recs []outboundRecord
+		if err := p.getJSON("/outbound", &recs); err != nil {
+			return err
+		}
+		for _, r := range recs {
+			if c, _ := r.Action["content"].(string); strings.HasPrefix(c, "you ran /") {
+				t.Logf("the echo agent answered the slash command: %q (result %v)", c, r.Result)
+				return nil
+			}
+		}
+		return errFmt("no answer to the slash command among %d outbound frames", len(recs))
+	})
+
+	t0 := time.Now()
+	tr := send(p, "dev", 200, 8, 10*time.Millisecond)
+	tr.check(t, p, t0, true)
+
+	// Graceful stop.
+	ids := map[string]string{}
+	for _, svc := range []string{"ws-edge", "passthrough-converter", "egress"} {
+		ids[svc] = p.containers(svc)[0]
+	}
+	t0 = time.Now()
+	p.compose(time.Minute, "stop", "ws-edge", "passthrough-converter", "egress")
+	took := time.Since(t0)
+	t.Logf("docker compose stop of the three stages took %s (stop_grace_period 30s)", took.Round(100*time.Millisecond))
+	if took > 30*time.Second {
+		t.Errorf("stop took %s, more than the stop_grace_period", took)
+	}
+	for svc, id := range ids {
+		if code := strings.TrimSpace(p.docker("inspect", "-f", "{{.State.ExitCode}}", id)); code != "0" {
+			t.Errorf("%s exited %s after SIGTERM, want 0 (a drained stop, not the grace period's SIGKILL)", svc, code)
+		}
+	}
+	if lines := p.logLines("ws-edge", "going idle"); len(lines) == 0 {
+		t.Error("ws-edge did not log going idle on its way out")
+	}
+	s, err := p.state()
+	if err != nil || s.Buffered != 0 {
+		t.Errorf("connector after the stop: %+v, %v; want nothing left un-acked", s, err)
+	}
+}
+
+// TestScaled: three converters and three egress, every replica registered;
+// per-chat order, nothing lost or duplicated.
+func TestScaled(t *testing.T) {
+	p := newProject(t, false)
+	p.up(stages(1, 3, 3), "--scale", "passthrough-converter=3", "--scale", "egress=3")
+	t0 := time.Now()
+	tr := send(p, "scaled", 1000, 32, 5*time.Millisecond)
+	tr.check(t, p, t0, true)
+}
+
+// TestKillReplicas: docker kill -s KILL of one converter and one egress
+// replica mid-stream; the others carry on.
+func TestKillReplicas(t *testing.T) {
+	p := newProject(t, false)
+	p.up(stages(1, 3, 3), "--scale", "passthrough-converter=3", "--scale", "egress=3")
+	t0 := time.Now()
+	tr := send(p, "kill", 1000, 32, 10*time.Millisecond)
+	tr.waitSent(t, 300)
+	p.docker("kill", "-s", "KILL", p.containers("passthrough-converter")[1])
+	p.docker("kill", "-s", "KILL", p.containers("egress")[1])
+	tr.check(t, p, t0, false)
+}
+
+// TestRollingRestart: each stage recreated in turn mid-stream, the way a
+// new version is rolled out.
+func TestRollingRestart(t *testing.T) {
+	p := newProject(t, false)
+	p.up(stages(1, 1, 1))
+	t0 := time.Now()
+	tr := send(p, "roll", 900, 16, 20*time.Millisecond)
+	tr.waitSent(t, 100)
+	for _, svc := range []string{"ws-edge", "passthrough-converter", "egress"} {
+		p.compose(0, "up", "-d", "--no-deps", "--force-recreate", svc)
+	}
+	tr.check(t, p, t0, false)
+}
+
+// TestNATSRestart: the single NATS server restarted mid-stream.
+func TestNATSRestart(t *testing.T) {
+	p := newProject(t, false)
+	p.up(stages(1, 1, 1))
+	t0 := time.Now()
+	tr := send(p, "natsrestart", 900, 16, 10*time.Millisecond)
+	tr.waitSent(t, 200)
+	p.compose(0, "restart", "nats")
+	tr.check(t, p, t0, false)
+}
+
+// TestClusterKillNode: on the three-node cluster (R3), one node killed
+// mid-stream; brought back at the end.
+func TestClusterKillNode(t *testing.T) {
+	p := newProject(t, true)
+	p.up(stages(1, 1, 1))
+	t0 := time.Now()
+	tr := send(p, "clusterkill", 900, 16, 10*time.Millisecond)
+	tr.waitSent(t, 200)
+	p.docker("kill", "-s", "KILL", p.containers("nats2")[0])
+	tr.check(t, p, t0, false)
+	p.compose(0, "start", "nats2")
+}
+
+// TestClusterPartition: on the cluster, one node cut off from the network
+// mid-stream, then reconnected.
+func TestClusterPartition(t *testing.T) {
+	p := newProject(t, true)
+	p.up(stages(1, 1, 1))
+	node := p.containers("nats3")[0]
+	network := strings.Fields(p.docker("inspect", "-f", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}", node))[0]
+	t0 := time.Now()
+	tr := send(p, "partition", 900, 16, 10*time.Millisecond)
+	tr.waitSent(t, 200)
+	p.docker("network", "disconnect", network, node)
+	time.Sleep(10 * time.Second)
+	p.docker("network", "connect", "--alias", "nats3", network, node)
+	tr.check(t, p, t0, false)
+}
