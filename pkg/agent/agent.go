@@ -47,6 +47,16 @@ type Options struct {
 	// DeliverAll, when the durable consumer is created for the first time,
 	// starts from the oldest stored event instead of new ones.
 	DeliverAll bool
+	// Partitions, when above zero, keeps each chat's events in order with
+	// any number of replicas of the agent: the events are sourced into the
+	// agent's own work stream (WorkStream(Name)) with their chat's
+	// partition appended, and each partition is consumed by one replica at
+	// a time (pinned by the server; replicas balance the partitions among
+	// themselves and take over those of a replica that stops). Without it
+	// the replicas share one consumer: a chat's events are in order within
+	// a replica only. Every replica must use the same value; to change it,
+	// remove the work stream once empty.
+	Partitions int
 	// ErrorHandler receives problems the client cannot return to a caller
 	// (undecodable events, events given up, consumer re-creation). It may
 	// be nil. It is called from several goroutines at once and must not
@@ -65,6 +75,9 @@ func (o *Options) defaults() error {
 	}
 	if o.Workers == 0 {
 		o.Workers = 16
+	}
+	if o.Partitions < 0 || o.Partitions > 1024 {
+		return fmt.Errorf("%w: Partitions %d: want 0 to 1024", ErrInvalidOptions, o.Partitions)
 	}
 	if o.Workers < 0 {
 		return fmt.Errorf("%w: Workers %d: want > 0", ErrInvalidOptions, o.Workers)

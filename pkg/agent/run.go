@@ -117,6 +117,16 @@ func (c *Client) Run(ctx context.Context, h Handler) error {
 	if c.opts.DeliverAll {
 		cfg.DeliverPolicy = jetstream.DeliverAllPolicy
 	}
+	if n := c.opts.Partitions; n > 0 {
+		stream, err := c.ensureWorkStream(ctx)
+		if err != nil {
+			return fmt.Errorf("agent: %w", err)
+		}
+		cfg.Stream, cfg.FilterSubjects, cfg.DeliverPolicy = stream, nil, jetstream.DeliverAllPolicy
+		cfg.Partitions = n
+		cfg.PartitionFilter = func(p int) []string { return []string{"relay.inbound.*.*.*." + strconv.Itoa(p)} }
+		cfg.Key = workChat
+	}
 	loop, err := consume.New(c.js, cfg, func(ctx context.Context, m jetstream.Msg) error { return c.handle(ctx, m, h) })
 	if err != nil {
 		return fmt.Errorf("agent: %w", err)
@@ -142,7 +152,7 @@ func (c *Client) handle(ctx context.Context, m jetstream.Msg, h Handler) error {
 	if t := hdr.Get(events.TypeHeader); t != "" && t != events.TypeMessageEvent {
 		return nil // not a message event (an interrupt under a wide filter)
 	}
-	ev := &Event{Subject: m.Subject(), Delivery: consume.Attempt(ctx), c: c,
+	ev := &Event{Subject: publicSubject(m.Subject()), Delivery: consume.Attempt(ctx), c: c,
 		idBase: c.opts.Name + "-" + strconv.FormatUint(md.Sequence.Stream, 10)}
 	if err := events.Unmarshal(m.Data(), hdr.Get(events.ContentTypeHeader), &ev.MessageEvent); err != nil {
 		return consume.Permanent(fmt.Errorf("%w on %s: %w", ErrBadEvent, m.Subject(), err))
