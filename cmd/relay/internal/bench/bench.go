@@ -61,6 +61,7 @@ type benchReport struct {
 		GoVersion string `json:"go_version"`
 	} `json:"machine"`
 	Storage           string        `json:"storage"`
+	Partitions        int           `json:"partitions"`
 	InboundCeiling    float64       `json:"inbound_ceiling_msgs_per_s"`
 	Inbound           float64       `json:"inbound_msgs_per_s"`
 	InboundRatio      float64       `json:"inbound_ratio"`
@@ -189,7 +190,7 @@ func printBench(w io.Writer, r *benchReport) {
 		printSoak(w, r)
 		return
 	}
-	fmt.Fprintf(tw, "relay bench\t%d CPUs\t%s\t%s JetStream\t\n", r.Machine.CPUs, r.Machine.GoVersion, r.Storage)
+	fmt.Fprintf(tw, "relay bench\t%d CPUs\t%s\t%s JetStream\t%d partitions\t\n", r.Machine.CPUs, r.Machine.GoVersion, r.Storage, r.Partitions)
 	fmt.Fprintf(tw, "path\tmsgs/s\traw JetStream ceiling\tratio\t\n")
 	fmt.Fprintf(tw, "inbound (WS frame -> agent), %d msgs\t%.0f\t%.0f\t%.2f\t\n", r.InboundMessages, r.Inbound, r.InboundCeiling, r.InboundRatio)
 	fmt.Fprintf(tw, "egress (relay.outbound.send -> WS frame), %d msgs\t%.0f\t%.0f\t%.2f\t\n", r.EgressMessages, r.Egress, r.EgressCeiling, r.EgressRatio)
@@ -220,10 +221,12 @@ func printSoak(w io.Writer, r *benchReport) {
 // carries a unique id the agent side can match.
 type benchBodies struct {
 	templates [][]byte
-	chats     []string
 }
 
-const idPlaceholder = "__RELAY_BENCH_ID__"
+const (
+	idPlaceholder   = "__RELAY_BENCH_ID__"
+	chatPlaceholder = "__RELAY_BENCH_CHAT__"
+)
 
 // loadBodies prepares the contract's Discord fixtures (fixtures.Contract)
 // as realistic passthrough bodies, leaving out the PING, which the
@@ -244,11 +247,16 @@ func loadBodies() (*benchBodies, error) {
 		}
 		delete(m, "token")
 		m["id"] = idPlaceholder
+		// Many chats, as a bot serves: each interaction goes to one of
+		// benchChats channels (per-chat order serializes one chat).
+		if _, ok := m["channel_id"]; ok {
+			m["channel_id"] = chatPlaceholder
+		}
+		if ch, ok := m["channel"].(map[string]any); ok {
+			ch["id"] = chatPlaceholder
+		}
 		t, _ := json.Marshal(m)
 		b.templates = append(b.templates, t)
-		if ch, ok := m["channel_id"].(string); ok {
-			b.chats = append(b.chats, ch)
-		}
 	}
 	return b, nil
 }
@@ -263,6 +271,7 @@ func (b *benchBodies) emitter(dev *devconnector.Server) func(n uint64) {
 
 func (b *benchBodies) forward(n uint64) map[string]any {
 	body := bytes.Replace(b.templates[n%uint64(len(b.templates))], []byte(idPlaceholder), []byte(strconv.FormatUint(benchIDBase+n, 10)), 1)
+	body = bytes.ReplaceAll(body, []byte(chatPlaceholder), []byte(strconv.FormatUint(benchChatBase+n%benchChats, 10)))
 	return map[string]any{
 		"platform": "discord", "botId": "bench", "method": "POST", "path": "/interactions/discord/bench",
 		"headers": [][]string{{"content-type", "application/json"}},
@@ -270,8 +279,12 @@ func (b *benchBodies) forward(n uint64) map[string]any {
 	}
 }
 
-// benchIDBase is a snowflake of 2026, so ids decode to a plausible time.
-const benchIDBase = 1_450_000_000_000_000_000
+// benchIDBase is a snowflake of 2026, so ids decode to a plausible time;
+// benchChatBase the first of the bench's channel ids.
+const (
+	benchIDBase   = 1_450_000_000_000_000_000
+	benchChatBase = 1_440_000_000_000_000_000
+)
 
 // frameBytes renders the whole frame (for the ceiling run).
 func (b *benchBodies) frameBytes(n uint64) []byte {
@@ -345,7 +358,7 @@ func bench(ctx context.Context, c benchConfig, progress func(string, ...any)) (*
 			return c.DupWindow.String()
 		case "RELAY_STREAM_STORAGE":
 			return c.Storage
-		case "CONVERTER_WORKERS", "EGRESS_WORKERS", "RELAY_INBOUND_MAX_BYTES":
+		case "CONVERTER_WORKERS", "EGRESS_WORKERS", "RELAY_INBOUND_MAX_BYTES", "RELAY_PARTITIONS":
 			return os.Getenv(k) // tuning experiments: relay bench honours these
 		}
 		return ""
@@ -353,6 +366,7 @@ func bench(ctx context.Context, c benchConfig, progress func(string, ...any)) (*
 	if err != nil {
 		return nil, err
 	}
+	rep.Partitions = stages.Converter.Bus.Partitions
 	pipeline, err := stack.Start(ctx, stack.Config{Stages: stages, NATS: natsembed.Config{DontListen: true, StoreDir: dir, ServerName: "bench"}})
 	if err != nil {
 		return nil, err
@@ -438,7 +452,8 @@ func bench(ctx context.Context, c benchConfig, progress func(string, ...any)) (*
 	}
 	before := dev.State().OutboundCount
 	start = time.Now()
-	if err := publishActions(ctx, js, c.Egress, action); err != nil {
+	chatOf := func(n uint64) string { return "bench-chat-" + strconv.FormatUint(n%benchChats, 10) }
+	if err := publishActions(ctx, js, c.Egress, action, chatOf); err != nil {
 		return nil, err
 	}
 	if err := waitFor(ctx, 5*time.Minute, func() bool { return dev.State().OutboundCount-before >= uint64(c.Egress) }); err != nil {
@@ -627,9 +642,9 @@ func pace(ctx context.Context, rate, total int, fn func(uint64) error) error {
 	return nil
 }
 
-func publishActions(ctx context.Context, js jetstream.JetStream, n int, payload func(uint64) []byte) error {
+func publishActions(ctx context.Context, js jetstream.JetStream, n int, payload func(uint64) []byte, chat func(uint64) string) error {
 	for i := range n {
-		m := nats.NewMsg(events.OutboundSubject(events.OpSend))
+		m := nats.NewMsg(events.OutboundChatSubject(events.OpSend, chat(uint64(i))))
 		m.Data = payload(uint64(i))
 		m.Header.Set(events.ContentTypeHeader, events.ContentTypeMsgpack)
 		m.Header.Set(events.MsgIDHeader, "bench-"+strconv.Itoa(i))
