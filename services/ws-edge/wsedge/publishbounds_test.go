@@ -52,12 +52,18 @@ func longestLine(b []byte) int {
 	return n
 }
 
-// acks reads n inbound_acks and returns them by bufferId.
+// acks reads n inbound_acks and returns them by bufferId. It waits longer
+// than peer.expect: a multi-megabyte frame and its ack take a while under
+// the race detector on a busy machine.
 func acks(p *peer, n int) map[string]bool {
 	p.tb.Helper()
 	got := map[string]bool{}
 	for range n {
-		got[p.expect("inbound_ack")["bufferId"].(string)] = true
+		f := p.next(30 * time.Second)
+		if f["type"] != "inbound_ack" {
+			p.tb.Fatalf("connector: got frame type %v, want inbound_ack", f["type"])
+		}
+		got[f["bufferId"].(string)] = true
 	}
 	return got
 }
