@@ -99,6 +99,13 @@ type Config struct {
 	// crashed or lost the socket would (tests of ambiguous results). It is
 	// called like Answer.
 	Silent func(action events.Action) bool
+	// Delay, when set and positive for an action, answers it that long
+	// after it was read, without holding the socket's reader: the frame is
+	// recorded at once (ReceivedAt is when it was read) and the actions
+	// read after it are answered in the meantime, as a platform that is
+	// slow for one chat only would (tests of per-chat latency). It is
+	// called like Answer.
+	Delay func(action events.Action) time.Duration
 }
 
 // PlatformSettings are the descriptor values the dev connector advertises for

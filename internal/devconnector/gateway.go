@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/pkg/wire"
@@ -220,7 +221,24 @@ func (c *gwConn) onOutbound(f *gwFrame) {
 			"success", rec.Result["success"], "error", rec.Result["error"])
 		s.log.Debug("outbound content", "request_id", f.RequestID, "content", rec.Action.Content)
 	}
+	if decodeErr == "" && s.cfg.Delay != nil {
+		if d := s.cfg.Delay(rec.Action); d > 0 {
+			go c.sendAfter(d, frame)
+			return
+		}
+	}
 	_ = c.send(context.Background(), outMsg{data: frame})
+}
+
+// sendAfter sends frame after d, unless the socket is gone by then.
+func (c *gwConn) sendAfter(d time.Duration, frame []byte) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		_ = c.send(context.Background(), outMsg{data: frame})
+	case <-c.writerDone:
+	}
 }
 
 // appendJSONString appends s as a JSON string.

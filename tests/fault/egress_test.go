@@ -72,49 +72,7 @@ func TestEgressKill9(t *testing.T) {
 		return nil
 	})
 
-	// Results: exactly one stored per action, a success or an ambiguous
-	// "interrupted"; every result the agent saw agrees with it.
-	stored := relaytest.StoredResults(t, js)
-	storedCount := map[string]int{}
-	ambiguous := map[string]bool{}
-	for _, id := range ids {
-		rs := stored[id]
-		storedCount[id] = len(rs)
-		if len(rs) != 1 {
-			continue
-		}
-		switch r := rs[0]; {
-		case r.Success && r.MessageID != "":
-		case r.Ambiguous && r.Error == events.ErrTextInterrupted:
-			ambiguous[id] = true
-		default:
-			t.Errorf("stored result of %s = %+v, want success with a message_id, or ambiguous interrupted", id, r)
-		}
-		for _, seen := range results.Get(id) {
-			if diff := cmp.Diff(rs[0], seen); diff != "" {
-				t.Errorf("agent saw a result for %s that differs from the stored one (-stored +seen):\n%s", id, diff)
-			}
-		}
-	}
-	relaytest.Tally(t, "results stored in RELAY_RESULTS", ids, storedCount)
-
-	// Sends, by action id: never two. A success was written exactly once;
-	// an ambiguous action at most once (the victim may have died before
-	// its write began).
-	counts, _ := relaytest.Sends(dev)
-	want := map[string]int{}
-	for _, id := range ids {
-		want[id] = counts[id]
-		if !ambiguous[id] || counts[id] > 1 {
-			continue
-		}
-		want[id] = 1 // count 0 or 1 is fine for an ambiguous action
-	}
-	relaytest.Tally(t, "sends recorded by the connector (ambiguous ones counted as 1 when not written)", ids, want)
-	written := 0
-	for id := range ambiguous {
-		written += counts[id]
-	}
+	ambiguous, written := tallySends(t, js, dev, ids, results)
 	t.Logf("answered ambiguous (begun by the killed replica, no stored result): %d, of which the connector received %d; per-replica sent: a %v, b %v, c %v",
 		len(ambiguous), written, sentA, egB.Metric(t, "relay_egress_actions_total", "outcome", "sent"), egC.Metric(t, "relay_egress_actions_total", "outcome", "sent"))
 	if len(ambiguous) > egressWorkers {

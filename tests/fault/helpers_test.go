@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/relaybus/relaybus/internal/devconnector"
@@ -23,10 +24,10 @@ const (
 	deliverTimeout = 120 * time.Second
 )
 
-func startConverter(t *testing.T, natsURL, name string) *relaytest.Proc {
+func startConverter(t *testing.T, natsURL, name string, extra map[string]string) *relaytest.Proc {
 	t.Helper()
 	addr := natstest.FreeAddr(t)
-	return relaytest.StartProc(t, name, bins.Converter, addr, map[string]string{
+	return startStage(t, name, bins.Converter, addr, extra, map[string]string{
 		"NATS_URL":                   natsURL,
 		"CONVERTER_HTTP_ADDR":        addr,
 		"CONVERTER_WORKERS":          "8",
@@ -38,7 +39,7 @@ func startConverter(t *testing.T, natsURL, name string) *relaytest.Proc {
 func startEgress(t *testing.T, natsURL, name string, extra map[string]string) *relaytest.Proc {
 	t.Helper()
 	addr := natstest.FreeAddr(t)
-	env := map[string]string{
+	return startStage(t, name, bins.Egress, addr, extra, map[string]string{
 		"NATS_URL":                natsURL,
 		"EGRESS_HTTP_ADDR":        addr,
 		"EGRESS_WORKERS":          "8",
@@ -47,11 +48,16 @@ func startEgress(t *testing.T, natsURL, name string, extra map[string]string) *r
 		"EGRESS_RETRY_MAX":        "1s",
 		"GATEWAY_RELAY_PLATFORMS": relaytest.Platform,
 		"LOG_FORMAT":              "text",
-	}
+	})
+}
+
+// startStage starts a stage binary with env, extra overriding it.
+func startStage(t *testing.T, name, bin, addr string, extra, env map[string]string) *relaytest.Proc {
+	t.Helper()
 	for k, v := range extra {
 		env[k] = v
 	}
-	return relaytest.StartProc(t, name, bins.Egress, addr, env)
+	return relaytest.StartProc(t, name, bin, addr, env)
 }
 
 func startEdge(t *testing.T, dev *devconnector.Server, natsURL, name string) *relaytest.Proc {
@@ -140,4 +146,57 @@ func startSlowConnector(t *testing.T, d time.Duration) *devconnector.Server {
 			return nil
 		}
 	})
+}
+
+// tallySends checks the outcome of the send actions ids after a replica
+// was killed. Results: exactly one stored per action, a success or an
+// ambiguous "interrupted" (for one the dead replica had begun writing);
+// every result the agent saw (results, when not nil) agrees with it.
+// Sends, by action id: never two. A success was written exactly once, an
+// ambiguous action at most once (the victim may have died before its
+// write began). It returns the ambiguous actions and how many of them the
+// connector received.
+func tallySends(t *testing.T, js jetstream.JetStream, dev *devconnector.Server, ids []string, results *relaytest.Results) (ambiguous map[string]bool, written int) {
+	t.Helper()
+	stored := relaytest.StoredResults(t, js)
+	storedCount := map[string]int{}
+	ambiguous = map[string]bool{}
+	for _, id := range ids {
+		rs := stored[id]
+		storedCount[id] = len(rs)
+		if len(rs) != 1 {
+			continue
+		}
+		switch r := rs[0]; {
+		case r.Success && r.MessageID != "":
+		case r.Ambiguous && r.Error == events.ErrTextInterrupted:
+			ambiguous[id] = true
+		default:
+			t.Errorf("stored result of %s = %+v, want success with a message_id, or ambiguous interrupted", id, r)
+		}
+		if results == nil {
+			continue
+		}
+		for _, seen := range results.Get(id) {
+			if diff := cmp.Diff(rs[0], seen); diff != "" {
+				t.Errorf("agent saw a result for %s that differs from the stored one (-stored +seen):\n%s", id, diff)
+			}
+		}
+	}
+	relaytest.Tally(t, "results stored in RELAY_RESULTS", ids, storedCount)
+
+	counts, _ := relaytest.Sends(dev)
+	want := map[string]int{}
+	for _, id := range ids {
+		want[id] = counts[id]
+		if !ambiguous[id] || counts[id] > 1 {
+			continue
+		}
+		want[id] = 1 // count 0 or 1 is fine for an ambiguous action
+	}
+	relaytest.Tally(t, "sends recorded by the connector (ambiguous ones counted as 1 when not written)", ids, want)
+	for id := range ambiguous {
+		written += counts[id]
+	}
+	return ambiguous, written
 }

@@ -10,8 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/relaybus/relaybus/pkg/agent"
 	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/pkg/natstest"
 )
@@ -289,4 +291,120 @@ func ConsumerInfo(tb testing.TB, js jetstream.JetStream, stream, durable string)
 		tb.Fatalf("relaytest: consumer %s/%s: %v", stream, durable, err)
 	}
 	return info
+}
+
+// Sighting is one event a replica of an agent built on pkg/agent handled.
+type Sighting struct {
+	// ID is the event's MessageID.
+	ID string
+	// Attempt is the handler's attempt at the event (agent.Event.Delivery):
+	// 1 the first time, more for a redelivery or an in-order retry.
+	Attempt uint64
+	// Replica names the replica that handled it.
+	Replica string
+	// At is when the handler was called.
+	At time.Time
+}
+
+// Sightings is the log of the events an agent's replicas handled, in the
+// order their handlers were called. Safe for concurrent use.
+type Sightings struct {
+	mu  sync.Mutex
+	log []Sighting
+	ids map[string]bool
+}
+
+func (s *Sightings) add(x Sighting) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ids == nil {
+		s.ids = map[string]bool{}
+	}
+	s.log = append(s.log, x)
+	s.ids[x.ID] = true
+}
+
+// Log returns the sightings so far.
+func (s *Sightings) Log() []Sighting {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.log)
+}
+
+// Distinct returns how many distinct event ids were handled.
+func (s *Sightings) Distinct() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.ids)
+}
+
+// WaitDistinct waits until n distinct event ids were handled.
+func (s *Sightings) WaitDistinct(tb testing.TB, n int, timeout time.Duration) {
+	tb.Helper()
+	natstest.WaitFor(tb, timeout, func() error {
+		if got := s.Distinct(); got < n {
+			return fmt.Errorf("agent replicas have handled %d distinct events, want %d", got, n)
+		}
+		return nil
+	})
+}
+
+// AgentReplica is one replica of an agent built on pkg/agent, running in
+// the test process on a NATS connection of its own.
+type AgentReplica struct {
+	Name string
+
+	nc     *nats.Conn
+	cancel context.CancelFunc
+	done   chan struct{}
+	err    error
+}
+
+// StartAgentReplica runs agent.Client.Run with opts on a connection of its
+// own to natsURL until cleanup (or [AgentReplica.Cut]). Each event is
+// recorded in seen when its handler is called, then given to handle, when
+// set (its error has the event retried). Run must return nil.
+func StartAgentReplica(tb testing.TB, natsURL, name string, opts agent.Options, seen *Sightings, handle agent.Handler) *AgentReplica {
+	tb.Helper()
+	nc := Connect(tb, natsURL, name)
+	cl, err := agent.New(nc, opts)
+	if err != nil {
+		tb.Fatalf("relaytest: agent %s: %v", name, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &AgentReplica{Name: name, nc: nc, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		r.err = cl.Run(ctx, func(ctx context.Context, ev *agent.Event) error {
+			seen.add(Sighting{ID: ev.MessageID, Attempt: ev.Delivery, Replica: name, At: time.Now()})
+			if handle != nil {
+				return handle(ctx, ev)
+			}
+			return nil
+		})
+	}()
+	tb.Cleanup(func() {
+		cancel()
+		select {
+		case <-r.done:
+		case <-time.After(30 * time.Second):
+			tb.Errorf("agent replica %s still running 30s after it was stopped", name)
+			return
+		}
+		if r.err != nil && !r.cut() {
+			tb.Errorf("agent replica %s: Run = %v", name, r.err)
+		}
+	})
+	return r
+}
+
+func (r *AgentReplica) cut() bool { return r.nc.IsClosed() }
+
+// Cut closes the replica's connection at once, without a drain, and stops
+// the replica: like a replica that crashed or lost its network for good,
+// it acks nothing more. The server redelivers the events it held once
+// their ack wait passes, and its partitions move once their pins expire.
+func (r *AgentReplica) Cut() {
+	r.nc.Close()
+	r.cancel()
 }

@@ -172,6 +172,21 @@ func (p *Proc) Kill9(tb testing.TB) {
 	}
 }
 
+// Term stops the process with SIGTERM, as an orchestrator scaling it down
+// would, and waits up to timeout until it has exited; the test fails when
+// it has not.
+func (p *Proc) Term(tb testing.TB, timeout time.Duration) {
+	tb.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		tb.Fatalf("relaytest: SIGTERM %s: %v", p.Name, err)
+	}
+	select {
+	case <-p.done:
+	case <-time.After(timeout):
+		tb.Fatalf("relaytest: %s still running %v after SIGTERM", p.Name, timeout)
+	}
+}
+
 // WaitReady polls the process's /readyz until it answers 200, failing the
 // test after timeout or when the process exits first.
 func (p *Proc) WaitReady(tb testing.TB, timeout time.Duration) {

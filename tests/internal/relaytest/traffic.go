@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,6 +17,7 @@ import (
 	"github.com/relaybus/relaybus/internal/bus"
 	"github.com/relaybus/relaybus/internal/devconnector"
 	"github.com/relaybus/relaybus/internal/fixtures"
+	"github.com/relaybus/relaybus/pkg/agent"
 	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/pkg/natstest"
 	"github.com/relaybus/relaybus/pkg/wire"
@@ -23,17 +26,91 @@ import (
 // InboundFields are the fields of an inbound frame carrying a group-chat
 // message whose MessageEvent.MessageID is id, in one of 16 chats.
 func InboundFields(id string, i int) map[string]any {
+	return chatFields(id, fmt.Sprintf("chat-%d", i%16))
+}
+
+func chatFields(id, chat string) map[string]any {
 	return map[string]any{"event": map[string]any{
 		"text":       "hello " + id,
 		"message_id": id,
 		"source": map[string]any{
 			"platform":  Platform,
-			"chat_id":   fmt.Sprintf("chat-%d", i%16),
+			"chat_id":   chat,
 			"chat_type": events.ChatGroup,
 			"user_id":   "u1",
 			"scope_id":  "g1",
 		},
 	}}
+}
+
+// ChatName is the chat id of chat c of a per-chat sequenced run
+// ([ProduceChats], [PublishChatSends]): "<prefix>-c<c>".
+func ChatName(prefix string, c int) string { return fmt.Sprintf("%s-c%03d", prefix, c) }
+
+// ChatSeqID is the id of the seq-th message (0-based) of chat c of a
+// per-chat sequenced run: "<chat>-<seq>". [SplitChatSeq] reverses it.
+func ChatSeqID(prefix string, c, seq int) string {
+	return fmt.Sprintf("%s-%04d", ChatName(prefix, c), seq)
+}
+
+// SplitChatSeq splits an id made by [ChatSeqID] into its chat and sequence
+// number; ok is false for any other id.
+func SplitChatSeq(id string) (chat string, seq int, ok bool) {
+	i := strings.LastIndexByte(id, '-')
+	if i < 0 {
+		return "", 0, false
+	}
+	n, err := strconv.Atoi(id[i+1:])
+	if err != nil {
+		return "", 0, false
+	}
+	return id[:i], n, true
+}
+
+// ProduceChats starts feeding chats×perChat inbound frames to dev, one per
+// interval, round-robin over the chats: item i is message i/chats of chat
+// i%chats, with MessageID (and text) [ChatSeqID]. Like [Produce], every
+// frame is buffered by the connector until acked.
+func ProduceChats(tb testing.TB, dev *devconnector.Server, prefix string, chats, perChat int, interval time.Duration) *Producer {
+	tb.Helper()
+	return pace(tb, chats*perChat, interval, func(ctx context.Context, i int) (string, error) {
+		id := ChatSeqID(prefix, i%chats, i/chats)
+		_, err := dev.EmitContext(ctx, wire.FrameInbound, chatFields(id, ChatName(prefix, i%chats)))
+		return id, err
+	})
+}
+
+// PublishChatSends publishes chats×perChat send actions through an agent
+// client, as an agent would (relay.outbound.send.<chat>), one per interval,
+// round-robin over the chats, each stored before the next: item i is send
+// i/chats to chat i%chats, whose content and action id are [ChatSeqID].
+func PublishChatSends(tb testing.TB, cl *agent.Client, prefix string, chats, perChat int, interval time.Duration) *Producer {
+	tb.Helper()
+	return pace(tb, chats*perChat, interval, func(ctx context.Context, i int) (string, error) {
+		id := ChatSeqID(prefix, i%chats, i/chats)
+		a := events.Action{Op: events.OpSend, ChatID: ChatName(prefix, i%chats), Content: id}
+		return id, retryPublish(ctx, tb, i, func(ctx context.Context) error {
+			_, err := cl.Publish(ctx, a, agent.WithID(id))
+			return err
+		})
+	})
+}
+
+// retryPublish calls publish (bounded by 5 s each time) until it succeeds
+// or ctx ends: the stream may be briefly unavailable.
+func retryPublish(ctx context.Context, tb testing.TB, i int, publish func(context.Context) error) error {
+	for {
+		pctx, pcancel := context.WithTimeout(ctx, 5*time.Second)
+		err := publish(pctx)
+		pcancel()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		tb.Logf("publishing action %d: %v (retrying)", i, err)
+	}
 }
 
 // Interaction returns the Discord slash-command fixture with its
@@ -185,18 +262,10 @@ func PublishActions(tb testing.TB, js jetstream.JetStream, prefix string, n int,
 		msgs[i] = SendAction(tb, fmt.Sprintf("%s-%05d", prefix, i), i)
 	}
 	return pace(tb, n, interval, func(ctx context.Context, i int) (string, error) {
-		for {
-			pctx, pcancel := context.WithTimeout(ctx, 5*time.Second)
-			_, err := js.PublishMsg(pctx, msgs[i])
-			pcancel()
-			if err == nil {
-				return msgs[i].Header.Get(events.MsgIDHeader), nil
-			}
-			if ctx.Err() != nil {
-				return "", ctx.Err()
-			}
-			tb.Logf("publishing action %d: %v (retrying)", i, err)
-		}
+		return msgs[i].Header.Get(events.MsgIDHeader), retryPublish(ctx, tb, i, func(ctx context.Context) error {
+			_, err := js.PublishMsg(ctx, msgs[i])
+			return err
+		})
 	})
 }
 

@@ -1,0 +1,601 @@
+package fault_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/relaybus/relaybus/internal/bus"
+	"github.com/relaybus/relaybus/internal/devconnector"
+	"github.com/relaybus/relaybus/pkg/agent"
+	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/pkg/natstest"
+	"github.com/relaybus/relaybus/tests/internal/relaytest"
+)
+
+// Per-chat order (architecture "Delivery semantics → Order", issue #13):
+// per chat, events reach RELAY_INBOUND and the agent in the order the
+// connector delivered them, and an agent's actions reach the connector in
+// the order they were published, with any number of replicas of every
+// stage, through retries, redeliveries and the loss of a replica.
+//
+// Every message of these tests carries its chat's sequence number in its id
+// (relaytest.ChatSeqID: "<chat>-<seq>"), and each log (RELAY_INBOUND read
+// back in stream order, the agent replicas' handler calls, the sends the
+// connector received) is checked with checkChatOrder.
+
+const (
+	orderChats   = 50  // chats of each direction
+	orderPerChat = 100 // messages per chat and direction
+	// orderAgentPartitions is the agent's Options.Partitions.
+	orderAgentPartitions = 16
+)
+
+// chatOrder is what checkChatOrder found in one log.
+type chatOrder struct {
+	first    int      // first sightings (distinct ids)
+	repeats  int      // later sightings of an id already seen
+	disorder []string // first sightings that came after a higher one of their chat
+}
+
+// checkChatOrder checks the order rule on a log of ids (ChatSeqID), in the
+// order they arrived. The rule: per chat, the first sightings of the
+// sequence numbers are strictly increasing — an id seen for the first time
+// never comes after a higher sequence number of its chat. Together with
+// "none lost" (every sequence number is seen), that is exactly "each chat
+// in order, nothing overtaken". A later sighting of an id already seen is a
+// repeat, not a violation of order: an at-least-once consumer (the agent)
+// gets one when a replica dies after handling an event but before its ack
+// reached the server, and the event is redelivered, necessarily after what
+// followed it; it can never make an unseen message arrive out of turn.
+// Whether a repeat is allowed is the caller's business: at the agent it is
+// (and is told from a second stored copy by its attempt number), at the
+// connector it would be a double post and is counted as a duplicate.
+func checkChatOrder(ids []string) chatOrder {
+	var o chatOrder
+	seen := map[string]bool{}
+	high := map[string]int{}
+	for _, id := range ids {
+		if seen[id] {
+			o.repeats++
+			continue
+		}
+		seen[id] = true
+		o.first++
+		chat, seq, ok := relaytest.SplitChatSeq(id)
+		if !ok {
+			o.disorder = append(o.disorder, "unexpected id "+id)
+			continue
+		}
+		if h, ok := high[chat]; ok && seq < h {
+			o.disorder = append(o.disorder, fmt.Sprintf("%s: %d first seen after %d", chat, seq, h))
+			continue
+		}
+		high[chat] = seq
+	}
+	return o
+}
+
+// assertOrder checks ids with checkChatOrder, logs what it found and fails
+// the test on any disorder.
+func assertOrder(t *testing.T, what string, ids []string) chatOrder {
+	t.Helper()
+	o := checkChatOrder(ids)
+	t.Logf("%s: %d distinct, %d repeats, %d out of chat order", what, o.first, o.repeats, len(o.disorder))
+	if len(o.disorder) > 0 {
+		n := min(len(o.disorder), 20)
+		t.Errorf("%s: %d messages out of chat order, first %d:\n  %s", what, len(o.disorder), n, strings.Join(o.disorder[:n], "\n  "))
+	}
+	return o
+}
+
+// orderRun is the pipeline of the order tests: an embedded NATS, the dev
+// connector, ws-edge in-process (it is not what the tests kill), converter
+// and egress processes, and two replicas of a partitioned agent; traffic of
+// orderChats chats in both directions.
+type orderRun struct {
+	t     *testing.T
+	dev   *devconnector.Server
+	url   string
+	js    jetstream.JetStream
+	seen  *relaytest.Sightings
+	conv  []*relaytest.Proc
+	eg    []*relaytest.Proc
+	agent []*relaytest.AgentReplica
+	pub   *agent.Client
+	in    *relaytest.Producer
+	out   *relaytest.Producer
+	start time.Time
+}
+
+// Short ack waits, so that a killed replica's partitions move in seconds:
+// a partition stays pinned to a dead replica for its ack wait + 4 s.
+var orderEnv = map[string]string{
+	"CONVERTER_ACK_WAIT": "2s",
+	"EGRESS_ACK_WAIT":    "3s",
+}
+
+func startOrderRun(t *testing.T, converters, egresses int) *orderRun {
+	t.Helper()
+	ns := relaytest.StartNATS(t)
+	r := &orderRun{t: t, url: ns.URL(), seen: &relaytest.Sightings{}}
+	r.dev = relaytest.StartConnector(t, func(c *devconnector.Config) {
+		c.RecordLimit = 4 * orderChats * orderPerChat
+		// A connector that takes a while per send (its reader answers one
+		// at a time), so that an egress dies with sends in flight.
+		c.Answer = func(events.Action) map[string]any {
+			time.Sleep(200 * time.Microsecond)
+			return nil
+		}
+	})
+	edge := relaytest.RunEdge(t, relaytest.EdgeConfig(r.dev, bus.DefaultConfig()), r.url)
+	for range converters {
+		r.addConverter()
+	}
+	for range egresses {
+		r.addEgress()
+	}
+	relaytest.WaitReady(t, startTimeout, edge)
+	for _, p := range append(slices.Clone(r.conv), r.eg...) {
+		p.WaitReady(t, startTimeout)
+	}
+	r.js = relaytest.JetStream(t, relaytest.Connect(t, r.url, "order-probe"))
+	for _, name := range []string{"agent-a", "agent-b"} {
+		r.agent = append(r.agent, relaytest.StartAgentReplica(t, r.url, name, agent.Options{
+			Name: "order", Partitions: orderAgentPartitions, AckWait: 2 * time.Second, DeliverAll: true,
+		}, r.seen, nil))
+	}
+	var err error
+	if r.pub, err = agent.New(relaytest.Connect(t, r.url, "order-publisher"), agent.Options{Name: "order-publisher"}); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func (r *orderRun) addConverter() *relaytest.Proc {
+	p := startConverter(r.t, r.url, fmt.Sprintf("converter-%d", len(r.conv)+1), orderEnv)
+	r.conv = append(r.conv, p)
+	return p
+}
+
+func (r *orderRun) addEgress() *relaytest.Proc {
+	p := startEgress(r.t, r.url, fmt.Sprintf("egress-%d", len(r.eg)+1), orderEnv)
+	r.eg = append(r.eg, p)
+	return p
+}
+
+// produce starts both directions: orderChats×orderPerChat inbound frames
+// through the connector and as many sends published as an agent would.
+func (r *orderRun) produce(interval time.Duration) {
+	r.start = time.Now()
+	r.in = relaytest.ProduceChats(r.t, r.dev, "in", orderChats, orderPerChat, interval)
+	r.out = relaytest.PublishChatSends(r.t, r.pub, "out", orderChats, orderPerChat, interval)
+}
+
+// waitSent waits until both producers have sent at least n items.
+func (r *orderRun) waitSent(n int) {
+	r.in.WaitSent(r.t, n, deliverTimeout)
+	r.out.WaitSent(r.t, n, deliverTimeout)
+}
+
+// held returns how many partitions p holds (relay_consume_partition_held).
+func held(t *testing.T, p *relaytest.Proc) float64 {
+	return p.Metric(t, "relay_consume_partition_held")
+}
+
+// check waits until everything sent has settled and checks it: every
+// inbound message stored once and in chat order on RELAY_INBOUND, handled
+// by the agent replicas in chat order (repeats only as redeliveries), and
+// every send written to the connector exactly once (at most once for one
+// answered ambiguous) in chat order.
+func (r *orderRun) check() {
+	t := r.t
+	inIDs := r.in.Wait(t, deliverTimeout)
+	outIDs := r.out.Wait(t, deliverTimeout)
+	produced := time.Since(r.start)
+	r.seen.WaitDistinct(t, len(inIDs), deliverTimeout)
+	waitDrained(t, r.dev)
+	relaytest.WaitStreamEmpty(t, r.js, events.RawStream, deliverTimeout)
+	relaytest.WaitStreamEmpty(t, r.js, agent.WorkStream("order"), deliverTimeout)
+	relaytest.WaitStreamEmpty(t, r.js, events.OutboundStream, deliverTimeout)
+	settled := time.Since(r.start)
+
+	// Inbound: RELAY_INBOUND, in stream order.
+	var stored []string
+	relaytest.Scan(t, r.js, events.InboundStream, events.InboundMessageSubjects, func(m jetstream.Msg) {
+		var ev events.MessageEvent
+		if err := events.Unmarshal(m.Data(), m.Headers().Get(events.ContentTypeHeader), &ev); err != nil {
+			t.Errorf("stored event on %s does not decode: %v", m.Subject(), err)
+			return
+		}
+		stored = append(stored, ev.MessageID)
+	})
+	relaytest.Tally(t, "events stored on RELAY_INBOUND", inIDs, countIDs(stored))
+	assertOrder(t, "RELAY_INBOUND in stream order", stored)
+
+	// The agent: first sightings in chat order; a second sighting of an
+	// event is a redelivery (attempt > 1), never a fresh delivery of a
+	// second copy (attempt 1).
+	log := r.seen.Log()
+	handled := make([]string, len(log))
+	count := map[string]int{}
+	perReplica := map[string]int{}
+	for i, s := range log {
+		handled[i] = s.ID
+		perReplica[s.Replica]++
+		if count[s.ID] == 0 || s.Attempt == 1 {
+			count[s.ID]++
+		}
+	}
+	relaytest.Tally(t, "events handled by the agent replicas (redeliveries not counted)", inIDs, count)
+	ao := assertOrder(t, "agent handler calls", handled)
+
+	// Outbound: what the connector received, in the order it read it.
+	var sends []string
+	for _, rec := range r.dev.Outbound() {
+		if rec.Action.Op == events.OpSend {
+			sends = append(sends, rec.Action.Content)
+		}
+	}
+	ambiguous, _ := tallySends(t, r.js, r.dev, outIDs, nil)
+	co := assertOrder(t, "sends at the connector", sends)
+
+	var conv, eg []string
+	for _, p := range r.conv {
+		if !p.Exited() {
+			conv = append(conv, fmt.Sprintf("%s %v", p.Name, p.Metric(t, "relay_converter_events_total")))
+		}
+	}
+	for _, p := range r.eg {
+		if !p.Exited() {
+			eg = append(eg, fmt.Sprintf("%s %v", p.Name, p.Metric(t, "relay_egress_actions_total", "outcome", "sent")))
+		}
+	}
+	t.Logf("ORDER SUMMARY inbound: sent %d, stored %d, handled %d distinct + %d repeats (per replica %v); "+
+		"outbound: sent %d, written %d (repeats %d), answered ambiguous %d; produced in %v, settled in %v; "+
+		"survivors converted [%s], sent [%s]",
+		len(inIDs), len(stored), ao.first, ao.repeats, perReplica,
+		len(outIDs), len(sends), co.repeats, len(ambiguous), produced.Round(time.Millisecond), settled.Round(time.Millisecond),
+		strings.Join(conv, ", "), strings.Join(eg, ", "))
+}
+
+func countIDs(ids []string) map[string]int {
+	m := make(map[string]int, len(ids))
+	for _, id := range ids {
+		m[id]++
+	}
+	return m
+}
+
+// TestOrderKill9 runs 3 converter and 3 egress processes and 2 replicas of
+// a partitioned agent, sends 50 chats × 100 messages each way, and mid-
+// stream kills one converter and one egress with SIGKILL and cuts one agent
+// replica's connection for good. Per chat, everything arrives in order, and
+// nothing is lost or duplicated (an action the killed egress may have begun
+// writing is answered ambiguous and written at most once).
+func TestOrderKill9(t *testing.T) {
+	faultTest(t, "runs 6 stage processes and waits out a failover")
+	r := startOrderRun(t, 3, 3)
+	r.produce(2 * time.Millisecond)
+	r.waitSent(orderChats * orderPerChat / 3)
+	convVictim, egVictim := r.conv[0], r.eg[0]
+	converted := waitMetric(t, convVictim, 1, "relay_converter_events_total")
+	sent := waitMetric(t, egVictim, 1, "relay_egress_actions_total", "outcome", "sent")
+	convHeld, egHeld := held(t, convVictim), held(t, egVictim)
+	convVictim.Kill9(t)
+	egVictim.Kill9(t)
+	r.agent[1].Cut()
+	t.Logf("at %v: killed %s (converted %v, held %v partitions) and %s (sent %v, held %v partitions); cut %s's connection; %d frames and %d sends produced so far",
+		time.Since(r.start).Round(time.Millisecond), convVictim.Name, converted, convHeld, egVictim.Name, sent, egHeld,
+		r.agent[1].Name, r.in.Sent(), r.out.Sent())
+	r.check()
+}
+
+// TestOrderRebalance starts with one converter and one egress, adds two of
+// each mid-stream (the partitions spread over the replicas, handed over in
+// order), then stops one of each with SIGTERM (its partitions handed
+// over). Same checks as TestOrderKill9.
+func TestOrderRebalance(t *testing.T) {
+	faultTest(t, "runs stage processes while partitions move")
+	r := startOrderRun(t, 1, 1)
+	r.produce(4 * time.Millisecond)
+	r.waitSent(orderChats * orderPerChat / 5)
+	for range 2 {
+		r.addConverter()
+		r.addEgress()
+	}
+	for _, p := range append(slices.Clone(r.conv[1:]), r.eg[1:]...) {
+		p.WaitReady(t, startTimeout)
+	}
+	// The new replicas take partitions over while the traffic flows.
+	for _, p := range r.conv[1:] {
+		waitMetric(t, p, 1, "relay_converter_events_total")
+	}
+	for _, p := range r.eg[1:] {
+		waitMetric(t, p, 1, "relay_egress_actions_total", "outcome", "sent")
+	}
+	t.Logf("at %v: partitions held: converters %v %v %v, egress %v %v %v; %d frames and %d sends produced so far",
+		time.Since(r.start).Round(time.Millisecond), held(t, r.conv[0]), held(t, r.conv[1]), held(t, r.conv[2]),
+		held(t, r.eg[0]), held(t, r.eg[1]), held(t, r.eg[2]), r.in.Sent(), r.out.Sent())
+	if r.in.Sent() == orderChats*orderPerChat {
+		t.Log("the traffic ended before the new replicas took over (slow machine): the stop below still moves partitions mid-stream")
+	}
+	r.conv[0].Term(t, 20*time.Second)
+	r.eg[0].Term(t, 20*time.Second)
+	t.Logf("at %v: stopped %s and %s (SIGTERM); %d frames and %d sends produced so far",
+		time.Since(r.start).Round(time.Millisecond), r.conv[0].Name, r.eg[0].Name, r.in.Sent(), r.out.Sent())
+	r.check()
+}
+
+// sendRecords returns the connector's send records whose content is a
+// ChatSeqID of chat, in the order read.
+func sendRecords(dev *devconnector.Server, chat string) []devconnector.Record {
+	var out []devconnector.Record
+	for _, rec := range dev.Outbound() {
+		if c, _, ok := relaytest.SplitChatSeq(rec.Action.Content); ok && c == chat && rec.Action.Op == events.OpSend {
+			out = append(out, rec)
+		}
+	}
+	return out
+}
+
+// TestOrderRetry: the connector answers one send of chat A "not connected"
+// (nothing written, egress retries it) twice, then takes it. A's later sends
+// wait for it, in order, while chat B's flow meanwhile.
+func TestOrderRetry(t *testing.T) {
+	faultTest(t, "waits for egress's retries")
+	const n = 10
+	ns := relaytest.StartNATS(t)
+	chatA, chatB := relaytest.ChatName("retry-a", 0), relaytest.ChatName("retry-b", 0)
+	failing := relaytest.ChatSeqID("retry-a", 0, 2)
+	var mu sync.Mutex
+	failures := 0
+	dev := relaytest.StartConnector(t, func(c *devconnector.Config) {
+		c.Answer = func(a events.Action) map[string]any {
+			mu.Lock()
+			defer mu.Unlock()
+			if a.Content == failing && failures < 2 {
+				failures++
+				return map[string]any{"success": false, "error": events.ErrTextNotConnected}
+			}
+			return nil
+		}
+	})
+	edge := relaytest.RunEdge(t, relaytest.EdgeConfig(dev, bus.DefaultConfig()), ns.URL())
+	// Retries after 1 s, then 2 s: long enough to see B flow meanwhile.
+	eg := startEgress(t, ns.URL(), "egress", map[string]string{"EGRESS_RETRY_BASE": "1s", "EGRESS_RETRY_MAX": "2s"})
+	relaytest.WaitReady(t, startTimeout, edge)
+	eg.WaitReady(t, startTimeout)
+	cl, err := agent.New(relaytest.Connect(t, ns.URL(), "agent"), agent.Options{Name: "retry"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// All of A at once; B one every 100 ms, over the time A is held.
+	for i := range n {
+		id := relaytest.ChatSeqID("retry-a", 0, i)
+		if _, err := cl.Publish(t.Context(), events.Action{Op: events.OpSend, ChatID: chatA, Content: id}, agent.WithID(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pb := relaytest.PublishChatSends(t, cl, "retry-b", 1, 40, 100*time.Millisecond)
+	idsB := pb.Wait(t, deliverTimeout)
+	js := relaytest.JetStream(t, relaytest.Connect(t, ns.URL(), "probe"))
+	relaytest.WaitStreamEmpty(t, js, events.OutboundStream, deliverTimeout)
+
+	recA := sendRecords(dev, chatA)
+	var idsA, writtenA []string
+	var failedAt, succeededAt time.Time
+	for i := range n {
+		idsA = append(idsA, relaytest.ChatSeqID("retry-a", 0, i))
+	}
+	for _, rec := range recA {
+		t.Logf("A at the connector: %s %v success=%v", rec.Action.Content, rec.ReceivedAt.Format("15:04:05.000"), rec.Result["success"])
+		if rec.Result["success"] != true {
+			if rec.Action.Content != failing {
+				t.Errorf("send %s failed at the connector; only %s should", rec.Action.Content, failing)
+			}
+			if failedAt.IsZero() {
+				failedAt = rec.ReceivedAt
+			}
+			continue
+		}
+		if rec.Action.Content == failing {
+			succeededAt = rec.ReceivedAt
+		}
+		writtenA = append(writtenA, rec.Action.Content)
+	}
+	if failures != 2 || failedAt.IsZero() || succeededAt.IsZero() {
+		t.Fatalf("the failing send was refused %d times (first at %v) and taken at %v; want 2 refusals then a success", failures, failedAt, succeededAt)
+	}
+	// A: written once each, strictly in order, so its later sends waited
+	// for the retried one.
+	relaytest.Tally(t, "A's sends written", idsA, countIDs(writtenA))
+	if !slices.Equal(writtenA, idsA) {
+		t.Errorf("A's sends were written in the order %v, want %v", writtenA, idsA)
+	}
+	// B: written once each, in order, and while A waited.
+	var writtenB []string
+	during := 0
+	for _, rec := range sendRecords(dev, chatB) {
+		writtenB = append(writtenB, rec.Action.Content)
+		if rec.ReceivedAt.After(failedAt) && rec.ReceivedAt.Before(succeededAt) {
+			during++
+		}
+	}
+	relaytest.Tally(t, "B's sends written", idsB, countIDs(writtenB))
+	if !slices.Equal(writtenB, idsB) {
+		t.Errorf("B's sends were written in the order %v, want %v", writtenB, idsB)
+	}
+	t.Logf("ORDER SUMMARY retry: A's %s held for %v (2 refusals); B wrote %d of %d sends meanwhile",
+		failing, succeededAt.Sub(failedAt).Round(time.Millisecond), during, len(idsB))
+	if held := succeededAt.Sub(failedAt); during < int(held/(100*time.Millisecond))/3 {
+		t.Errorf("B wrote %d sends while A was held for %v, want about one per 100 ms: B waited for A", during, held)
+	}
+}
+
+// outboundPartition returns the partition RELAY_OUTBOUND stores a send to
+// chat in (the server's own subject transform).
+func outboundPartition(t *testing.T, chat string) string {
+	t.Helper()
+	pt := events.OutboundPartitions(events.DefaultPartitions)
+	tr, err := server.NewSubjectTransform(pt.Source, pt.Destination)
+	if err != nil {
+		t.Fatal(err)
+	}
+	subj, err := tr.Match(events.OutboundChatSubject(events.OpSend, chat))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return subj[strings.LastIndexByte(subj, '.')+1:]
+}
+
+// latencies sorts ds and returns its median, 99th percentile and maximum.
+func latencies(ds []time.Duration) (p50, p99, top time.Duration) {
+	if len(ds) == 0 {
+		return 0, 0, 0
+	}
+	slices.Sort(ds)
+	return ds[len(ds)/2], ds[(len(ds)*99+99)/100-1], ds[len(ds)-1]
+}
+
+// TestOrderSlowChat: the connector answers one send of chat A after 20 s.
+// A's next send waits for it; 100 other chats — those in A's partition
+// (the same replica, the same pinned consumer) included — keep their
+// normal latency meanwhile: each sends (and waits for the result of) 5
+// actions one after the other, all of them done before A's answer, with
+// latencies compared to a first round sent before A stalled.
+func TestOrderSlowChat(t *testing.T) {
+	faultTest(t, "waits 20 s for a slow connector answer")
+	const (
+		slow   = 20 * time.Second
+		others = 100
+	)
+	ns := relaytest.StartNATS(t)
+	chatA := relaytest.ChatName("slow-a", 0)
+	a0, a1 := relaytest.ChatSeqID("slow-a", 0, 0), relaytest.ChatSeqID("slow-a", 0, 1)
+	dev := relaytest.StartConnector(t, func(c *devconnector.Config) {
+		c.Delay = func(a events.Action) time.Duration {
+			if a.Content == a0 {
+				return slow
+			}
+			return 0
+		}
+	})
+	edgeCfg := relaytest.EdgeConfig(dev, bus.DefaultConfig())
+	edgeCfg.OutboundTimeout = slow + 10*time.Second
+	edge := relaytest.RunEdge(t, edgeCfg, ns.URL())
+	eg := startEgress(t, ns.URL(), "egress", map[string]string{"EGRESS_EDGE_TIMEOUT": (slow + 15*time.Second).String()})
+	relaytest.WaitReady(t, startTimeout, edge)
+	eg.WaitReady(t, startTimeout)
+	cl, err := agent.New(relaytest.Connect(t, ns.URL(), "agent"), agent.Options{Name: "slow"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	partA := outboundPartition(t, chatA)
+	peers := map[string]bool{}
+	for c := range others {
+		if outboundPartition(t, relaytest.ChatName("slow-o", c)) == partA {
+			peers[relaytest.ChatName("slow-o", c)] = true
+		}
+	}
+
+	// round sends perChat actions to each other chat, one after the other
+	// per chat (each waiting for its result), the chats at once; it returns
+	// every latency and those of A's partition.
+	round := func(first, perChat int) (all, peer []time.Duration, done time.Time) {
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for c := range others {
+			chat := relaytest.ChatName("slow-o", c)
+			wg.Go(func() {
+				for k := first; k < first+perChat; k++ {
+					id := relaytest.ChatSeqID("slow-o", c, k)
+					ctx, cancel := context.WithTimeout(t.Context(), deliverTimeout)
+					t0 := time.Now()
+					res, err := cl.Send(ctx, events.Action{Op: events.OpSend, ChatID: chat, Content: id}, agent.WithID(id))
+					d := time.Since(t0)
+					cancel()
+					if err != nil || !res.Success {
+						t.Errorf("send %s: %+v, %v", id, res, err)
+						return
+					}
+					mu.Lock()
+					all = append(all, d)
+					if peers[chat] {
+						peer = append(peer, d)
+					}
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		return all, peer, time.Now()
+	}
+	baseAll, basePeer, _ := round(0, 2)
+
+	for _, id := range []string{a0, a1} {
+		if _, err := cl.Publish(t.Context(), events.Action{Op: events.OpSend, ChatID: chatA, Content: id}, agent.WithID(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	natstest.WaitFor(t, startTimeout, func() error {
+		if len(sendRecords(dev, chatA)) == 0 {
+			return fmt.Errorf("the connector has not read %s yet", a0)
+		}
+		return nil
+	})
+	a0Read := sendRecords(dev, chatA)[0].ReceivedAt
+	stallAll, stallPeer, done := round(2, 5)
+	js := relaytest.JetStream(t, relaytest.Connect(t, ns.URL(), "probe"))
+	relaytest.WaitStreamEmpty(t, js, events.OutboundStream, slow+deliverTimeout)
+
+	recA := sendRecords(dev, chatA)
+	if len(recA) != 2 || recA[0].Action.Content != a0 || recA[1].Action.Content != a1 {
+		var got []string
+		for _, r := range recA {
+			got = append(got, r.Action.Content)
+		}
+		t.Fatalf("A's sends at the connector: %v, want [%s %s]", got, a0, a1)
+	}
+	a1Wait := recA[1].ReceivedAt.Sub(a0Read)
+	b50, b99, bMax := latencies(baseAll)
+	s50, s99, sMax := latencies(stallAll)
+	_, _, bPeerMax := latencies(basePeer)
+	p50, p99, pMax := latencies(stallPeer)
+	t.Logf("ORDER SUMMARY slow chat: A's first send answered after %v, its second read %v after the first; "+
+		"others (%d chats, %d in A's partition %s): before the stall p50 %v p99 %v max %v (A's partition max %v); "+
+		"during it p50 %v p99 %v max %v, A's partition p50 %v p99 %v max %v; all done %v after A's first send was read",
+		slow, a1Wait.Round(time.Millisecond), others, len(peers), partA, b50, b99, bMax, bPeerMax, s50, s99, sMax, p50, p99, pMax,
+		done.Sub(a0Read).Round(time.Millisecond))
+	if a1Wait < slow-time.Second {
+		t.Errorf("A's second send was read %v after its first, want after the first's answer (%v): it overtook it", a1Wait, slow)
+	}
+	if len(peers) == 0 {
+		t.Errorf("no other chat shares A's partition %s; pick more chats", partA)
+	}
+	if len(stallAll) != others*5 {
+		t.Fatalf("%d of %d sends of the other chats succeeded", len(stallAll), others*5)
+	}
+	if done.Sub(a0Read) >= slow {
+		t.Errorf("the other chats' sends took until %v after A's stalled send was read, want all before its answer (%v)", done.Sub(a0Read), slow)
+	}
+	if limit := max(slow/4, 4*b99); sMax > limit || pMax > limit {
+		t.Errorf("during A's stall the other chats' slowest send took %v (A's partition: %v), want under %v (a quarter of the stall, or 4× the p99 before it)", sMax, pMax, limit)
+	}
+	counts, _ := relaytest.Sends(dev)
+	var ids []string
+	for c := range others {
+		for k := range 7 {
+			ids = append(ids, relaytest.ChatSeqID("slow-o", c, k))
+		}
+	}
+	ids = append(ids, a0, a1)
+	relaytest.Tally(t, "sends written", ids, counts)
+}
