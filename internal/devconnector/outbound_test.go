@@ -198,3 +198,41 @@ func TestHTTPMethods(t *testing.T) {
 		t.Errorf("GET / = %d, want 200", resp.StatusCode)
 	}
 }
+
+// TestOutboundDelay: an action Delay names is recorded when read and
+// answered after its delay, while the actions read after it are answered
+// at once.
+func TestOutboundDelay(t *testing.T) {
+	const d = 300 * time.Millisecond
+	s := newServer(t, devconnector.Config{Delay: func(a events.Action) time.Duration {
+		if a.ChatID == "slow" {
+			return d
+		}
+		return 0
+	}})
+	g := connected(t, s)
+	for i, chat := range []string{"slow", "fast"} {
+		act := events.Action{Op: "send", ChatID: chat, Content: "hi"}
+		a, err := act.AppendJSON(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g.sendText(string(wire.AppendOutbound(nil, "r-"+chat, a, "", "")))
+		if i == 0 {
+			eventually(t, "the slow action recorded", func() bool { return len(s.Outbound()) == 1 })
+		}
+	}
+	start := time.Now()
+	if f := g.expect(wire.FrameOutboundResult); f.RequestID != "r-fast" {
+		t.Fatalf("first answer for %q, want r-fast", f.RequestID)
+	}
+	if f := g.expect(wire.FrameOutboundResult); f.RequestID != "r-slow" {
+		t.Fatalf("second answer for %q, want r-slow", f.RequestID)
+	}
+	if waited := time.Since(start); waited < d/2 {
+		t.Errorf("the slow action was answered %v after the fast one, want about %v", waited, d)
+	}
+	if recs := s.Outbound(); len(recs) != 2 || recs[0].Action.ChatID != "slow" || recs[0].Result["success"] != true {
+		t.Errorf("records = %+v, want the slow action first, answered with success", recs)
+	}
+}
