@@ -53,7 +53,15 @@ const (
 // redelivered failure is dead-lettered once. It also returns the error
 // text as stored, clipped and scrubbed, for the caller's log line.
 func DeadLetterMsg(stage, subject string, data []byte, hdr nats.Header, dedupID string, cause error, maxPayload int64) (*nats.Msg, string) {
-	clean, notes, secrets := redact.Payload(data)
+	var clean []byte
+	var notes, secrets []string
+	if ct := hdr.Get(events.ContentTypeHeader); isMsgpack(ct) || ct == "" && stage == events.StageEgress {
+		// An action (an absent Content-Type means MessagePack on
+		// relay.outbound); a JSON action takes the JSON path.
+		clean, notes, secrets = redact.Msgpack(data)
+	} else {
+		clean, notes, secrets = redact.Payload(data)
+	}
 	m := nats.NewMsg(events.DLQSubject(stage))
 	bound := func(k, v string) string {
 		v = redact.Scrub(v, secrets)
@@ -103,6 +111,13 @@ func DeadLetterMsg(stage, subject string, data []byte, hdr nats.Header, dedupID 
 	}
 	m.Data = clean
 	return m, errText
+}
+
+// isMsgpack reports whether a Content-Type names MessagePack (parameters
+// and case ignored, as events.Unmarshal does).
+func isMsgpack(ct string) bool {
+	mt, _, _ := strings.Cut(ct, ";")
+	return strings.EqualFold(strings.TrimSpace(mt), events.ContentTypeMsgpack)
 }
 
 // DeadLetter stores a dead letter written by DeadLetterMsg and returns when

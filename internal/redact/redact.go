@@ -21,8 +21,10 @@
 //     "token" text; otherwise it is replaced by "" (it cannot be parsed,
 //     so it cannot be cleaned). Everything else is kept byte for byte:
 //     member order, whitespace, numbers, duplicate keys.
+//   - MessagePack (Msgpack, for actions): credential-named keys removed at
+//     any depth.
 //   - Anything else (not JSON, a frame cut at the size limit, MessagePack
-//     that is not UTF-8 text): kept up to the first place a credential could
+//     that does not decode): kept up to the first place a credential could
 //     start ("token" or "bodyB64" in any case, or a \u escape that could
 //     spell one), and cut there.
 //
@@ -37,6 +39,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/pkg/wire/jsonscan"
 )
 
@@ -78,6 +81,58 @@ func CredentialHeader(name string) bool {
 // maxDepth bounds the recursion into nested JSON; deeper values are kept
 // only when they hold no credential text at all.
 const maxDepth = 32
+
+// Msgpack is Payload for a MessagePack payload (an action egress
+// dead-letters): a value that decodes (with the bus's bounds) has its
+// credential-named map keys removed at any depth and, only then, is
+// re-encoded (sorted keys, as events.Marshal writes); one that does not
+// decode is cut like any opaque payload. A value such as a follow_up's
+// kind "discord.interaction_token" is not a credential and stays.
+func Msgpack(data []byte) (clean []byte, notes []string, secrets []string) {
+	var v any
+	if err := events.Unmarshal(data, events.ContentTypeMsgpack, &v); err != nil {
+		r := &redactor{}
+		return r.opaque(data, ""), r.notes, r.secrets
+	}
+	r := &redactor{}
+	if !r.walk(v, "", 0) {
+		return data, nil, nil
+	}
+	out, err := events.Marshal(v, events.ContentTypeMsgpack)
+	if err != nil {
+		return nil, append(r.notes, "payload removed: it could not be re-encoded"), r.secrets
+	}
+	return out, r.notes, r.secrets
+}
+
+// walk removes credential keys from a decoded value in place and reports
+// whether it removed any.
+func (r *redactor) walk(v any, path string, depth int) bool {
+	if depth > maxDepth {
+		return false
+	}
+	changed := false
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if CredentialKey(k) {
+				if s, ok := e.(string); ok {
+					r.secrets = append(r.secrets, s)
+				}
+				delete(x, k)
+				r.note("%p: removed", join(path, k))
+				changed = true
+				continue
+			}
+			changed = r.walk(e, join(path, k), depth+1) || changed
+		}
+	case []any:
+		for i, e := range x {
+			changed = r.walk(e, path+"["+strconv.Itoa(i)+"]", depth+1) || changed
+		}
+	}
+	return changed
+}
 
 // Payload returns data without credentials, and notes naming what was
 // removed (nil when nothing was). data is never modified; when nothing is

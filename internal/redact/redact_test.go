@@ -1,11 +1,13 @@
 package redact_test
 
 import (
+	"bytes"
 	"encoding/base64"
 	"strings"
 	"testing"
 
 	"github.com/relaybus/relaybus/internal/redact"
+	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/pkg/wire/jsonscan"
 )
 
@@ -102,4 +104,31 @@ func FuzzPayload(f *testing.F) {
 			t.Fatalf("valid JSON became invalid: %q -> %q", b, out)
 		}
 	})
+}
+
+func TestMsgpack(t *testing.T) {
+	followUp := map[string]any{"op": "follow_up", "session_key": "agent:main:discord:group:c:u", "kind": "discord.interaction_token",
+		"content": "done", "metadata": map[string]any{"Token": secret, "keep": "me"}}
+	in, err := events.Marshal(followUp, events.ContentTypeMsgpack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, notes, _ := redact.Msgpack(in)
+	if redact.Holds(out, secret) || len(notes) != 1 {
+		t.Fatalf("Msgpack kept the secret or noted %q", notes)
+	}
+	var got map[string]any
+	if err := events.Unmarshal(out, events.ContentTypeMsgpack, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got["kind"] != "discord.interaction_token" || got["metadata"].(map[string]any)["keep"] != "me" {
+		t.Errorf("Msgpack lost what it should keep: %v", got)
+	}
+	clean, _ := events.Marshal(map[string]any{"op": "follow_up", "kind": "discord.interaction_token"}, events.ContentTypeMsgpack)
+	if out, notes, _ := redact.Msgpack(clean); !bytes.Equal(out, clean) || notes != nil {
+		t.Errorf("Msgpack changed a clean action: %q %q", out, notes)
+	}
+	if out, _, _ := redact.Msgpack([]byte("\x82garbage token " + secret)); redact.Holds(out, secret) {
+		t.Errorf("Msgpack kept the secret of an undecodable payload: %q", out)
+	}
 }
