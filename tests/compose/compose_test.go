@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/pkg/natstest"
 )
 
@@ -130,31 +131,39 @@ func TestNATSRestart(t *testing.T) {
 	tr.check(t, p, t0, false)
 }
 
-// TestClusterKillNode: on the three-node cluster (R3), one node killed
-// mid-stream; brought back at the end.
+// TestClusterKillNode: on the three-node cluster (streams R3), the node
+// leading RELAY_RAW (where ws-edge publishes) killed mid-stream; brought back
+// at the end.
 func TestClusterKillNode(t *testing.T) {
 	p := newProject(t, true)
 	p.up(stages(1, 1, 1))
+	_, js := p.connect()
+	node := p.leader(js, events.RawStream)
+	t.Logf("killing %s, the leader of %s", node, events.RawStream)
 	t0 := time.Now()
 	tr := send(p, "clusterkill", 900, 16, 10*time.Millisecond)
 	tr.waitSent(t, 200)
-	p.docker("kill", "-s", "KILL", p.containers("nats2")[0])
+	p.docker("kill", "-s", "KILL", p.containers(node)[0])
 	tr.check(t, p, t0, false)
-	p.compose(0, "start", "nats2")
+	p.compose(0, "start", node)
 }
 
-// TestClusterPartition: on the cluster, one node cut off from the network
-// mid-stream, then reconnected.
+// TestClusterPartition: on the cluster, the node leading RELAY_OUTBOUND
+// (where agents' replies go) cut off from the network mid-stream, then
+// reconnected.
 func TestClusterPartition(t *testing.T) {
 	p := newProject(t, true)
 	p.up(stages(1, 1, 1))
-	node := p.containers("nats3")[0]
+	_, js := p.connect()
+	svc := p.leader(js, events.OutboundStream)
+	node := p.containers(svc)[0]
 	network := strings.Fields(p.docker("inspect", "-f", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}", node))[0]
+	t.Logf("cutting off %s, the leader of %s", svc, events.OutboundStream)
 	t0 := time.Now()
 	tr := send(p, "partition", 900, 16, 10*time.Millisecond)
 	tr.waitSent(t, 200)
 	p.docker("network", "disconnect", network, node)
 	time.Sleep(10 * time.Second)
-	p.docker("network", "connect", "--alias", "nats3", network, node)
+	p.docker("network", "connect", "--alias", svc, network, node)
 	tr.check(t, p, t0, false)
 }

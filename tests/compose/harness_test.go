@@ -112,10 +112,11 @@ func setup() (skip string, err error) {
 // project is one compose project of a test: its own name, so its
 // containers, network and volumes are its own, and removed at cleanup.
 type project struct {
-	t     *testing.T
-	name  string
-	files []string
-	env   []string
+	t       *testing.T
+	name    string
+	files   []string
+	env     []string
+	cluster bool
 	// natsURL and connector are the host's view of the published NATS and
 	// dev connector ports (after up).
 	natsURL, connector string
@@ -132,7 +133,7 @@ func newProject(t *testing.T, cluster bool) *project {
 		t.Fatal(setupErr)
 	}
 	name := strings.ToLower(strings.NewReplacer("/", "", "_", "").Replace("rb" + t.Name()))
-	p := &project{t: t, name: name, files: []string{"docker-compose.yml"}}
+	p := &project{t: t, name: name, files: []string{"docker-compose.yml"}, cluster: cluster}
 	if cluster {
 		p.files = append(p.files, "docker-compose.cluster.yml")
 	}
@@ -207,6 +208,9 @@ func (p *project) up(want map[string]int, args ...string) {
 	p.t.Helper()
 	p.compose(0, append([]string{"up", "-d"}, args...)...)
 	p.natsURL = "nats://" + p.port("nats", 4222)
+	if p.cluster {
+		p.natsURL += ",nats://" + p.port("nats2", 4222) + ",nats://" + p.port("nats3", 4222)
+	}
 	p.connector = "http://" + p.port("devconnector", 8090)
 	p.waitStages(want)
 	p.waitHandshaken()
@@ -358,6 +362,34 @@ func (p *project) logLines(service, substr string) []string {
 		}
 	}
 	return lines
+}
+
+// leader is the compose service of the node leading stream (the cluster's
+// server names are nats1..nats3; nats1 is the service "nats").
+func (p *project) leader(js jetstream.JetStream, stream string) string {
+	p.t.Helper()
+	var name string
+	natstest.WaitFor(p.t, startTimeout, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s, err := js.Stream(ctx, stream)
+		if err != nil {
+			return err
+		}
+		info, err := s.Info(ctx)
+		if err != nil {
+			return err
+		}
+		if info.Config.Replicas != 3 || info.Cluster == nil || info.Cluster.Leader == "" || len(info.Cluster.Replicas) != 2 {
+			return fmt.Errorf("%s: %d replicas, cluster %+v; want R3 with a leader and two peers", stream, info.Config.Replicas, info.Cluster)
+		}
+		name = info.Cluster.Leader
+		return nil
+	})
+	if name == "nats1" {
+		return "nats"
+	}
+	return name
 }
 
 func errFmt(format string, args ...any) error { return fmt.Errorf(format, args...) }

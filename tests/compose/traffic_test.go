@@ -177,8 +177,11 @@ func (tr *traffic) check(t *testing.T, p *project, start time.Time, order bool) 
 	}
 	o.elapsed = time.Since(start)
 
-	// The host's NATS port may have changed (a restarted container).
-	p.natsURL = "nats://" + p.port("nats", 4222)
+	// The host's NATS port may have changed (a restarted container); a
+	// cluster's client has all three nodes' and uses those alive.
+	if !p.cluster {
+		p.natsURL = "nats://" + p.port("nats", 4222)
+	}
 	_, js := p.connect()
 	// Settled: nothing left in the work queues, so nothing more can appear.
 	relaytest.WaitStreamEmpty(t, js, events.RawStream, 60*time.Second)
@@ -221,6 +224,7 @@ func (tr *traffic) check(t *testing.T, p *project, start time.Time, order bool) 
 	}
 	o.replied = len(idx)
 	relaytest.Tally(t, "echo replies at the connector", tr.ids(), replied)
+	tr.explainDuplicates(t, p, replied)
 	for _, id := range tr.ids() {
 		switch n := stored[id]; {
 		case n == 0:
@@ -246,4 +250,21 @@ func (tr *traffic) check(t *testing.T, p *project, start time.Time, order bool) 
 		t.Logf("%d POSTs to the dev connector were retried", tr.errs.Load())
 	}
 	return o
+}
+
+// explainDuplicates logs the connector's records of every reply that
+// arrived more than once: whether the frames were one action sent twice
+// (same action id) or two actions.
+func (tr *traffic) explainDuplicates(t *testing.T, p *project, replied map[string]int) {
+	var recs []outboundRecord
+	if err := p.getJSON("/outbound", &recs); err != nil {
+		return
+	}
+	for _, r := range recs {
+		content, _ := r.Action["content"].(string)
+		if id, ok := strings.CutPrefix(content, "echo: m "); ok && replied[id] > 1 {
+			b, _ := json.Marshal(r)
+			t.Logf("duplicated reply %s: %s", id, b)
+		}
+	}
 }
