@@ -121,5 +121,8 @@ fi
 printf 'GO_IMAGE=%s\nNATS_IMAGE=%s\nRELAYBUS_VERSION=%s\n' "$GO_IMAGE" "$NATS_IMAGE" "$VERSION" > .images.env
 echo "images: done in $(( $(date +%s) - start ))s; build image $GO_IMAGE; .images.env:"
 sed 's/^/  /' .images.env
-docker image ls --format '  {{.Repository}}:{{.Tag}}\t{{.Size}}' |
-  grep -E "^  (relaybus/[a-z-]+:($VERSION|$NATS_VERSION)|$NATS_IMAGE)\s" | sort -u
+echo "images: sizes"
+for img in relaybus/{ws-edge,passthrough-converter,egress,relay,echo-agent}:"$VERSION" "$NATS_IMAGE"; do
+  docker image inspect -f '{{.Size}}' "$img" |
+    awk -v img="$img" '{ printf "  %-40s %5.1f MB\n", img, $1 / 1e6 }'
+done
