@@ -110,8 +110,8 @@ type orderRun struct {
 	eg    []*relaytest.Proc
 	agent []*relaytest.AgentReplica
 	pub   *agent.Client
-	in    *relaytest.Producer
-	out   *relaytest.Producer
+	in    []*relaytest.Producer
+	out   []*relaytest.Producer
 	start time.Time
 }
 
@@ -171,18 +171,32 @@ func (r *orderRun) addEgress() *relaytest.Proc {
 	return p
 }
 
-// produce starts both directions: orderChats×orderPerChat inbound frames
-// through the connector and as many sends published as an agent would.
-func (r *orderRun) produce(interval time.Duration) {
-	r.start = time.Now()
-	r.in = relaytest.ProduceChats(r.t, r.dev, "in", orderChats, orderPerChat, interval)
-	r.out = relaytest.PublishChatSends(r.t, r.pub, "out", orderChats, orderPerChat, interval)
+// produce starts both directions, messages from to to-1 of each chat:
+// inbound frames through the connector and sends published as an agent
+// would. The first call starts the clock.
+func (r *orderRun) produce(from, to int, interval time.Duration) {
+	if r.start.IsZero() {
+		r.start = time.Now()
+	}
+	r.in = append(r.in, relaytest.ProduceChats(r.t, r.dev, "in", orderChats, from, to, interval))
+	r.out = append(r.out, relaytest.PublishChatSends(r.t, r.pub, "out", orderChats, from, to, interval))
 }
 
-// waitSent waits until both producers have sent at least n items.
+// lastIn and lastOut are the producers of the latest produce call.
+func (r *orderRun) lastIn() *relaytest.Producer  { return r.in[len(r.in)-1] }
+func (r *orderRun) lastOut() *relaytest.Producer { return r.out[len(r.out)-1] }
+
+// waitSent waits until the latest producers have sent at least n items
+// each.
 func (r *orderRun) waitSent(n int) {
-	r.in.WaitSent(r.t, n, deliverTimeout)
-	r.out.WaitSent(r.t, n, deliverTimeout)
+	r.lastIn().WaitSent(r.t, n, deliverTimeout)
+	r.lastOut().WaitSent(r.t, n, deliverTimeout)
+}
+
+// waitProduced waits until the latest producers are done.
+func (r *orderRun) waitProduced() {
+	r.lastIn().Wait(r.t, deliverTimeout)
+	r.lastOut().Wait(r.t, deliverTimeout)
 }
 
 // held returns how many partitions p holds (relay_consume_partition_held).
@@ -197,8 +211,13 @@ func held(t *testing.T, p *relaytest.Proc) float64 {
 // answered ambiguous) in chat order.
 func (r *orderRun) check() {
 	t := r.t
-	inIDs := r.in.Wait(t, deliverTimeout)
-	outIDs := r.out.Wait(t, deliverTimeout)
+	var inIDs, outIDs []string
+	for _, p := range r.in {
+		inIDs = append(inIDs, p.Wait(t, deliverTimeout)...)
+	}
+	for _, p := range r.out {
+		outIDs = append(outIDs, p.Wait(t, deliverTimeout)...)
+	}
 	produced := time.Since(r.start)
 	r.seen.WaitDistinct(t, len(inIDs), deliverTimeout)
 	waitDrained(t, r.dev)
@@ -283,30 +302,38 @@ func countIDs(ids []string) map[string]int {
 func TestOrderKill9(t *testing.T) {
 	faultTest(t, "runs 6 stage processes and waits out a failover")
 	r := startOrderRun(t, 3, 3)
-	r.produce(2 * time.Millisecond)
-	r.waitSent(orderChats * orderPerChat / 3)
+	r.produce(0, orderPerChat, 2*time.Millisecond)
+	// The two directions flow at their own pace: each victim dies a third
+	// of the way into its own.
+	r.lastIn().WaitSent(t, orderChats*orderPerChat/3, deliverTimeout)
 	convVictim, egVictim := r.conv[0], r.eg[0]
 	converted := waitMetric(t, convVictim, 1, "relay_converter_events_total")
-	sent := waitMetric(t, egVictim, 1, "relay_egress_actions_total", "outcome", "sent")
-	convHeld, egHeld := held(t, convVictim), held(t, egVictim)
+	convHeld := held(t, convVictim)
 	convVictim.Kill9(t)
-	egVictim.Kill9(t)
 	r.agent[1].Cut()
-	t.Logf("at %v: killed %s (converted %v, held %v partitions) and %s (sent %v, held %v partitions); cut %s's connection; %d frames and %d sends produced so far",
-		time.Since(r.start).Round(time.Millisecond), convVictim.Name, converted, convHeld, egVictim.Name, sent, egHeld,
-		r.agent[1].Name, r.in.Sent(), r.out.Sent())
+	t.Logf("at %v: killed %s (converted %v, held %v partitions) and cut %s's connection; %d frames produced so far",
+		time.Since(r.start).Round(time.Millisecond), convVictim.Name, converted, convHeld, r.agent[1].Name, r.lastIn().Sent())
+	r.lastOut().WaitSent(t, orderChats*orderPerChat/3, deliverTimeout)
+	sent := waitMetric(t, egVictim, 1, "relay_egress_actions_total", "outcome", "sent")
+	egHeld := held(t, egVictim)
+	egVictim.Kill9(t)
+	t.Logf("at %v: killed %s (sent %v, held %v partitions); %d sends produced so far",
+		time.Since(r.start).Round(time.Millisecond), egVictim.Name, sent, egHeld, r.lastOut().Sent())
 	r.check()
 }
 
-// TestOrderRebalance starts with one converter and one egress, adds two of
-// each mid-stream (the partitions spread over the replicas, handed over in
-// order), then stops one of each with SIGTERM (its partitions handed
-// over). Same checks as TestOrderKill9.
+// TestOrderRebalance starts with one converter and one egress and adds two
+// of each mid-stream: the partitions spread over the replicas, each handed
+// over in order while the traffic flows. Then it stops one of each with
+// SIGTERM mid-stream (its partitions handed over). Same checks as
+// TestOrderKill9. The traffic comes in three phases (messages 0-29, 30-69
+// and 70-99 of every chat), so that each change happens while messages
+// flow however slowly the processes start.
 func TestOrderRebalance(t *testing.T) {
 	faultTest(t, "runs stage processes while partitions move")
 	r := startOrderRun(t, 1, 1)
-	r.produce(4 * time.Millisecond)
-	r.waitSent(orderChats * orderPerChat / 5)
+	r.produce(0, 30, 4*time.Millisecond)
+	r.waitSent(orderChats * 30 / 3)
 	for range 2 {
 		r.addConverter()
 		r.addEgress()
@@ -314,6 +341,9 @@ func TestOrderRebalance(t *testing.T) {
 	for _, p := range append(slices.Clone(r.conv[1:]), r.eg[1:]...) {
 		p.WaitReady(t, startTimeout)
 	}
+	t.Logf("at %v: 2 converters and 2 egress replicas added", time.Since(r.start).Round(time.Millisecond))
+	r.waitProduced()
+	r.produce(30, 70, 4*time.Millisecond)
 	// The new replicas take partitions over while the traffic flows.
 	for _, p := range r.conv[1:] {
 		waitMetric(t, p, 1, "relay_converter_events_total")
@@ -321,16 +351,16 @@ func TestOrderRebalance(t *testing.T) {
 	for _, p := range r.eg[1:] {
 		waitMetric(t, p, 1, "relay_egress_actions_total", "outcome", "sent")
 	}
-	t.Logf("at %v: partitions held: converters %v %v %v, egress %v %v %v; %d frames and %d sends produced so far",
+	t.Logf("at %v: partitions held: converters %v %v %v, egress %v %v %v",
 		time.Since(r.start).Round(time.Millisecond), held(t, r.conv[0]), held(t, r.conv[1]), held(t, r.conv[2]),
-		held(t, r.eg[0]), held(t, r.eg[1]), held(t, r.eg[2]), r.in.Sent(), r.out.Sent())
-	if r.in.Sent() == orderChats*orderPerChat {
-		t.Log("the traffic ended before the new replicas took over (slow machine): the stop below still moves partitions mid-stream")
-	}
+		held(t, r.eg[0]), held(t, r.eg[1]), held(t, r.eg[2]))
+	r.waitProduced()
+	r.produce(70, orderPerChat, 4*time.Millisecond)
+	r.waitSent(orderChats * 30 / 4)
 	r.conv[0].Term(t, 20*time.Second)
 	r.eg[0].Term(t, 20*time.Second)
-	t.Logf("at %v: stopped %s and %s (SIGTERM); %d frames and %d sends produced so far",
-		time.Since(r.start).Round(time.Millisecond), r.conv[0].Name, r.eg[0].Name, r.in.Sent(), r.out.Sent())
+	t.Logf("at %v: stopped %s and %s (SIGTERM) with %d frames and %d sends of the last phase produced",
+		time.Since(r.start).Round(time.Millisecond), r.conv[0].Name, r.eg[0].Name, r.lastIn().Sent(), r.lastOut().Sent())
 	r.check()
 }
 
@@ -384,7 +414,7 @@ func TestOrderRetry(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	pb := relaytest.PublishChatSends(t, cl, "retry-b", 1, 40, 100*time.Millisecond)
+	pb := relaytest.PublishChatSends(t, cl, "retry-b", 1, 0, 40, 100*time.Millisecond)
 	idsB := pb.Wait(t, deliverTimeout)
 	js := relaytest.JetStream(t, relaytest.Connect(t, ns.URL(), "probe"))
 	relaytest.WaitStreamEmpty(t, js, events.OutboundStream, deliverTimeout)

@@ -67,27 +67,29 @@ func SplitChatSeq(id string) (chat string, seq int, ok bool) {
 	return id[:i], n, true
 }
 
-// ProduceChats starts feeding chats×perChat inbound frames to dev, one per
-// interval, round-robin over the chats: item i is message i/chats of chat
-// i%chats, with MessageID (and text) [ChatSeqID]. Like [Produce], every
-// frame is buffered by the connector until acked.
-func ProduceChats(tb testing.TB, dev *devconnector.Server, prefix string, chats, perChat int, interval time.Duration) *Producer {
+// ProduceChats starts feeding inbound frames to dev, messages from to to-1
+// of each of chats chats, one per interval, round-robin over the chats:
+// item i is message from+i/chats of chat i%chats, with MessageID (and
+// text) [ChatSeqID]. Like [Produce], every frame is buffered by the
+// connector until acked.
+func ProduceChats(tb testing.TB, dev *devconnector.Server, prefix string, chats, from, to int, interval time.Duration) *Producer {
 	tb.Helper()
-	return pace(tb, chats*perChat, interval, func(ctx context.Context, i int) (string, error) {
-		id := ChatSeqID(prefix, i%chats, i/chats)
+	return pace(tb, chats*(to-from), interval, func(ctx context.Context, i int) (string, error) {
+		id := ChatSeqID(prefix, i%chats, from+i/chats)
 		_, err := dev.EmitContext(ctx, wire.FrameInbound, chatFields(id, ChatName(prefix, i%chats)))
 		return id, err
 	})
 }
 
-// PublishChatSends publishes chats×perChat send actions through an agent
-// client, as an agent would (relay.outbound.send.<chat>), one per interval,
-// round-robin over the chats, each stored before the next: item i is send
-// i/chats to chat i%chats, whose content and action id are [ChatSeqID].
-func PublishChatSends(tb testing.TB, cl *agent.Client, prefix string, chats, perChat int, interval time.Duration) *Producer {
+// PublishChatSends publishes send actions through an agent client, as an
+// agent would (relay.outbound.send.<chat>), sends from to to-1 of each of
+// chats chats, one per interval, round-robin over the chats, each stored
+// before the next: item i is send from+i/chats to chat i%chats, whose
+// content and action id are [ChatSeqID].
+func PublishChatSends(tb testing.TB, cl *agent.Client, prefix string, chats, from, to int, interval time.Duration) *Producer {
 	tb.Helper()
-	return pace(tb, chats*perChat, interval, func(ctx context.Context, i int) (string, error) {
-		id := ChatSeqID(prefix, i%chats, i/chats)
+	return pace(tb, chats*(to-from), interval, func(ctx context.Context, i int) (string, error) {
+		id := ChatSeqID(prefix, i%chats, from+i/chats)
 		a := events.Action{Op: events.OpSend, ChatID: ChatName(prefix, i%chats), Content: id}
 		return id, retryPublish(ctx, tb, i, func(ctx context.Context) error {
 			_, err := cl.Publish(ctx, a, agent.WithID(id))
