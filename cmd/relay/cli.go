@@ -180,6 +180,9 @@ func runSend(ctx context.Context, args []string, getenv func(string) string, std
 		defer sub.Unsubscribe()
 	}
 	m := nats.NewMsg(events.OutboundChatSubject(opName, actionChat))
+	if actionChat != "" {
+		m.Header.Set(events.ChatHeader, events.SubjectToken(actionChat))
+	}
 	m.Data = body
 	m.Header.Set(events.ContentTypeHeader, events.ContentTypeJSON)
 	m.Header.Set(events.MsgIDHeader, *id)

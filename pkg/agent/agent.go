@@ -177,11 +177,15 @@ func (c *Client) message(a *events.Action, so sendOpts) (*nats.Msg, error) {
 	}
 	// The subject names the action's chat: egress sends one chat's actions
 	// in the order they were published, with any number of replicas.
-	m := &nats.Msg{Subject: events.OutboundChatSubject(a.Op, events.ActionChat(a)), Data: data, Header: nats.Header{
+	chat := events.ActionChat(a)
+	m := &nats.Msg{Subject: events.OutboundChatSubject(a.Op, chat), Data: data, Header: nats.Header{
 		events.ContentTypeHeader: {events.ContentTypeMsgpack},
 		events.TypeHeader:        {events.TypeAction},
 		events.MsgIDHeader:       {so.id},
 	}}
+	if chat != "" {
+		m.Header.Set(events.ChatHeader, events.SubjectToken(chat))
+	}
 	if !so.deadline.IsZero() {
 		m.Header.Set(events.DeadlineHeader, so.deadline.UTC().Format(time.RFC3339Nano))
 	}

@@ -156,7 +156,12 @@ func (l *Loop) newSources() []*source {
 	if len(c.FilterSubjects) > 0 {
 		srcs = append(srcs, &source{name: c.Durable, filters: c.FilterSubjects, part: -1, batch: c.Batch})
 	}
-	batch := max(1, min(c.Batch, c.PartitionMaxAckPending/2))
+	// A partition's pull asks for more than the consumer lets it hold: the
+	// request stays open while acks free room (MaxAckPending bounds what is
+	// in hand), so a busy partition is not paced by one round trip per
+	// batch. Requests are not overlapped: two open requests of one
+	// consumer could interleave a chat's messages.
+	batch := 8 * c.PartitionMaxAckPending
 	for p := range c.Partitions {
 		srcs = append(srcs, &source{name: PartitionConsumer(c.Durable, p), filters: c.PartitionFilter(p), part: p, pinned: true, batch: batch,
 			takeover: make(chan struct{}, 1)})

@@ -6,17 +6,17 @@ import (
 	"github.com/relaybus/relaybus/pkg/events"
 )
 
-func TestSubjectParts(t *testing.T) {
-	tests := []struct{ subject, kind, chat string }{
-		{"relay.raw.inbound.telegram%3A-100.7", "inbound", "telegram%3A-100"},
-		{"relay.raw.passthrough_forward.discord%3A645.0", "passthrough_forward", "discord%3A645"},
-		{"relay.raw.inbound", "inbound", ""},
-		{"relay.outbound.send.C1.3", "send", "C1"},
-		{"relay.outbound.follow_up", "follow_up", ""},
+func TestSubjectKind(t *testing.T) {
+	tests := []struct{ subject, kind string }{
+		{"relay.raw.inbound.7", "inbound"},
+		{"relay.raw.passthrough_forward.discord%3A645", "passthrough_forward"},
+		{"relay.raw.inbound", "inbound"},
+		{"relay.outbound.send.3", "send"},
+		{"relay.outbound.follow_up", "follow_up"},
 	}
 	for _, tt := range tests {
-		if kind, chat := events.SubjectParts(tt.subject); kind != tt.kind || chat != tt.chat {
-			t.Errorf("SubjectParts(%q) = %q, %q; want %q, %q", tt.subject, kind, chat, tt.kind, tt.chat)
+		if kind := events.SubjectKind(tt.subject); kind != tt.kind {
+			t.Errorf("SubjectKind(%q) = %q, want %q", tt.subject, kind, tt.kind)
 		}
 	}
 }
@@ -36,7 +36,7 @@ func TestChatSubjects(t *testing.T) {
 		t.Errorf("ActionChat(follow_up) = %q, want 55", got)
 	}
 	pt := events.RawPartitions(16)
-	if pt.Filter(3) != "relay.raw.*.*.3" || pt.Unkeyed != "relay.raw.*" {
+	if pt.Filter(3) != "relay.raw.*.3" || pt.Unkeyed != "relay.raw.*" || pt.Destination != "relay.raw.{{wildcard(1)}}.{{partition(16,2)}}" {
 		t.Errorf("partition filters %q, %q", pt.Filter(3), pt.Unkeyed)
 	}
 }

@@ -83,6 +83,11 @@ const (
 	TypeHeader = "Relay-Type"
 	// SessionKeyHeader carries an event's session key.
 	SessionKeyHeader = "Relay-Session-Key"
+	// ChatHeader names the chat of a raw frame or an action (its subject's
+	// chat token; docs/adr/0001-bus-contract.md §13): the stored subject
+	// keeps only the partition, and a stage keeps the chat's messages in
+	// order by this header.
+	ChatHeader = "Relay-Chat"
 	// EdgeHeader names the ws-edge instance that received a frame.
 	EdgeHeader = "Relay-Edge"
 	// ReceivedAtHeader is when ws-edge read the frame (RFC 3339, UTC, ns).

@@ -61,8 +61,7 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 		// Stable across redeliveries: the stream position and store time.
 		j.id = "gen-" + strconv.FormatUint(md.Sequence.Stream, 10) + "-" + strconv.FormatInt(md.Timestamp.UnixNano(), 36)
 	}
-	opToken, _ := events.SubjectParts(msg.Subject())
-	subjectOp, _ := events.UnSubjectToken(opToken)
+	subjectOp, _ := events.UnSubjectToken(events.SubjectKind(msg.Subject()))
 	j.op = "unknown"
 	if events.KnownOp(subjectOp) {
 		j.op = subjectOp

@@ -152,16 +152,15 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	return s, nil
 }
 
-// shardKey keeps one chat's actions in order: the chat the subject names
-// (relay.outbound.<op>.<chat>), or for an action published without it, the
-// chat_id (or session key, for follow_up and interrupt) read from the
-// action.
+// shardKey keeps one chat's actions in order: the chat the publisher
+// named (Relay-Chat), or for an action published without it, the chat_id
+// (or session key, for follow_up and interrupt) read from the action.
 func shardKey(m jetstream.Msg) string {
-	if _, chat := events.SubjectParts(m.Subject()); chat != "" {
-		return chat
-	}
 	var ct string
 	if h := m.Headers(); h != nil {
+		if chat := h.Get(events.ChatHeader); chat != "" {
+			return chat
+		}
 		ct = h.Get(events.ContentTypeHeader)
 	}
 	return shard.Key(m.Data(), ct)

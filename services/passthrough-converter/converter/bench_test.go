@@ -51,7 +51,9 @@ func benchFrames(b *testing.B) [][]byte {
 func fill(b *testing.B, js jetstream.JetStream, frames [][]byte) {
 	b.Helper()
 	for i, f := range frames {
-		m := nats.NewMsg(events.RawChatSubject(wire.FramePassthroughForward, wire.ChatKey(wire.FramePassthroughForward, f)))
+		key := wire.ChatKey(wire.FramePassthroughForward, f)
+		m := nats.NewMsg(events.RawChatSubject(wire.FramePassthroughForward, key))
+		m.Header.Set(events.ChatHeader, events.SubjectToken(key))
 		m.Data = f
 		m.Header.Set(events.MsgIDHeader, "bench-"+strconv.Itoa(i))
 		if _, err := js.PublishMsgAsync(m); err != nil {

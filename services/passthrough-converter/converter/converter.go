@@ -171,20 +171,19 @@ func (s *Service) Live(ctx context.Context) error {
 	return nil
 }
 
-// rawChat is the ordering key of a raw frame: the chat ws-edge named in
-// its subject, or for a frame stored without one (by an older ws-edge, or
+// rawChat is the ordering key of a raw frame: the chat ws-edge named
+// (Relay-Chat), or for a frame stored without it (by an older ws-edge, or
 // by hand) the chat read from the frame.
 func rawChat(m jetstream.Msg) string {
-	kind, chat := events.SubjectParts(m.Subject())
-	if chat == "" {
-		return events.SubjectToken(wire.ChatKey(kind, m.Data()))
+	if chat := m.Headers().Get(events.ChatHeader); chat != "" {
+		return chat
 	}
-	return chat
+	return events.SubjectToken(wire.ChatKey(events.SubjectKind(m.Subject()), m.Data()))
 }
 
 // handle converts one raw frame.
 func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
-	if kind, _ := events.SubjectParts(msg.Subject()); kind == wire.FramePassthroughForward {
+	if events.SubjectKind(msg.Subject()) == wire.FramePassthroughForward {
 		// The hot path: envelope and forward decoded in one pass.
 		s.metrics.observeLag(msg.Headers().Get(events.ReceivedAtHeader), s.now())
 		fwd, _, err := wire.DecodeForwardFrame(msg.Data())

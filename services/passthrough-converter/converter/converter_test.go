@@ -85,7 +85,9 @@ func (e *env) publishRaw(t *testing.T, frame []byte, bufferID string) {
 	if typ == "" {
 		typ = "unknown"
 	}
-	m := nats.NewMsg(events.RawChatSubject(typ, wire.ChatKey(typ, frame)))
+	key := wire.ChatKey(typ, frame)
+	m := nats.NewMsg(events.RawChatSubject(typ, key))
+	m.Header.Set(events.ChatHeader, events.SubjectToken(key))
 	m.Data = frame
 	m.Header.Set(events.ReceivedAtHeader, time.Now().UTC().Format(time.RFC3339Nano))
 	if bufferID != "" {

@@ -37,7 +37,7 @@ func (s *Service) handleFrame(c *conn, b []byte) {
 			return
 		}
 		t := s.frameType(typ)
-		s.publishRaw(c, events.RawChatSubject(t, wire.ChatKey(t, b)), string(bid), b, start)
+		s.publishRaw(c, t, wire.ChatKey(t, b), string(bid), b, start)
 		return
 	}
 	// Everything else: control frames, bad frames, unusual encodings.
@@ -68,7 +68,7 @@ func (s *Service) handleFrame(c *conn, b []byte) {
 			s.badFrame(c, b, f.Type, f.BufferID, idTooLong(len(f.BufferID)), start)
 			return
 		}
-		s.publishRaw(c, events.RawChatSubject(f.Type, wire.ChatKey(f.Type, b)), f.BufferID, b, start)
+		s.publishRaw(c, f.Type, wire.ChatKey(f.Type, b), f.BufferID, b, start)
 	}
 }
 
@@ -87,18 +87,22 @@ func (s *Service) frameType(typ []byte) string {
 }
 
 // publishRaw publishes a data frame's exact bytes to
-// relay.raw.<type>.<chat key>: the key names the frame's chat (wire.ChatKey),
-// so that RELAY_RAW's subject transform partitions by it.
-func (s *Service) publishRaw(c *conn, subject, bufferID string, b []byte, start time.Time) {
-	h := make(nats.Header, 4)
+// relay.raw.<type>.<chat>, chat being the subject token of the frame's
+// chat key (wire.ChatKey, events.RawChatSubject): RELAY_RAW's subject transform turns it into the
+// chat's partition, and the Relay-Chat header keeps it for the converter
+// to order the chat's frames by.
+func (s *Service) publishRaw(c *conn, typ, chatKey, bufferID string, b []byte, start time.Time) {
+	chat := events.SubjectToken(chatKey)
+	h := make(nats.Header, 5)
 	h[events.EdgeHeader] = s.edgeHdr
+	h[events.ChatHeader] = []string{chat}
 	h[events.ReceivedAtHeader] = []string{start.UTC().Format(time.RFC3339Nano)}
 	if bufferID != "" {
 		v := []string{bufferID}
 		h[events.MsgIDHeader] = v
 		h[events.BufferIDHeader] = v
 	}
-	msg := &nats.Msg{Subject: subject, Header: h, Data: copyData(b)}
+	msg := &nats.Msg{Subject: events.RawSubject(typ) + "." + chat, Header: h, Data: copyData(b)}
 	s.pipe.publish(c, msg, bufferID, start, false)
 }
 

@@ -269,5 +269,5 @@ func inboundFrame(bufferID, text string) string {
 }
 
 // rawInbound matches every stored inbound frame
-// (relay.raw.inbound.<chat key>.<partition>).
+// (relay.raw.inbound.<partition>).
 var rawInbound = events.RawSubject(wire.FrameInbound) + ".>"

@@ -339,10 +339,11 @@ var cmpSorted = cmp.Transformer("sort", func(in []any) []string {
 	return out
 })
 
-// TestRawSubjectNamesTheChat: a data frame is stored under
-// relay.raw.<type>.<chat key>.<partition>: ws-edge names the chat
-// (wire.ChatKey), RELAY_RAW's subject transform adds its partition, the
-// same for every frame of one chat. The frame bytes are untouched.
+// TestRawSubjectNamesTheChat: a data frame is published on
+// relay.raw.<type>.<chat key> with the chat in Relay-Chat; RELAY_RAW's
+// subject transform stores it under its chat's partition
+// (relay.raw.<type>.<partition>), the same for every frame of one chat.
+// The frame bytes are untouched.
 func TestRawSubjectNamesTheChat(t *testing.T) {
 	h := start(t, nil)
 	p := h.handshaken()
@@ -351,15 +352,17 @@ func TestRawSubjectNamesTheChat(t *testing.T) {
 	msgs := h.streamMsgs(events.RawStream, rawInbound, 2)
 	chat := events.SubjectToken("discord:c1")
 	for i, m := range msgs {
-		tok := strings.Split(m.Subject, ".")
-		if len(tok) != 5 || tok[3] != chat {
-			t.Errorf("stored under %q, want relay.raw.inbound.%s.<partition>", m.Subject, chat)
+		if tok := strings.Split(m.Subject, "."); len(tok) != 4 {
+			t.Errorf("stored under %q, want relay.raw.inbound.<partition>", m.Subject)
+		}
+		if got := m.Header.Get(events.ChatHeader); got != chat {
+			t.Errorf("Relay-Chat = %q, want %q", got, chat)
 		}
 		if string(m.Data) != frames[i] {
 			t.Errorf("stored %q, want the exact frame", m.Data)
 		}
 	}
 	if msgs[0].Subject != msgs[1].Subject {
-		t.Errorf("one chat under two subjects: %q and %q", msgs[0].Subject, msgs[1].Subject)
+		t.Errorf("one chat in two partitions: %q and %q", msgs[0].Subject, msgs[1].Subject)
 	}
 }

@@ -645,6 +645,7 @@ func pace(ctx context.Context, rate, total int, fn func(uint64) error) error {
 func publishActions(ctx context.Context, js jetstream.JetStream, n int, payload func(uint64) []byte, chat func(uint64) string) error {
 	for i := range n {
 		m := nats.NewMsg(events.OutboundChatSubject(events.OpSend, chat(uint64(i))))
+		m.Header.Set(events.ChatHeader, events.SubjectToken(chat(uint64(i))))
 		m.Data = payload(uint64(i))
 		m.Header.Set(events.ContentTypeHeader, events.ContentTypeMsgpack)
 		m.Header.Set(events.MsgIDHeader, "bench-"+strconv.Itoa(i))
