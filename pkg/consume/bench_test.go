@@ -28,6 +28,9 @@ func BenchmarkKeyedLoop(b *testing.B) {
 		if _, err := js.PublishAsync(subject, []byte("c"+strconv.Itoa(i%1000)+"/"+strconv.Itoa(i))); err != nil {
 			b.Fatal(err)
 		}
+		if i%1000 == 999 {
+			<-js.PublishAsyncComplete()
+		}
 	}
 	<-js.PublishAsyncComplete()
 	var n atomic.Int64
@@ -65,6 +68,9 @@ func BenchmarkPartitionedLoop(b *testing.B) {
 		chat := "c" + strconv.Itoa(i%1000)
 		if _, err := js.PublishAsync("part."+chat, []byte(chat+"/"+strconv.Itoa(i))); err != nil {
 			b.Fatal(err)
+		}
+		if i%1000 == 999 {
+			<-js.PublishAsyncComplete()
 		}
 	}
 	<-js.PublishAsyncComplete()
