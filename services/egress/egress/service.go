@@ -197,6 +197,8 @@ func (s *Service) runStage(ctx context.Context) error {
 		Name:        "relay-" + Name,
 		Version:     s.cfg.Version,
 		Description: "relaybus egress: agent reply actions to connector outbound frames",
+		// nats micro stats relay-egress: the partitions each replica holds.
+		StatsHandler: func(*micro.Endpoint) any { return map[string]any{"partitions": s.loop.Held()} },
 	})
 	if err != nil {
 		return fmt.Errorf("egress: registering micro service: %w", err)
@@ -258,6 +260,9 @@ func (s *Service) status() Status {
 		Partitions:       s.loop.Held(),
 	}
 }
+
+// Partitions returns the partitions of RELAY_OUTBOUND this replica holds.
+func (s *Service) Partitions() []int { return s.loop.Held() }
 
 func (s *Service) serveStatus(r micro.Request) {
 	b, err := json.Marshal(s.status())

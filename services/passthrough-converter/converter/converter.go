@@ -136,6 +136,9 @@ func (s *Service) runStage(ctx context.Context) error {
 		Name:        "relay-passthrough-converter",
 		Version:     s.cfg.Version,
 		Description: "relaybus: raw connector frames -> MessageEvents",
+		// nats micro stats relay-passthrough-converter: the partitions each
+		// replica holds.
+		StatsHandler: func(*micro.Endpoint) any { return map[string]any{"partitions": s.loop.Held()} },
 	})
 	if err != nil {
 		return fmt.Errorf("registering micro service: %w", err)
@@ -151,6 +154,9 @@ func (s *Service) runStage(ctx context.Context) error {
 	s.log.Info("converter running", "consumer", s.cfg.Durable, "workers", s.cfg.Workers)
 	return s.loop.Run(ctx)
 }
+
+// Partitions returns the partitions of RELAY_RAW this replica holds.
+func (s *Service) Partitions() []int { return s.loop.Held() }
 
 // Ready reports readiness: NATS connected, streams present, consumer live.
 func (s *Service) Ready(ctx context.Context) error {

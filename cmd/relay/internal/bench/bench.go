@@ -52,6 +52,9 @@ type benchConfig struct {
 	Storage     string
 	MemProfile  string
 	AllInOne    bool
+	// Converters and Egresses are how many replicas of each stage run
+	// (the stack's own plus in-process extras on the same server).
+	Converters, Egresses int
 }
 
 // benchReport is what relay bench prints (and --json emits).
@@ -62,6 +65,8 @@ type benchReport struct {
 	} `json:"machine"`
 	Storage           string        `json:"storage"`
 	Partitions        int           `json:"partitions"`
+	Converters        int           `json:"converter_replicas"`
+	Egresses          int           `json:"egress_replicas"`
 	InboundCeiling    float64       `json:"inbound_ceiling_msgs_per_s"`
 	Inbound           float64       `json:"inbound_msgs_per_s"`
 	InboundRatio      float64       `json:"inbound_ratio"`
@@ -114,6 +119,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.DurationVar(&c.DupWindow, "dup-window", time.Hour, "duplicate window of the raw stream (RELAY_DUPLICATE_WINDOW)")
 	fs.BoolVar(&c.AllInOne, "allinone", false, "soak the all-in-one binary in a child process (its own RSS, without the connector and agent); needs --soak, skips the throughput runs")
 	fs.StringVar(&c.Storage, "storage", "file", "JetStream storage for the pipeline and the ceiling: file or memory")
+	fs.IntVar(&c.Converters, "converters", 1, "converter replicas (in this process, on the same server): the scale-out run")
+	fs.IntVar(&c.Egresses, "egresses", 1, "egress replicas (in this process, on the same server): the scale-out run")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	memProfile := fs.String("memprofile", "", "write a heap profile at the end of the run to this file")
 	memLimit := fs.Int64("memory-limit", memlimit.Default+64<<20, "base soft memory limit of the bench process in bytes: the all-in-one's default plus room for the connector and agent it also hosts; it follows the live heap as the all-in-one's does (GOMEMLIMIT overrides, 0 disables)")
@@ -190,7 +197,7 @@ func printBench(w io.Writer, r *benchReport) {
 		printSoak(w, r)
 		return
 	}
-	fmt.Fprintf(tw, "relay bench\t%d CPUs\t%s\t%s JetStream\t%d partitions\t\n", r.Machine.CPUs, r.Machine.GoVersion, r.Storage, r.Partitions)
+	fmt.Fprintf(tw, "relay bench\t%d CPUs\t%s\t%s JetStream\t%d partitions, %d converters, %d egress\t\n", r.Machine.CPUs, r.Machine.GoVersion, r.Storage, r.Partitions, r.Converters, r.Egresses)
 	fmt.Fprintf(tw, "path\tmsgs/s\traw JetStream ceiling\tratio\t\n")
 	fmt.Fprintf(tw, "inbound (WS frame -> agent), %d msgs\t%.0f\t%.0f\t%.2f\t\n", r.InboundMessages, r.Inbound, r.InboundCeiling, r.InboundRatio)
 	fmt.Fprintf(tw, "egress (relay.outbound.send -> WS frame), %d msgs\t%.0f\t%.0f\t%.2f\t\n", r.EgressMessages, r.Egress, r.EgressCeiling, r.EgressRatio)
@@ -401,16 +408,38 @@ func bench(ctx context.Context, c benchConfig, progress func(string, ...any)) (*
 	}
 	defer agent.stop()
 
-	progress("inbound, %d interactions", c.Inbound)
+	// Scale-out: extra replicas of the converter and egress, then a
+	// warm-up until the partitions are spread over them.
+	rep.Converters, rep.Egresses = max(c.Converters, 1), max(c.Egresses, 1)
+	stopReplicas, holders, err := startReplicas(ctx, pipeline, stages, rep.Converters-1, rep.Egresses-1)
+	if err != nil {
+		return nil, err
+	}
+	defer stopReplicas()
 	var seq atomic.Uint64
-	start := time.Now()
 	emit := bodies.emitter(dev)
+	if rep.Converters > 1 {
+		progress("warm-up: spreading %d partitions over %d converters", rep.Partitions, rep.Converters)
+		push := func() error {
+			for range 500 {
+				emit(seq.Add(1) - 1)
+			}
+			return agent.waitCount(ctx, int64(seq.Load()), time.Minute)
+		}
+		if err := spread(push, holders.converters, rep.Partitions); err != nil {
+			return nil, err
+		}
+	}
+
+	progress("inbound, %d interactions", c.Inbound)
+	base := seq.Load()
+	start := time.Now()
 	go func() {
 		for i := 0; i < c.Inbound && ctx.Err() == nil; i++ {
 			emit(seq.Add(1) - 1)
 		}
 	}()
-	if err := agent.waitCount(ctx, int64(c.Inbound), 5*time.Minute); err != nil {
+	if err := agent.waitCount(ctx, int64(base)+int64(c.Inbound), 5*time.Minute); err != nil {
 		return nil, fmt.Errorf("inbound: %w", err)
 	}
 	rep.Inbound = float64(c.Inbound) / time.Since(start).Seconds()
@@ -450,9 +479,32 @@ func bench(ctx context.Context, c benchConfig, progress func(string, ...any)) (*
 	if rep.EgressCeiling, err = ceiling(ctx, js, "BENCH_OUT", storage, c.Egress, c.DupWindow, action); err != nil {
 		return nil, err
 	}
+	chatOf := func(n uint64) string { return "bench-chat-" + strconv.FormatUint(n%benchChats, 10) }
+	if rep.Egresses > 1 {
+		progress("warm-up: spreading %d partitions over %d egress replicas", rep.Partitions, rep.Egresses)
+		var warm uint64
+		push := func() error {
+			before := dev.State().OutboundCount
+			for range 500 {
+				m := nats.NewMsg(events.OutboundChatSubject(events.OpSend, chatOf(warm)))
+				m.Header.Set(events.ChatHeader, events.SubjectToken(chatOf(warm)))
+				m.Header.Set(events.MsgIDHeader, "warm-"+strconv.FormatUint(warm, 10))
+				m.Header.Set(events.ContentTypeHeader, events.ContentTypeMsgpack)
+				m.Data = action(warm)
+				warm++
+				if _, err := js.PublishMsgAsync(m, benchStall); err != nil {
+					return err
+				}
+			}
+			<-js.PublishAsyncComplete()
+			return waitFor(ctx, time.Minute, func() bool { return dev.State().OutboundCount-before >= 500 })
+		}
+		if err := spread(push, holders.egresses, rep.Partitions); err != nil {
+			return nil, err
+		}
+	}
 	before := dev.State().OutboundCount
 	start = time.Now()
-	chatOf := func(n uint64) string { return "bench-chat-" + strconv.FormatUint(n%benchChats, 10) }
 	if err := publishActions(ctx, js, c.Egress, action, chatOf); err != nil {
 		return nil, err
 	}
@@ -559,7 +611,7 @@ func ceiling(ctx context.Context, js jetstream.JetStream, name string, storage j
 		m := nats.NewMsg(subject)
 		m.Data = payload(uint64(i))
 		m.Header.Set(events.MsgIDHeader, name+strconv.Itoa(i))
-		if _, err := js.PublishMsgAsync(m); err != nil {
+		if _, err := js.PublishMsgAsync(m, benchStall); err != nil {
 			return 0, err
 		}
 	}
@@ -610,7 +662,7 @@ func ceilingLatency(ctx context.Context, js jetstream.JetStream, storage jetstre
 		mu.Lock()
 		sent[id] = time.Now()
 		mu.Unlock()
-		_, err := js.PublishMsgAsync(m)
+		_, err := js.PublishMsgAsync(m, benchStall)
 		return err
 	})
 	if err != nil {
@@ -649,7 +701,7 @@ func publishActions(ctx context.Context, js jetstream.JetStream, n int, payload 
 		m.Data = payload(uint64(i))
 		m.Header.Set(events.ContentTypeHeader, events.ContentTypeMsgpack)
 		m.Header.Set(events.MsgIDHeader, "bench-"+strconv.Itoa(i))
-		if _, err := js.PublishMsgAsync(m); err != nil {
+		if _, err := js.PublishMsgAsync(m, benchStall); err != nil {
 			return err
 		}
 	}
@@ -897,3 +949,8 @@ func peakRSS(pid int) int64 {
 	}
 	return int64(st.VmHWM)
 }
+
+// benchStall is how long a bench publisher waits for room among its
+// asynchronous publishes in flight: a loaded machine must slow the bench
+// down, not fail it.
+var benchStall = jetstream.WithStallWait(time.Minute)
