@@ -199,6 +199,19 @@ func (r *orderRun) waitProduced() {
 	r.lastOut().Wait(r.t, deliverTimeout)
 }
 
+// busiest returns the process that holds the most partitions, so that
+// killing it moves as many as possible.
+func busiest(t *testing.T, ps []*relaytest.Proc) *relaytest.Proc {
+	t.Helper()
+	best, most := ps[0], -1.0
+	for _, p := range ps {
+		if h := held(t, p); h > most {
+			best, most = p, h
+		}
+	}
+	return best
+}
+
 // held returns how many partitions p holds (relay_consume_partition_held).
 func held(t *testing.T, p *relaytest.Proc) float64 {
 	return p.Metric(t, "relay_consume_partition_held")
@@ -306,14 +319,25 @@ func TestOrderKill9(t *testing.T) {
 	// The two directions flow at their own pace: each victim dies a third
 	// of the way into its own.
 	r.lastIn().WaitSent(t, orderChats*orderPerChat/3, deliverTimeout)
-	convVictim, egVictim := r.conv[0], r.eg[0]
+	agentVictim := r.agent[1]
+	convVictim := busiest(t, r.conv)
 	converted := waitMetric(t, convVictim, 1, "relay_converter_events_total")
+	// The agent replicas balance the partitions between them; the victim
+	// must have taken its share.
+	natstest.WaitFor(t, deliverTimeout, func() error {
+		if n := r.seen.ByReplica(agentVictim.Name); n < 100 {
+			return fmt.Errorf("%s has handled %d events, want 100 before it is cut", agentVictim.Name, n)
+		}
+		return nil
+	})
 	convHeld := held(t, convVictim)
 	convVictim.Kill9(t)
-	r.agent[1].Cut()
-	t.Logf("at %v: killed %s (converted %v, held %v partitions) and cut %s's connection; %d frames produced so far",
-		time.Since(r.start).Round(time.Millisecond), convVictim.Name, converted, convHeld, r.agent[1].Name, r.lastIn().Sent())
+	handled := r.seen.ByReplica(agentVictim.Name)
+	agentVictim.Cut()
+	t.Logf("at %v: killed %s (converted %v, held %v partitions) and cut %s's connection (handled %d events); %d frames produced so far",
+		time.Since(r.start).Round(time.Millisecond), convVictim.Name, converted, convHeld, agentVictim.Name, handled, r.lastIn().Sent())
 	r.lastOut().WaitSent(t, orderChats*orderPerChat/3, deliverTimeout)
+	egVictim := busiest(t, r.eg)
 	sent := waitMetric(t, egVictim, 1, "relay_egress_actions_total", "outcome", "sent")
 	egHeld := held(t, egVictim)
 	egVictim.Kill9(t)

@@ -338,6 +338,19 @@ func (s *Sightings) Distinct() int {
 	return len(s.ids)
 }
 
+// ByReplica returns how many handler calls the replica named name made.
+func (s *Sightings) ByReplica(name string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, x := range s.log {
+		if x.Replica == name {
+			n++
+		}
+	}
+	return n
+}
+
 // WaitDistinct waits until n distinct event ids were handled.
 func (s *Sightings) WaitDistinct(tb testing.TB, n int, timeout time.Duration) {
 	tb.Helper()
