@@ -22,6 +22,11 @@ import (
 // ErrInvalidConfig classifies configuration errors.
 var ErrInvalidConfig = errors.New("bus: invalid config")
 
+// OutboundMaxMsgSize bounds one action on RELAY_OUTBOUND: an agent's
+// publish of a larger one fails. Egress bounds a send's split (EGRESS_MAX_PARTS)
+// further.
+const OutboundMaxMsgSize = 1 << 20
+
 // ResultsStream keeps each action's definitive result for the duplicate
 // window, so that egress can answer a redelivered action from it instead of
 // sending it twice. It captures relay.results.> (which agents still read as
@@ -36,6 +41,13 @@ type Config struct {
 	InboundMaxAge   time.Duration // RELAY_INBOUND_MAX_AGE
 	InboundMaxBytes int64         // RELAY_INBOUND_MAX_BYTES
 	DLQMaxAge       time.Duration // RELAY_DLQ_MAX_AGE
+	// RawMaxBytes and OutboundMaxBytes bound the work queues
+	// (RELAY_RAW_MAX_BYTES, RELAY_OUTBOUND_MAX_BYTES). A full queue
+	// refuses new messages (discard new) instead of dropping stored ones:
+	// ws-edge stops acking the connector's buffered frames, which wait in
+	// the connector's buffer; an agent's publish fails with the server's
+	// error, and it retries.
+	RawMaxBytes, OutboundMaxBytes int64
 	// Partitions is RELAY_PARTITIONS: how many partitions RELAY_RAW and
 	// RELAY_OUTBOUND are split into (0: none, one shared consumer).
 	Partitions int
@@ -61,6 +73,10 @@ func (c *Config) Vars() []envconf.Var {
 			"partitions of `RELAY_RAW` and `RELAY_OUTBOUND`: each chat's messages go to one, consumed by one replica at a time, in order; "+
 				"the most replicas of a stage that share the work. 0 turns partitioning off (one shared consumer, no order across replicas). "+
 				"The same value for every service; change it only with both streams empty (docs/adr/0001-bus-contract.md, §13)").Min(0).Max(1024),
+		envconf.V("RELAY_RAW_MAX_BYTES", &c.RawMaxBytes, 1<<30,
+			"size bound of `RELAY_RAW`, 1 GiB by default; when full, new frames are refused (not acked, so the connector keeps them buffered) until the converter catches up").Min(1 << 20),
+		envconf.V("RELAY_OUTBOUND_MAX_BYTES", &c.OutboundMaxBytes, 256<<20,
+			"size bound of `RELAY_OUTBOUND`, 256 MiB by default; when full, agents' publishes fail until egress catches up").Min(1 << 20),
 		envconf.V("RELAY_DLQ_MAX_AGE", &c.DLQMaxAge, 7*24*time.Hour,
 			"how long dead letters are kept on `RELAY_DLQ`, 7 days by default").Min(time.Minute),
 		envconf.Func("RELAY_STREAM_STORAGE", &c.Memory, false,
@@ -120,6 +136,8 @@ func (c Config) Streams() []jetstream.StreamConfig {
 			Subjects:         []string{events.RawSubjects},
 			SubjectTransform: c.transform(events.RawPartitions),
 			Retention:        jetstream.WorkQueuePolicy,
+			Discard:          jetstream.DiscardNew,
+			MaxBytes:         c.RawMaxBytes,
 			Storage:          c.storage(),
 			Replicas:         c.Replicas,
 			Duplicates:       c.DuplicateWindow,

@@ -58,6 +58,8 @@ type Config struct {
 	// Bus shapes the streams and buckets (the RELAY_* variables).
 	Bus             bus.Config
 	ShutdownTimeout time.Duration // EGRESS_SHUTDOWN_TIMEOUT
+	// MaxParts is EGRESS_MAX_PARTS: the most messages a send is split into.
+	MaxParts int
 	// ScopeCacheSize is EGRESS_SCOPE_CACHE: the most chat × platform scope
 	// records a replica keeps in memory (least recently used forgotten
 	// first; a miss costs one KV get).
@@ -87,6 +89,9 @@ func (c *Config) vars() []envconf.Var {
 			"cap on the retry delay; at least `EGRESS_RETRY_BASE`").Positive(),
 		envconf.V("EGRESS_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout, 10*time.Second,
 			"in-flight actions may finish this long after SIGTERM").Positive(),
+		envconf.V("EGRESS_MAX_PARTS", &c.MaxParts, 20,
+			"the most platform messages one `send` may be split into (each up to the descriptor's `max_message_length`); "+
+				"a longer send fails at once with code `oversized`, nothing sent").Min(1).Max(1000),
 		envconf.V("EGRESS_SCOPE_CACHE", &c.ScopeCacheSize, 100_000,
 			"scope records (chat × platform) kept in memory per replica; the least recently used is forgotten first "+
 				"and read back from the `relay_scope` bucket when needed").Min(1),

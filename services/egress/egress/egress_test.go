@@ -874,3 +874,30 @@ func TestSlowEdgeKeepsTheAction(t *testing.T) {
 		t.Errorf("second result: %s", m.Data)
 	}
 }
+
+// TestOverlongSendFailsAtOnce: a send longer than EGRESS_MAX_PARTS
+// messages of the platform's length fails with code oversized and nothing
+// is sent (an 800 KB send once became 401 frames); a send at the bound
+// still goes out in parts.
+func TestOverlongSendFailsAtOnce(t *testing.T) {
+	e := newEnv(t)
+	e.putDescriptor("discord", map[string]any{"max_message_length": 2000, "markdown_dialect": "discord"})
+	e.putScope("discord", "chan1", events.Scope{ScopeID: "g1", Platform: "discord", ChatType: events.ChatGroup})
+	cfg := testConfig()
+	cfg.MaxParts = 3
+	e.start(cfg)
+	e.waitStatus("descriptor", func(s egress.Status) bool { return s.Descriptors == 1 })
+	resp := newResponder(t, e.ns, ok)
+
+	res := e.send("huge", events.Action{Op: events.OpSend, ChatID: "chan1", Content: strings.Repeat("word ", 160_000)})
+	if res.Success || res.Code != events.ReasonOversized || !strings.Contains(res.Error, "EGRESS_MAX_PARTS=3") {
+		t.Errorf("800 KB send: result %+v, want a failure with code %q naming EGRESS_MAX_PARTS", res, events.ReasonOversized)
+	}
+	if n := len(resp.requests()); n != 0 {
+		t.Errorf("%d edge requests for the refused send, want 0", n)
+	}
+	res = e.send("fits", events.Action{Op: events.OpSend, ChatID: "chan1", Content: strings.Repeat("word ", 1000)})
+	if !res.Success || len(resp.requests()) != 3 {
+		t.Errorf("5000-char send: result %+v after %d requests, want success in 3 parts", res, len(resp.requests()))
+	}
+}

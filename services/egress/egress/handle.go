@@ -508,7 +508,18 @@ func (s *Service) dropScopeBucket() {
 func (s *Service) deliver(ctx context.Context, j *job, a *events.Action, d descriptor.Descriptor) (events.SendResult, error) {
 	parts := []string{a.Content}
 	if a.Op == events.OpSend && d.Len(a.Content) > d.MaxLen() {
+		// Bounded before splitting: an 800 KB send must not become 400
+		// messages (nor cost the split).
+		if n, most := d.Len(a.Content), s.cfg.MaxParts*d.MaxLen(); n > most {
+			return events.SendResult{}, &events.ActionError{Reason: events.ReasonOversized, Field: "content",
+				Detail: fmt.Sprintf("content of %d %s is over the %d this relay splits a send into (EGRESS_MAX_PARTS=%d × max_message_length %d)",
+					n, d.LenUnit, most, s.cfg.MaxParts, d.MaxLen())}
+		}
 		parts = d.Split(a.Content)
+		if len(parts) > s.cfg.MaxParts {
+			return events.SendResult{}, &events.ActionError{Reason: events.ReasonOversized, Field: "content",
+				Detail: fmt.Sprintf("content splits into %d messages, over EGRESS_MAX_PARTS=%d", len(parts), s.cfg.MaxParts)}
+		}
 	}
 	s.metrics.parts.Observe(float64(len(parts)))
 	var note jetstream.PubAckFuture
