@@ -47,7 +47,7 @@ fuzz:
 # The dev loop under compose (docker compose, or docker-compose where only
 # that is installed), from the images of `make images`.
 up:
-	set -a; . ./.images.env; set +a; \
+	set -a; [ ! -f .images.env ] || . ./.images.env; set +a; \
 	GATEWAY_RELAY_URL=http://devconnector:8090 $$(docker compose version >/dev/null 2>&1 && echo docker compose || echo docker-compose) --profile dev up
 
 # Every image (the three stages, relay, the echo agent, and NATS when the
