@@ -106,6 +106,12 @@ func (s *Service) publishRaw(c *conn, typ, chatKey, bufferID string, b []byte, s
 	s.pipe.publish(c, msg, bufferID, start, false)
 }
 
+// tooLongID reports whether err is idTooLong's.
+func tooLongID(err error) bool {
+	var fe *events.FrameError
+	return errors.As(err, &fe) && fe.Reason == events.ReasonOversized && fe.Field == "bufferId"
+}
+
 // idTooLong is the error of a frame whose bufferId is over
 // wire.MaxBufferIDLen.
 func idTooLong(n int) error {
@@ -156,7 +162,17 @@ func (s *Service) badFrame(c *conn, b []byte, typ, bufferID string, cause error,
 	if len(msg.Data) > 0 && &msg.Data[0] == &b[0] {
 		msg.Data = copyData(msg.Data) // b is only valid during the call
 	}
-	s.pipe.publish(c, msg, bufferID, start, true)
+	ackID := bufferID
+	if tooLongID(cause) {
+		// Not acked (issue #14): an id this relay cannot carry stays in the
+		// connector's buffer, where its operators see it, and each replay
+		// is dead-lettered once more (de-duplicated by the id's hash).
+		ackID = ""
+		if ok, _ := s.badLog.allow("unacked_id"); ok {
+			s.log.Warn("frame with an over-long bufferId left un-acked: the connector keeps it buffered", "bytes", len(bufferID), "limit", wire.MaxBufferIDLen)
+		}
+	}
+	s.pipe.publish(c, msg, ackID, start, true)
 }
 
 // handleDescriptor stores a descriptor (memory and KV) and completes the
