@@ -901,3 +901,25 @@ func TestOverlongSendFailsAtOnce(t *testing.T) {
 		t.Errorf("5000-char send: result %+v after %d requests, want success in 3 parts", res, len(resp.requests()))
 	}
 }
+
+// TestOverlongActionIDIsRejected: an action id over 256 bytes is refused
+// (code oversized) with a result the agent still receives on its results
+// subject, whose headers stay bounded; the chat's next action goes out.
+func TestOverlongActionIDIsRejected(t *testing.T) {
+	e := newEnv(t)
+	e.putDescriptor("discord", map[string]any{"max_message_length": 2000})
+	e.start(testConfig())
+	e.waitStatus("descriptor", func(s egress.Status) bool { return s.Descriptors == 1 })
+	resp := newResponder(t, e.ns, ok)
+	long := strings.Repeat("i", 60<<10) // the server refuses headers over 64 KB itself
+	res := e.send(long, events.Action{Op: events.OpSend, ChatID: "chan1", Content: "hi"})
+	if res.Success || res.Code != events.ReasonOversized {
+		t.Errorf("result %+v, want a failure with code %q", res, events.ReasonOversized)
+	}
+	if res := e.send("next", events.Action{Op: events.OpSend, ChatID: "chan1", Content: "after"}); !res.Success {
+		t.Errorf("next action: %+v, want sent", res)
+	}
+	if n := len(resp.requests()); n != 1 {
+		t.Errorf("%d edge requests, want only the next action's", n)
+	}
+}

@@ -39,6 +39,10 @@ func (e *undelivered) Unwrap() []error {
 	return []error{ErrNotDelivered, e.cause}
 }
 
+// maxActionIDLen bounds an action id (its Nats-Msg-Id), as ws-edge bounds
+// a bufferId.
+const maxActionIDLen = 256
+
 // job is one action being handled.
 type job struct {
 	msg      jetstream.Msg
@@ -106,6 +110,12 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 		}
 	}
 
+	if len(j.id) > maxActionIDLen {
+		// Bounded: the id becomes headers and a note's subject. The result
+		// still reaches the agent (ResultsSubject bounds its token).
+		return s.reject(ctx, j, &events.ActionError{Reason: events.ReasonOversized, Field: "Nats-Msg-Id",
+			Detail: fmt.Sprintf("action id of %d bytes exceeds the %d byte limit", len(j.id), maxActionIDLen)})
+	}
 	a, err := events.DecodeAction(msg.Data(), hdr.Get(events.ContentTypeHeader), subjectOp)
 	if err != nil {
 		return s.reject(ctx, j, err)
@@ -213,11 +223,15 @@ func (s *Service) publishResult(ctx context.Context, id string, res events.SendR
 	if err != nil {
 		return fmt.Errorf("encoding result: %w", err)
 	}
+	hid := id
+	if len(hid) > maxActionIDLen {
+		hid = events.SubjectToken(id) // bounded, with a hash of the whole id
+	}
 	m := &nats.Msg{Subject: events.ResultsSubject(id), Data: data, Header: nats.Header{
 		events.ContentTypeHeader: {events.ContentTypeMsgpack},
 		events.TypeHeader:        {events.TypeSendResult},
-		events.ActionIDHeader:    {id},
-		events.MsgIDHeader:       {"res:" + id},
+		events.ActionIDHeader:    {hid},
+		events.MsgIDHeader:       {"res:" + hid},
 	}}
 	if _, err := s.js.PublishMsg(ctx, m); err != nil {
 		return fmt.Errorf("publishing result: %w", err)
