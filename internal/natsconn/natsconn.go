@@ -1,6 +1,7 @@
 // Package natsconn connects a service to NATS from its environment
-// (NATS_URL, NATS_CREDS, NATS_TLS_CA), reconnecting forever and logging
-// every disconnect, reconnect and close.
+// (NATS_URL, NATS_CREDS, NATS_NKEY, NATS_TLS_CA, NATS_TLS_CERT,
+// NATS_TLS_KEY), reconnecting forever and logging every disconnect,
+// reconnect and close.
 package natsconn
 
 import (
@@ -20,42 +21,71 @@ var ErrInvalidConfig = errors.New("natsconn: invalid config")
 
 // Config says how to reach NATS.
 type Config struct {
-	URL   string // NATS_URL, default nats://127.0.0.1:4222
-	Creds string // NATS_CREDS: a credentials file
-	TLSCA string // NATS_TLS_CA: a CA bundle to verify the server
+	URL     string // NATS_URL, default nats://127.0.0.1:4222
+	Creds   string // NATS_CREDS: a credentials file (JWT and seed)
+	NKey    string // NATS_NKEY: a user nkey seed file
+	TLSCA   string // NATS_TLS_CA: a CA bundle to verify the server
+	TLSCert string // NATS_TLS_CERT: a client certificate (with NATS_TLS_KEY)
+	TLSKey  string // NATS_TLS_KEY: the client certificate's private key
 }
 
-// FromEnv reads NATS_URL, NATS_CREDS and NATS_TLS_CA.
+// FromEnv reads NATS_URL, NATS_CREDS, NATS_NKEY, NATS_TLS_CA,
+// NATS_TLS_CERT and NATS_TLS_KEY.
 func FromEnv(getenv func(string) string) Config {
-	c := Config{URL: getenv("NATS_URL"), Creds: getenv("NATS_CREDS"), TLSCA: getenv("NATS_TLS_CA")}
+	get := func(k string) string { return strings.TrimSpace(getenv(k)) }
+	c := Config{URL: get("NATS_URL"), Creds: get("NATS_CREDS"), NKey: get("NATS_NKEY"),
+		TLSCA: get("NATS_TLS_CA"), TLSCert: get("NATS_TLS_CERT"), TLSKey: get("NATS_TLS_KEY")}
 	if c.URL == "" {
 		c.URL = nats.DefaultURL
 	}
 	return c
 }
 
-// Validate checks that the referenced files exist.
+// Validate checks that the referenced files exist, that a certificate
+// comes with its key, and that NATS_CREDS and NATS_NKEY are not both set
+// (the client would use only one).
 func (c Config) Validate() error {
 	if c.URL == "" {
 		return fmt.Errorf("%w: NATS_URL is empty", ErrInvalidConfig)
 	}
-	for name, path := range map[string]string{"NATS_CREDS": c.Creds, "NATS_TLS_CA": c.TLSCA} {
-		if path == "" {
+	if c.Creds != "" && c.NKey != "" {
+		return fmt.Errorf("%w: NATS_CREDS and NATS_NKEY are both set: want one", ErrInvalidConfig)
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return fmt.Errorf("%w: NATS_TLS_CERT and NATS_TLS_KEY go together: set both or neither", ErrInvalidConfig)
+	}
+	for _, f := range []struct{ name, path string }{
+		{"NATS_CREDS", c.Creds}, {"NATS_NKEY", c.NKey}, {"NATS_TLS_CA", c.TLSCA},
+		{"NATS_TLS_CERT", c.TLSCert}, {"NATS_TLS_KEY", c.TLSKey},
+	} {
+		if f.path == "" {
 			continue
 		}
-		if _, err := os.Stat(path); err != nil {
-			return fmt.Errorf("%w: %s=%q: %v", ErrInvalidConfig, name, path, err)
+		if _, err := os.Stat(f.path); err != nil {
+			return fmt.Errorf("%w: %s=%q: %v", ErrInvalidConfig, f.name, f.path, err)
 		}
 	}
 	return nil
 }
 
+// Authenticated reports whether c presents credentials of its own (a
+// credentials file, an nkey or a client certificate), for the startup log.
+func (c Config) Authenticated() bool { return c.Creds != "" || c.NKey != "" || c.TLSCert != "" }
+
+// InboxPrefix is the reply-subject prefix of the stages' and the CLI's
+// connections, instead of the client's default _INBOX: the agent identity
+// may subscribe to _INBOX.> for its own replies, and must not read the
+// stages' (a converter's pull requests deliver raw frames to its inbox).
+// ADR 0001 §14.
+const InboxPrefix = "_INBOX_relay"
+
 // Options returns the client options every relaybus connection uses: a
-// name, infinite reconnects (with the connection retried at start too), a
-// larger reconnect buffer, and logging handlers.
+// name, the stages' inbox prefix, infinite reconnects (with the connection
+// retried at start too), a larger reconnect buffer, and logging handlers.
 func Options(name string, log *slog.Logger) []nats.Option {
 	return []nats.Option{
 		nats.Name(name),
+		nats.CustomInboxPrefix(InboxPrefix),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.ReconnectJitter(100*time.Millisecond, time.Second),
@@ -98,17 +128,37 @@ func Connect(cfg Config, name string, log *slog.Logger) (*nats.Conn, error) {
 	return nc, nil
 }
 
-// AuthOptions are the nats options for c's credentials file and CA, each
-// when set.
+// AuthOptions are the nats options for c's credentials file, nkey seed
+// file, CA and client certificate, each when set. The seed is read when
+// the connection is made; an unreadable one fails it (without quoting the
+// file).
 func (c Config) AuthOptions() []nats.Option {
 	var opts []nats.Option
 	if c.Creds != "" {
 		opts = append(opts, nats.UserCredentials(c.Creds))
 	}
+	if c.NKey != "" {
+		opts = append(opts, NKeyOption(c.NKey))
+	}
 	if c.TLSCA != "" {
 		opts = append(opts, nats.RootCAs(c.TLSCA))
 	}
+	if c.TLSCert != "" {
+		opts = append(opts, nats.ClientCert(c.TLSCert, c.TLSKey))
+	}
 	return opts
+}
+
+// NKeyOption authenticates with the user nkey seed in file (the seed
+// alone, as nsc and relaybus write it, or a file holding one).
+func NKeyOption(file string) nats.Option {
+	return func(o *nats.Options) error {
+		opt, err := nats.NkeyOptionFromSeed(file)
+		if err != nil {
+			return fmt.Errorf("%w: NATS_NKEY=%q: %v", ErrInvalidConfig, file, err)
+		}
+		return opt(o)
+	}
 }
 
 // redacted replaces a URL's secret part.

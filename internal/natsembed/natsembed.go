@@ -40,6 +40,10 @@ type Config struct {
 	// ReadyTimeout bounds the wait for the server to accept connections
 	// (default 10 s).
 	ReadyTimeout time.Duration
+	// Users, when set, are the only clients the server accepts (nkey
+	// users with their permissions: natsauth.Users); without them any
+	// client may connect and do anything.
+	Users []*server.NkeyUser
 	// Mutate, when set, may adjust the options before the server starts
 	// (tests use it for clustering).
 	Mutate func(*server.Options)
@@ -56,6 +60,9 @@ func Options(cfg Config) (*server.Options, error) {
 		DontListen: cfg.DontListen,
 		// Frames with large forwarded bodies must fit.
 		MaxPayload: 8 << 20,
+	}
+	if len(cfg.Users) > 0 {
+		opts.Nkeys = cfg.Users
 	}
 	if opts.ServerName == "" {
 		opts.ServerName = "relay"
