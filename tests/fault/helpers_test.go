@@ -128,6 +128,17 @@ func faultTest(t *testing.T, slow string) {
 	t.Parallel()
 }
 
+// heavyFaultTest is faultTest for a test that runs many processes and
+// thousands of messages (the order tests with 6 stage processes): it skips
+// under -short and runs alone, before the parallel ones, so that it neither
+// starves the timing-sensitive tests on a 2-core machine nor is starved.
+func heavyFaultTest(t *testing.T, slow string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip(slow)
+	}
+}
+
 // startAgent connects an agent to natsURL: its JetStream and the agent
 // consuming every event (durable "agent").
 func startAgent(t *testing.T, natsURL string) (jetstream.JetStream, *relaytest.Agent) {

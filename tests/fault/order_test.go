@@ -239,18 +239,7 @@ func (r *orderRun) check() {
 	relaytest.WaitStreamEmpty(t, r.js, events.OutboundStream, deliverTimeout)
 	settled := time.Since(r.start)
 
-	// Inbound: RELAY_INBOUND, in stream order.
-	var stored []string
-	relaytest.Scan(t, r.js, events.InboundStream, events.InboundMessageSubjects, func(m jetstream.Msg) {
-		var ev events.MessageEvent
-		if err := events.Unmarshal(m.Data(), m.Headers().Get(events.ContentTypeHeader), &ev); err != nil {
-			t.Errorf("stored event on %s does not decode: %v", m.Subject(), err)
-			return
-		}
-		stored = append(stored, ev.MessageID)
-	})
-	relaytest.Tally(t, "events stored on RELAY_INBOUND", inIDs, countIDs(stored))
-	assertOrder(t, "RELAY_INBOUND in stream order", stored)
+	stored := checkStored(t, r.js, inIDs)
 
 	// The agent: first sightings in chat order; a second sighting of an
 	// event is a redelivery (attempt > 1), never a fresh delivery of a
@@ -298,6 +287,24 @@ func (r *orderRun) check() {
 		strings.Join(conv, ", "), strings.Join(eg, ", "))
 }
 
+// checkStored reads RELAY_INBOUND's events in stream order, checks that
+// each of ids is stored once and each chat in order, and returns their ids.
+func checkStored(t *testing.T, js jetstream.JetStream, ids []string) []string {
+	t.Helper()
+	var stored []string
+	relaytest.Scan(t, js, events.InboundStream, events.InboundMessageSubjects, func(m jetstream.Msg) {
+		var ev events.MessageEvent
+		if err := events.Unmarshal(m.Data(), m.Headers().Get(events.ContentTypeHeader), &ev); err != nil {
+			t.Errorf("stored event on %s does not decode: %v", m.Subject(), err)
+			return
+		}
+		stored = append(stored, ev.MessageID)
+	})
+	relaytest.Tally(t, "events stored on RELAY_INBOUND", ids, countIDs(stored))
+	assertOrder(t, "RELAY_INBOUND in stream order", stored)
+	return stored
+}
+
 func countIDs(ids []string) map[string]int {
 	m := make(map[string]int, len(ids))
 	for _, id := range ids {
@@ -313,7 +320,7 @@ func countIDs(ids []string) map[string]int {
 // nothing is lost or duplicated (an action the killed egress may have begun
 // writing is answered ambiguous and written at most once).
 func TestOrderKill9(t *testing.T) {
-	faultTest(t, "runs 6 stage processes and waits out a failover")
+	heavyFaultTest(t, "runs 6 stage processes and waits out a failover")
 	r := startOrderRun(t, 3, 3)
 	r.produce(0, orderPerChat, 2*time.Millisecond)
 	// The two directions flow at their own pace: each victim dies a third
@@ -354,7 +361,7 @@ func TestOrderKill9(t *testing.T) {
 // and 70-99 of every chat), so that each change happens while messages
 // flow however slowly the processes start.
 func TestOrderRebalance(t *testing.T) {
-	faultTest(t, "runs stage processes while partitions move")
+	heavyFaultTest(t, "runs 5 stage processes while partitions move")
 	r := startOrderRun(t, 1, 1)
 	r.produce(0, 30, 4*time.Millisecond)
 	r.waitSent(orderChats * 30 / 3)
@@ -640,8 +647,13 @@ func TestOrderSlowChat(t *testing.T) {
 	if done.Sub(a0Read) >= slow {
 		t.Errorf("the other chats' sends took until %v after A's stalled send was read, want all before its answer (%v)", done.Sub(a0Read), slow)
 	}
-	if limit := max(slow/4, 4*b99); sMax > limit || pMax > limit {
-		t.Errorf("during A's stall the other chats' slowest send took %v (A's partition: %v), want under %v (a quarter of the stall, or 4× the p99 before it)", sMax, pMax, limit)
+	// Relative bounds, not tight wall-clock ones (a shared, loaded
+	// machine): nothing near the stall, and A's partition like the rest.
+	if sMax > slow/2 {
+		t.Errorf("during A's stall the other chats' slowest send took %v, want under half the stall (%v)", sMax, slow/2)
+	}
+	if limit := max(2*s99, s99+2*time.Second); pMax > limit {
+		t.Errorf("during A's stall the slowest send of a chat in A's partition took %v, want at most %v (the others' p99 %v, doubled or plus 2 s)", pMax, limit, s99)
 	}
 	counts, _ := relaytest.Sends(dev)
 	var ids []string
@@ -652,4 +664,38 @@ func TestOrderSlowChat(t *testing.T) {
 	}
 	ids = append(ids, a0, a1)
 	relaytest.Tally(t, "sends written", ids, counts)
+}
+
+// TestOrderStalledLink: the path from NATS to a converter stalls twice for
+// 4 s (a congested link, a starved server), so that its partitions' pull
+// requests miss their heartbeats and are pulled again while the server
+// may have delivered to the abandoned ones. Per chat, the events must
+// still be stored in order, each once.
+func TestOrderStalledLink(t *testing.T) {
+	faultTest(t, "stalls a converter's connection")
+	const chats, perChat = 8, 150
+	ns := relaytest.StartNATS(t)
+	dev := relaytest.StartConnector(t)
+	edge := relaytest.RunEdge(t, relaytest.EdgeConfig(dev, bus.DefaultConfig()), ns.URL())
+	relaytest.WaitReady(t, startTimeout, edge)
+	px := relaytest.StartProxy(t, strings.TrimPrefix(ns.URL(), "nats://"))
+	conv := startConverter(t, "nats://"+px.Addr(), "converter", orderEnv)
+	conv.WaitReady(t, startTimeout)
+	js := relaytest.JetStream(t, relaytest.Connect(t, ns.URL(), "probe"))
+
+	p := relaytest.ProduceChats(t, dev, "stall", chats, 0, perChat, 3*time.Millisecond)
+	for _, at := range []int{chats * perChat / 4, chats * perChat * 3 / 5} {
+		p.WaitSent(t, at, deliverTimeout)
+		px.HoldDown(4 * time.Second)
+		t.Logf("held the NATS→converter path for 4 s after %d frames", p.Sent())
+	}
+	ids := p.Wait(t, deliverTimeout)
+	waitDrained(t, dev)
+	relaytest.WaitStreamEmpty(t, js, events.RawStream, deliverTimeout)
+	checkStored(t, js, ids)
+	missed := strings.Count(conv.Output(), "pull heartbeat missed")
+	t.Logf("ORDER SUMMARY stalled link: %d frames, the converter missed %d pull heartbeats", len(ids), missed)
+	if missed == 0 {
+		t.Error("the converter missed no pull heartbeat: the stall did not reach it")
+	}
 }

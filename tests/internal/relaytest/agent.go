@@ -113,12 +113,7 @@ func (a *Agent) Stats() (deliveries, redeliveries, undecodable int) {
 // WaitDistinct waits until the agent has seen n distinct event ids.
 func (a *Agent) WaitDistinct(tb testing.TB, n int, timeout time.Duration) {
 	tb.Helper()
-	natstest.WaitFor(tb, timeout, func() error {
-		if got := a.Distinct(); got < n {
-			return fmt.Errorf("agent has seen %d distinct events, want %d", got, n)
-		}
-		return nil
-	})
+	waitAtLeast(tb, timeout, "distinct events the agent has seen", n, a.Distinct)
 }
 
 // Tally compares what arrived with what was sent: got maps an id to the
@@ -354,9 +349,16 @@ func (s *Sightings) ByReplica(name string) int {
 // WaitDistinct waits until n distinct event ids were handled.
 func (s *Sightings) WaitDistinct(tb testing.TB, n int, timeout time.Duration) {
 	tb.Helper()
+	waitAtLeast(tb, timeout, "distinct events the agent replicas handled", n, s.Distinct)
+}
+
+// waitAtLeast waits until count() reaches n, failing the test after
+// timeout with what was counted.
+func waitAtLeast(tb testing.TB, timeout time.Duration, what string, n int, count func() int) {
+	tb.Helper()
 	natstest.WaitFor(tb, timeout, func() error {
-		if got := s.Distinct(); got < n {
-			return fmt.Errorf("agent replicas have handled %d distinct events, want %d", got, n)
+		if got := count(); got < n {
+			return fmt.Errorf("%s: %d, want %d", what, got, n)
 		}
 		return nil
 	})

@@ -19,7 +19,6 @@ import (
 	"github.com/relaybus/relaybus/internal/fixtures"
 	"github.com/relaybus/relaybus/pkg/agent"
 	"github.com/relaybus/relaybus/pkg/events"
-	"github.com/relaybus/relaybus/pkg/natstest"
 	"github.com/relaybus/relaybus/pkg/wire"
 )
 
@@ -214,12 +213,7 @@ func (p *Producer) Sent() int { return int(p.sent.Load()) }
 // WaitSent waits until at least n items were buffered.
 func (p *Producer) WaitSent(tb testing.TB, n int, timeout time.Duration) {
 	tb.Helper()
-	natstest.WaitFor(tb, timeout, func() error {
-		if got := p.Sent(); got < n {
-			return fmt.Errorf("producer has sent %d items, want %d", got, n)
-		}
-		return nil
-	})
+	waitAtLeast(tb, timeout, "items the producer has sent", n, p.Sent)
 }
 
 // Wait waits until the producer has finished and returns the ids it sent.
