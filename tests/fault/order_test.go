@@ -150,6 +150,7 @@ func startOrderRun(t *testing.T, converters, egresses int) *orderRun {
 	for _, name := range []string{"agent-a", "agent-b"} {
 		r.agent = append(r.agent, relaytest.StartAgentReplica(t, r.url, name, agent.Options{
 			Name: "order", Partitions: orderAgentPartitions, AckWait: 2 * time.Second, DeliverAll: true,
+			ErrorHandler: func(err error) { t.Logf("%s: %v", name, err) },
 		}, r.seen, nil))
 	}
 	var err error
@@ -257,6 +258,7 @@ func (r *orderRun) check() {
 	}
 	relaytest.Tally(t, "events handled by the agent replicas (redeliveries not counted)", inIDs, count)
 	ao := assertOrder(t, "agent handler calls", handled)
+	logChats(t, log, ao.disorder)
 
 	// Outbound: what the connector received, in the order it read it.
 	var sends []string
@@ -303,6 +305,28 @@ func checkStored(t *testing.T, js jetstream.JetStream, ids []string) []string {
 	relaytest.Tally(t, "events stored on RELAY_INBOUND", ids, countIDs(stored))
 	assertOrder(t, "RELAY_INBOUND in stream order", stored)
 	return stored
+}
+
+// logChats logs every handler call for the chats named in disorder (up
+// to 4 of them): id, replica, attempt and time, the evidence of how they
+// got out of order.
+func logChats(t *testing.T, log []relaytest.Sighting, disorder []string) {
+	t.Helper()
+	chats := map[string]bool{}
+	for _, d := range disorder {
+		if chat, _, ok := strings.Cut(d, ":"); ok && len(chats) < 4 {
+			chats[chat] = true
+		}
+	}
+	for chat := range chats {
+		var b strings.Builder
+		for _, s := range log {
+			if c, _, _ := relaytest.SplitChatSeq(s.ID); c == chat {
+				fmt.Fprintf(&b, "\n  %s %s attempt %d at %s", s.ID, s.Replica, s.Attempt, s.At.Format("15:04:05.000"))
+			}
+		}
+		t.Logf("handler calls of %s:%s", chat, b.String())
+	}
 }
 
 func countIDs(ids []string) map[string]int {
