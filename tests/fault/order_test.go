@@ -204,6 +204,18 @@ func (r *orderRun) waitProduced() {
 // killing it moves as many as possible.
 func busiest(t *testing.T, ps []*relaytest.Proc) *relaytest.Proc {
 	t.Helper()
+	// Held is what each balancer last checked (every few seconds): wait
+	// until every partition is reported held by someone.
+	natstest.WaitFor(t, startTimeout, func() error {
+		sum := 0.0
+		for _, p := range ps {
+			sum += held(t, p)
+		}
+		if sum < events.DefaultPartitions {
+			return fmt.Errorf("the replicas report %v partitions held, want all %d", sum, events.DefaultPartitions)
+		}
+		return nil
+	})
 	best, most := ps[0], -1.0
 	for _, p := range ps {
 		if h := held(t, p); h > most {
@@ -710,8 +722,8 @@ func TestOrderStalledLink(t *testing.T) {
 	p := relaytest.ProduceChats(t, dev, "stall", chats, 0, perChat, 3*time.Millisecond)
 	for _, at := range []int{chats * perChat / 4, chats * perChat * 3 / 5} {
 		p.WaitSent(t, at, deliverTimeout)
-		px.HoldDown(4 * time.Second)
-		t.Logf("held the NATS→converter path for 4 s after %d frames", p.Sent())
+		px.HoldDown(2500 * time.Millisecond)
+		t.Logf("held the NATS→converter path for 2.5 s after %d frames", p.Sent())
 	}
 	ids := p.Wait(t, deliverTimeout)
 	waitDrained(t, dev)
