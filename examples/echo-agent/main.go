@@ -1,8 +1,11 @@
 // Command echo-agent is relaybus's example agent, written as any agent is:
 // with the Go client in pkg/agent and the contract in pkg/events, and
 // nothing else of relaybus, so that it can be copied as the start of your
-// own. It connects to NATS_URL (default nats://127.0.0.1:4222; NATS_CREDS
-// names a credentials file), takes every event through its durable
+// own. It connects to NATS_URL (default nats://127.0.0.1:4222) as the
+// relay's agent identity — NATS_NKEY names its seed file (`relay --dev`
+// prints it), or NATS_CREDS a credentials file; NATS_TLS_CA verifies the
+// server, NATS_TLS_CERT and NATS_TLS_KEY present a client certificate —,
+// takes every event through its durable
 // consumer "echo-agent", and answers each with what it understood: the
 // text of a message, the command of a slash command, the choice of a
 // component, the fields of a submitted form.
@@ -43,10 +46,11 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 	}
 	// Keep trying while the server is away: events wait in the stream.
 	opts := []nats.Option{nats.Name("echo-agent"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true)}
-	if creds := getenv("NATS_CREDS"); creds != "" {
-		opts = append(opts, nats.UserCredentials(creds))
+	auth, err := authOptions(getenv)
+	if err != nil {
+		return err
 	}
-	nc, err := nats.Connect(url, opts...)
+	nc, err := nats.Connect(url, append(opts, auth...)...)
 	if err != nil {
 		return err
 	}
@@ -71,6 +75,35 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 		}
 		return nil
 	})
+}
+
+// authOptions are the connection's credentials from the environment:
+// NATS_NKEY (a user nkey seed file: the relay's agent identity) or
+// NATS_CREDS (a credentials file), NATS_TLS_CA, NATS_TLS_CERT with
+// NATS_TLS_KEY.
+func authOptions(getenv func(string) string) ([]nats.Option, error) {
+	var opts []nats.Option
+	if seed := getenv("NATS_NKEY"); seed != "" {
+		opt, err := nats.NkeyOptionFromSeed(seed)
+		if err != nil {
+			return nil, fmt.Errorf("NATS_NKEY=%q: %w", seed, err)
+		}
+		opts = append(opts, opt)
+	}
+	if creds := getenv("NATS_CREDS"); creds != "" {
+		opts = append(opts, nats.UserCredentials(creds))
+	}
+	if ca := getenv("NATS_TLS_CA"); ca != "" {
+		opts = append(opts, nats.RootCAs(ca))
+	}
+	cert, key := getenv("NATS_TLS_CERT"), getenv("NATS_TLS_KEY")
+	if (cert == "") != (key == "") {
+		return nil, fmt.Errorf("NATS_TLS_CERT and NATS_TLS_KEY go together: set both or neither")
+	}
+	if cert != "" {
+		opts = append(opts, nats.ClientCert(cert, key))
+	}
+	return opts, nil
 }
 
 // answer is the reply to an event.
