@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/relaybus/relaybus/cmd/relay/internal/echo"
@@ -19,6 +20,7 @@ import (
 	"github.com/relaybus/relaybus/cmd/relay/internal/stack"
 	"github.com/relaybus/relaybus/internal/devconnector"
 	"github.com/relaybus/relaybus/internal/logging"
+	"github.com/relaybus/relaybus/internal/natsauth"
 	"github.com/relaybus/relaybus/internal/natsembed"
 	"github.com/relaybus/relaybus/internal/stage"
 )
@@ -33,6 +35,8 @@ type allInOneConfig struct {
 	Dev              bool   // RELAY_DEV or --dev
 	DevConnectorAddr string // RELAY_DEV_CONNECTOR_ADDR
 	NoEcho           bool   // RELAY_DEV_NO_ECHO: dev mode without the echo agent
+	Auth             bool   // RELAY_NATS_AUTH (default on): the server's authorization
+	AllowInsecure    bool   // RELAY_NATS_ALLOW_INSECURE or --allow-insecure: listen beyond loopback without auth
 }
 
 func loadAllInOne(args []string, getenv func(string) string, stderr io.Writer) (allInOneConfig, error) {
@@ -41,8 +45,19 @@ func loadAllInOne(args []string, getenv func(string) string, stderr io.Writer) (
 		NATSListen:       envOr(getenv, "RELAY_NATS_LISTEN", "127.0.0.1:4222"),
 		HTTPAddr:         envOr(getenv, "RELAY_HTTP_ADDR", "127.0.0.1:8080"),
 		DevConnectorAddr: envOr(getenv, "RELAY_DEV_CONNECTOR_ADDR", "127.0.0.1:8090"),
+		Auth:             true,
 	}
 	var err error
+	for _, b := range []struct {
+		name string
+		dst  *bool
+	}{{"RELAY_NATS_AUTH", &c.Auth}, {"RELAY_NATS_ALLOW_INSECURE", &c.AllowInsecure}} {
+		if v := strings.TrimSpace(getenv(b.name)); v != "" {
+			if *b.dst, err = strconv.ParseBool(v); err != nil {
+				return c, fmt.Errorf("%s=%q: want 1 or 0", b.name, v)
+			}
+		}
+	}
 	if v := getenv("RELAY_DEV"); v != "" {
 		if c.Dev, err = strconv.ParseBool(v); err != nil {
 			return c, fmt.Errorf("RELAY_DEV=%q: want 1 or 0", v)
@@ -61,9 +76,10 @@ func loadAllInOne(args []string, getenv func(string) string, stderr io.Writer) (
 	fs := flag.NewFlagSet("relay", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.BoolVar(&c.Dev, "dev", c.Dev, "also run the dev connector and the echo agent (RELAY_DEV=1)")
+	fs.BoolVar(&c.AllowInsecure, "allow-insecure", c.AllowInsecure, "let NATS listen beyond loopback without authorization (RELAY_NATS_ALLOW_INSECURE=1)")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, `usage: relay [--dev]
-       relay devconnector | tail | send | dlq | bench | version  (each has -h)
+		fmt.Fprint(stderr, `usage: relay [--dev] [--allow-insecure]
+       relay devconnector | tail | send | dlq | keys | bench | version  (each has -h)
 
 The all-in-one process: an embedded NATS server with JetStream plus the
 ws-edge, passthrough-converter and egress stages.
@@ -71,6 +87,12 @@ ws-edge, passthrough-converter and egress stages.
 Environment (besides each stage's own, see the README):
   RELAY_DATA_DIR            JetStream store (default ./data)
   RELAY_NATS_LISTEN         NATS client listener for agents (default 127.0.0.1:4222)
+  RELAY_NATS_AUTH=0         no authorization on NATS (default on: nkey identities
+                            stage, agent, operator; seeds in RELAY_DATA_DIR/creds)
+  RELAY_STAGE_NKEY, RELAY_AGENT_NKEY, RELAY_OPERATOR_NKEY
+                            an identity's seed file or public key (else generated)
+  RELAY_AGENT_NAMES         partitioned agents the agent identity may run
+  RELAY_NATS_ALLOW_INSECURE=1  same as --allow-insecure
   RELAY_HTTP_ADDR           ops HTTP: /healthz /readyz /metrics (default 127.0.0.1:8080)
   RELAY_PPROF=1             also serve /debug/pprof/ there (off by default)
   RELAY_DEV=1               same as --dev
@@ -86,13 +108,27 @@ Environment (besides each stage's own, see the README):
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unknown subcommand %q (try relay -h)", fs.Arg(0))
 	}
-	if _, _, err := net.SplitHostPort(c.NATSListen); err != nil {
+	host, _, err := net.SplitHostPort(c.NATSListen)
+	if err != nil {
 		return c, fmt.Errorf("RELAY_NATS_LISTEN=%q: want host:port", c.NATSListen)
+	}
+	if !c.Auth && !loopback(host) && !c.AllowInsecure {
+		return c, fmt.Errorf("RELAY_NATS_LISTEN=%q without authorization (RELAY_NATS_AUTH=0) lets anyone who reaches it forge frames, actions and results: listen on 127.0.0.1, keep authorization on, or pass --allow-insecure (RELAY_NATS_ALLOW_INSECURE=1)", c.NATSListen)
 	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		return c, fmt.Errorf("RELAY_HTTP_ADDR=%q: want host:port", c.HTTPAddr)
 	}
 	return c, nil
+}
+
+// loopback reports whether host names only the loopback interface ("" and
+// 0.0.0.0 are every interface).
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func envOr(getenv func(string) string, key, def string) string {
@@ -172,11 +208,36 @@ func runAllInOne(ctx context.Context, args []string, getenv func(string) string,
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return fmt.Errorf("RELAY_DATA_DIR=%q: %w", cfg.DataDir, err)
 	}
+	var keys *natsauth.Keys
+	if cfg.Auth {
+		k, err := natsauth.Load(natsauth.Dir(dataDir), getenv)
+		if err != nil {
+			return err
+		}
+		keys = &k
+		for _, id := range natsauth.Identities {
+			key := keys.Of(id)
+			// The public key only: the seed never reaches a log.
+			log.Info("nats identity", "identity", id, "public_key", key.Public, "seed_file", key.SeedFile, "generated", key.Generated)
+		}
+		if cfg.Dev && !cfg.NoEcho && keys.Agent.SeedFile == "" {
+			return fmt.Errorf("%s is a public key: --dev's echo agent needs the agent's seed file (or set RELAY_DEV_NO_ECHO=1)", natsauth.EnvName(natsauth.Agent))
+		}
+	} else {
+		host, _, _ := net.SplitHostPort(cfg.NATSListen)
+		if loopback(host) {
+			log.Warn("nats authorization is off (RELAY_NATS_AUTH=0): any local process can forge frames, actions and results")
+		} else {
+			log.Error("NATS LISTENS BEYOND LOOPBACK WITHOUT AUTHORIZATION: anyone who reaches it owns the relay (forged frames, actions, results)", "nats_listen", cfg.NATSListen)
+			fmt.Fprintf(stderr, "\n*** WARNING: NATS on %s accepts anyone (RELAY_NATS_AUTH=0 with --allow-insecure). ***\n\n", cfg.NATSListen)
+		}
+	}
 
 	// The stack, then what runs beside it.
 	s, err := stack.Start(ctx, stack.Config{
 		Stages:   stages,
 		NATS:     natsembed.Config{Listen: cfg.NATSListen, StoreDir: dataDir},
+		Auth:     keys,
 		HTTPAddr: cfg.HTTPAddr,
 		Pprof:    cfg.Pprof,
 		Log:      log,
@@ -188,7 +249,7 @@ func runAllInOne(ctx context.Context, args []string, getenv func(string) string,
 		return memlimit.Govern(ctx, getenv, memlimit.Default, 5*time.Second, log)
 	})
 	if cfg.Dev && !cfg.NoEcho {
-		agentNC, err := s.Connect(echo.Name)
+		agentNC, err := s.ConnectAs(echo.Name, natsauth.Agent)
 		if err != nil {
 			s.Stop()
 			return err
@@ -206,18 +267,28 @@ func runAllInOne(ctx context.Context, args []string, getenv func(string) string,
 		})
 	}
 	if cfg.Dev {
-		printDevBanner(stderr, dev, s.NATS.ClientURL(), s.Addr())
+		printDevBanner(stderr, dev, s.NATS.ClientURL(), s.Addr(), keys)
 	}
 	err = s.Wait()
 	log.Info("shutdown complete")
 	return err
 }
 
-func printDevBanner(w io.Writer, dev *devconnector.Server, natsURL, opsAddr string) {
+func printDevBanner(w io.Writer, dev *devconnector.Server, natsURL, opsAddr string, keys *natsauth.Keys) {
+	agentCreds, cliCreds := "  (authorization off: no credentials)\n", ""
+	if keys != nil {
+		agentCreds = "  agent credentials            NATS_NKEY=" + keys.Agent.SeedFile + "\n"
+		if keys.Agent.SeedFile == "" {
+			agentCreds = "  agent identity               " + keys.Agent.Public + " (its seed is yours)\n"
+		}
+		if keys.Operator.SeedFile != "" {
+			cliCreds = "  operator credentials (CLI)   NATS_NKEY=" + keys.Operator.SeedFile + " (the CLI finds it in RELAY_DATA_DIR)\n"
+		}
+	}
 	fmt.Fprintf(w, `
 relaybus is running in dev mode.
-  NATS (agents connect here)   %s
-  ops                          http://%s/readyz   http://%s/metrics
+  NATS (agents connect here)   NATS_URL=%s
+`+strings.ReplaceAll(agentCreds+cliCreds, "%", "%%")+`  ops                          http://%s/readyz   http://%s/metrics
   dev connector                %s
 
 Send a Discord interaction in, as Discord would POST it to the connector (from the repository root):

@@ -7,6 +7,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -16,18 +18,29 @@ import (
 
 	"github.com/relaybus/relaybus/internal/devconnector"
 	"github.com/relaybus/relaybus/internal/logging"
+	"github.com/relaybus/relaybus/internal/natsauth"
 	"github.com/relaybus/relaybus/internal/natsconn"
 	"github.com/relaybus/relaybus/pkg/events"
 )
 
 // cliConnect connects a CLI subcommand to NATS_URL (default the all-in-one's
-// listener), failing fast instead of retrying forever.
+// listener), failing fast instead of retrying forever. Without credentials
+// of its own (NATS_CREDS, NATS_NKEY, NATS_TLS_CERT) it uses the operator's
+// seed the all-in-one generated in RELAY_DATA_DIR (default ./data), when
+// that file is there and readable.
 func cliConnect(getenv func(string) string) (*nats.Conn, jetstream.JetStream, error) {
 	cfg := natsconn.FromEnv(getenv)
+	if !cfg.Authenticated() {
+		seed := natsauth.SeedFile(natsauth.Dir(envOr(getenv, "RELAY_DATA_DIR", "./data")), natsauth.Operator)
+		if f, err := os.Open(seed); err == nil {
+			f.Close()
+			cfg.NKey = seed
+		}
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, nil, err
 	}
-	opts := []nats.Option{nats.Name("relay-cli"), nats.Timeout(5 * time.Second)}
+	opts := []nats.Option{nats.Name("relay-cli"), nats.Timeout(5 * time.Second), nats.CustomInboxPrefix(natsconn.InboxPrefix)}
 	nc, err := nats.Connect(cfg.URL, append(opts, cfg.AuthOptions()...)...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("connecting to %s (is relay running? set NATS_URL): %w", natsconn.RedactURL(cfg.URL), natsconn.RedactError(err))
@@ -372,5 +385,45 @@ func runDevConnector(ctx context.Context, args []string, getenv func(string) str
 	defer dev.Close()
 	fmt.Fprintf(stderr, "dev connector listening on %s (point GATEWAY_RELAY_URL at it)\n", dev.URL())
 	<-ctx.Done()
+	return nil
+}
+
+// runKeys writes the three NATS identities' seeds into a directory (mode
+// 0600; kept when there, given ones taken from RELAY_<ID>_NKEY like the
+// all-in-one does) and DIR/nats.env with their public keys, the variables
+// deploy/nats/nats.conf reads.
+func runKeys(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlags("keys", "relay keys DIR", stderr)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return flag.ErrHelp
+	}
+	dir := fs.Arg(0)
+	keys, err := natsauth.Load(dir, getenv)
+	if err != nil {
+		return err
+	}
+	var env strings.Builder
+	for _, id := range natsauth.Identities {
+		k := keys.Of(id)
+		fmt.Fprintf(&env, "%s_PUBLIC=%s\n", natsauth.EnvName(id), k.Public)
+		state := "kept"
+		if k.Generated {
+			state = "generated"
+		}
+		seed := k.SeedFile
+		if seed == "" {
+			seed = "(public key given: no seed here)"
+		}
+		fmt.Fprintf(stdout, "%-9s %s  %s (%s)\n", id, k.Public, seed, state)
+	}
+	envFile := filepath.Join(dir, "nats.env")
+	if err := os.WriteFile(envFile, []byte(env.String()), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "public keys for deploy/nats/nats.conf: %s\n", envFile)
 	return nil
 }

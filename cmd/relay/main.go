@@ -6,6 +6,7 @@
 //	relay tail            print inbound events as JSON lines
 //	relay send            publish a reply action and print its result
 //	relay dlq             list, show, replay or purge dead letters
+//	relay keys DIR        the NATS identities' seeds and public keys, for a server of your own
 //	relay bench           measure the pipeline against the raw JetStream ceiling
 //	relay healthcheck     exit 0 when the relay beside it answers (a container's HEALTHCHECK)
 //
@@ -50,6 +51,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return runSend(ctx, args[1:], getenv, stdout, stderr)
 		case "dlq":
 			return runDLQ(ctx, args[1:], getenv, stdout, stderr)
+		case "keys":
+			return runKeys(args[1:], getenv, stdout, stderr)
 		case "bench":
 			return bench.Run(ctx, args[1:], getenv, stdout, stderr)
 		case "healthcheck":

@@ -19,6 +19,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/relaybus/relaybus/internal/fixtures"
+	"github.com/relaybus/relaybus/internal/natsauth"
+	"github.com/relaybus/relaybus/internal/natsconn"
 )
 
 // relayBin is the relay binary built once for the end-to-end tests.
@@ -63,12 +65,13 @@ type relayProc struct {
 	ops     string
 	dev     string
 	natsURL string
+	dataDir string
 	done    chan error
 }
 
 func startRelay(t *testing.T, dataDir string, extraEnv ...string) *relayProc {
 	t.Helper()
-	p := &relayProc{ops: freeAddr(t), dev: freeAddr(t), out: &bytes.Buffer{}, done: make(chan error, 1)}
+	p := &relayProc{ops: freeAddr(t), dev: freeAddr(t), out: &bytes.Buffer{}, done: make(chan error, 1), dataDir: dataDir}
 	natsAddr := freeAddr(t)
 	p.natsURL = "nats://" + natsAddr
 	p.cmd = exec.Command(relayBin, "--dev")
@@ -273,17 +276,26 @@ func TestDevModeEndToEnd(t *testing.T) {
 }
 
 // cli runs a relay subcommand against the process's NATS listener and
-// returns its standard output; it fails the test on a non-zero exit.
+// returns its standard output; it fails the test on a non-zero exit. It
+// runs as an operator would beside the process: with the same
+// RELAY_DATA_DIR, where it finds the operator's key.
 func (p *relayProc) cli(t *testing.T, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(relayBin, args...)
-	cmd.Env = append(os.Environ(), "NATS_URL="+p.natsURL)
+	cmd.Env = append(os.Environ(), "NATS_URL="+p.natsURL, "RELAY_DATA_DIR="+p.dataDir)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("relay %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
 	}
 	return stdout.String()
+}
+
+// as authenticates a connection to p's server as identity id, with the
+// seed the process generated.
+func (p *relayProc) as(t *testing.T, id string) nats.Option {
+	t.Helper()
+	return natsconn.NKeyOption(natsauth.SeedFile(filepath.Join(p.dataDir, "creds"), id))
 }
 
 func waitFor(t *testing.T, timeout time.Duration, cond func() error) {
@@ -393,7 +405,7 @@ func TestRestartDeliversPendingOnce(t *testing.T) {
 	// Count only once everything is settled: the agent has acked every
 	// event and egress has consumed every action, so a duplicate would
 	// already be recorded.
-	nc, err := nats.Connect(p2.natsURL)
+	nc, err := nats.Connect(p2.natsURL, p2.as(t, natsauth.Operator))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -84,6 +84,10 @@ func EnvName(id string) string { return "RELAY_" + strings.ToUpper(id) + "_NKEY"
 // AgentNamesEnv names the partitioned agents the agent identity may run.
 const AgentNamesEnv = "RELAY_AGENT_NAMES"
 
+// Dir is the credentials directory of an all-in-one whose data directory
+// (RELAY_DATA_DIR) is dataDir: dataDir/creds.
+func Dir(dataDir string) string { return filepath.Join(dataDir, "creds") }
+
 // SeedFile is where Load keeps identity id's generated seed in dir.
 func SeedFile(dir, id string) string { return filepath.Join(dir, id+".nk") }
 

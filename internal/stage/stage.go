@@ -100,7 +100,8 @@ func Main(run func(ctx context.Context, getenv func(string) string, stdout io.Wr
 
 // Run runs one stage binary: logging from LOG_LEVEL and LOG_FORMAT, the
 // startup line, the ops port on spec.HTTPAddr, the NATS connection from
-// NATS_URL, NATS_CREDS and NATS_TLS_CA (retried in the background while the
+// NATS_URL, NATS_CREDS, NATS_NKEY, NATS_TLS_CA, NATS_TLS_CERT and
+// NATS_TLS_KEY (retried in the background while the
 // server is unreachable), then the stage, until ctx is done. It returns nil
 // after a clean shutdown. Under a [HealthcheckContext] it only probes the
 // /healthz of spec.HTTPAddr (see [Probe]) and returns.
@@ -126,7 +127,7 @@ func Run(ctx context.Context, getenv func(string) string, stdout io.Writer, spec
 	if err := ncfg.Validate(); err != nil {
 		return err
 	}
-	log.Info("startup", "nats_url", natsconn.RedactURL(ncfg.URL), "nats_creds_set", ncfg.Creds != "",
+	log.Info("startup", "nats_url", natsconn.RedactURL(ncfg.URL), "nats_creds_set", ncfg.Creds != "", "nats_nkey_set", ncfg.NKey != "", "nats_tls_cert_set", ncfg.TLSCert != "",
 		"http_addr", spec.HTTPAddr, "config", spec.Config)
 	return Serve(ctx, spec.HTTPAddr, log, func(_ context.Context, h *Host) error {
 		if spec.Pprof {

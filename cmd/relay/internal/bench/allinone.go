@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/relaybus/relaybus/internal/natsauth"
 	"github.com/relaybus/relaybus/internal/natsconn"
 	"github.com/relaybus/relaybus/internal/ops"
 )
@@ -93,7 +94,13 @@ func benchAllInOne(ctx context.Context, c benchConfig, progress func(string, ...
 		return nil, fmt.Errorf("the all-in-one did not become ready: %w", err)
 	}
 
-	nc, err := nats.Connect("nats://"+natsAddr, natsconn.Options("bench-agent", log)...)
+	// The driver is trusted like the stages: it connects with the stage
+	// identity the child generated (ignored when RELAY_NATS_AUTH=0).
+	opts := natsconn.Options("bench-agent", log)
+	if seed := natsauth.SeedFile(natsauth.Dir(dir), natsauth.Stage); fileExists(seed) {
+		opts = append(opts, natsconn.NKeyOption(seed))
+	}
+	nc, err := nats.Connect("nats://"+natsAddr, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -135,6 +142,11 @@ func benchAllInOne(ctx context.Context, c benchConfig, progress func(string, ...
 	default:
 	}
 	return rep, nil
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // childEnv drops from env what benchAllInOne sets for the child (its

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"github.com/relaybus/relaybus/internal/natsauth"
 	"github.com/relaybus/relaybus/internal/natsconn"
 	"github.com/relaybus/relaybus/internal/natsembed"
 	"github.com/relaybus/relaybus/internal/ops"
@@ -58,6 +59,10 @@ type Config struct {
 	HTTPAddr string
 	// Pprof serves /debug/pprof on the ops port (RELAY_PPROF=1).
 	Pprof bool
+	// Auth, when set, turns the server's authorization on: the stages
+	// connect as Auth.Stage (its seed is required), agents and operators
+	// with their own keys (natsauth). Nil: no authentication.
+	Auth *natsauth.Keys
 	// Log receives the stack's logs (each stage's with "stage", the
 	// server's with "component": "nats"); nil discards them.
 	Log *slog.Logger
@@ -73,6 +78,7 @@ type Stack struct {
 	Egress    *egress.Service
 
 	log    *slog.Logger
+	auth   *natsauth.Keys
 	cancel context.CancelFunc
 	done   chan struct{}
 	err    error
@@ -84,7 +90,7 @@ type Stack struct {
 // stage or a member added with Go returns; then the stages drain, the
 // connections are closed and the server is shut down.
 func Start(ctx context.Context, cfg Config) (*Stack, error) {
-	s := &Stack{log: cfg.Log, done: make(chan struct{})}
+	s := &Stack{log: cfg.Log, auth: cfg.Auth, done: make(chan struct{})}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -119,6 +125,12 @@ func (s *Stack) start(h *stage.Host, cfg Config) error {
 	ncfg := cfg.NATS
 	if ncfg.Log == nil && cfg.Log != nil {
 		ncfg.Log = s.log.With("component", "nats")
+	}
+	if cfg.Auth != nil {
+		if cfg.Auth.Stage.SeedFile == "" {
+			return fmt.Errorf("%s: the stages need a seed file, not a public key", natsauth.EnvName(natsauth.Stage))
+		}
+		ncfg.Users = natsauth.Users(*cfg.Auth)
 	}
 	ns, err := natsembed.Start(ncfg)
 	if err != nil {
@@ -164,10 +176,34 @@ func (s *Stack) start(h *stage.Host, cfg Config) error {
 	return nil
 }
 
-// Connect opens another in-process connection to the embedded server (an
-// agent's, a bench driver's), closed when the stack has stopped.
+// Connect opens another in-process connection to the embedded server (a
+// bench driver's), as the stages' identity when authorization is on,
+// closed when the stack has stopped.
 func (s *Stack) Connect(name string) (*nats.Conn, error) {
+	return s.ConnectAs(name, natsauth.Stage)
+}
+
+// ConnectAs opens another in-process connection to the embedded server as
+// identity id (natsauth.Stage, Agent or Operator; ignored when
+// authorization is off), closed when the stack has stopped. The stages'
+// connections use natsconn.InboxPrefix; the others the client's default
+// _INBOX, which is what the agent identity may read.
+func (s *Stack) ConnectAs(name, id string) (*nats.Conn, error) {
 	opts := append(natsconn.Options(name, s.log.With("conn", name)), nats.InProcessServer(s.NATS))
+	if id != natsauth.Stage {
+		opts = append(opts, nats.CustomInboxPrefix("_INBOX"))
+	}
+	if s.auth != nil {
+		k := s.auth.Of(id)
+		if k == nil {
+			return nil, fmt.Errorf("connecting %s: unknown identity %q", name, id)
+		}
+		opt, err := k.ConnectOption()
+		if err != nil {
+			return nil, fmt.Errorf("connecting %s as %s: %w", name, id, err)
+		}
+		opts = append(opts, opt)
+	}
 	nc, err := nats.Connect("", opts...)
 	if err != nil {
 		return nil, fmt.Errorf("connecting %s to the embedded server: %w", name, err)
