@@ -399,11 +399,7 @@ func (l *Loop) Run(ctx context.Context) error {
 		}
 		seq, _ := seqOf(m)
 		if src.sawPin(m) {
-			sc.gate(src.part)
-			select {
-			case src.takeover <- struct{}{}:
-			default:
-			}
+			l.gate(src)
 		}
 		var key string
 		if l.cfg.Key != nil {
@@ -467,6 +463,15 @@ func (l *Loop) runSource(ctx, hctx context.Context, src *source, sc *sched, out 
 		stopRelease()
 		released := ctx.Err() == nil && pctx.Err() != nil
 		pcancel()
+		if errors.Is(err, errPinLost) && ctx.Err() == nil {
+			// Another replica holds the partition now: what this one has
+			// not started goes back, in order (its gate waits for it).
+			l.cfg.Log.Warn("partition taken over by another replica; handing back what is not started", "stream", l.cfg.Stream, "consumer", src.name)
+			src.clearPin()
+			l.giveBack(ctx, hctx, src, sc, out)
+			sc.reopen(src.part)
+			continue
+		}
 		l.setLive(src.name, false)
 		if ctx.Err() != nil || released {
 			// Shutting down, or giving the partition to another replica:
@@ -554,6 +559,23 @@ func (l *Loop) nak(m jetstream.Msg, sync bool) {
 	}
 	if err != nil && !errors.Is(err, jetstream.ErrMsgAlreadyAckd) {
 		l.cfg.Log.Debug("hand-back nak failed", "subject", m.Subject(), "err", err)
+	}
+}
+
+// errPinLost ends a partition's pull when the server pinned another
+// replica while this one still held messages of it.
+var errPinLost = errors.New("consume: partition pinned to another replica")
+
+// gate holds src's partition until the messages the server counts pending
+// for it are all in hand here (watchTakeovers).
+func (l *Loop) gate(src *source) {
+	l.mu.Lock()
+	sc := l.sched
+	l.mu.Unlock()
+	sc.gate(src.part)
+	select {
+	case src.takeover <- struct{}{}:
+	default:
 	}
 }
 
@@ -714,10 +736,24 @@ func (l *Loop) fetchLoop(ctx context.Context, cons jetstream.Consumer, src *sour
 			dispatch(m)
 		}
 		switch err := batch.Error(); {
-		case err == nil, errors.Is(err, jetstream.ErrPinIDMismatch), errors.Is(err, jetstream.ErrConsumerLeadershipChanged):
-			// Served, or not ours (another replica is pinned): pull again.
-		case errors.Is(err, jetstream.ErrNoHeartbeat) && !l.consumerGone(ctx, src.name):
-			l.cfg.Log.Warn("pull heartbeat missed, consumer not reported gone", "stream", l.cfg.Stream, "consumer", src.name)
+		case err == nil:
+		case errors.Is(err, jetstream.ErrPinIDMismatch):
+			if src.held() {
+				// The server pinned another replica (this one stalled past
+				// PinnedTTL): hand what is not started back, in order.
+				return time.Since(since), errPinLost
+			}
+			// Not ours: another replica is pinned. Pull again (standby).
+		case errors.Is(err, jetstream.ErrConsumerLeadershipChanged),
+			errors.Is(err, jetstream.ErrNoHeartbeat) && !l.consumerGone(ctx, src.name):
+			// The pull ended abnormally: the client dropped whatever the
+			// server had sent it and it had not read yet. Those messages
+			// come back after their ack wait, so the partition waits for
+			// them (as after a takeover) before any chat goes on.
+			l.cfg.Log.Warn("pull ended abnormally; the partition waits for what it may have lost", "stream", l.cfg.Stream, "consumer", src.name, "err", err)
+			if src.held() {
+				l.gate(src)
+			}
 		default:
 			return time.Since(since), err
 		}

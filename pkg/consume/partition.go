@@ -66,7 +66,11 @@ func (s *source) sawPin(m jetstream.Msg) bool {
 // redeliveries are all in hand: when this replica holds as many of the
 // partition's messages as the server counts pending (delivered, not
 // acked), every message the previous holder left is here, sorted into its
-// chat's queue. It gives up waiting after twice the ack wait.
+// chat's queue. The same holds after a pull that ended abnormally (what
+// the client dropped comes back). A previous holder that is alive hands
+// its messages back as soon as its next pull learns of the new pin; one
+// that died lets them expire within an ack wait. The gate gives up after
+// PinnedTTL plus twice the ack wait, logging it: order may break there.
 func (l *Loop) watchTakeovers(ctx context.Context, src *source, sc *sched) {
 	for {
 		select {
@@ -74,7 +78,7 @@ func (l *Loop) watchTakeovers(ctx context.Context, src *source, sc *sched) {
 			return
 		case <-src.takeover:
 		}
-		deadline := time.Now().Add(2 * l.cfg.AckWait)
+		deadline := time.Now().Add(l.cfg.PinnedTTL + 2*l.cfg.AckWait)
 		for {
 			cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			cons, err := l.js.Consumer(cctx, l.cfg.Stream, src.name)
