@@ -4,7 +4,8 @@
 //
 // An echo agent:
 //
-//	nc, _ := nats.Connect(nats.DefaultURL)
+//	seed, _ := nats.NkeyOptionFromSeed(os.Getenv("NATS_NKEY")) // the relay's agent identity
+//	nc, _ := nats.Connect(nats.DefaultURL, seed)
 //	c, _ := agent.New(nc, agent.Options{Name: "echo"})
 //	err := c.Run(ctx, func(ctx context.Context, ev *agent.Event) error {
 //		_, err := ev.Reply(ctx, "echo: "+ev.Text)
@@ -33,6 +34,14 @@
 //     redelivered event that replies again is de-duplicated by the bus and
 //     answered with the first reply's stored result: a retried turn does
 //     not double-post.
+//
+// Permissions: on a relay with authorization (the default), connect as the
+// agent identity (a user nkey; `relay --dev` prints its seed file) with
+// the client's default inbox prefix (_INBOX): that identity may publish
+// actions, read events and results, and run its own consumers, nothing
+// else. A partitioned agent ([Options.Partitions]) creates its work stream,
+// which the relay allows only for the names in RELAY_AGENT_NAMES. The sets
+// are docs/adr/0001-bus-contract.md §14.
 //
 // The subjects, headers and payloads are the bus contract of relaybus
 // (docs/adr/0001-bus-contract.md); the payload types are those of package
