@@ -228,8 +228,9 @@ func runAllInOne(ctx context.Context, args []string, getenv func(string) string,
 		if loopback(host) {
 			log.Warn("nats authorization is off (RELAY_NATS_AUTH=0): any local process can forge frames, actions and results")
 		} else {
-			log.Error("NATS LISTENS BEYOND LOOPBACK WITHOUT AUTHORIZATION: anyone who reaches it owns the relay (forged frames, actions, results)", "nats_listen", cfg.NATSListen)
-			fmt.Fprintf(stderr, "\n*** WARNING: NATS on %s accepts anyone (RELAY_NATS_AUTH=0 with --allow-insecure). ***\n\n", cfg.NATSListen)
+			log.Error("nats listens beyond loopback without authorization", "nats_listen", cfg.NATSListen,
+				"risk", "anyone who reaches it owns the relay: forged frames, actions and results")
+			fmt.Fprintf(stderr, "\n*** WARNING: NATS ON %s ACCEPTS ANYONE (RELAY_NATS_AUTH=0 with --allow-insecure): ANYONE WHO REACHES IT OWNS THE RELAY. ***\n\n", cfg.NATSListen)
 		}
 	}
 

@@ -1,10 +1,12 @@
 package main_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -176,4 +178,48 @@ func TestNoAuthBeyondLoopbackExits(t *testing.T) {
 	if !errors.As(err, &ee) || !strings.Contains(string(out), "--allow-insecure") {
 		t.Errorf("relay = %v, %s; want a non-zero exit naming --allow-insecure", err, out)
 	}
+}
+
+// TestNoAuthAllowedInsecureWarns: told it may, the all-in-one listens
+// beyond loopback without authorization, and says so loudly.
+func TestNoAuthAllowedInsecureWarns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the relay binary")
+	}
+	_, port, _ := net.SplitHostPort(freeAddr(t))
+	cmd := exec.Command(relayBin, "--allow-insecure")
+	cmd.Env = append(os.Environ(), "RELAY_NATS_AUTH=0", "RELAY_NATS_LISTEN=0.0.0.0:"+port, "RELAY_DATA_DIR="+t.TempDir(),
+		"RELAY_HTTP_ADDR="+freeAddr(t), "GATEWAY_RELAY_URL=ws://127.0.0.1:1/relay", "LOG_FORMAT=text")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	warned := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		once := false
+		for sc.Scan() {
+			if !once && strings.Contains(sc.Text(), "ACCEPTS ANYONE") {
+				once = true
+				close(warned)
+			}
+		}
+	}()
+	select {
+	case <-warned:
+	case <-time.After(60 * time.Second):
+		t.Fatal("no warning on stderr within 60s")
+	}
+	waitFor(t, 30*time.Second, func() error {
+		nc, err := nats.Connect("nats://127.0.0.1:"+port, nats.NoReconnect())
+		if err != nil {
+			return err
+		}
+		nc.Close()
+		return nil
+	})
 }
