@@ -54,6 +54,9 @@ func TestKeysCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if conf, err := os.ReadFile(filepath.Join(dir, "nats-auth.conf")); err != nil || string(conf) != natsauth.ServerConf(keys) {
+		t.Errorf("nats-auth.conf: %v\n%s", err, conf)
+	}
 	for _, id := range natsauth.Identities {
 		k := keys.Of(id)
 		if k.Generated {

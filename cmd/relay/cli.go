@@ -390,8 +390,10 @@ func runDevConnector(ctx context.Context, args []string, getenv func(string) str
 
 // runKeys writes the three NATS identities' seeds into a directory (mode
 // 0600; kept when there, given ones taken from RELAY_<ID>_NKEY like the
-// all-in-one does) and DIR/nats.env with their public keys, the variables
-// deploy/nats/nats.conf reads.
+// all-in-one does), DIR/nats.env with their public keys (the variables
+// deploy/nats/nats.conf reads) and DIR/nats-auth.conf, a server
+// configuration with the users and their permissions (RELAY_AGENT_NAMES'
+// partitioned agents included).
 func runKeys(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlags("keys", "relay keys DIR", stderr)
 	if err := fs.Parse(args); err != nil {
@@ -424,6 +426,11 @@ func runKeys(args []string, getenv func(string) string, stdout, stderr io.Writer
 	if err := os.WriteFile(envFile, []byte(env.String()), 0o644); err != nil {
 		return err
 	}
+	confFile := filepath.Join(dir, "nats-auth.conf")
+	if err := os.WriteFile(confFile, []byte(natsauth.ServerConf(keys)), 0o644); err != nil {
+		return err
+	}
 	fmt.Fprintf(stdout, "public keys for deploy/nats/nats.conf: %s\n", envFile)
+	fmt.Fprintf(stdout, "or a whole server configuration:         nats-server -c %s -js\n", confFile)
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nkeys"
 
@@ -154,5 +155,34 @@ func TestConfMatchesPermissions(t *testing.T) {
 	}
 	if opts.MaxPayload != 8<<20 {
 		t.Errorf("max_payload %d, want the embedded server's 8 MiB", opts.MaxPayload)
+	}
+}
+
+// TestServerConf: the configuration `relay keys` writes grants exactly
+// the embedded server's users, partitioned agents included.
+func TestServerConf(t *testing.T) {
+	keys, err := natsauth.Load(t.TempDir(), env(map[string]string{"RELAY_AGENT_NAMES": "a,b"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(t.TempDir(), "nats-auth.conf")
+	if err := os.WriteFile(conf, []byte(natsauth.ServerConf(keys)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	opts, err := server.ProcessConfigFile(conf)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, natsauth.ServerConf(keys))
+	}
+	if diff := cmp.Diff(natsauth.Users(keys), opts.Nkeys, cmpopts.IgnoreUnexported(server.NkeyUser{})); diff != "" {
+		t.Errorf("users (-natsauth +conf):\n%s", diff)
+	}
+	if opts.MaxPayload != 8<<20 {
+		t.Errorf("max_payload %d, want 8 MiB", opts.MaxPayload)
+	}
+	for _, id := range natsauth.Identities {
+		seed, _ := os.ReadFile(keys.Of(id).SeedFile)
+		if strings.Contains(natsauth.ServerConf(keys), strings.TrimSpace(string(seed))) {
+			t.Errorf("the %s seed is in the conf", id)
+		}
 	}
 }
