@@ -13,11 +13,16 @@ import (
 
 // An echo agent: every replica started with the same Name shares the
 // events; Reply answers in the event's chat (or as a follow-up to a Discord
-// interaction).
+// interaction). It connects as the relay's agent identity: NATS_NKEY names
+// its seed file (`relay --dev` prints it).
 func Example() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	nc, err := nats.Connect(nats.DefaultURL)
+	seed, err := nats.NkeyOptionFromSeed(os.Getenv("NATS_NKEY"))
+	if err != nil {
+		return
+	}
+	nc, err := nats.Connect(nats.DefaultURL, seed)
 	if err != nil {
 		return
 	}
