@@ -50,6 +50,10 @@ type job struct {
 	op       string // for metrics: a known op or "unknown"
 	stored   time.Time
 	deadline time.Time
+	// noteSeq is the sequence of the action's last before-write note when
+	// this attempt began (0: none): the "begun" note is stored only if it
+	// is still the last (startNote).
+	noteSeq uint64
 }
 
 // handle processes one action delivery; see the package doc for the rules.
@@ -98,11 +102,20 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 		// No result, but a replica may have begun writing it before it
 		// stopped: the connector may have acted on it, so never write it
 		// again (contract §1; architecture "Bus -> connector").
-		begun, err := s.writingBegun(ctx, j.id)
+		note, err := s.lastNote(ctx, j.id)
 		if err != nil {
 			s.metrics.retries.WithLabelValues(retryPublish).Inc()
 			return err
 		}
+		begun := note.state == events.WritingBegun
+		if begun && s.now().Sub(note.at) < s.cfg.EdgeTimeout+5*time.Second {
+			// Begun moments ago: another replica may be writing it right
+			// now (the server redelivered it while that one still had it).
+			// Wait for its result rather than answer ambiguous.
+			s.metrics.retries.WithLabelValues(retryConcurrent).Inc()
+			return &undelivered{reason: retryConcurrent, cause: errors.New("another replica began writing this action; waiting for its result")}
+		}
+		j.noteSeq = note.seq
 		if begun {
 			s.log.Warn("redelivered action may have been written by a replica that stopped; answering ambiguous, not writing it again",
 				"action_id", j.id, "op", j.op)
@@ -543,7 +556,7 @@ func (s *Service) deliver(ctx context.Context, j *job, a *events.Action, d descr
 			return events.SendResult{}, &undelivered{reason: retryNote, cause: err}
 		}
 		var err error
-		if note, err = s.startNote(j.id); err != nil {
+		if note, err = s.startNote(j.id, j.noteSeq); err != nil {
 			return events.SendResult{}, &undelivered{reason: retryNote, cause: err}
 		}
 	}
@@ -561,6 +574,10 @@ func (s *Service) deliver(ctx context.Context, j *job, a *events.Action, d descr
 		}
 		if i == 0 && note != nil {
 			if err := awaitNote(ctx, note, s.cfg.EdgeTimeout); err != nil {
+				if lostNoteRace(err) {
+					// Another replica began writing it: not this one.
+					return events.SendResult{}, &undelivered{reason: retryConcurrent, cause: err}
+				}
 				// Perhaps stored after all: supersede it before the retry.
 				return events.SendResult{}, &undelivered{reason: retryNote, cause: err, noteBegun: true}
 			}
@@ -672,8 +689,22 @@ func (s *Service) request(ctx context.Context, j *job, a *events.Action, body []
 
 // startNote publishes the "begun" note of an action without waiting for
 // its acknowledgement.
-func (s *Service) startNote(id string) (jetstream.PubAckFuture, error) {
-	return s.js.PublishMsgAsync(noteMsg(id, events.WritingBegun))
+// startNote stores the "begun" note, on condition that the action's last
+// note is still the one this attempt read (after, its sequence; 0: none):
+// of two replicas holding the same action (a redelivery while the first
+// still had it), only one can begin writing it.
+func (s *Service) startNote(id string, after uint64) (jetstream.PubAckFuture, error) {
+	m := noteMsg(id, events.WritingBegun)
+	m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(after, 10))
+	return s.js.PublishMsgAsync(m)
+}
+
+// lostNoteRace reports whether storing the "begun" note failed because
+// another replica stored one first.
+func lostNoteRace(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
 }
 
 // awaitNote waits until the note is stored.
@@ -704,19 +735,33 @@ func noteMsg(id, state string) *nats.Msg {
 	}}
 }
 
-// writingBegun reports whether the action's last note says its write began.
-func (s *Service) writingBegun(ctx context.Context, id string) (bool, error) {
+// note is an action's last before-write note: its state ("" when there is
+// none), stream sequence and time.
+type note struct {
+	state string
+	seq   uint64
+	at    time.Time
+}
+
+// lastNote returns the action's last before-write note.
+func (s *Service) lastNote(ctx context.Context, id string) (note, error) {
 	st, err := s.resultsStream(ctx)
 	if err != nil {
-		return false, err
+		return note{}, err
 	}
 	raw, err := st.GetLastMsgForSubject(ctx, events.WritingSubject(id))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return false, nil
+		return note{}, nil
 	}
 	if err != nil {
 		s.dropResultsStream()
-		return false, fmt.Errorf("looking up the before-write note: %w", err)
+		return note{}, fmt.Errorf("looking up the before-write note: %w", err)
 	}
-	return string(raw.Data) == events.WritingBegun, nil
+	return note{state: string(raw.Data), seq: raw.Sequence, at: raw.Time}, nil
+}
+
+// writingBegun reports whether the action's last note says its write began.
+func (s *Service) writingBegun(ctx context.Context, id string) (bool, error) {
+	n, err := s.lastNote(ctx, id)
+	return n.state == events.WritingBegun, err
 }

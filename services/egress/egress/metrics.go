@@ -29,6 +29,9 @@ const (
 	retryNotConnected = "not_connected" // ws-edge had no socket, or never began the write
 	retryPublish      = "result_publish"
 	retryNote         = "writing_note" // the before-write note could not be stored
+	// retryConcurrent: another replica holds the same action (a
+	// redelivery while this one still had it) and began writing it.
+	retryConcurrent = "concurrent_write"
 )
 
 // Ambiguity causes (the cause label of relay_egress_ambiguous_total): why an

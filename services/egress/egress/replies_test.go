@@ -44,7 +44,9 @@ func TestConnectionLostIsAmbiguous(t *testing.T) {
 // edge request went out and before its result is stored (here: it runs as a
 // user that may neither store results nor ack, so its request is the last
 // thing it gets done). The redelivered action finds the replica's "begun"
-// note and no result: it is answered ambiguous and not written again.
+// note and no result: once the note is older than a write can take
+// (EGRESS_EDGE_TIMEOUT + 5 s: until then another replica could still be
+// writing it), it is answered ambiguous and not written again.
 func TestInterruptedWriteNotWrittenAgain(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for an ack wait to expire")
@@ -62,6 +64,7 @@ func TestInterruptedWriteNotWrittenAgain(t *testing.T) {
 	resp := newResponder(t, ns, ok, nats.UserInfo("admin", "a"))
 	cfg := testConfig()
 	cfg.AckWait = time.Second
+	cfg.EdgeTimeout = time.Second
 	quiet := nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}) // the denied publishes
 	e.start(cfg, nats.UserInfo("dies", "d"), quiet)
 	sub := e.results("once")
@@ -177,5 +180,50 @@ func TestSingleIdentityAddsNothing(t *testing.T) {
 	h := resp.requests()[0].Header
 	if h.Get(events.PlatformHeader) != "" || h.Get(events.BotIDHeader) != "" {
 		t.Errorf("identity headers %v, want none with one identity", h)
+	}
+}
+
+// TestConcurrentCopiesWriteOnce: two replicas hold the same action at
+// once: the first cannot keep it alive (here: it may not ack, so no
+// in-progress either, as when a starved process misses its keep-alives),
+// so the server redelivers it, through the shared durable, while the first
+// is still writing it. The second finds a fresh "begun" note and waits for
+// the first one's result instead of writing it again; the "begun" note is
+// also a compare-and-set, so two first attempts cannot both begin.
+func TestConcurrentCopiesWriteOnce(t *testing.T) {
+	users := func(o *server.Options) {
+		o.Users = []*server.User{
+			{Username: "admin", Password: "a"},
+			{Username: "noack", Password: "n", Permissions: &server.Permissions{
+				Publish: &server.SubjectPermission{Deny: []string{"$JS.ACK.>"}},
+			}},
+		}
+	}
+	ns := natstest.RunServer(t, users)
+	e := attachEnv(t, ns, nats.UserInfo("admin", "a"))
+	e.putDescriptor("discord", map[string]any{"max_message_length": 2000})
+	resp := newResponder(t, ns, func(n int, req edgeRequest) string {
+		time.Sleep(3 * time.Second) // a slow connector: longer than the ack wait
+		return ok(n, req)
+	}, nats.UserInfo("admin", "a"))
+	cfg := testConfig()
+	cfg.AckWait = time.Second
+	quiet := nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {})
+	e.start(cfg, nats.UserInfo("noack", "n"), quiet)
+	sub := e.results("twice")
+	e.publish(events.OpSend, "twice", events.ContentTypeMsgpack, events.Action{Op: events.OpSend, ChatID: "c", Content: "hi"})
+	natstest.WaitFor(t, 10*time.Second, func() error {
+		if resp.count() == 0 {
+			return errors.New("no edge request yet")
+		}
+		return nil
+	})
+	e.start(cfg, nats.UserInfo("admin", "a")) // takes the redeliveries
+	if res := nextResult(t, sub); !res.Success {
+		t.Errorf("result %+v, want success", res)
+	}
+	time.Sleep(3 * time.Second) // more redeliveries come and go
+	if got := resp.count(); got != 1 {
+		t.Errorf("edge requests = %d, want exactly 1 (one replica writes)", got)
 	}
 }
