@@ -92,7 +92,7 @@ WARM=$( (cd cmd/relay && GOWORK=off CGO_ENABLED=0 go list -deps -f '{{if not .St
 
 build() { # build TARGET TAG
   local t0 log; t0=$(date +%s); log=$(mktemp)
-  if ! docker build --target "$1" -t "$2" \
+  if ! docker build --force-rm --target "$1" -t "$2" \
       ${DOCKER_BUILD_NETWORK:+--network "$DOCKER_BUILD_NETWORK"} \
       --build-arg GO_IMAGE="$GO_IMAGE" --build-arg VERSION="$VERSION" --build-arg WARM="$WARM" \
       --build-arg GOPROXY="$(go env GOPROXY)" --build-arg GOSUMDB="$(go env GOSUMDB)" \
