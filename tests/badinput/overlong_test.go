@@ -29,7 +29,10 @@ import (
 // must be handled like any other — the event delivered with its full chat
 // id, the action sent and answered under its full id, the unknown frame
 // type taken — with nothing dead-lettered, traffic after it flowing, and
-// every stage live and ready.
+// every stage live and ready. The one exception is the action id: egress
+// caps it at 256 bytes (issue #14: it becomes headers), so that action is
+// refused with code oversized under its full id, nothing sent, and
+// dead-lettered.
 func TestOverlongIDs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the whole pipeline four times")
@@ -64,9 +67,10 @@ func TestOverlongIDs(t *testing.T) {
 		}
 	}
 	tests := []struct {
-		name   string
-		inject func(t *testing.T, p *pipeline)
-		check  func(t *testing.T, p *pipeline)
+		name        string
+		inject      func(t *testing.T, p *pipeline)
+		check       func(t *testing.T, p *pipeline)
+		deadLetters int
 	}{
 		{"frame type", func(t *testing.T, p *pipeline) {
 			if err := p.dev.Push([]byte(`{"type":"` + long + `"}` + "\n")); err != nil {
@@ -81,7 +85,7 @@ func TestOverlongIDs(t *testing.T) {
 				}
 				return nil
 			})
-		}},
+		}, 0},
 		{"event chat_id", func(t *testing.T, p *pipeline) {
 			p.dev.Emit(wire.FrameInbound, map[string]any{"event": map[string]any{"text": "long", "message_id": "long",
 				"source": map[string]any{"platform": "discord", "chat_id": long, "chat_type": "group", "scope_id": "g"}}})
@@ -97,17 +101,31 @@ func TestOverlongIDs(t *testing.T) {
 			if len(chats) != 1 || chats[0] != long {
 				t.Errorf("events with the long chat id: %d (chat id lengths %v), want 1 carrying the full id", len(chats), lens(chats))
 			}
-		}},
+		}, 0},
 		{"action id", func(t *testing.T, p *pipeline) {
 			p.publish(t, longAction(t, long, "c1", "long-id"))
 		}, func(t *testing.T, p *pipeline) {
-			sentOnce(t, p, "long-id", "c1", long)
-		}},
+			// The result goes to relay.results.<the id's token>, and its
+			// Relay-Action-Id header holds the bounded token, not 5 KB.
+			bounded := events.SubjectToken(long)
+			natstest.WaitFor(t, 20*time.Second, func() error {
+				if len(p.res.Get(bounded)) == 0 {
+					return fmt.Errorf("no result for the action yet")
+				}
+				return nil
+			})
+			if rs := p.res.Get(bounded); len(rs) != 1 || rs[0].Success || rs[0].Code != events.ReasonOversized {
+				t.Errorf("results under the %d-byte action id: %+v, want one failure with code %s", len(long), rs, events.ReasonOversized)
+			}
+			if _, recs := relaytest.Sends(p.dev); len(recs["long-id"]) != 0 {
+				t.Errorf("the action with the over-long id was sent %d times, want 0", len(recs["long-id"]))
+			}
+		}, 1},
 		{"action chat_id", func(t *testing.T, p *pipeline) {
 			p.publish(t, longAction(t, "long-chat", long, "long-chat"))
 		}, func(t *testing.T, p *pipeline) {
 			sentOnce(t, p, "long-chat", long, "long-chat")
-		}},
+		}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -128,9 +146,14 @@ func TestOverlongIDs(t *testing.T) {
 			tt.check(t, p)
 			relaytest.WaitStreamEmpty(t, p.js, events.RawStream, 20*time.Second)
 			relaytest.WaitStreamEmpty(t, p.js, events.OutboundStream, 20*time.Second)
-			relaytest.Scan(t, p.js, events.DLQStream, events.DLQSubjects, func(m jetstream.Msg) {
-				t.Errorf("dead letter from %s: %s", m.Headers().Get(events.StageHeader), m.Headers().Get(events.ErrorHeader))
+			dead := relaytest.Scan(t, p.js, events.DLQStream, events.DLQSubjects, func(m jetstream.Msg) {
+				if tt.deadLetters == 0 {
+					t.Errorf("dead letter from %s: %s", m.Headers().Get(events.StageHeader), m.Headers().Get(events.ErrorHeader))
+				}
 			})
+			if dead != tt.deadLetters {
+				t.Errorf("%d dead letters, want %d", dead, tt.deadLetters)
+			}
 			relaytest.CheckLive(t, p.edge, p.conv, p.eg)
 		})
 	}
