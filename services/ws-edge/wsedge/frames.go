@@ -103,7 +103,7 @@ func (s *Service) publishRaw(c *conn, typ, chatKey, bufferID string, b []byte, s
 		h[events.BufferIDHeader] = v
 	}
 	msg := &nats.Msg{Subject: events.RawSubject(typ) + "." + chat, Header: h, Data: copyData(b)}
-	s.pipe.publish(c, msg, bufferID, start, false)
+	s.pipe.publishChat(c, msg, chat, bufferID, start)
 }
 
 // tooLongID reports whether err is idTooLong's.

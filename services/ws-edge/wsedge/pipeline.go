@@ -26,6 +26,7 @@ type pubItem struct {
 	bufferID string
 	start    time.Time
 	dlq      bool
+	chat     string // the frame's chat: its publishes go out one at a time
 }
 
 var itemPool = sync.Pool{New: func() any { return new(pubItem) }}
@@ -64,6 +65,13 @@ func recycleData(b []byte) {
 // window slot), so one item that keeps failing never delays another's
 // retries. A publish the server can never take (larger than its max
 // payload) is not retried: its frame is dead-lettered instead.
+//
+// Frames of one chat are published one at a time, in the order read: the
+// next waits (holding its slot) until the one before is stored, retries
+// included. Otherwise a publish that failed (a stream leader lost) and was
+// retried would be stored after a later frame of its chat that went
+// through: per-chat order would break (docs/adr/0001-bus-contract.md §13).
+// Different chats are pipelined as before.
 type pipeline struct {
 	s        *Service
 	slots    chan struct{}
@@ -75,6 +83,9 @@ type pipeline struct {
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	stopOnce sync.Once
+
+	chatMu sync.Mutex
+	chats  map[string][]*pubItem // per chat with a publish out: the frames waiting behind it
 }
 
 func newPipeline(s *Service) *pipeline {
@@ -88,6 +99,7 @@ func newPipeline(s *Service) *pipeline {
 		quit:   make(chan struct{}),
 		ctx:    ctx,
 		cancel: cancel,
+		chats:  make(map[string][]*pubItem),
 	}
 }
 
@@ -107,8 +119,64 @@ func (p *pipeline) publish(c *conn, msg *nats.Msg, bufferID string, start time.T
 	p.queue <- it
 }
 
-// release ends an item's life and frees its slot.
+// publishChat publishes a frame of chat after the chat's earlier frames
+// are stored; it blocks while the window is full.
+func (p *pipeline) publishChat(c *conn, msg *nats.Msg, chat, bufferID string, start time.Time) {
+	p.slots <- struct{}{}
+	n := p.inflight.Add(1)
+	p.s.m.inflight.Set(float64(n))
+	it := itemPool.Get().(*pubItem)
+	*it = pubItem{msg: msg, c: c, bufferID: bufferID, start: start, chat: chat}
+	p.chatMu.Lock()
+	if waiting, busy := p.chats[chat]; busy {
+		p.chats[chat] = append(waiting, it)
+		p.chatMu.Unlock()
+		return
+	}
+	p.chats[chat] = nil
+	p.chatMu.Unlock()
+	it.paf, it.err = p.s.js.PublishMsgAsync(msg)
+	p.queue <- it
+}
+
+// chatDone publishes the next frame waiting behind a finished one of the
+// same chat. The finished item has left the queue and still holds its
+// slot, so the queue has room.
+func (p *pipeline) chatDone(chat string) {
+	p.chatMu.Lock()
+	waiting := p.chats[chat]
+	select {
+	case <-p.quit:
+		// Stopping: the waiting frames are not published (buffered ones
+		// stay un-acked: the connector replays them).
+		delete(p.chats, chat)
+		p.chatMu.Unlock()
+		for _, it := range waiting {
+			it.chat = ""
+			p.release(it)
+		}
+		return
+	default:
+	}
+	if len(waiting) == 0 {
+		delete(p.chats, chat)
+		p.chatMu.Unlock()
+		return
+	}
+	next := waiting[0]
+	waiting[0] = nil
+	p.chats[chat] = waiting[1:]
+	p.chatMu.Unlock()
+	next.paf, next.err = p.s.js.PublishMsgAsync(next.msg)
+	p.queue <- next
+}
+
+// release ends an item's life and frees its slot (publishing the next
+// frame of its chat).
 func (p *pipeline) release(it *pubItem) {
+	if it.chat != "" {
+		p.chatDone(it.chat)
+	}
 	recycleData(it.msg.Data)
 	*it = pubItem{}
 	itemPool.Put(it)
@@ -214,6 +282,11 @@ func (p *pipeline) permanent(it *pubItem, err error) bool {
 		dl.Data = copyData(dl.Data) // it.msg.Data goes back to the pool
 	}
 	recycleData(it.msg.Data)
+	if it.chat != "" {
+		// The frame is done (dead-lettered): its chat goes on.
+		p.chatDone(it.chat)
+		it.chat = ""
+	}
 	it.msg, it.dlq, it.err = dl, true, nil
 	it.paf, it.err = s.js.PublishMsgAsync(dl)
 	// The item holds a slot and is off the queue: there is room for it.

@@ -3,7 +3,9 @@ package wsedge_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -192,7 +194,9 @@ func TestMaxPayloadIsPermanent(t *testing.T) {
 }
 
 // TestRetriesAreIndependent: a frame whose publish keeps failing does not
-// hold up the retries of another. Both fail while RELAY_RAW is gone; the
+// hold up the retries of another chat's frame (frames of one chat wait for
+// each other: TestChatOrderSurvivesFailedPublishes). Both fail while
+// RELAY_RAW is gone; the
 // stream comes back refusing the first (over its max message size), and
 // the second is stored and acked all the same. Shutdown is bounded by the
 // shutdown timeout with the first still retrying.
@@ -205,7 +209,8 @@ func TestRetriesAreIndependent(t *testing.T) {
 	if err := h.js.DeleteStream(context.Background(), events.RawStream); err != nil {
 		t.Fatal(err)
 	}
-	p.send(inboundFrame("b-stuck", strings.Repeat("x", 32<<10)), inboundFrame("b-small", "small"))
+	other := strings.Replace(inboundFrame("b-small", "small"), `"chat_id":"c1"`, `"chat_id":"c2"`, 1)
+	p.send(inboundFrame("b-stuck", strings.Repeat("x", 32<<10)), other)
 	h.waitMetric(2, "relay_wsedge_publish_failures_total")
 	cfg := wsedge.DefaultConfig().Bus.Streams()[0]
 	cfg.MaxMsgSize = 8 << 10
@@ -228,4 +233,52 @@ func TestRetriesAreIndependent(t *testing.T) {
 		t.Errorf("shutdown with a frame still retrying took %v", d)
 	}
 	t.Logf("shutdown with a frame still retrying took %v", time.Since(begin))
+}
+
+// TestChatOrderSurvivesFailedPublishes: while RELAY_RAW is gone every
+// publish fails and is retried; when it is back, each chat's frames are
+// stored in the order they were read (one publish per chat at a time), and
+// all are acked once. Independent retries with their jittered pauses used
+// to store them in any order (a stream leader lost mid-stream did the same
+// in a cluster: tests/compose).
+func TestChatOrderSurvivesFailedPublishes(t *testing.T) {
+	h, _ := startServerOpts(t, nil, func(c *wsedge.Config) { c.PublishTimeout = 300 * time.Millisecond })
+	p := h.handshaken()
+	if err := h.js.DeleteStream(context.Background(), events.RawStream); err != nil {
+		t.Fatal(err)
+	}
+	const n = 20
+	var frames []string
+	for i := range n {
+		for _, chat := range []string{"c1", "c2"} {
+			f := strings.Replace(inboundFrame(fmt.Sprintf("%s-%02d", chat, i), fmt.Sprintf("%s %02d", chat, i)), `"chat_id":"c1"`, `"chat_id":"`+chat+`"`, 1)
+			frames = append(frames, f)
+		}
+	}
+	p.send(frames...)
+	natstest.WaitFor(t, 10*time.Second, func() error {
+		if n := h.metric("relay_wsedge_publish_failures_total"); n < 2 {
+			return fmt.Errorf("%v publishes failed, want 2 or more", n)
+		}
+		return nil
+	})
+	time.Sleep(500 * time.Millisecond) // retries pile up
+	if _, err := h.js.CreateStream(context.Background(), wsedge.DefaultConfig().Bus.Streams()[0]); err != nil {
+		t.Fatal(err)
+	}
+	acked := acks(p, 2*n)
+	if len(acked) != 2*n {
+		t.Errorf("%d frames acked, want %d", len(acked), 2*n)
+	}
+	stored := h.streamMsgs(events.RawStream, rawInbound, 2*n)
+	last := map[string]int{}
+	for _, m := range stored {
+		id := m.Header.Get(events.MsgIDHeader)
+		chat, num, _ := strings.Cut(id, "-")
+		i, _ := strconv.Atoi(num)
+		if prev, ok := last[chat]; ok && i != prev+1 {
+			t.Errorf("chat %s: frame %d stored after %d", chat, i, prev)
+		}
+		last[chat] = i
+	}
 }
