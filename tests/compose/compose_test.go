@@ -1,11 +1,14 @@
 package compose
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/pkg/natstest"
@@ -33,6 +36,17 @@ func TestDevLoop(t *testing.T) {
 	start := time.Now()
 	p.up(stages(1, 1, 1))
 	t.Logf("up and handshaken in %s", time.Since(start).Round(time.Second))
+
+	// NATS runs with authorization (the keys service's nats-auth.conf): an
+	// anonymous client is refused.
+	if nc, err := nats.Connect(p.natsURL, nats.Timeout(5*time.Second)); err == nil {
+		nc.Close()
+		t.Error("an anonymous client connected to the compose NATS")
+	} else if !errors.Is(err, nats.ErrAuthorization) && !strings.Contains(strings.ToLower(err.Error()), "authorization") {
+		t.Errorf("anonymous connect: %v, want an authorization violation", err)
+	} else {
+		t.Logf("anonymous connect refused: %v", err)
+	}
 
 	fixture, err := os.ReadFile(filepath.Join(root, "internal/fixtures/discord/02_slash_command_options.json"))
 	if err != nil {

@@ -120,6 +120,9 @@ type project struct {
 	// natsURL and connector are the host's view of the published NATS and
 	// dev connector ports (after up).
 	natsURL, connector string
+	// operatorSeed is the operator identity's seed file, copied out of the
+	// keys service's volume (after up): NATS admits no anonymous client.
+	operatorSeed string
 }
 
 // newProject prepares a project (nothing runs until up). cluster adds
@@ -208,6 +211,7 @@ func (p *project) up(want map[string]int, args ...string) {
 	p.t.Helper()
 	p.compose(0, append([]string{"up", "-d"}, args...)...)
 	p.natsURL = "nats://" + p.port("nats", 4222)
+	p.copyOperatorSeed()
 	if p.cluster {
 		p.natsURL += ",nats://" + p.port("nats2", 4222) + ",nats://" + p.port("nats3", 4222)
 	}
@@ -237,10 +241,32 @@ func (p *project) containers(service string) []string {
 	return strings.Fields(p.compose(0, "ps", "-q", service))
 }
 
-// connect is a NATS connection of the test to the published port.
+// copyOperatorSeed copies the operator seed out of the (exited) keys
+// container, as README's Docker compose section has an operator do
+// (docker cp by container id; -a: the one-shot container has exited).
+func (p *project) copyOperatorSeed() {
+	p.t.Helper()
+	if p.operatorSeed != "" {
+		return
+	}
+	ids := strings.Fields(p.compose(0, "ps", "-a", "-q", "keys"))
+	if len(ids) == 0 {
+		p.t.Fatal("no keys container")
+	}
+	seed := filepath.Join(p.t.TempDir(), "operator.nk")
+	p.docker("cp", ids[0]+":/data/operator.nk", seed)
+	p.operatorSeed = seed
+}
+
+// connect is a NATS connection of the test to the published port, as the
+// operator identity.
 func (p *project) connect() (*nats.Conn, jetstream.JetStream) {
 	p.t.Helper()
-	nc, err := nats.Connect(p.natsURL, nats.Name("compose-test"), nats.MaxReconnects(-1),
+	auth, err := nats.NkeyOptionFromSeed(p.operatorSeed)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	nc, err := nats.Connect(p.natsURL, auth, nats.Name("compose-test"), nats.MaxReconnects(-1),
 		nats.RetryOnFailedConnect(true), nats.ReconnectWait(200*time.Millisecond))
 	if err != nil {
 		p.t.Fatal(err)
