@@ -31,7 +31,7 @@ import (
 // durable.
 
 // DefaultPartitions is the default partition count (RELAY_PARTITIONS).
-const DefaultPartitions = 16
+const DefaultPartitions = 4
 
 // RawChatSubject returns relay.raw.<frame type>.<chat key>.
 func RawChatSubject(frameType, chatKey string) string {

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/relaybus/relaybus/internal/bus"
 	"github.com/relaybus/relaybus/internal/fixtures"
 	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/pkg/natstest"
@@ -79,27 +80,44 @@ func inboundCount(b *testing.B, js jetstream.JetStream) uint64 {
 // interactions already on RELAY_RAW, converted and stored on RELAY_INBOUND
 // (scope recorded), timed from the converter's start to the last event.
 // Compare with BenchmarkJetStreamCeiling in the same run.
+//	go test -run '^$' -bench 'Converter/' -benchtime 20000x ./converter
+//
+// partitions=0 is one shared consumer; partitions=16 the default, one
+// pinned consumer per partition (this one replica holds them all).
 func BenchmarkConverter(b *testing.B) {
-	e := newEnvB(b)
-	fill(b, e.js, benchFrames(b))
-	cfg := converter.DefaultConfig()
-	svc, err := converter.New(cfg, converter.Deps{NC: natstest.Connect(b, e.ns)})
-	if err != nil {
-		b.Fatal(err)
+	for _, parts := range []int{0, 4, 8, 16} {
+		b.Run("partitions="+strconv.Itoa(parts), func(b *testing.B) {
+			bc := bus.DefaultConfig()
+			bc.Partitions = parts
+			e := newEnvBus(b, bc)
+			fill(b, e.js, benchFrames(b))
+			cfg := converter.DefaultConfig()
+			cfg.Bus = bc
+			svc, err := converter.New(cfg, converter.Deps{NC: natstest.Connect(b, e.ns)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			b.ResetTimer()
+			go func() { done <- svc.Run(ctx) }()
+			// Timed from the first conversion: the consumers' creation
+			// (one, or one per partition) is start-up, not throughput.
+			var first uint64
+			for first = inboundCount(b, e.js); first == 0; first = inboundCount(b, e.js) {
+				time.Sleep(time.Millisecond)
+			}
+			start := time.Now()
+			for inboundCount(b, e.js) < uint64(b.N) {
+				time.Sleep(2 * time.Millisecond)
+			}
+			elapsed := time.Since(start)
+			b.StopTimer()
+			cancel()
+			<-done
+			b.ReportMetric(float64(uint64(b.N)-first)/elapsed.Seconds(), "conversions/s")
+		})
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	b.ResetTimer()
-	start := time.Now()
-	go func() { done <- svc.Run(ctx) }()
-	for inboundCount(b, e.js) < uint64(b.N) {
-		time.Sleep(2 * time.Millisecond)
-	}
-	elapsed := time.Since(start)
-	b.StopTimer()
-	cancel()
-	<-done
-	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "conversions/s")
 }
 
 // BenchmarkJetStreamCeiling consumes the same stored frames and publishes

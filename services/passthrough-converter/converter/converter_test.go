@@ -35,12 +35,15 @@ type env struct {
 
 func newEnv(t *testing.T) *env { return newEnvB(t) }
 
-func newEnvB(t testing.TB) *env {
+func newEnvB(t testing.TB) *env { return newEnvBus(t, bus.DefaultConfig()) }
+
+// newEnvBus is newEnvB with the streams shaped by bc.
+func newEnvBus(t testing.TB, bc bus.Config) *env {
 	t.Helper()
 	ns := natstest.RunServer(t)
 	nc := natstest.Connect(t, ns)
 	js := natstest.JetStream(t, nc)
-	if err := bus.Ensure(t.Context(), js, bus.DefaultConfig()); err != nil {
+	if err := bus.Ensure(t.Context(), js, bc); err != nil {
 		t.Fatal(err)
 	}
 	return &env{ns: ns, nc: nc, js: js}

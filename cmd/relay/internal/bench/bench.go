@@ -277,8 +277,11 @@ func (b *benchBodies) emitter(dev *devconnector.Server) func(n uint64) {
 }
 
 func (b *benchBodies) forward(n uint64) map[string]any {
-	body := bytes.Replace(b.templates[n%uint64(len(b.templates))], []byte(idPlaceholder), []byte(strconv.FormatUint(benchIDBase+n, 10)), 1)
-	body = bytes.ReplaceAll(body, []byte(chatPlaceholder), []byte(strconv.FormatUint(benchChatBase+n%benchChats, 10)))
+	// A chat keeps one template (a channel is a DM or a guild channel for
+	// good; mixing them would rewrite its scope record on every message).
+	chat := n % benchChats
+	body := bytes.Replace(b.templates[chat%uint64(len(b.templates))], []byte(idPlaceholder), []byte(strconv.FormatUint(benchIDBase+n, 10)), 1)
+	body = bytes.ReplaceAll(body, []byte(chatPlaceholder), []byte(strconv.FormatUint(benchChatBase+chat, 10)))
 	return map[string]any{
 		"platform": "discord", "botId": "bench", "method": "POST", "path": "/interactions/discord/bench",
 		"headers": [][]string{{"content-type", "application/json"}},
