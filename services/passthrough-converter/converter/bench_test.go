@@ -80,6 +80,7 @@ func inboundCount(b *testing.B, js jetstream.JetStream) uint64 {
 // interactions already on RELAY_RAW, converted and stored on RELAY_INBOUND
 // (scope recorded), timed from the converter's start to the last event.
 // Compare with BenchmarkJetStreamCeiling in the same run.
+//
 //	go test -run '^$' -bench 'Converter/' -benchtime 20000x ./converter
 //
 // partitions=0 is one shared consumer; partitions=16 the default, one
