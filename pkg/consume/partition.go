@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -198,8 +200,10 @@ func (l *Loop) startPresence() (*presence, error) {
 		return nil, fmt.Errorf("no connection")
 	}
 	p := &presence{nc: nc, subject: MembersSubjectPrefix + l.cfg.Stream + "." + l.cfg.Durable}
-	id := []byte(l.id)
-	sub, err := nc.Subscribe(p.subject, func(m *nats.Msg) { _ = m.Respond(id) })
+	// The answer is "<id> <partitions held>".
+	sub, err := nc.Subscribe(p.subject, func(m *nats.Msg) {
+		_ = m.Respond([]byte(l.id + " " + strconv.Itoa(len(l.Held()))))
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -209,19 +213,20 @@ func (l *Loop) startPresence() (*presence, error) {
 
 func (p *presence) stop() { _ = p.sub.Unsubscribe() }
 
-// count takes the roll call: the number of distinct replicas that answer
-// within quiet of the last answer (at most wait in all).
-func (p *presence) count(ctx context.Context, quiet, wait time.Duration) (int, error) {
+// count takes the roll call: the distinct replicas that answer within
+// quiet of the last answer (at most wait in all), with how many partitions
+// each holds.
+func (p *presence) count(ctx context.Context, quiet, wait time.Duration) (map[string]int, error) {
 	inbox := p.nc.NewRespInbox()
 	sub, err := p.nc.SubscribeSync(inbox)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer func() { _ = sub.Unsubscribe() }()
 	if err := p.nc.PublishRequest(p.subject, inbox, nil); err != nil {
-		return 0, err
+		return nil, err
 	}
-	seen := map[string]bool{}
+	seen := map[string]int{}
 	deadline := time.Now().Add(wait)
 	for {
 		left := min(quiet, time.Until(deadline))
@@ -232,12 +237,14 @@ func (p *presence) count(ctx context.Context, quiet, wait time.Duration) (int, e
 		if err != nil {
 			break
 		}
-		seen[string(m.Data)] = true
+		id, held, _ := strings.Cut(string(m.Data), " ")
+		n, _ := strconv.Atoi(held)
+		seen[id] = n
 	}
 	if len(seen) == 0 {
-		return 0, fmt.Errorf("no replica answered the roll call (not even this one)")
+		return nil, fmt.Errorf("no replica answered the roll call (not even this one)")
 	}
-	return len(seen), nil
+	return seen, nil
 }
 
 // balance keeps this replica's share of the partitions fair: every
@@ -263,11 +270,12 @@ func (l *Loop) balance(ctx context.Context, pres *presence) {
 			return
 		case <-t.C:
 		}
-		members, err := pres.count(ctx, 150*time.Millisecond, time.Second)
+		roll, err := pres.count(ctx, 150*time.Millisecond, time.Second)
 		if err != nil {
 			l.cfg.Log.Debug("roll call failed", "err", err)
 			continue
 		}
+		members := len(roll)
 		held := l.checkHeld(ctx)
 		parts := make([]int, len(held))
 		for i, src := range held {
@@ -278,19 +286,50 @@ func (l *Loop) balance(ctx context.Context, pres *presence) {
 		// At its share, a replica stops waiting on the partitions it does
 		// not hold, so that the ones given up go to replicas below theirs.
 		l.saturated.Store(len(held) >= fair)
+		keep := fair
 		if len(held) <= fair {
-			continue
+			// Within the share, but a replica may still hold fewer than
+			// the floor (N=4 over 3: 2, 2, 0): then the replica holding
+			// the most (the first id among equals) gives one up.
+			floor := l.cfg.Partitions / members
+			if len(held) <= floor || !starved(roll, l.id, floor) || !mostLoaded(roll, l.id, len(held)) {
+				continue
+			}
+			keep = len(held) - 1
 		}
 		l.mu.Lock()
 		sc := l.sched
 		l.mu.Unlock()
 		slices.SortStableFunc(held, func(a, b *source) int { return sc.count(a.part) - sc.count(b.part) })
-		for _, src := range held[:len(held)-fair] {
+		for _, src := range held[:len(held)-keep] {
 			if src.giveUp() {
 				l.cfg.Log.Info("giving a partition up to balance", "consumer", src.name, "replicas", members, "held", len(held), "fair_share", fair)
 			}
 		}
 	}
+}
+
+// starved reports whether a replica other than self holds fewer than floor
+// partitions.
+func starved(roll map[string]int, self string, floor int) bool {
+	for id, n := range roll {
+		if id != self && n < floor {
+			return true
+		}
+	}
+	return false
+}
+
+// mostLoaded reports whether self, holding held, is the replica that gives
+// a partition up to a starved one: the most loaded, the smallest id among
+// equals (so that one gives up per round, not all).
+func mostLoaded(roll map[string]int, self string, held int) bool {
+	for id, n := range roll {
+		if id != self && (n > held || n == held && id < self) {
+			return false
+		}
+	}
+	return true
 }
 
 // checkHeld asks the server which of the partitions this replica saw a pin
