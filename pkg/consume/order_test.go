@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -100,6 +101,27 @@ func partitionedStream(ctx context.Context, js jetstream.JetStream) error {
 		},
 	})
 	return err
+}
+
+// partitionedServer starts a server with the partitioned stream and
+// returns it with a publisher.
+func partitionedServer(t *testing.T) (*server.Server, jetstream.JetStream) {
+	t.Helper()
+	ns := natstest.RunServer(t)
+	pub := natstest.JetStream(t, natstest.Connect(t, ns))
+	if err := partitionedStream(t.Context(), pub); err != nil {
+		t.Fatal(err)
+	}
+	return ns, pub
+}
+
+// handler records each message after taking work (a handler's time).
+func (c *chatLog) handler(work time.Duration) consume.Handler {
+	return func(_ context.Context, m jetstream.Msg) error {
+		time.Sleep(work)
+		c.add(string(m.Data()))
+		return nil
+	}
 }
 
 func partitionedConfig() consume.Config {
@@ -255,17 +277,9 @@ func TestPartitionsKeepChatOrderAcrossReplicas(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for a pin to expire")
 	}
-	ns := natstest.RunServer(t)
-	pub := natstest.JetStream(t, natstest.Connect(t, ns))
-	if err := partitionedStream(t.Context(), pub); err != nil {
-		t.Fatal(err)
-	}
+	ns, pub := partitionedServer(t)
 	var log chatLog
-	h := func(_ context.Context, m jetstream.Msg) error {
-		time.Sleep(time.Millisecond)
-		log.add(string(m.Data()))
-		return nil
-	}
+	h := log.handler(time.Millisecond)
 	var loops []*consume.Loop
 	var victim *nats.Conn
 	for i := range 3 {
@@ -317,17 +331,9 @@ func TestPartitionsRebalance(t *testing.T) {
 	if testing.Short() {
 		t.Skip("rebalances over seconds")
 	}
-	ns := natstest.RunServer(t)
-	pub := natstest.JetStream(t, natstest.Connect(t, ns))
-	if err := partitionedStream(t.Context(), pub); err != nil {
-		t.Fatal(err)
-	}
+	ns, pub := partitionedServer(t)
 	var log chatLog
-	h := func(_ context.Context, m jetstream.Msg) error {
-		time.Sleep(500 * time.Microsecond)
-		log.add(string(m.Data()))
-		return nil
-	}
+	h := log.handler(500 * time.Microsecond)
 	replicas := 0
 	join := func() (*consume.Loop, func()) {
 		cfg := partitionedConfig()
