@@ -86,8 +86,15 @@ func (s *sched) push(c *chat) {
 		s.parked[p] = append(s.parked[p], c)
 		return
 	}
-	if s.head > 0 && s.head == len(s.ready) {
+	switch {
+	case s.head > 0 && s.head == len(s.ready):
 		s.ready, s.head = s.ready[:0], 0
+	case s.head >= 1024 && s.head >= len(s.ready)/2:
+		// Never idle long enough to empty: drop the consumed front, so
+		// a busy loop's list stays as long as what is ready.
+		n := copy(s.ready, s.ready[s.head:])
+		clear(s.ready[n:])
+		s.ready, s.head = s.ready[:n], 0
 	}
 	s.ready = append(s.ready, c)
 	s.cond.Signal()
