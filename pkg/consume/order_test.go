@@ -343,11 +343,27 @@ func TestPartitionsRebalance(t *testing.T) {
 	}
 	first, _ := join()
 	natstest.WaitFor(t, 10*time.Second, first.Ready)
-	const chats, n = 20, 150
+	// Traffic flows in rounds (one message per chat) until the two that
+	// joined hold their share: a partition is pinned when it has something
+	// to deliver, so balancing needs traffic.
+	const chats = 20
+	var rounds atomic.Int64
+	balanced := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		publishChats(t, pub, "part.", chats, 0, n, 10*time.Millisecond)
+		for i := 0; ; i++ {
+			publishChats(t, pub, "part.", chats, i, 1, 0)
+			rounds.Store(int64(i + 1))
+			select {
+			case <-balanced:
+				if i >= 150 {
+					return
+				}
+			default:
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 	}()
 	natstest.WaitFor(t, 10*time.Second, func() error {
 		if h := len(first.Held()); h != pcount {
@@ -357,7 +373,7 @@ func TestPartitionsRebalance(t *testing.T) {
 	})
 	second, stopSecond := join()
 	third, _ := join()
-	natstest.WaitFor(t, 15*time.Second, func() error {
+	natstest.WaitFor(t, 30*time.Second, func() error {
 		a, b, c := len(first.Held()), len(second.Held()), len(third.Held())
 		if a == 0 || b == 0 || c == 0 || a > 3 || b > 3 || c > 3 {
 			return fmt.Errorf("replicas hold %d, %d, %d of %d partitions", a, b, c, pcount)
@@ -365,7 +381,9 @@ func TestPartitionsRebalance(t *testing.T) {
 		return nil
 	})
 	stopSecond()
+	close(balanced)
 	<-done
+	n := int(rounds.Load())
 	natstest.WaitFor(t, 30*time.Second, func() error {
 		if d := log.distinct(); d != chats*n {
 			return fmt.Errorf("handled %d of %d", d, chats*n)
