@@ -24,15 +24,7 @@ func BenchmarkKeyedLoop(b *testing.B) {
 	if _, err := js.CreateStream(b.Context(), jetstream.StreamConfig{Name: stream, Subjects: []string{"work.>"}, Retention: jetstream.WorkQueuePolicy}); err != nil {
 		b.Fatal(err)
 	}
-	for i := range b.N {
-		if _, err := js.PublishAsync(subject, []byte("c"+strconv.Itoa(i%1000)+"/"+strconv.Itoa(i))); err != nil {
-			b.Fatal(err)
-		}
-		if i%1000 == 999 {
-			<-js.PublishAsyncComplete()
-		}
-	}
-	<-js.PublishAsyncComplete()
+	fillChats(b, js, func(string) string { return subject })
 	var n atomic.Int64
 	done := make(chan struct{})
 	key := func(m jetstream.Msg) string { c, _ := split(string(m.Data())); return c }
@@ -64,16 +56,7 @@ func BenchmarkPartitionedLoop(b *testing.B) {
 	}); err != nil {
 		b.Fatal(err)
 	}
-	for i := range b.N {
-		chat := "c" + strconv.Itoa(i%1000)
-		if _, err := js.PublishAsync("part."+chat, []byte(chat+"/"+strconv.Itoa(i))); err != nil {
-			b.Fatal(err)
-		}
-		if i%1000 == 999 {
-			<-js.PublishAsyncComplete()
-		}
-	}
-	<-js.PublishAsyncComplete()
+	fillChats(b, js, func(chat string) string { return "part." + chat })
 	var n atomic.Int64
 	done := make(chan struct{})
 	cfg := partitionedConfig()
@@ -93,4 +76,20 @@ func BenchmarkPartitionedLoop(b *testing.B) {
 	case <-time.After(2 * time.Minute):
 		b.Fatalf("handled %d of %d", n.Load(), b.N)
 	}
+}
+
+// fillChats stores b.N messages "<chat>/<n>" over 1000 chats, on the
+// subject subject(chat) returns, asynchronously in bounded rounds.
+func fillChats(b *testing.B, js jetstream.JetStream, subject func(chat string) string) {
+	b.Helper()
+	for i := range b.N {
+		chat := "c" + strconv.Itoa(i%1000)
+		if _, err := js.PublishAsync(subject(chat), []byte(chat+"/"+strconv.Itoa(i))); err != nil {
+			b.Fatal(err)
+		}
+		if i%1000 == 999 {
+			<-js.PublishAsyncComplete()
+		}
+	}
+	<-js.PublishAsyncComplete()
 }

@@ -722,7 +722,7 @@ func (l *Loop) fetchLoop(ctx context.Context, cons jetstream.Consumer, src *sour
 	for ctx.Err() == nil {
 		if l.saturated.Load() && !src.held() {
 			// At its share: leave this partition to a replica below its own.
-			if !sleepCtx(ctx, min(l.cfg.BalanceEvery/2, 250*time.Millisecond)) {
+			if !backoff.Sleep(ctx, min(l.cfg.BalanceEvery/2, 250*time.Millisecond)) {
 				break
 			}
 			continue

@@ -12,6 +12,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/relaybus/relaybus/pkg/backoff"
 )
 
 // PriorityGroup is the priority group of every partition's consumer: the
@@ -92,23 +94,12 @@ func (l *Loop) watchTakeovers(ctx context.Context, src *source, sc *sched) {
 				l.cfg.Log.Warn("partition taken over without all of its previous holder's messages; going on", "consumer", src.name)
 				break
 			}
-			if !sleepCtx(ctx, 20*time.Millisecond) {
+			if !backoff.Sleep(ctx, 20*time.Millisecond) {
 				sc.ungate(src.part)
 				return
 			}
 		}
 		sc.ungate(src.part)
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }
 
