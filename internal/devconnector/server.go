@@ -1,6 +1,7 @@
 package devconnector
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -532,6 +533,42 @@ func (s *Server) EmitContext(ctx context.Context, typ string, fields map[string]
 		return "", err
 	}
 	return id, nil
+}
+
+// EmitJSON is Emit for fields already encoded: members is a JSON object
+// ({"forward":{...}}) without "type" and "bufferId", which EmitJSON puts in
+// front of its members. It lets a load generator build its frames before
+// the clock starts; members is not validated beyond being an object (a
+// malformed one reaches the gateway as a malformed frame).
+func (s *Server) EmitJSON(typ string, members []byte) (string, error) {
+	members = bytes.TrimSpace(members)
+	if len(members) < 2 || members[0] != '{' || members[len(members)-1] != '}' {
+		return "", fmt.Errorf("%w: members are not a JSON object", ErrBadFields)
+	}
+	id := s.newBufferID()
+	s.enqueue(id, AppendFrame(nil, typ, id, members))
+	return id, nil
+}
+
+// AppendFrame appends the frame of type typ with bufferId id (omitted when
+// "") and the members of the JSON object members to dst, newline-ended, as
+// Emit writes it. typ and id are quoted as Go strings: plain ASCII ones
+// (frame types, bufferIds) are quoted as JSON would.
+func AppendFrame(dst []byte, typ, id string, members []byte) []byte {
+	members = bytes.TrimSpace(members)
+	dst = append(dst, `{"type":`...)
+	dst = strconv.AppendQuote(dst, typ)
+	if id != "" {
+		dst = append(dst, `,"bufferId":`...)
+		dst = strconv.AppendQuote(dst, id)
+	}
+	if rest := bytes.TrimSpace(members[min(1, len(members)):]); len(rest) > 1 {
+		dst = append(dst, ',')
+		dst = append(dst, rest...)
+	} else {
+		dst = append(dst, '}')
+	}
+	return append(dst, '\n')
 }
 
 func (s *Server) newBufferID() string {
