@@ -33,11 +33,50 @@ const OutboundMaxMsgSize = 1 << 20
 // plain core NATS subjects).
 const ResultsStream = events.ResultsStream
 
+// The ack log: ws-edge's compact, durable record of the bufferIds it acked
+// (docs/adr/0001-bus-contract.md §7.1). It is repo-private plumbing between
+// ws-edge replicas, not part of the agents' contract, so its names live
+// here rather than in pkg/events.
+const (
+	// AckLogStream holds the ack batches for RELAY_DUPLICATE_WINDOW.
+	AckLogStream = "RELAY_ACKLOG"
+	// AckLogSubjectPrefix starts every ack log subject; the last token
+	// names the ws-edge process that wrote it (AckLogSubject).
+	AckLogSubjectPrefix = "relay.acklog."
+	// AckLogSubjects is the ack log stream's subject filter.
+	AckLogSubjects = AckLogSubjectPrefix + ">"
+	// AckLogType is the Relay-Type of an ack batch, versioned as every
+	// payload type is.
+	AckLogType = "relaybus.acklog.v1.batch"
+)
+
+// AckLogSubject returns the ack log subject of one ws-edge process
+// (writer: its instance id, made subject-safe).
+func AckLogSubject(writer string) string {
+	return AckLogSubjectPrefix + events.SubjectToken(writer)
+}
+
+// shortDuplicates is the server de-duplication window of streams whose
+// ids only guard against a publish retried within moments.
+const shortDuplicates = 2 * time.Minute
+
 // Config shapes the streams and buckets. Its variables are declared in
 // [Config.Vars].
 type Config struct {
-	Replicas        int           // RELAY_STREAM_REPLICAS
-	DuplicateWindow time.Duration // RELAY_DUPLICATE_WINDOW
+	Replicas int // RELAY_STREAM_REPLICAS
+	// DuplicateWindow is RELAY_DUPLICATE_WINDOW: the replay protection
+	// horizon. A replayed bufferId or a repeated action id is recognised
+	// for this long, held by the ack log (RELAY_ACKLOG's max age) and by
+	// the stored results (RELAY_RESULTS' max age), not by the server's
+	// in-memory de-duplication windows.
+	DuplicateWindow time.Duration
+	// RawDuplicateWindow and OutboundDuplicateWindow are the server
+	// de-duplication windows of RELAY_RAW and RELAY_OUTBOUND
+	// (RELAY_RAW_DUPLICATE_WINDOW, RELAY_OUTBOUND_DUPLICATE_WINDOW): short,
+	// since the server keeps every id of the window in memory.
+	RawDuplicateWindow, OutboundDuplicateWindow time.Duration
+	// AckLogMaxBytes bounds RELAY_ACKLOG (RELAY_ACKLOG_MAX_BYTES).
+	AckLogMaxBytes  int64
 	InboundMaxAge   time.Duration // RELAY_INBOUND_MAX_AGE
 	InboundMaxBytes int64         // RELAY_INBOUND_MAX_BYTES
 	DLQMaxAge       time.Duration // RELAY_DLQ_MAX_AGE
@@ -62,9 +101,18 @@ func (c *Config) Vars() []envconf.Var {
 		envconf.V("RELAY_STREAM_REPLICAS", &c.Replicas, 1,
 			"replicas of every stream and bucket: 1, or 3 on a cluster").Min(1).Max(5),
 		envconf.V("RELAY_DUPLICATE_WINDOW", &c.DuplicateWindow, time.Hour,
-			"how long a `bufferId` (raw stream) or an action id (outbound stream) is remembered, and an action's result kept. "+
-				"NATS keeps every id of the window in memory, about 140 B each: at a sustained 2,000 frames/s, 1 h is ~1 GB; "+
-				"size it to your rate and the longest outage a replay must survive; see docs/performance.md, Memory").Min(time.Second),
+			"replay protection horizon: the longest gateway outage after which a replayed `bufferId` is still recognised "+
+				"(kept in the ack log, `RELAY_ACKLOG`, on disk) and an action's result kept (`RELAY_RESULTS`), so that a repeated action id is answered from it. "+
+				"It costs disk, about 8 B per frame, not memory; see docs/performance.md, Memory").Min(time.Second),
+		envconf.V("RELAY_RAW_DUPLICATE_WINDOW", &c.RawDuplicateWindow, shortDuplicates,
+			"the server's de-duplication window of `RELAY_RAW` (publish retries, replays racing a reconnect); "+
+				"NATS keeps every id of it in memory, about 120 B each: at 2,000 frames/s, 2 min is ~30 MB. Longer replays are absorbed by ws-edge's ack log").Min(time.Second),
+		envconf.V("RELAY_OUTBOUND_DUPLICATE_WINDOW", &c.OutboundDuplicateWindow, shortDuplicates,
+			"the server's de-duplication window of `RELAY_OUTBOUND` (an agent's publish retried within moments); "+
+				"an action id repeated later is answered by egress from its stored result. In memory, about 120 B per action").Min(time.Second),
+		envconf.V("RELAY_ACKLOG_MAX_BYTES", &c.AckLogMaxBytes, 256<<20,
+			"size bound of `RELAY_ACKLOG`, 256 MiB by default (8 B per acked frame plus about 100 B per batch: an hour at ~5,000 frames/s); "+
+				"when full the oldest batches go first, shortening the replay protection horizon").Min(1 << 20),
 		envconf.V("RELAY_INBOUND_MAX_AGE", &c.InboundMaxAge, 24*time.Hour,
 			"how long events wait for agents on `RELAY_INBOUND`").Min(time.Minute),
 		envconf.V("RELAY_INBOUND_MAX_BYTES", &c.InboundMaxBytes, 1<<30,
@@ -127,7 +175,10 @@ func (c Config) storage() jetstream.StorageType {
 // RELAY_RAW and RELAY_OUTBOUND are work queues: a message is removed once
 // its stage acked it, so storage stays bounded under sustained load, and a
 // message published before any consumer exists waits for one.
-// De-duplication ids outlive the messages for the whole window.
+// De-duplication ids outlive the messages for the server's window, which is
+// short (the server holds every id of it in memory); replays beyond it are
+// recognised by ws-edge's ack log (RELAY_ACKLOG) and repeated actions by
+// their stored results (RELAY_RESULTS), both kept for DuplicateWindow.
 func (c Config) Streams() []jetstream.StreamConfig {
 	return []jetstream.StreamConfig{
 		{
@@ -140,7 +191,7 @@ func (c Config) Streams() []jetstream.StreamConfig {
 			MaxBytes:         c.RawMaxBytes,
 			Storage:          c.storage(),
 			Replicas:         c.Replicas,
-			Duplicates:       c.DuplicateWindow,
+			Duplicates:       c.RawDuplicateWindow,
 			MaxMsgSize:       8 << 20,
 		},
 		{
@@ -163,7 +214,7 @@ func (c Config) Streams() []jetstream.StreamConfig {
 			Retention:        jetstream.WorkQueuePolicy,
 			Storage:          c.storage(),
 			Replicas:         c.Replicas,
-			Duplicates:       c.DuplicateWindow,
+			Duplicates:       c.OutboundDuplicateWindow,
 		},
 		{
 			Name:              ResultsStream,
@@ -178,7 +229,7 @@ func (c Config) Streams() []jetstream.StreamConfig {
 			Discard:    jetstream.DiscardOld,
 			Storage:    c.storage(),
 			Replicas:   c.Replicas,
-			Duplicates: 2 * time.Minute,
+			Duplicates: min(shortDuplicates, c.DuplicateWindow), // the server refuses a window beyond the max age
 		},
 		{
 			Name:        events.DLQStream,
@@ -191,6 +242,21 @@ func (c Config) Streams() []jetstream.StreamConfig {
 			Storage:     c.storage(),
 			Replicas:    c.Replicas,
 			Duplicates:  2 * time.Minute,
+		},
+		{
+			// Batches of acked bufferIds' hashes (ws-edge). No message
+			// carries a de-duplication id, so the stream costs the server
+			// no memory per id, only disk.
+			Name:        AckLogStream,
+			Description: "bufferIds ws-edge acked, in batches, kept for the replay protection horizon (ws-edge -> ws-edge)",
+			Subjects:    []string{AckLogSubjects},
+			Retention:   jetstream.LimitsPolicy,
+			Discard:     jetstream.DiscardOld,
+			MaxAge:      c.DuplicateWindow,
+			MaxBytes:    c.AckLogMaxBytes,
+			Storage:     c.storage(),
+			Replicas:    c.Replicas,
+			Duplicates:  min(shortDuplicates, c.DuplicateWindow),
 		},
 	}
 }

@@ -2,8 +2,12 @@ package bus_test
 
 import (
 	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/relaybus/relaybus/internal/bus"
+	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/pkg/natstest"
 )
 
@@ -55,5 +59,71 @@ func TestEnsureIsIdempotent(t *testing.T) {
 	info, _ := s.Info(t.Context())
 	if info.Config.MaxBytes != 2<<30 {
 		t.Errorf("MaxBytes = %d after a changed Ensure, want %d", info.Config.MaxBytes, 2<<30)
+	}
+}
+
+// TestEnsureUpgradesLongWindows: a deployment made before the ack log
+// (RELAY_RAW and RELAY_OUTBOUND with the 1 h server window of
+// RELAY_DUPLICATE_WINDOW, no RELAY_ACKLOG) is brought to the new shape by
+// Ensure: the windows shrink in place, keeping the stored messages, and the
+// ack log is created with the replay horizon as its max age.
+func TestEnsureUpgradesLongWindows(t *testing.T) {
+	ns := natstest.RunServer(t)
+	js := natstest.JetStream(t, natstest.Connect(t, ns))
+	cfg := bus.DefaultConfig()
+	for _, sc := range cfg.Streams() {
+		switch sc.Name {
+		case bus.AckLogStream:
+			continue // did not exist
+		case events.RawStream, events.OutboundStream:
+			sc.Duplicates = time.Hour // the old shape
+		}
+		if _, err := js.CreateStream(t.Context(), sc); err != nil {
+			t.Fatalf("creating the old %s: %v", sc.Name, err)
+		}
+	}
+	m := nats.NewMsg(events.RawSubject("inbound") + ".c1")
+	m.Data = []byte(`{"type":"inbound"}`)
+	m.Header.Set(events.MsgIDHeader, "b-1")
+	if _, err := js.PublishMsg(t.Context(), m); err != nil {
+		t.Fatal(err)
+	}
+	if err := bus.Ensure(t.Context(), js, cfg); err != nil {
+		t.Fatalf("Ensure over the old shape: %v", err)
+	}
+	for name, want := range map[string]time.Duration{
+		events.RawStream:      2 * time.Minute,
+		events.OutboundStream: 2 * time.Minute,
+		bus.AckLogStream:      2 * time.Minute,
+	} {
+		s, err := js.Stream(t.Context(), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := s.Info(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Config.Duplicates != want {
+			t.Errorf("%s Duplicates = %v after Ensure, want %v", name, info.Config.Duplicates, want)
+		}
+		if name == events.RawStream && info.State.Msgs != 1 {
+			t.Errorf("%s holds %d messages after the update, want the 1 stored before", name, info.State.Msgs)
+		}
+		if name == bus.AckLogStream && info.Config.MaxAge != time.Hour {
+			t.Errorf("%s MaxAge = %v, want the replay horizon, 1h", name, info.Config.MaxAge)
+		}
+	}
+}
+
+// TestShortReplayHorizon: a replay horizon below the server's usual 2 min
+// window is valid (the server refuses a window beyond a stream's max age).
+func TestShortReplayHorizon(t *testing.T) {
+	ns := natstest.RunServer(t)
+	js := natstest.JetStream(t, natstest.Connect(t, ns))
+	cfg := bus.DefaultConfig()
+	cfg.DuplicateWindow = 30 * time.Second
+	if err := bus.Ensure(t.Context(), js, cfg); err != nil {
+		t.Fatalf("Ensure with a 30s horizon: %v", err)
 	}
 }
