@@ -3,6 +3,7 @@ module github.com/relaybus/relaybus/cmd/relay
 go 1.26.8
 
 require (
+	github.com/google/pprof v0.0.0-20261105003125-4bf881d7fb0b
 	github.com/nats-io/nats-server/v2 v2.15.3
 	github.com/nats-io/nats.go v1.55.0
 	github.com/prometheus/procfs v0.22.0

@@ -22,6 +22,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -228,8 +229,17 @@ func Serve(ctx context.Context, addr string, log *slog.Logger, start func(ctx co
 func (h *Host) Run(name string, svc Service) {
 	h.ops.AddLiveness(ops.Check{Name: name, Fn: svc.Live})
 	h.ops.AddReadiness(ops.Check{Name: name, Fn: svc.Ready})
-	h.Go(svc.Run)
+	h.Go(func(ctx context.Context) (err error) {
+		// Every goroutine of the stage inherits the label: CPU profiles
+		// (relay bench's breakdown, /debug/pprof) tell the stages apart.
+		pprof.Do(ctx, pprof.Labels(ProfileLabel, name), func(ctx context.Context) { err = svc.Run(ctx) })
+		return err
+	})
 }
+
+// ProfileLabel is the pprof label that names the stage (Run's name) a
+// goroutine works for.
+const ProfileLabel = "component"
 
 // Go runs fn as a member: when it returns, with or without an error, every
 // other member is stopped.

@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"math"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -67,14 +69,27 @@ type benchReport struct {
 	Partitions        int           `json:"partitions"`
 	Converters        int           `json:"converter_replicas"`
 	Egresses          int           `json:"egress_replicas"`
-	InboundCeiling    float64       `json:"inbound_ceiling_msgs_per_s"`
-	Inbound           float64       `json:"inbound_msgs_per_s"`
-	InboundRatio      float64       `json:"inbound_ratio"`
-	InboundMessages   int           `json:"inbound_messages"`
-	EgressCeiling     float64       `json:"egress_ceiling_msgs_per_s"`
-	Egress            float64       `json:"egress_msgs_per_s"`
-	EgressRatio       float64       `json:"egress_ratio"`
-	EgressMessages    int           `json:"egress_messages"`
+	// InboundCeiling is the two-hop ceiling (ceiling.go); before session 5
+	// it was the one-hop one, now InboundOneHopCeiling.
+	InboundCeiling       float64 `json:"inbound_ceiling_msgs_per_s"`
+	InboundOneHopCeiling float64 `json:"inbound_one_hop_ceiling_msgs_per_s"`
+	Inbound              float64 `json:"inbound_msgs_per_s"`
+	InboundRatio         float64 `json:"inbound_ratio"`
+	InboundMessages      int     `json:"inbound_messages"`
+	// CPU of the whole process (relaybus, nats-server, the bench's
+	// connector and agent) per message, in µs; the breakdown comes from a
+	// CPU profile of the inbound run, by pprof label (cpu.go); RelayCPU is
+	// ws-edge + converter + agent client.
+	InboundCeilingCPU     float64            `json:"inbound_ceiling_cpu_us_per_msg"`
+	InboundCPU            float64            `json:"inbound_cpu_us_per_interaction"`
+	InboundCPUByComponent map[string]float64 `json:"inbound_cpu_us_by_component,omitempty"`
+	RelayCPU              float64            `json:"relay_cpu_us_per_interaction,omitempty"`
+	EgressCeiling         float64            `json:"egress_ceiling_msgs_per_s"`
+	EgressCeilingCPU      float64            `json:"egress_ceiling_cpu_us_per_msg"`
+	Egress                float64            `json:"egress_msgs_per_s"`
+	EgressCPU             float64            `json:"egress_cpu_us_per_send"`
+	EgressRatio           float64            `json:"egress_ratio"`
+	EgressMessages        int                `json:"egress_messages"`
 	LatencyRate       int           `json:"latency_offered_per_s"`
 	LatencyCount      int           `json:"latency_samples"`
 	LatencyP50        time.Duration `json:"latency_p50_ns"`
@@ -197,10 +212,24 @@ func printBench(w io.Writer, r *benchReport) {
 		printSoak(w, r)
 		return
 	}
-	fmt.Fprintf(tw, "relay bench\t%d CPUs\t%s\t%s JetStream\t%d partitions, %d converters, %d egress\t\n", r.Machine.CPUs, r.Machine.GoVersion, r.Storage, r.Partitions, r.Converters, r.Egresses)
-	fmt.Fprintf(tw, "path\tmsgs/s\traw JetStream ceiling\tratio\t\n")
-	fmt.Fprintf(tw, "inbound (WS frame -> agent), %d msgs\t%.0f\t%.0f\t%.2f\t\n", r.InboundMessages, r.Inbound, r.InboundCeiling, r.InboundRatio)
-	fmt.Fprintf(tw, "egress (relay.outbound.send -> WS frame), %d msgs\t%.0f\t%.0f\t%.2f\t\n", r.EgressMessages, r.Egress, r.EgressCeiling, r.EgressRatio)
+	fmt.Fprintf(w, "relay bench: %d CPUs, %s, %s JetStream, %d partitions, %d converters, %d egress\n", r.Machine.CPUs, r.Machine.GoVersion, r.Storage, r.Partitions, r.Converters, r.Egresses)
+	fmt.Fprintf(tw, "path\tmsgs/s\tCPU µs/msg\tceiling msgs/s\tceiling CPU µs/msg\tratio\t\n")
+	fmt.Fprintf(tw, "inbound (WS frame -> agent), %d msgs; ceiling: two durable hops\t%.0f\t%.1f\t%.0f\t%.1f\t%.2f\t\n",
+		r.InboundMessages, r.Inbound, r.InboundCPU, r.InboundCeiling, r.InboundCeilingCPU, r.InboundRatio)
+	fmt.Fprintf(tw, "egress (relay.outbound.send -> WS frame), %d msgs; ceiling: a hop and a result write\t%.0f\t%.1f\t%.0f\t%.1f\t%.2f\t\n",
+		r.EgressMessages, r.Egress, r.EgressCPU, r.EgressCeiling, r.EgressCeilingCPU, r.EgressRatio)
+	fmt.Fprintf(tw, "one durable hop (ws-edge's pattern alone)\t\t\t%.0f\t\t\t\n", r.InboundOneHopCeiling)
+	tw.Flush()
+	if len(r.InboundCPUByComponent) > 0 {
+		keys := slices.Sorted(maps.Keys(r.InboundCPUByComponent))
+		parts := make([]string, 0, len(keys))
+		for _, k := range keys {
+			parts = append(parts, fmt.Sprintf("%s %.0f", k, r.InboundCPUByComponent[k]))
+		}
+		fmt.Fprintf(w, "inbound CPU µs per interaction by component (profile): %s; relaybus (ws-edge + converter + agent) %.0f\n",
+			strings.Join(parts, ", "), r.RelayCPU)
+	}
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "latency at %d/s offered, %d samples\tp50 %v\tp90 %v\tp99 %v\tmax %v\t\n", r.LatencyRate, r.LatencyCount,
 		r.LatencyP50.Round(time.Microsecond), r.LatencyP90.Round(time.Microsecond), r.LatencyP99.Round(time.Microsecond), r.LatencyMax.Round(time.Microsecond))
 	fmt.Fprintf(tw, "raw JetStream p99 at the same rate\t%v\t\t\t\n", r.CeilingLatencyP99.Round(time.Microsecond))
@@ -296,11 +325,32 @@ const (
 	benchChatBase = 1_440_000_000_000_000_000
 )
 
-// frameBytes renders the whole frame (for the ceiling run).
+// frameBytes renders the whole frame (for the latency ceiling).
 func (b *benchBodies) frameBytes(n uint64) []byte {
-	f, _ := json.Marshal(map[string]any{"type": "passthrough_forward", "bufferId": "c-" + strconv.FormatUint(n, 10), "forward": b.forward(n)})
-	return f
+	return devconnector.AppendFrame(nil, wire.FramePassthroughForward, "c-"+strconv.FormatUint(n, 10), b.members(n))
 }
+
+// members renders interaction n's frame fields as a JSON object.
+func (b *benchBodies) members(n uint64) []byte {
+	m, _ := json.Marshal(map[string]any{"forward": b.forward(n)})
+	return m
+}
+
+// prebuild renders the fields of interactions base..base+n-1.
+func (b *benchBodies) prebuild(base uint64, n int) [][]byte {
+	pre := make([][]byte, n)
+	for i := range pre {
+		pre[i] = b.members(base + uint64(i))
+	}
+	return pre
+}
+
+// relayComponents are relaybus's own part of an interaction's CPU: the
+// stages on the inbound path and the agent client.
+var relayComponents = []string{"ws-edge", "converter", compAgent}
+
+// micros is d in microseconds, to two decimals.
+func micros(d time.Duration) float64 { return math.Round(float64(d)/10) / 100 }
 
 // rig is what both benches set up: the bodies, a temp dir for a store,
 // and a dev connector on a loopback port whose replay buffer holds replay
@@ -385,27 +435,33 @@ func bench(ctx context.Context, c benchConfig, progress func(string, ...any)) (*
 	if err := waitFor(ctx, 30*time.Second, func() bool { return pipeline.Ready(ctx) == nil }); err != nil {
 		return nil, fmt.Errorf("pipeline not ready: %v", pipeline.Ready(ctx))
 	}
-	nc, err := pipeline.Connect("bench-driver")
+	// Each part of the process on its own connection, opened under its
+	// profile label (the CPU breakdown).
+	connect := func(component, name string) (js jetstream.JetStream, err error) {
+		labelled(component, func() {
+			var nc *nats.Conn
+			if nc, err = pipeline.Connect(name); err == nil {
+				js, err = jetstream.New(nc)
+			}
+		})
+		return js, err
+	}
+	js, err := connect(compDriver, "bench-driver")
 	if err != nil {
 		return nil, err
 	}
-	js, err := jetstream.New(nc)
+	relayJS, err := connect(compDriver, "bench-ceiling-relay")
 	if err != nil {
 		return nil, err
 	}
-
-	// 1. The raw JetStream ceiling, on the same server while the stages
-	// idle: the same frames, published with the same window and
-	// de-duplication ids, consumed and acked, no relay logic.
-	progress("raw JetStream ceiling, %d frames", c.Inbound)
-	ceil, err := ceiling(ctx, js, "BENCH_IN", storage, c.Inbound, c.DupWindow, bodies.frameBytes)
+	agentJS, err := connect(compAgent, "bench-agent")
 	if err != nil {
-		return nil, fmt.Errorf("ceiling: %w", err)
+		return nil, err
 	}
-	rep.InboundCeiling = ceil
 
 	// The agent: a durable pull consumer on RELAY_INBOUND, acking each event.
-	agent, err := newBenchAgent(ctx, js)
+	var agent *benchAgent
+	labelled(compAgent, func() { agent, err = newBenchAgent(ctx, agentJS) })
 	if err != nil {
 		return nil, err
 	}
@@ -434,20 +490,63 @@ func bench(ctx context.Context, c benchConfig, progress func(string, ...any)) (*
 		}
 	}
 
-	progress("inbound, %d interactions", c.Inbound)
+	// The inbound run's frames, built before any clock starts: the
+	// ceilings publish the same frames.
 	base := seq.Load()
-	start := time.Now()
-	go func() {
-		for i := 0; i < c.Inbound && ctx.Err() == nil; i++ {
-			emit(seq.Add(1) - 1)
-		}
-	}()
-	if err := agent.waitCount(ctx, int64(base)+int64(c.Inbound), 5*time.Minute); err != nil {
+	progress("building %d frames", c.Inbound)
+	pre := bodies.prebuild(base, c.Inbound)
+	frame := func(i uint64) []byte {
+		return devconnector.AppendFrame(nil, wire.FramePassthroughForward, "c-"+strconv.FormatUint(i, 10), pre[i])
+	}
+
+	// 1. The ceilings, on the same server while the stages idle: the same
+	// frames, the same async window and de-duplication ids, no relay logic
+	// (ceiling.go).
+	progress("JetStream ceilings: one hop and two hops, %d frames", c.Inbound)
+	one, err := oneHopCeiling(ctx, js, storage, c.Inbound, c.DupWindow, frame)
+	if err != nil {
+		return nil, fmt.Errorf("one-hop ceiling: %w", err)
+	}
+	two, err := twoHopCeiling(ctx, js, relayJS, storage, c.Inbound, c.DupWindow, frame)
+	if err != nil {
+		return nil, fmt.Errorf("two-hop ceiling: %w", err)
+	}
+	rep.InboundOneHopCeiling = one.Rate
+	rep.InboundCeiling, rep.InboundCeilingCPU = two.Rate, micros(two.CPUPerMsg)
+
+	// 2. Inbound: the connector writes the pre-built frames as fast as
+	// ws-edge takes them; the CPU of the run, by component.
+	progress("inbound, %d interactions", c.Inbound)
+	cpu0, start := processCPU(), time.Now()
+	comps, err := profileComponents(func() error {
+		labelled(compConnector, func() {
+			go func() {
+				for i := 0; i < c.Inbound && ctx.Err() == nil; i++ {
+					_, _ = dev.EmitJSON(wire.FramePassthroughForward, pre[i])
+				}
+			}()
+		})
+		return agent.waitCount(ctx, int64(base)+int64(c.Inbound), 5*time.Minute)
+	})
+	if err != nil {
 		return nil, fmt.Errorf("inbound: %w", err)
 	}
-	rep.Inbound = float64(c.Inbound) / time.Since(start).Seconds()
+	elapsed, cpu := time.Since(start), processCPU()-cpu0
+	seq.Add(uint64(c.Inbound))
+	pre = nil
+	rep.Inbound = float64(c.Inbound) / elapsed.Seconds()
 	rep.InboundMessages = c.Inbound
 	rep.InboundRatio = rep.Inbound / rep.InboundCeiling
+	rep.InboundCPU = micros(cpu / time.Duration(c.Inbound))
+	if comps != nil {
+		rep.InboundCPUByComponent = map[string]float64{}
+		for k, v := range comps {
+			rep.InboundCPUByComponent[k] = micros(v / time.Duration(c.Inbound))
+		}
+		for _, k := range relayComponents {
+			rep.RelayCPU += rep.InboundCPUByComponent[k]
+		}
+	}
 
 	// 3. Latency at a fixed offered rate.
 	progress("latency, %d/s for %v", c.Rate, c.LatencyFor)
@@ -479,9 +578,11 @@ func bench(ctx context.Context, c benchConfig, progress func(string, ...any)) (*
 		b, _ := events.Marshal(a, events.ContentTypeMsgpack)
 		return b
 	}
-	if rep.EgressCeiling, err = ceiling(ctx, js, "BENCH_OUT", storage, c.Egress, c.DupWindow, action); err != nil {
-		return nil, err
+	eg, err := hopAndResultCeiling(ctx, js, relayJS, storage, c.Egress, c.DupWindow, action)
+	if err != nil {
+		return nil, fmt.Errorf("egress ceiling: %w", err)
 	}
+	rep.EgressCeiling, rep.EgressCeilingCPU = eg.Rate, micros(eg.CPUPerMsg)
 	chatOf := func(n uint64) string { return "bench-chat-" + strconv.FormatUint(n%benchChats, 10) }
 	if rep.Egresses > 1 {
 		progress("warm-up: spreading %d partitions over %d egress replicas", rep.Partitions, rep.Egresses)
@@ -506,15 +607,20 @@ func bench(ctx context.Context, c benchConfig, progress func(string, ...any)) (*
 			return nil, err
 		}
 	}
+	actions := make([][]byte, c.Egress)
+	for i := range actions {
+		actions[i] = action(uint64(i))
+	}
 	before := dev.State().OutboundCount
-	start = time.Now()
-	if err := publishActions(ctx, js, c.Egress, action, chatOf); err != nil {
+	cpu0, start = processCPU(), time.Now()
+	if err := publishActions(ctx, js, c.Egress, func(i uint64) []byte { return actions[i] }, chatOf); err != nil {
 		return nil, err
 	}
 	if err := waitFor(ctx, 5*time.Minute, func() bool { return dev.State().OutboundCount-before >= uint64(c.Egress) }); err != nil {
 		return nil, fmt.Errorf("egress: %d of %d sends reached the connector: %w", dev.State().OutboundCount-before, c.Egress, err)
 	}
 	rep.Egress = float64(c.Egress) / time.Since(start).Seconds()
+	rep.EgressCPU = micros((processCPU() - cpu0) / time.Duration(c.Egress))
 	rep.EgressMessages = c.Egress
 	rep.EgressRatio = rep.Egress / rep.EgressCeiling
 
@@ -581,52 +687,6 @@ func waitFor(ctx context.Context, timeout time.Duration, cond func() bool) error
 		}
 	}
 	return nil
-}
-
-// ceiling publishes n payloads to a fresh file stream with the same async
-// window and de-duplication ids ws-edge uses, consumes and acks them with a
-// pull consumer, and returns the rate.
-func ceiling(ctx context.Context, js jetstream.JetStream, name string, storage jetstream.StorageType, n int, dup time.Duration, payload func(uint64) []byte) (float64, error) {
-	s, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name: name, Subjects: []string{"bench." + strings.ToLower(name) + ".>"}, Storage: storage,
-		Retention: jetstream.WorkQueuePolicy, Duplicates: dup,
-	})
-	if err != nil {
-		return 0, err
-	}
-	defer js.DeleteStream(context.WithoutCancel(ctx), name)
-	cons, err := s.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: "c", AckPolicy: jetstream.AckExplicitPolicy, MaxAckPending: 4096})
-	if err != nil {
-		return 0, err
-	}
-	var got atomic.Int64
-	cc, err := cons.Consume(func(m jetstream.Msg) {
-		_ = m.Ack()
-		got.Add(1)
-	}, jetstream.PullMaxMessages(512))
-	if err != nil {
-		return 0, err
-	}
-	defer cc.Stop()
-	subject := "bench." + strings.ToLower(name) + ".x"
-	start := time.Now()
-	for i := range n {
-		m := nats.NewMsg(subject)
-		m.Data = payload(uint64(i))
-		m.Header.Set(events.MsgIDHeader, name+strconv.Itoa(i))
-		if _, err := js.PublishMsgAsync(m, benchStall); err != nil {
-			return 0, err
-		}
-	}
-	select {
-	case <-js.PublishAsyncComplete():
-	case <-ctx.Done():
-		return 0, ctx.Err()
-	}
-	if err := waitFor(ctx, 2*time.Minute, func() bool { return got.Load() >= int64(n) }); err != nil {
-		return 0, err
-	}
-	return float64(n) / time.Since(start).Seconds(), nil
 }
 
 // ceilingLatency measures raw publish -> consume latency at the offered rate.

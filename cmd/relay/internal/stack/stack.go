@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/pprof"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
@@ -147,9 +148,14 @@ func (s *Stack) start(h *stage.Host, cfg Config) error {
 
 	st := cfg.Stages
 	st.Edge.Version, st.Converter.Version, st.Egress.Version = stage.Version, stage.Version, stage.Version
-	deps := func(conn, name string) (stage.Deps, error) {
-		nc, err := s.Connect(conn)
-		return stage.Deps{Log: s.log.With("stage", name), NC: nc, Registerer: h.Registry()}, err
+	deps := func(conn, name string) (d stage.Deps, err error) {
+		// Connected under the stage's profile label, so the connection's
+		// own goroutines count as the stage's in a CPU profile.
+		pprof.Do(context.Background(), pprof.Labels(stage.ProfileLabel, name), func(context.Context) {
+			d.NC, err = s.Connect(conn)
+		})
+		d.Log, d.Registerer = s.log.With("stage", name), h.Registry()
+		return d, err
 	}
 	d, err := deps("ws-edge", "ws-edge")
 	if err != nil {
