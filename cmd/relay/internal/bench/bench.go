@@ -65,10 +65,10 @@ type benchReport struct {
 		CPUs      int    `json:"cpus"`
 		GoVersion string `json:"go_version"`
 	} `json:"machine"`
-	Storage           string        `json:"storage"`
-	Partitions        int           `json:"partitions"`
-	Converters        int           `json:"converter_replicas"`
-	Egresses          int           `json:"egress_replicas"`
+	Storage    string `json:"storage"`
+	Partitions int    `json:"partitions"`
+	Converters int    `json:"converter_replicas"`
+	Egresses   int    `json:"egress_replicas"`
 	// InboundCeiling is the two-hop ceiling (ceiling.go); before session 5
 	// it was the one-hop one, now InboundOneHopCeiling.
 	InboundCeiling       float64 `json:"inbound_ceiling_msgs_per_s"`
@@ -90,19 +90,19 @@ type benchReport struct {
 	EgressCPU             float64            `json:"egress_cpu_us_per_send"`
 	EgressRatio           float64            `json:"egress_ratio"`
 	EgressMessages        int                `json:"egress_messages"`
-	LatencyRate       int           `json:"latency_offered_per_s"`
-	LatencyCount      int           `json:"latency_samples"`
-	LatencyP50        time.Duration `json:"latency_p50_ns"`
-	LatencyP90        time.Duration `json:"latency_p90_ns"`
-	LatencyP99        time.Duration `json:"latency_p99_ns"`
-	LatencyMax        time.Duration `json:"latency_max_ns"`
-	CeilingLatencyP99 time.Duration `json:"ceiling_latency_p99_ns"`
-	PeakRSSBytes      int64         `json:"peak_rss_bytes"`
-	Soak              []soakSample  `json:"soak,omitempty"`
-	SoakVerdict       string        `json:"soak_verdict,omitempty"`
-	SoakProcess       string        `json:"soak_process,omitempty"`
-	Lost              int           `json:"lost"`
-	DuplicatedEvents  int           `json:"duplicated"`
+	LatencyRate           int                `json:"latency_offered_per_s"`
+	LatencyCount          int                `json:"latency_samples"`
+	LatencyP50            time.Duration      `json:"latency_p50_ns"`
+	LatencyP90            time.Duration      `json:"latency_p90_ns"`
+	LatencyP99            time.Duration      `json:"latency_p99_ns"`
+	LatencyMax            time.Duration      `json:"latency_max_ns"`
+	CeilingLatencyP99     time.Duration      `json:"ceiling_latency_p99_ns"`
+	PeakRSSBytes          int64              `json:"peak_rss_bytes"`
+	Soak                  []soakSample       `json:"soak,omitempty"`
+	SoakVerdict           string             `json:"soak_verdict,omitempty"`
+	SoakProcess           string             `json:"soak_process,omitempty"`
+	Lost                  int                `json:"lost"`
+	DuplicatedEvents      int                `json:"duplicated"`
 }
 
 type soakSample struct {
