@@ -53,7 +53,10 @@ type benchConfig struct {
 	KeepDataDir bool
 	Storage     string
 	MemProfile  string
-	AllInOne    bool
+	// InboundProfile is where the inbound run's CPU profile goes ("":
+	// nowhere; the breakdown is reported either way).
+	InboundProfile string
+	AllInOne       bool
 	// Converters and Egresses are how many replicas of each stage run
 	// (the stack's own plus in-process extras on the same server).
 	Converters, Egresses int
@@ -137,6 +140,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.IntVar(&c.Converters, "converters", 1, "converter replicas (in this process, on the same server): the scale-out run")
 	fs.IntVar(&c.Egresses, "egresses", 1, "egress replicas (in this process, on the same server): the scale-out run")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	fs.StringVar(&c.InboundProfile, "inbound-cpuprofile", "", "write the CPU profile of the inbound run (the one the breakdown by component is read from) to this file")
 	memProfile := fs.String("memprofile", "", "write a heap profile at the end of the run to this file")
 	memLimit := fs.Int64("memory-limit", memlimit.Default+64<<20, "base soft memory limit of the bench process in bytes: the all-in-one's default plus room for the connector and agent it also hosts; it follows the live heap as the all-in-one's does (GOMEMLIMIT overrides, 0 disables)")
 	if err := fs.Parse(args); err != nil {
@@ -518,7 +522,7 @@ func bench(ctx context.Context, c benchConfig, progress func(string, ...any)) (*
 	// ws-edge takes them; the CPU of the run, by component.
 	progress("inbound, %d interactions", c.Inbound)
 	cpu0, start := processCPU(), time.Now()
-	comps, err := profileComponents(func() error {
+	comps, err := profileComponents(c.InboundProfile, func() error {
 		labelled(compConnector, func() {
 			go func() {
 				for i := 0; i < c.Inbound && ctx.Err() == nil; i++ {

@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"os"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -46,9 +47,10 @@ func processCPU() time.Duration {
 }
 
 // profileComponents runs fn under the CPU profiler and returns the CPU
-// time the profile attributes to each component. It returns nil (and
-// still runs fn) when a profile is already running (--cpuprofile).
-func profileComponents(fn func() error) (map[string]time.Duration, error) {
+// time the profile attributes to each component; the profile is also
+// written to file unless that is "". It returns nil (and still runs fn)
+// when a profile is already running (--cpuprofile).
+func profileComponents(file string, fn func() error) (map[string]time.Duration, error) {
 	var buf bytes.Buffer
 	if err := pprof.StartCPUProfile(&buf); err != nil {
 		return nil, fn()
@@ -57,6 +59,11 @@ func profileComponents(fn func() error) (map[string]time.Duration, error) {
 	pprof.StopCPUProfile()
 	if err != nil {
 		return nil, err
+	}
+	if file != "" {
+		if err := os.WriteFile(file, buf.Bytes(), 0o644); err != nil {
+			return nil, err
+		}
 	}
 	p, err := profile.Parse(&buf)
 	if err != nil {
