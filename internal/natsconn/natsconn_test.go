@@ -1,18 +1,17 @@
 package natsconn_test
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/relaybus/relaybus/internal/natsconn"
+	"github.com/relaybus/relaybus/internal/stage/stagetest"
 	"github.com/relaybus/relaybus/pkg/natstest"
 )
 
@@ -38,25 +37,6 @@ func TestRedactURL(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log sink the connection's callbacks may write to from
-// their own goroutine.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func TestConnectErrorNeverCarriesTheCredentials(t *testing.T) {
 	for _, u := range []string{
 		"nats://alice:" + secret + "@127.0.0.1:notaport",
@@ -64,7 +44,7 @@ func TestConnectErrorNeverCarriesTheCredentials(t *testing.T) {
 		"nats://127.0.0.1:4222,nats://alice:" + secret + "@[::1",
 		"nats://" + secret + "@127.0.0.1:notaport",
 	} {
-		var logs syncBuffer
+		var logs stagetest.Buffer
 		nc, err := natsconn.Connect(natsconn.Config{URL: u}, "test", slog.New(slog.NewTextHandler(&logs, nil)))
 		if err == nil {
 			nc.Close()
@@ -97,7 +77,7 @@ func TestConnectionLogsNeverCarryTheCredentials(t *testing.T) {
 			ns := natstest.RunServer(t, natstest.WithStoreDir(store), auth.opt)
 			port := ns.Addr().(*net.TCPAddr).Port
 			u := fmt.Sprintf("nats://%s@127.0.0.1:%d", auth.userinfo, port)
-			var logs syncBuffer
+			var logs stagetest.Buffer
 			log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			nc, err := natsconn.Connect(natsconn.Config{URL: u}, "test", log)
 			if err != nil {

@@ -179,20 +179,31 @@ func (p *Proc) get(t *testing.T, url string, within time.Duration) (int, string)
 	}
 }
 
-// Buffer is a bytes.Buffer the logger and the test may use at once.
+// Buffer is a bytes.Buffer the logger and the test may use at once: a log
+// sink that concurrent workers, connection callbacks or a child process
+// write while the test reads it. The zero value is ready to use.
 type Buffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
+// Write appends p.
 func (b *Buffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.Write(p)
 }
 
+// String returns what was written so far.
 func (b *Buffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
+}
+
+// Bytes returns a copy of what was written so far.
+func (b *Buffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return bytes.Clone(b.b.Bytes())
 }

@@ -1,17 +1,16 @@
 package converter_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/relaybus/relaybus/internal/redact"
+	"github.com/relaybus/relaybus/internal/stage/stagetest"
 	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/pkg/natstest"
 	"github.com/relaybus/relaybus/services/passthrough-converter/converter"
@@ -21,24 +20,6 @@ import (
 // forwarded body that still carries it must not put it in a dead letter.
 const interactionToken = "aW50ZXJhY3Rpb246MTIzNDU2Nzg5MDpTRUNSRVQtVE9LRU4tdmFsdWU"
 
-// lockedBuffer collects log output from concurrent workers.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) Bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return bytes.Clone(b.buf.Bytes())
-}
-
 // TestDeadLettersNeverHoldTheToken runs every converter dead-letter path
 // with a token-bearing Discord body (issue #14: six of seven paths kept
 // the token) and checks that the token is in no stored dead letter
@@ -46,7 +27,7 @@ func (b *lockedBuffer) Bytes() []byte {
 // with them all arrive.
 func TestDeadLettersNeverHoldTheToken(t *testing.T) {
 	e := newEnv(t)
-	var logs lockedBuffer
+	var logs stagetest.Buffer
 	cfg := converter.DefaultConfig()
 	cfg.Workers = 4
 	cfg.ShutdownTimeout = 5 * time.Second

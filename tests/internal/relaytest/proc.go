@@ -1,7 +1,6 @@
 package relaytest
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net/http"
@@ -9,12 +8,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/relaybus/relaybus/internal/ops"
+	"github.com/relaybus/relaybus/internal/stage/stagetest"
 	"github.com/relaybus/relaybus/pkg/natstest"
 )
 
@@ -50,24 +49,6 @@ func Build(dir string) (Binaries, error) {
 	}, nil
 }
 
-// lockedBuffer is an io.Writer that may be read while a process writes it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // Proc is a stage binary running as a child process. Its methods are safe
 // for use from the test goroutine; Output may be called from any goroutine.
 type Proc struct {
@@ -77,7 +58,7 @@ type Proc struct {
 	HTTPAddr string
 
 	cmd  *exec.Cmd
-	out  *lockedBuffer
+	out  *stagetest.Buffer
 	done chan struct{}
 	err  error // cmd.Wait's result, valid once done is closed
 }
@@ -92,7 +73,7 @@ var envPrefixes = []string{"NATS_", "RELAY_", "GATEWAY_", "WSEDGE_", "CONVERTER_
 // after 10 s), and any data race the child reported fails the test.
 func StartProc(tb testing.TB, name, bin, httpAddr string, env map[string]string) *Proc {
 	tb.Helper()
-	p := &Proc{Name: name, HTTPAddr: httpAddr, out: &lockedBuffer{}, done: make(chan struct{})}
+	p := &Proc{Name: name, HTTPAddr: httpAddr, out: &stagetest.Buffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(bin)
 	for _, kv := range os.Environ() {
 		keep := true
