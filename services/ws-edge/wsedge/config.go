@@ -39,6 +39,7 @@ type Config struct {
 	BackoffMax       time.Duration // WSEDGE_BACKOFF_MAX
 	StableAfter      time.Duration // WSEDGE_STABLE_AFTER
 	IdleTimeout      time.Duration // WSEDGE_IDLE_TIMEOUT
+	AckHorizon       time.Duration // WSEDGE_ACK_HORIZON
 
 	// HTTPAddr is the binary's ops port (WSEDGE_HTTP_ADDR), served by the
 	// lifecycle (package stage); the Service serves none.
@@ -101,6 +102,10 @@ func (c *Config) vars() []envconf.Var {
 			"uptime after which the reconnect ladder resets").Positive(),
 		envconf.V("WSEDGE_IDLE_TIMEOUT", &c.IdleTimeout, 2*time.Second,
 			"wait for `going_idle_ack` on shutdown").Positive(),
+		envconf.V("WSEDGE_ACK_HORIZON", &c.AckHorizon, 2*time.Minute,
+			"how far back before a disconnect an `inbound_ack` may have been lost, so its frame replayed; at least `WSEDGE_PONG_TIMEOUT` + `WSEDGE_WRITE_TIMEOUT`. "+
+				"At every connect the acks each ws-edge logged in this span before its latest (`RELAY_ACKLOG`) are loaded, about 8 B per frame, "+
+				"and replays of them absorbed; the set is dropped twice this long after the connect").Positive(),
 		envconf.V("WSEDGE_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout, 10*time.Second,
 			"bound on each step of the way out: finishing in-flight publishes, draining NATS").Positive(),
 	}, append(envconf.Ops("WSEDGE", "8081", &c.HTTPAddr, &c.Pprof), c.Bus.Vars()...)...)
@@ -137,6 +142,11 @@ func (c Config) Validate() error {
 	}
 	if c.PongTimeout <= c.PingInterval {
 		return bad("WSEDGE_PONG_TIMEOUT=%v must exceed WSEDGE_PING_INTERVAL=%v", c.PongTimeout, c.PingInterval)
+	}
+	if c.AckHorizon < c.PongTimeout+c.WriteTimeout {
+		// Acks written to a socket that died unnoticed are lost until the
+		// pong deadline: their replays must be in the loaded set.
+		return bad("WSEDGE_ACK_HORIZON=%v is below WSEDGE_PONG_TIMEOUT + WSEDGE_WRITE_TIMEOUT = %v", c.AckHorizon, c.PongTimeout+c.WriteTimeout)
 	}
 	if err := envconf.CheckVersion(c.Version); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)

@@ -46,6 +46,14 @@ func (s *Service) connectLoop(ctx context.Context) error {
 			s.m.reconnects.Inc()
 		}
 		dials++
+		if err := s.loadReplays(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			delay = ladder.Next()
+			s.log.Warn("loading the ack log failed; not dialing yet", "err", err, "retry_in", delay)
+			continue
+		}
 		ws, err := s.dial(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -86,6 +94,26 @@ func (s *Service) connectLoop(ctx context.Context) error {
 				"handshaken", end.handshaken, "up", end.up.Round(time.Millisecond), "retry_in", delay)
 		}
 	}
+}
+
+// loadReplays loads the replay set before a dial, so that nothing the
+// connection brings is handled before it is in place. The frames of the
+// last connection still in flight are stored and logged first (bounded by
+// WSEDGE_PUBLISH_TIMEOUT), so that their ids are in the set; acks of other
+// replicas logged after the load are RELAY_RAW's server window's.
+func (s *Service) loadReplays(ctx context.Context) error {
+	s.pipe.waitIdle(s.cfg.PublishTimeout)
+	s.acklog.waitIdle(s.cfg.PublishTimeout)
+	start := time.Now()
+	lctx, cancel := context.WithTimeout(ctx, s.cfg.PublishTimeout)
+	defer cancel()
+	writers, ids, err := s.acklog.load(lctx)
+	if err != nil {
+		return err
+	}
+	s.log.Info("ack log loaded", "writers", writers, "ids", ids, "horizon", s.cfg.AckHorizon,
+		"took", time.Since(start).Round(time.Millisecond))
+	return nil
 }
 
 // dial opens the socket with a freshly minted token.
@@ -198,6 +226,9 @@ func (s *Service) drain(c *conn) {
 	c.stopReading()
 	if !s.pipe.waitIdle(s.cfg.ShutdownTimeout) {
 		log.Error("publishes still in flight after the shutdown timeout; their frames stay un-acked for replay")
+	}
+	if !s.acklog.waitIdle(s.cfg.ShutdownTimeout) {
+		log.Error("acks still waiting for the ack log after the shutdown timeout; their frames stay un-acked for replay")
 	}
 	c.flush(s.cfg.ShutdownTimeout)
 	// Outbound frames already written wait for their results (bounded):

@@ -37,6 +37,9 @@ func (s *Service) handleFrame(c *conn, b []byte) {
 			return
 		}
 		t := s.frameType(typ)
+		if s.absorbed(c, string(bid), t) {
+			return
+		}
 		s.publishRaw(c, t, wire.ChatKey(t, b), string(bid), b, start)
 		return
 	}
@@ -66,6 +69,9 @@ func (s *Service) handleFrame(c *conn, b []byte) {
 		}
 		if len(f.BufferID) > wire.MaxBufferIDLen {
 			s.badFrame(c, b, f.Type, f.BufferID, idTooLong(len(f.BufferID)), start)
+			return
+		}
+		if s.absorbed(c, f.BufferID, f.Type) {
 			return
 		}
 		s.publishRaw(c, f.Type, wire.ChatKey(f.Type, b), f.BufferID, b, start)
@@ -104,6 +110,20 @@ func (s *Service) publishRaw(c *conn, typ, chatKey, bufferID string, b []byte, s
 	}
 	msg := &nats.Msg{Subject: events.RawSubject(typ) + "." + chat, Header: h, Data: copyData(b)}
 	s.pipe.publishChat(c, msg, chat, bufferID, start)
+}
+
+// absorbed handles a replay of a frame acked before the last connect (in
+// the ack log's replay set): it is acked again, after its id is logged
+// again (so that it stays within the horizon of the next disconnect), and
+// not stored again. It reports whether the frame was such a replay.
+func (s *Service) absorbed(c *conn, bufferID, typ string) bool {
+	if bufferID == "" || !s.acklog.absorbs(bufferID) {
+		return false
+	}
+	s.m.replaysAbsorbed.Inc()
+	s.log.Debug("replay absorbed: acked before the last connect", "frame_type", redact.Clip(typ, maxLoggedID), "conn_id", c.id)
+	s.ack(c, bufferID)
+	return true
 }
 
 // tooLongID reports whether err is idTooLong's.
@@ -218,12 +238,16 @@ func descriptorError(err error) *events.FrameError {
 	return &events.FrameError{Reason: reason, Field: "descriptor", Detail: err.Error()}
 }
 
-// ack writes inbound_ack for a stored frame: on the socket it came from
-// while that is up, else on the current one (acks are by bufferId, so any
-// socket of this gateway will do). With no socket the ack is dropped: the
-// connector replays the frame, which the duplicate window absorbs, and it is
-// acked then.
-func (s *Service) ack(c *conn, bufferID string) {
+// ack acks a stored frame once its bufferId is in the ack log (acked ⇒
+// logged, so that a replay of any acked frame can be recognised).
+func (s *Service) ack(c *conn, bufferID string) { s.acklog.log(c, bufferID) }
+
+// writeAck writes inbound_ack for a stored and logged frame: on the socket
+// it came from while that is up, else on the current one (acks are by
+// bufferId, so any socket of this gateway will do). With no socket the ack
+// is dropped: the connector replays the frame, which the ack log (or the
+// stream's window) absorbs, and it is acked then.
+func (s *Service) writeAck(c *conn, bufferID string) {
 	if c != nil && c.send(outItem{ack: bufferID}) {
 		return
 	}

@@ -273,6 +273,7 @@ func TestConfigFromEnv(t *testing.T) {
 		{"ErrBackoffOrder", map[string]string{"WSEDGE_BACKOFF_MIN": "2s", "WSEDGE_BACKOFF_MAX": "1s"}, nil, "WSEDGE_BACKOFF_MAX"},
 		{"ErrPongBeforePing", map[string]string{"WSEDGE_PONG_TIMEOUT": "10s"}, nil, "WSEDGE_PONG_TIMEOUT"},
 		{"ErrBus", map[string]string{"RELAY_STREAM_REPLICAS": "x"}, nil, "RELAY_STREAM_REPLICAS"},
+		{"ErrAckHorizonBelowDeadSocket", map[string]string{"WSEDGE_ACK_HORIZON": "65s"}, nil, "WSEDGE_ACK_HORIZON=1m5s is below WSEDGE_PONG_TIMEOUT + WSEDGE_WRITE_TIMEOUT = 1m10s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

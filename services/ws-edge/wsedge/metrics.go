@@ -50,6 +50,14 @@ type metrics struct {
 	socketState    prometheus.Gauge
 	revoked        prometheus.Gauge
 	inflight       prometheus.Gauge
+
+	ackLogBatches   prometheus.Counter
+	ackLogIDs       prometheus.Counter
+	ackLogFailed    prometheus.Counter
+	ackLogBad       prometheus.Counter
+	ackLogLoaded    prometheus.Counter
+	replaySetIDs    prometheus.Gauge
+	replaysAbsorbed prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -86,6 +94,20 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			"1 once the connector revoked the relay credential (ws-edge stopped dialing)."),
 		inflight: set.Gauge("relay_wsedge_publish_inflight",
 			"JetStream publishes awaiting their acknowledgement."),
+		ackLogBatches: set.Counter("relay_wsedge_acklog_batches_total",
+			"Ack batches stored in RELAY_ACKLOG (each holds the hashes of many acked bufferIds)."),
+		ackLogIDs: set.Counter("relay_wsedge_acklog_ids_total",
+			"bufferIds logged in RELAY_ACKLOG before their inbound_ack was written."),
+		ackLogFailed: set.Counter("relay_wsedge_acklog_failures_total",
+			"Ack batch publishes that failed and were retried (their acks wait)."),
+		ackLogBad: set.Counter("relay_wsedge_acklog_bad_batches_total",
+			"Ack log messages that did not decode at a load (skipped)."),
+		ackLogLoaded: set.Counter("relay_wsedge_acklog_loaded_ids_total",
+			"Distinct bufferId hashes loaded from the ack log at connects (the acks of each writer's last WSEDGE_ACK_HORIZON)."),
+		replaySetIDs: set.Gauge("relay_wsedge_replay_set_ids",
+			"bufferId hashes held in memory to absorb replays (loaded at the last connect, dropped twice WSEDGE_ACK_HORIZON later)."),
+		replaysAbsorbed: set.Counter("relay_wsedge_replays_absorbed_total",
+			"Replayed buffered frames found in the ack log: acked (and logged again), not stored again."),
 	}
 	for _, t := range knownFrameTypes {
 		m.frames[t] = framesVec.WithLabelValues(t)

@@ -64,6 +64,7 @@ type Service struct {
 	primary    string
 	edgeHdr    []string // Relay-Edge header value, shared by every message
 	pipe       *pipeline
+	acklog     *ackLog
 	waiters    *waiters
 	outSem     chan struct{}
 	outWG      sync.WaitGroup
@@ -153,6 +154,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	s.resultLost = mustJSON(events.ResultConnLost)
 	s.resultTO = mustJSON(events.ResultTimedOut)
 	s.pipe = newPipeline(s)
+	s.acklog = newAckLog(s)
 	if cfg.RelayID == "" || cfg.RelaySecret == "" {
 		log.Warn("relay dial is unauthenticated: GATEWAY_RELAY_ID or GATEWAY_RELAY_SECRET is unset (development connectors only)")
 	}
@@ -218,13 +220,16 @@ func (s *Service) Run(ctx context.Context) error {
 	if err := s.nc.FlushTimeout(s.cfg.PublishTimeout); err != nil {
 		s.log.Warn("flushing endpoint subscriptions", "err", err)
 	}
+	s.acklog.start()
 	s.pipe.start()
 
 	runErr := s.connectLoop(ctx)
 
 	// On the way out: every connection is closed and its reader gone, so
-	// nothing new enters the pipeline.
+	// nothing new enters the pipeline; the pipeline's last acks go through
+	// the ack log.
 	s.pipe.stop(s.cfg.ShutdownTimeout)
+	s.acklog.stop(s.cfg.ShutdownTimeout)
 	if err := svc.Stop(); err != nil {
 		s.log.Warn("stopping micro service", "err", err)
 	}
