@@ -150,7 +150,7 @@ func DecodeAction(data []byte, contentType, subjectOp string) (Action, error) {
 		if c := data[0]; !(c >= 0x80 && c <= 0x8f || c == 0xde || c == 0xdf) {
 			return Action{}, &ActionError{Reason: ReasonNotObject, Detail: "action is not a MessagePack map"}
 		}
-		if err = msgpack.Unmarshal(data, &a); err != nil {
+		if _, err = decodeMsgpack(data, &a); err != nil {
 			return Action{}, actionTypeError(err, func(m *map[string]any) error { return msgpack.Unmarshal(data, m) })
 		}
 	default:

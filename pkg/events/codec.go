@@ -44,9 +44,25 @@ func Unmarshal(data []byte, contentType string, v any) error {
 	return nil
 }
 
-// marshalMsgpack is msgpack.Marshal with sorted map keys (msgpack/v5
-// otherwise writes maps in Go's random iteration order).
+// marshalMsgpack encodes the contract types with their hand-written codec
+// (msgpack.go) and anything else with msgpack.Marshal's reflection; both
+// sort map keys (msgpack/v5 otherwise writes maps in Go's random iteration
+// order).
 func marshalMsgpack(v any) ([]byte, error) {
+	bp := marshalBufs.Get().(*[]byte)
+	defer func() {
+		if cap(*bp) <= maxPooledBuf {
+			marshalBufs.Put(bp)
+		}
+	}()
+	b, ok, err := appendMsgpack((*bp)[:0], v)
+	*bp = b
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		return bytes.Clone(b), nil
+	}
 	enc := msgpack.GetEncoder()
 	defer msgpack.PutEncoder(enc)
 	var buf bytes.Buffer
@@ -58,9 +74,14 @@ func marshalMsgpack(v any) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// unmarshalMsgpack is msgpack.Unmarshal behind checkMsgpack.
+// unmarshalMsgpack decodes behind checkMsgpack: the contract types with
+// their hand-written codec (msgpack.go), anything else with
+// msgpack.Unmarshal's reflection.
 func unmarshalMsgpack(data []byte, v any) error {
 	if err := checkMsgpack(data); err != nil {
+		return err
+	}
+	if ok, err := decodeMsgpack(data, v); ok {
 		return err
 	}
 	return msgpack.Unmarshal(data, v)

@@ -1,0 +1,368 @@
+package events
+
+// White-box: the hand-written MessagePack codec (msgpack.go) held to the
+// reflection codec it replaced, which stays here as the oracle.
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// reflectMarshal is the reflection encoder the hand-written one replaced:
+// msgpack.Marshal with sorted map keys.
+func reflectMarshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := msgpack.NewEncoder(&buf)
+	enc.SetSortMapKeys(true)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// reflectUnmarshal is the reflection decoder the hand-written one
+// replaced: msgpack.Unmarshal behind checkMsgpack.
+func reflectUnmarshal(data []byte, v any) error {
+	if err := checkMsgpack(data); err != nil {
+		return err
+	}
+	return msgpack.Unmarshal(data, v)
+}
+
+// reflectDecodeAction is DecodeAction's MessagePack branch as it was,
+// decoding by reflection.
+func reflectDecodeAction(data []byte, subjectOp string) (Action, error) {
+	var a Action
+	if err := checkMsgpack(data); err != nil {
+		return Action{}, &ActionError{Reason: ReasonBadEncoding, Detail: err.Error()}
+	}
+	if c := data[0]; !(c >= 0x80 && c <= 0x8f || c == 0xde || c == 0xdf) {
+		return Action{}, &ActionError{Reason: ReasonNotObject, Detail: "action is not a MessagePack map"}
+	}
+	if err := msgpack.Unmarshal(data, &a); err != nil {
+		return Action{}, actionTypeError(err, func(m *map[string]any) error { return msgpack.Unmarshal(data, m) })
+	}
+	if subjectOp != "" {
+		if a.Op == "" {
+			a.Op = subjectOp
+		} else if a.Op != subjectOp {
+			return Action{}, &ActionError{Reason: ReasonWrongType, Field: "op", Detail: fmt.Sprintf("op %q published on the %q subject", a.Op, subjectOp)}
+		}
+	}
+	if a.Op == OpFollowUp && a.Kind == "" {
+		a.Kind = FollowUpKindDiscord
+	}
+	return a, a.Validate()
+}
+
+// codecTypes are the types with a hand-written codec.
+var codecTypes = []reflect.Type{
+	reflect.TypeFor[MessageEvent](), reflect.TypeFor[Action](), reflect.TypeFor[SendResult](),
+	reflect.TypeFor[Interrupt](), reflect.TypeFor[Scope](),
+}
+
+// codecKeys are the key lists of every struct the codec reads.
+var codecKeys = map[reflect.Type][]string{
+	reflect.TypeFor[MessageEvent]():   messageEventKeys,
+	reflect.TypeFor[Media]():          mediaKeys,
+	reflect.TypeFor[SessionSource]():  sessionSourceKeys,
+	reflect.TypeFor[PromptResponse](): promptResponseKeys,
+	reflect.TypeFor[ForwardInfo]():    forwardInfoKeys,
+	reflect.TypeFor[Interaction]():    interactionKeys,
+	reflect.TypeFor[Command]():        commandKeys,
+	reflect.TypeFor[CommandOption]():  commandOptionKeys,
+	reflect.TypeFor[CommandTarget]():  commandTargetKeys,
+	reflect.TypeFor[Component]():      componentKeys,
+	reflect.TypeFor[Modal]():          modalKeys,
+	reflect.TypeFor[ModalField]():     modalFieldKeys,
+	reflect.TypeFor[Interrupt]():      interruptKeys,
+	reflect.TypeFor[Scope]():          scopeKeys,
+	reflect.TypeFor[Action]():         actionKeys,
+	reflect.TypeFor[SendResult]():     sendResultKeys,
+	reflect.TypeFor[ChatInfo]():       chatInfoKeys,
+}
+
+// msgpackOpts compares decoded values: NaN equals NaN (metadata floats).
+var msgpackOpts = cmpopts.EquateNaNs()
+
+// filled returns a value of typ with every field set to a distinct
+// non-zero value, at every depth: two elements per slice, two entries per
+// map (inserted out of order, to show key sorting).
+func filled(typ reflect.Type) reflect.Value {
+	v := reflect.New(typ).Elem()
+	n := 0
+	var fill func(v reflect.Value)
+	fill = func(v reflect.Value) {
+		n++
+		switch v.Kind() {
+		case reflect.String:
+			v.SetString(fmt.Sprintf("value-%d", n))
+		case reflect.Bool:
+			v.SetBool(true)
+		case reflect.Int64:
+			v.SetInt(1<<40 + int64(n))
+		case reflect.Pointer:
+			v.Set(reflect.New(v.Type().Elem()))
+			fill(v.Elem())
+		case reflect.Slice:
+			v.Set(reflect.MakeSlice(v.Type(), 2, 2))
+			fill(v.Index(0))
+			fill(v.Index(1))
+		case reflect.Map:
+			v.Set(reflect.MakeMap(v.Type()))
+			for _, k := range []string{"zz", "aa"} {
+				e := reflect.New(v.Type().Elem()).Elem()
+				if e.Kind() == reflect.Interface {
+					e.Set(reflect.ValueOf(map[string]any{"y": int64(n), "b": []any{"x", true, 1.5}}))
+				} else {
+					fill(e)
+				}
+				v.SetMapIndex(reflect.ValueOf(k), e)
+			}
+		case reflect.Struct:
+			for i := range v.NumField() {
+				fill(v.Field(i))
+			}
+		default:
+			panic("filled: no value for " + v.Type().String())
+		}
+	}
+	fill(v)
+	return v
+}
+
+// leaves calls f with every settable field of v, at every depth, after the
+// field's own fields.
+func leaves(v reflect.Value, path string, f func(path string, field reflect.Value)) {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if !v.IsNil() {
+			leaves(v.Elem(), path, f)
+		}
+	case reflect.Slice:
+		for i := range v.Len() {
+			leaves(v.Index(i), fmt.Sprintf("%s[%d]", path, i), f)
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			p := path + "." + v.Type().Field(i).Name
+			leaves(v.Field(i), p, f)
+			f(p, v.Field(i))
+		}
+	}
+}
+
+// checkAgrees fails unless the hand-written codec encodes v (a value of a
+// codec type) to the reflection encoding, and decodes that back to v as
+// the reflection decoder does.
+func checkAgrees(t *testing.T, what string, v reflect.Value) {
+	t.Helper()
+	want, err := reflectMarshal(v.Interface())
+	if err != nil {
+		t.Fatalf("%s: reflection Marshal: %v", what, err)
+	}
+	got, err := marshalMsgpack(v.Interface())
+	if err != nil {
+		t.Fatalf("%s: Marshal: %v", what, err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%s: Marshal differs from the reflection encoding:\n got % x\nwant % x", what, got, want)
+	}
+	back := reflect.New(v.Type())
+	if err := unmarshalMsgpack(want, back.Interface()); err != nil {
+		t.Fatalf("%s: Unmarshal: %v", what, err)
+	}
+	if diff := cmp.Diff(v.Interface(), back.Elem().Interface(), msgpackOpts); diff != "" {
+		t.Fatalf("%s: Unmarshal mismatch (-want +got):\n%s", what, diff)
+	}
+}
+
+// TestMsgpackCoversEveryField guards against a field added to a struct but
+// not to its hand-written codec: every field set, and every field in turn
+// zeroed (omitempty), must encode as reflection encodes it and decode back.
+func TestMsgpackCoversEveryField(t *testing.T) {
+	for _, typ := range codecTypes {
+		t.Run(typ.Name(), func(t *testing.T) {
+			checkAgrees(t, "zero value", reflect.New(typ).Elem())
+			v := filled(typ)
+			checkAgrees(t, "every field set", v)
+			leaves(v, typ.Name(), func(path string, field reflect.Value) {
+				saved := reflect.ValueOf(field.Interface())
+				field.SetZero()
+				checkAgrees(t, path+" zeroed", v)
+				field.Set(saved)
+			})
+		})
+	}
+}
+
+// TestMsgpackKeys checks each struct's key list (the field order of an
+// array-encoded struct) against its msgpack tags, and that every struct
+// the codec types contain has one.
+func TestMsgpackKeys(t *testing.T) {
+	seen := map[reflect.Type]bool{}
+	var walk func(typ reflect.Type)
+	walk = func(typ reflect.Type) {
+		for typ.Kind() == reflect.Pointer || typ.Kind() == reflect.Slice || typ.Kind() == reflect.Map {
+			typ = typ.Elem()
+		}
+		if typ.Kind() != reflect.Struct || seen[typ] {
+			return
+		}
+		seen[typ] = true
+		var tags []string
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("msgpack"), ",")
+			if name == "" || name == "-" {
+				t.Errorf("%s.%s has no msgpack key", typ.Name(), f.Name)
+				continue
+			}
+			tags = append(tags, name)
+			walk(f.Type)
+		}
+		keys, ok := codecKeys[typ]
+		if !ok {
+			t.Errorf("%s has no hand-written codec (msgpack_types.go)", typ.Name())
+			return
+		}
+		if diff := cmp.Diff(tags, keys); diff != "" {
+			t.Errorf("%s keys differ from its msgpack tags (-tags +keys):\n%s", typ.Name(), diff)
+		}
+	}
+	for _, typ := range codecTypes {
+		walk(typ)
+	}
+	if len(seen) != len(codecKeys) {
+		t.Errorf("codecKeys lists %d structs, the codec types contain %d", len(codecKeys), len(seen))
+	}
+}
+
+// TestMsgpackMapHeader covers the map16 header of a struct with 16 entries
+// (a source with every key set).
+func TestMsgpackMapHeader(t *testing.T) {
+	src := filled(reflect.TypeFor[SessionSource]()).Interface().(SessionSource)
+	b := src.appendMsgpack(nil)
+	if b[0] != 0xde || b[1] != 0 || b[2] != 16 {
+		t.Fatalf("header % x, want de 00 10", b[:3])
+	}
+	checkAgrees(t, "source", reflect.ValueOf(MessageEvent{Source: src}))
+}
+
+// msgpackSeeds are inputs the hand-written decoder must read as the
+// reflection decoder does, beyond the encodings of real values: the
+// corners of msgpack/v5's decoding.
+var msgpackSeeds = [][]byte{
+	{0xc0},                             // nil: the zero value
+	{0x90},                             // an empty array: the zero value
+	{0x80},                             // an empty map: the value decoded into, unchanged
+	{0x93, 1, 2},                       // an array of the wrong length
+	{0x81, 0xc0, 0x01},                 // a nil key
+	{0x81, 0xc4, 0x01, 'x', 0xa1, 'y'}, // a bin key
+	{0x81, 0xa4, 't', 'e', 'x', 't', 0xc4, 1, 'x'},                 // a bin string
+	{0x81, 0xa4, 't', 'e', 'x', 't', 0xcb, 0, 0, 0, 0, 0, 0, 0, 0}, // a float for a string
+	{0x81, 0xa4, 's', 'i', 'z', 'e', 0xd0, 0x80},                   // an int8
+	{0x81, 0xa5, 'm', 'e', 'd', 'i', 'a', 0xc0},                    // nil media
+	{0x81, 0xa5, 'm', 'e', 'd', 'i', 'a', 0x90},                    // empty media
+	{0x81, 0xa5, 'm', 'e', 'd', 'i', 'a', 0x91, 0x96, 0xa1, 'u', 0xa1, 'k', 0xa1, 'm', 0xd3, 0, 0, 0, 0, 0, 0, 0, 7, 0xc0, 0xc0}, // array-encoded media
+	{0x82, 0xa5, 'm', 'e', 'd', 'i', 'a', 0x92, 0x81, 0xa3, 'u', 'r', 'l', 0xa1, 'a', 0x80,
+		0xa5, 'm', 'e', 'd', 'i', 'a', 0x91, 0x81, 0xa4, 'k', 'i', 'n', 'd', 0xa1, 'b'}, // a repeated key merges
+	{0x81, 0xa8, 'm', 'e', 't', 'a', 'd', 'a', 't', 'a', 0xd4, 0x00, 0x80}, // an ext before a map
+	{0x81, 0xa6, 's', 'o', 'u', 'r', 'c', 'e', 0xd4, 0x00, 0x80},           // an ext for a struct
+	{0x81, 0xd9, 0x21, 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x',
+		'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 0xc0}, // a long unknown key
+}
+
+// FuzzMsgpackAgreesWithReflection decodes random input into each codec type
+// with the hand-written decoder and by reflection, into a zero value and
+// into one with every field set: both must fail or give equal values. A
+// value decoded must encode to the reflection encoding.
+func FuzzMsgpackAgreesWithReflection(f *testing.F) {
+	for _, typ := range codecTypes {
+		for _, v := range []reflect.Value{reflect.New(typ).Elem(), filled(typ)} {
+			b, err := reflectMarshal(v.Interface())
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(b)
+		}
+	}
+	for _, b := range msgpackSeeds {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, typ := range codecTypes {
+			for _, start := range []string{"zero", "filled"} {
+				got, want := reflect.New(typ), reflect.New(typ)
+				if start == "filled" {
+					got.Elem().Set(filled(typ))
+					want.Elem().Set(filled(typ))
+				}
+				gerr := unmarshalMsgpack(data, got.Interface())
+				werr := reflectUnmarshal(data, want.Interface())
+				if (gerr == nil) != (werr == nil) {
+					t.Fatalf("%s into %s: error %v, reflection error %v", typ.Name(), start, gerr, werr)
+				}
+				if gerr != nil {
+					continue
+				}
+				if diff := cmp.Diff(want.Interface(), got.Interface(), msgpackOpts); diff != "" {
+					t.Fatalf("%s into %s differs from reflection (-reflection +got):\n%s", typ.Name(), start, diff)
+				}
+				checkEncodeAgrees(t, got.Elem().Interface())
+			}
+		}
+		for _, op := range []string{"", OpSend} {
+			a, err := DecodeAction(data, ContentTypeMsgpack, op)
+			wa, werr := reflectDecodeAction(data, op)
+			if Reason(err) != Reason(werr) || fieldOf(err) != fieldOf(werr) {
+				t.Fatalf("DecodeAction(%q) error %v, reflection error %v", op, err, werr)
+			}
+			if diff := cmp.Diff(wa, a, msgpackOpts); diff != "" {
+				t.Fatalf("DecodeAction(%q) differs from reflection (-reflection +got):\n%s", op, diff)
+			}
+		}
+	})
+}
+
+// checkEncodeAgrees fails unless Marshal and the reflection encoder both
+// fail on v or give the same bytes.
+func checkEncodeAgrees(t *testing.T, v any) {
+	t.Helper()
+	got, gerr := marshalMsgpack(v)
+	want, werr := reflectMarshal(v)
+	if (gerr == nil) != (werr == nil) || !bytes.Equal(got, want) {
+		t.Fatalf("Marshal(%+v) = % x, %v; reflection % x, %v", v, got, gerr, want, werr)
+	}
+}
+
+// fieldOf is the Field of an *ActionError ("" for any other error).
+func fieldOf(err error) string {
+	var ae *ActionError
+	if errors.As(err, &ae) {
+		return ae.Field
+	}
+	return ""
+}
+
+// TestMsgpackMetadataEncodeError covers metadata that MessagePack cannot
+// hold: Marshal fails as reflection fails.
+func TestMsgpackMetadataEncodeError(t *testing.T) {
+	a := Action{Op: OpSend, Metadata: map[string]any{"f": func() {}}}
+	if _, err := marshalMsgpack(a); err == nil {
+		t.Fatal("Marshal of a func in metadata succeeded")
+	}
+	if _, err := reflectMarshal(a); err == nil {
+		t.Fatal("reflection Marshal of a func in metadata succeeded")
+	}
+	checkEncodeAgrees(t, Action{Op: OpSend, Metadata: map[string]any{"nan": math.NaN(), "inf": math.Inf(1)}})
+}
