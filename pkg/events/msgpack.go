@@ -27,10 +27,6 @@ import (
 // unknown.
 const maxKeyLen = 32
 
-// maxPrealloc bounds the capacity preallocated for a []string, as
-// msgpack/v5 bounds it (its sliceAllocLimit).
-const maxPrealloc = 1e6
-
 // errArrayStruct is msgpack/v5's error for a struct encoded as an array
 // whose length is not the struct's number of fields.
 var errArrayStruct = errors.New("msgpack: number of fields in array-encoded struct has changed")
@@ -313,6 +309,9 @@ func (d *decoder) peekCode() (byte, error) {
 	return d.b[d.i], nil
 }
 
+// remaining is the number of bytes left.
+func (d *decoder) remaining() int { return len(d.b) - d.i }
+
 // readCode consumes the next code.
 func (d *decoder) readCode() (byte, error) {
 	c, err := d.peekCode()
@@ -512,8 +511,21 @@ func (d *decoder) readMapLen() (int, error) {
 }
 
 // readAnyMap is DecodeMap, through msgpack/v5's Decoder: its values may
-// be anything.
+// be anything. The entries are checked to fit in the input first:
+// DecodeMap allocates what a length claims, and after an ext header
+// (readMapLen) it reads bytes that checkMsgpack saw as the ext's opaque
+// data, so a hostile length there would make it allocate without bound.
 func (d *decoder) readAnyMap() (map[string]any, error) {
+	probe := *d
+	n, err := probe.readMapLen()
+	if err != nil {
+		return nil, err
+	}
+	if n > 0 {
+		if err := probe.skipValues(2 * n); err != nil {
+			return nil, err
+		}
+	}
 	r := bytes.NewReader(d.b[d.i:])
 	dec := msgpack.GetDecoder()
 	defer msgpack.PutDecoder(dec)
@@ -525,13 +537,21 @@ func (d *decoder) readAnyMap() (map[string]any, error) {
 }
 
 // skip is Skip: it consumes one value of any type.
-func (d *decoder) skip() error {
-	for pending := 1; pending > 0; pending-- {
+func (d *decoder) skip() error { return d.skipValues(1) }
+
+// skipValues consumes n values of any type, as n calls of Skip would, but
+// fails as soon as the values left cannot fit in the input (each takes at
+// least a byte).
+func (d *decoder) skipValues(n int) error {
+	for pending := n; pending > 0; pending-- {
+		if pending > d.remaining() {
+			return errMsgpackLength
+		}
 		c, err := d.readCode()
 		if err != nil {
 			return err
 		}
-		var n int // payload bytes to skip
+		var size int // payload bytes to skip
 		switch {
 		case msgpcode.IsFixedNum(c), c == msgpcode.Nil, c == msgpcode.False, c == msgpcode.True:
 		case msgpcode.IsFixedMap(c), c == msgpcode.Map16, c == msgpcode.Map32:
@@ -547,27 +567,27 @@ func (d *decoder) skip() error {
 			}
 			pending += m
 		case msgpcode.IsFixedString(c), msgpcode.IsString(c), msgpcode.IsBin(c):
-			if n, err = d.bytesLen(c); err != nil {
+			if size, err = d.bytesLen(c); err != nil {
 				return err
 			}
 		case c == msgpcode.Uint8, c == msgpcode.Int8:
-			n = 1
+			size = 1
 		case c == msgpcode.Uint16, c == msgpcode.Int16:
-			n = 2
+			size = 2
 		case c == msgpcode.Uint32, c == msgpcode.Int32, c == msgpcode.Float:
-			n = 4
+			size = 4
 		case c == msgpcode.Uint64, c == msgpcode.Int64, c == msgpcode.Double:
-			n = 8
+			size = 8
 		case msgpcode.IsExt(c):
-			if n, err = d.extLen(c); err != nil {
+			if size, err = d.extLen(c); err != nil {
 				return err
 			}
-			n++ // the ext type
+			size++ // the ext type
 		default:
 			return fmt.Errorf("msgpack: unknown code %x", c)
 		}
-		if n > 0 {
-			if _, err := d.readN(n); err != nil {
+		if size > 0 {
+			if _, err := d.readN(size); err != nil {
 				return err
 			}
 		}
@@ -713,7 +733,7 @@ func decodeStrings(d *decoder, p *[]string) error {
 	}
 	ss := *p
 	if ss == nil || cap(ss) < n {
-		ss = make([]string, 0, min(n, maxPrealloc))
+		ss = make([]string, 0, min(n, d.remaining()))
 	} else {
 		ss = ss[:0]
 	}
@@ -736,6 +756,12 @@ func decodeStructs[T any](d *decoder, p *[]T, decode func(*T, *decoder) error) e
 	n, err := d.readArrayLen()
 	if err != nil {
 		return err
+	}
+	if n > d.remaining() {
+		// Each element takes at least a byte. msgpack/v5 would allocate
+		// them all first: a hostile length after an ext header (readMapLen)
+		// is not covered by checkMsgpack.
+		return errMsgpackLength
 	}
 	s := *p
 	switch {
@@ -772,7 +798,7 @@ func decodeStringMap(d *decoder, p *map[string]string) error {
 		return nil
 	}
 	if *p == nil {
-		*p = make(map[string]string, min(n, maxPrealloc))
+		*p = make(map[string]string, min(n, d.remaining()))
 	}
 	for range n {
 		k, err := d.readString()

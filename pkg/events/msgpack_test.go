@@ -299,6 +299,9 @@ func FuzzMsgpackAgreesWithReflection(f *testing.F) {
 	for _, b := range msgpackSeeds {
 		f.Add(b)
 	}
+	for _, tc := range hostileAfterExt {
+		f.Add(tc.data)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, typ := range codecTypes {
 			for _, start := range []string{"zero", "filled"} {
@@ -308,6 +311,9 @@ func FuzzMsgpackAgreesWithReflection(f *testing.F) {
 					want.Elem().Set(filled(typ))
 				}
 				gerr := unmarshalMsgpack(data, got.Interface())
+				if oracleWouldCrash(data, gerr) {
+					continue
+				}
 				werr := reflectUnmarshal(data, want.Interface())
 				if (gerr == nil) != (werr == nil) {
 					t.Fatalf("%s into %s: error %v, reflection error %v", typ.Name(), start, gerr, werr)
@@ -321,6 +327,9 @@ func FuzzMsgpackAgreesWithReflection(f *testing.F) {
 				checkEncodeAgrees(t, got.Elem().Interface())
 			}
 		}
+		if oracleWouldCrash(data, unmarshalMsgpack(data, new(Action))) {
+			return
+		}
 		for _, op := range []string{"", OpSend} {
 			a, err := DecodeAction(data, ContentTypeMsgpack, op)
 			wa, werr := reflectDecodeAction(data, op)
@@ -332,6 +341,67 @@ func FuzzMsgpackAgreesWithReflection(f *testing.F) {
 			}
 		}
 	})
+}
+
+// oracleWouldCrash reports whether the hand-written decoder rejected
+// data, which checkMsgpack accepts, for a length that cannot fit: the
+// reflection decoder would allocate what it claims and the runtime abort
+// (TestMsgpackHostileLengthAfterExt).
+func oracleWouldCrash(data []byte, err error) bool {
+	return errors.Is(err, errMsgpackLength) && checkMsgpack(data) == nil
+}
+
+// hostileAfterExt are payloads that pass checkMsgpack but hide a length of
+// 2^31-1 in an ext's data, which msgpack/v5 reads as the map a
+// map-typed field holds (DecodeMapLen skips an ext header): by
+// reflection each made the process die of "out of memory".
+var hostileAfterExt = map[string]struct {
+	data []byte
+	v    any
+}{
+	// {"interaction": {"authorizing_integration_owners": ext8(0x80 "media" array32)}, "x": nil}
+	"MessageEvent": {append(append(append(append([]byte{0x82, 0xab}, "interaction"...), 0x81, 0xbe), "authorizing_integration_owners"...),
+		0xc7, 12, 0x00, 0x80, 0xa5, 'm', 'e', 'd', 'i', 'a', 0xdd, 0x7f, 0xff, 0xff, 0xff, 0xa1, 'x', 0xc0), new(MessageEvent)},
+	// {"op": "send", "metadata": ext8(0x81 "k" array32), "x": nil}
+	"Action": {append(append([]byte{0x83, 0xa2, 'o', 'p', 0xa4, 's', 'e', 'n', 'd', 0xa8}, "metadata"...),
+		0xc7, 8, 0x00, 0x81, 0xa1, 'k', 0xdd, 0x7f, 0xff, 0xff, 0xff, 0xa1, 'x', 0xc0), new(Action)},
+}
+
+func TestMsgpackHostileLengthAfterExt(t *testing.T) {
+	for name, tc := range hostileAfterExt {
+		t.Run(name, func(t *testing.T) {
+			if err := checkMsgpack(tc.data); err != nil {
+				t.Fatalf("checkMsgpack = %v, want nil (the decoder must catch it)", err)
+			}
+			if err := Unmarshal(tc.data, ContentTypeMsgpack, tc.v); Reason(err) != ReasonBadEncoding {
+				t.Fatalf("Unmarshal error = %v, want bad_encoding", err)
+			}
+			if err := unmarshalMsgpack(tc.data, tc.v); !errors.Is(err, errMsgpackLength) {
+				t.Fatalf("unmarshalMsgpack error = %v, want %v", err, errMsgpackLength)
+			}
+		})
+	}
+	_, err := DecodeAction(hostileAfterExt["Action"].data, ContentTypeMsgpack, "")
+	if Reason(err) != ReasonBadEncoding {
+		t.Fatalf("DecodeAction error = %v, want bad_encoding", err)
+	}
+	// An ext header before a map that fits is read as msgpack/v5 reads it.
+	meta := append(append([]byte{0x82, 0xa2, 'o', 'p', 0xa4, 's', 'e', 'n', 'd', 0xa8}, "metadata"...), 0xd4, 0x00, 0x80)
+	checkDecodeAgrees(t, meta, new(Action), new(Action))
+}
+
+// checkDecodeAgrees fails unless data decodes into got as the reflection
+// decoder decodes it into want.
+func checkDecodeAgrees(t *testing.T, data []byte, got, want any) {
+	t.Helper()
+	gerr := unmarshalMsgpack(data, got)
+	werr := reflectUnmarshal(data, want)
+	if (gerr == nil) != (werr == nil) {
+		t.Fatalf("Unmarshal(% x) error %v, reflection error %v", data, gerr, werr)
+	}
+	if diff := cmp.Diff(want, got, msgpackOpts); diff != "" {
+		t.Fatalf("Unmarshal(% x) differs from reflection (-reflection +got):\n%s", data, diff)
+	}
 }
 
 // checkEncodeAgrees fails unless Marshal and the reflection encoder both
