@@ -3,12 +3,14 @@ package events
 // The hand-written MessagePack codec of the contract types (the per-type
 // code is in msgpack_types.go). It writes exactly the bytes msgpack/v5
 // writes by reflection with sorted map keys, and reads exactly what that
-// decoder reads, into the same values: encoding appends to a byte slice
-// (nothing here needs the library), decoding walks msgpack/v5's own Decoder
-// so that every leaf (a string from str or bin, an integer from any width
-// or a float, nil for anything) is read by the code that read it before.
-// The tests hold it to the reflection codec: a differential fuzz target,
-// the golden files and a check that every tagged field is covered.
+// decoder reads, into the same values, with no reflection: encoding
+// appends to a byte slice, decoding reads one. Each leaf reader is named
+// after the msgpack/v5 Decoder method it stands for (readString is
+// DecodeString: str, bin or nil) and accepts the same codes. Only
+// Action.metadata, whose values may be of any type, goes through
+// msgpack/v5's encoder and decoder. The tests hold the codec to the
+// reflection one: a differential fuzz target, the golden files and a
+// check that every tagged field is covered (msgpack_test.go).
 
 import (
 	"bytes"
@@ -21,11 +23,6 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 	"github.com/vmihailenco/msgpack/v5/msgpcode"
 )
-
-// maxKeyLen bounds the struct keys the decoder compares: every msgpack tag
-// of the contract types is shorter. A longer key is read and skipped as
-// unknown.
-const maxKeyLen = 32
 
 // errArrayStruct is msgpack/v5's error for a struct encoded as an array
 // whose length is not the struct's number of fields.
