@@ -24,9 +24,7 @@ func TestClusterNodeLoss(t *testing.T) {
 	dev := relaytest.StartConnector(t)
 	b := bus.DefaultConfig()
 	b.Replicas = 3
-	edge := relaytest.RunEdge(t, relaytest.EdgeConfig(dev, b), urls)
-	conv := relaytest.RunConverter(t, relaytest.ConverterConfig(b), urls)
-	relaytest.WaitReady(t, startTimeout, edge, conv)
+	edge, conv := runEdgeAndConverter(t, dev, b, urls)
 	js, agent := startAgent(t, urls)
 
 	p := relaytest.Produce(t, dev, "clu", n, 2*time.Millisecond)
@@ -52,10 +50,7 @@ func TestClusterNodeLoss(t *testing.T) {
 	waitDrainedStrict(t, dev, edge)
 	agent.WaitDistinct(t, len(ids), deliverTimeout)
 	t.Logf("agent saw every event %v after the node went down", time.Since(down).Round(time.Millisecond))
-	relaytest.WaitStreamEmpty(t, js, events.RawStream, deliverTimeout)
-	relaytest.WaitConsumerIdle(t, js, events.InboundStream, "agent", deliverTimeout)
-	relaytest.Tally(t, "events stored", ids, relaytest.StoredEvents(t, js))
-	relaytest.Tally(t, "events seen by the agent", ids, agent.Counts())
+	checkEveryEventOnce(t, js, agent, ids)
 	_, redeliveries, _ := agent.Stats()
 	t.Logf("agent-side redeliveries (acks lost in the fail-over): %d", redeliveries)
 	waitLive(t, edge, conv)

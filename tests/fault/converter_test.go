@@ -54,11 +54,7 @@ func TestConverterKill9(t *testing.T) {
 	ids := p.Wait(t, startTimeout)
 	agent.WaitDistinct(t, len(ids), deliverTimeout)
 	waitDrained(t, dev)
-	relaytest.WaitStreamEmpty(t, js, events.RawStream, deliverTimeout)
-	relaytest.WaitConsumerIdle(t, js, events.InboundStream, "agent", deliverTimeout)
-
-	relaytest.Tally(t, "events stored", ids, relaytest.StoredEvents(t, js))
-	relaytest.Tally(t, "events seen by the agent", ids, agent.Counts())
+	checkEveryEventOnce(t, js, agent, ids)
 	deliveries, redeliveries, bad := agent.Stats()
 	t.Logf("agent: %d deliveries, %d agent-side redeliveries, %d undecodable; converter-b converted %v",
 		deliveries, redeliveries, bad, convB.Metric(t, "relay_converter_events_total"))

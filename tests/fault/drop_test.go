@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/relaybus/relaybus/internal/bus"
-	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/tests/internal/relaytest"
 )
 
@@ -18,10 +17,7 @@ func TestConnectorDropsSocket(t *testing.T) {
 	const n = 3000
 	ns := relaytest.StartNATS(t)
 	dev := relaytest.StartConnector(t)
-	b := bus.DefaultConfig()
-	edge := relaytest.RunEdge(t, relaytest.EdgeConfig(dev, b), ns.URL())
-	conv := relaytest.RunConverter(t, relaytest.ConverterConfig(b), ns.URL())
-	relaytest.WaitReady(t, startTimeout, edge, conv)
+	edge, conv := runEdgeAndConverter(t, dev, bus.DefaultConfig(), ns.URL())
 	js, agent := startAgent(t, ns.URL())
 
 	p := relaytest.Produce(t, dev, "drop", n, time.Millisecond)
@@ -46,11 +42,7 @@ func TestConnectorDropsSocket(t *testing.T) {
 
 	waitDrained(t, dev)
 	agent.WaitDistinct(t, len(ids), deliverTimeout)
-	relaytest.WaitStreamEmpty(t, js, events.RawStream, deliverTimeout)
-	relaytest.WaitConsumerIdle(t, js, events.InboundStream, "agent", deliverTimeout)
-
-	relaytest.Tally(t, "events stored", ids, relaytest.StoredEvents(t, js))
-	relaytest.Tally(t, "events seen by the agent", ids, agent.Counts())
+	checkEveryEventOnce(t, js, agent, ids)
 	st := dev.State()
 	t.Logf("socket dropped %d times; connector: %d connections, %d frames replayed, %d acks for unknown frames", drops, st.Connections, st.Replayed, st.UnknownAcks)
 	if drops < 10 {

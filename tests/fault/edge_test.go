@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/relaybus/relaybus/internal/bus"
-	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/pkg/natstest"
 	"github.com/relaybus/relaybus/tests/internal/relaytest"
 )
@@ -45,11 +44,7 @@ func TestEdgeKill9(t *testing.T) {
 	ids := append(p.Wait(t, startTimeout), burst.Wait(t, startTimeout)...)
 	waitDrained(t, dev)
 	agent.WaitDistinct(t, len(ids), deliverTimeout)
-	relaytest.WaitStreamEmpty(t, js, events.RawStream, deliverTimeout)
-	relaytest.WaitConsumerIdle(t, js, events.InboundStream, "agent", deliverTimeout)
-
-	relaytest.Tally(t, "events stored", ids, relaytest.StoredEvents(t, js))
-	relaytest.Tally(t, "events seen by the agent", ids, agent.Counts())
+	checkEveryEventOnce(t, js, agent, ids)
 	st = dev.State()
 	dups := edge2.Metric(t, "relay_wsedge_duplicates_total")
 	t.Logf("connector: %d connections, %d frames replayed; ws-edge-2: %v replays absorbed as duplicates by RELAY_RAW", st.Connections, st.Replayed, dups)

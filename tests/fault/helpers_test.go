@@ -3,6 +3,7 @@ package fault_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -10,9 +11,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/relaybus/relaybus/internal/bus"
 	"github.com/relaybus/relaybus/internal/devconnector"
 	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/pkg/natstest"
+	"github.com/relaybus/relaybus/services/passthrough-converter/converter"
 	"github.com/relaybus/relaybus/services/ws-edge/wsedge"
 	"github.com/relaybus/relaybus/tests/internal/relaytest"
 )
@@ -24,39 +27,46 @@ const (
 	deliverTimeout = 120 * time.Second
 )
 
+// startConverter starts a converter binary against natsURL (see
+// [startWorkerStage]).
 func startConverter(t *testing.T, natsURL, name string, extra map[string]string) *relaytest.Proc {
 	t.Helper()
-	addr := natstest.FreeAddr(t)
-	return startStage(t, name, bins.Converter, addr, extra, map[string]string{
-		"NATS_URL":                   natsURL,
-		"CONVERTER_HTTP_ADDR":        addr,
-		"CONVERTER_WORKERS":          "8",
-		"CONVERTER_SHUTDOWN_TIMEOUT": "5s",
-		"LOG_FORMAT":                 "text",
-	})
+	return startWorkerStage(t, name, bins.Converter, "CONVERTER", natsURL, extra, nil)
 }
 
+// startEgress starts an egress binary against natsURL (see
+// [startWorkerStage]) with short send retries, serving relaytest.Platform.
 func startEgress(t *testing.T, natsURL, name string, extra map[string]string) *relaytest.Proc {
 	t.Helper()
-	addr := natstest.FreeAddr(t)
-	return startStage(t, name, bins.Egress, addr, extra, map[string]string{
-		"NATS_URL":                natsURL,
-		"EGRESS_HTTP_ADDR":        addr,
-		"EGRESS_WORKERS":          "8",
-		"EGRESS_SHUTDOWN_TIMEOUT": "5s",
+	return startWorkerStage(t, name, bins.Egress, "EGRESS", natsURL, extra, map[string]string{
 		"EGRESS_RETRY_BASE":       "50ms",
 		"EGRESS_RETRY_MAX":        "1s",
 		"GATEWAY_RELAY_PLATFORMS": relaytest.Platform,
-		"LOG_FORMAT":              "text",
 	})
+}
+
+// startWorkerStage starts the stage binary bin whose variables carry
+// prefix (CONVERTER, EGRESS) with its ops listener on a free address,
+// NATS_URL natsURL, 8 workers, a 5 s shutdown, text logs and env; extra
+// overrides all of it.
+func startWorkerStage(t *testing.T, name, bin, prefix, natsURL string, extra, env map[string]string) *relaytest.Proc {
+	t.Helper()
+	addr := natstest.FreeAddr(t)
+	base := map[string]string{
+		"NATS_URL":                   natsURL,
+		prefix + "_HTTP_ADDR":        addr,
+		prefix + "_WORKERS":          "8",
+		prefix + "_SHUTDOWN_TIMEOUT": "5s",
+		"LOG_FORMAT":                 "text",
+	}
+	maps.Copy(base, env)
+	return startStage(t, name, bin, addr, extra, base)
 }
 
 // startStage starts a stage binary with env, extra overriding it.
 func startStage(t *testing.T, name, bin, addr string, extra, env map[string]string) *relaytest.Proc {
 	t.Helper()
-	for k, v := range extra {
-		env[k] = v
-	}
+	maps.Copy(env, extra)
 	return relaytest.StartProc(t, name, bin, addr, env)
 }
 
@@ -137,6 +147,28 @@ func heavyFaultTest(t *testing.T, slow string) {
 	if testing.Short() {
 		t.Skip(slow)
 	}
+}
+
+// runEdgeAndConverter runs ws-edge (fed by dev) and a converter in process
+// against natsURL with the bus configuration b, and waits until both are
+// ready.
+func runEdgeAndConverter(t *testing.T, dev *devconnector.Server, b bus.Config, natsURL string) (relaytest.Stage[*wsedge.Service], relaytest.Stage[*converter.Service]) {
+	t.Helper()
+	edge := relaytest.RunEdge(t, relaytest.EdgeConfig(dev, b), natsURL)
+	conv := relaytest.RunConverter(t, relaytest.ConverterConfig(b), natsURL)
+	relaytest.WaitReady(t, startTimeout, edge, conv)
+	return edge, conv
+}
+
+// checkEveryEventOnce waits until RELAY_RAW is empty and the agent's
+// consumer idle, then checks that each of ids was stored once and seen by
+// the agent once.
+func checkEveryEventOnce(t *testing.T, js jetstream.JetStream, agent *relaytest.Agent, ids []string) {
+	t.Helper()
+	relaytest.WaitStreamEmpty(t, js, events.RawStream, deliverTimeout)
+	relaytest.WaitConsumerIdle(t, js, events.InboundStream, "agent", deliverTimeout)
+	relaytest.Tally(t, "events stored", ids, relaytest.StoredEvents(t, js))
+	relaytest.Tally(t, "events seen by the agent", ids, agent.Counts())
 }
 
 // startAgent connects an agent to natsURL: its JetStream and the agent
