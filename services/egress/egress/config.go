@@ -8,6 +8,7 @@ import (
 
 	"github.com/relaybus/relaybus/internal/bus"
 	"github.com/relaybus/relaybus/internal/envconf"
+	"github.com/relaybus/relaybus/internal/stage"
 	"github.com/relaybus/relaybus/pkg/events"
 )
 
@@ -107,9 +108,8 @@ func (c *Config) vars() []envconf.Var {
 
 // DefaultConfig returns the default settings.
 func DefaultConfig() Config {
-	var c Config
-	envconf.Defaults(c.vars()...)
-	c.Version = "0.1.0"
+	c := envconf.Default((*Config).vars)
+	c.Version = stage.Version
 	return c
 }
 

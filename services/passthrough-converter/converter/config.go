@@ -7,6 +7,7 @@ import (
 
 	"github.com/relaybus/relaybus/internal/bus"
 	"github.com/relaybus/relaybus/internal/envconf"
+	"github.com/relaybus/relaybus/internal/stage"
 	"github.com/relaybus/relaybus/pkg/events"
 )
 
@@ -64,9 +65,8 @@ func (c *Config) vars() []envconf.Var {
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	var c Config
-	envconf.Defaults(c.vars()...)
-	c.Version = "0.1.0"
+	c := envconf.Default((*Config).vars)
+	c.Version = stage.Version
 	return c
 }
 
