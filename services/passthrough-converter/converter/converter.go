@@ -50,6 +50,8 @@ type Service struct {
 	kvMu    sync.Mutex
 
 	scopes *scopeCache
+	// pub publishes the events (made by Run, closed when it returns).
+	pub *bus.Publisher
 }
 
 // New returns a converter; Run starts it.
@@ -132,6 +134,12 @@ func (s *Service) runStage(ctx context.Context) error {
 	if !bus.EnsureRetry(ctx, s.js, s.cfg.Bus, s.log) {
 		return nil // ctx done before NATS was there
 	}
+	pub, err := bus.NewPublisher(s.nc, 0)
+	if err != nil {
+		return err
+	}
+	defer pub.Close() // after the loop: its handlers are done
+	s.pub = pub
 	msvc, err := micro.AddService(s.nc, micro.Config{
 		Name:        "relay-passthrough-converter",
 		Version:     s.cfg.Version,
@@ -314,7 +322,7 @@ func (s *Service) publishEvent(ctx context.Context, in jetstream.Msg, ev *events
 	if t := in.Headers().Get(events.ReceivedAtHeader); t != "" {
 		out.Header.Set(events.ReceivedAtHeader, t)
 	}
-	if _, err := s.js.PublishMsg(ctx, out); err != nil {
+	if _, err := s.pub.Publish(ctx, out); err != nil {
 		return fmt.Errorf("publishing event: %w", err)
 	}
 	s.metrics.converted.WithLabelValues(kind).Inc()
@@ -334,7 +342,7 @@ func (s *Service) publishInterrupt(ctx context.Context, in jetstream.Msg, frame 
 	out.Header.Set(events.TypeHeader, events.TypeInterrupt)
 	out.Header.Set(events.SessionKeyHeader, it.SessionKey)
 	out.Header.Set(events.MsgIDHeader, outputID("int:", in))
-	if _, err := s.js.PublishMsg(ctx, out); err != nil {
+	if _, err := s.pub.Publish(ctx, out); err != nil {
 		return fmt.Errorf("publishing interrupt: %w", err)
 	}
 	s.metrics.converted.WithLabelValues("interrupt").Inc()
