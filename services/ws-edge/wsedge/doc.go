@@ -7,9 +7,12 @@
 //     interrupt_inbound, and types it does not know) is published, as the
 //     exact bytes received, to relay.raw.<type> on the RELAY_RAW stream;
 //   - a buffered frame (one with a bufferId) is acked with inbound_ack only
-//     once JetStream acknowledged the publish, with Nats-Msg-Id = bufferId so
-//     that a replay after a reconnect is absorbed by the duplicate window:
-//     nothing is lost and nothing is stored twice;
+//     once JetStream acknowledged the publish and the id is stored in the
+//     ack log (RELAY_ACKLOG); a replay is absorbed, within the stream's short
+//     server window by Nats-Msg-Id = bufferId, and after any outage up to the
+//     replay horizon by the ids loaded from the ack log at every connect
+//     (acklog.go; docs/adr/0001-bus-contract.md §7.1): nothing is lost and
+//     nothing is stored twice, in memory bounded by the ack horizon;
 //   - nothing the connector sends can stop the read loop: bad frames are
 //     counted, logged (rate-limited) and dead-lettered to relay.dlq.ws-edge;
 //   - agents and egress reach the connector through request/reply endpoints
