@@ -1,7 +1,6 @@
 package egress_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -65,6 +64,44 @@ func publishAll(b *testing.B, js jetstream.JetStream, run int, payloads [][]byte
 
 var benchRun atomic.Int64
 
+// arrivals counts what reaches a benchmark's receiver; done is closed at
+// the n-th.
+type arrivals struct {
+	n    int64
+	got  atomic.Int64
+	done chan struct{}
+}
+
+func newArrivals(n int) *arrivals { return &arrivals{n: int64(n), done: make(chan struct{})} }
+
+func (a *arrivals) add() {
+	if a.got.Add(1) == a.n {
+		close(a.done)
+	}
+}
+
+// publishAndTime publishes b.N send actions (built before the clock starts)
+// on a connection of its own to e's server with [publishAll], waits until
+// all b.N reached the receiver (what it fails with after 5 minutes says
+// what that is), and reports actions/s.
+func publishAndTime(b *testing.B, e *env, a *arrivals, reached string) {
+	b.Helper()
+	payloads := benchPayloads(b, b.N)
+	pjs := natstest.JetStream(b, natstest.Connect(b, e.ns))
+
+	b.ResetTimer()
+	start := time.Now()
+	publishAll(b, pjs, int(benchRun.Add(1)), payloads)
+	select {
+	case <-a.done:
+	case <-time.After(5 * time.Minute):
+		b.Fatalf("only %d of %d %s", a.got.Load(), b.N, reached)
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "actions/s")
+}
+
 // BenchmarkEgressSend measures actions/s from relay.outbound.send (async
 // msgpack publishes, file-backed JetStream) to the request arriving at a
 // ws-edge stand-in, with every chat's scope served from the cache, the
@@ -81,37 +118,19 @@ func BenchmarkEgressSend(b *testing.B) {
 	e.start(cfg)
 	e.waitStatus("scopes cached", func(s egress.Status) bool { return s.ScopeEntries == benchChats })
 
-	var got atomic.Int64
-	done := make(chan struct{})
-	target := int64(b.N)
+	arrived := newArrivals(b.N)
 	reply := []byte(`{"success":true,"message_id":"1"}`)
 	rnc := natstest.Connect(b, e.ns)
 	if _, err := rnc.QueueSubscribe(events.EdgeOutboundSubject, events.EdgeQueue, func(m *nats.Msg) {
 		_ = m.Respond(reply)
-		if got.Add(1) == target {
-			close(done)
-		}
+		arrived.add()
 	}); err != nil {
 		b.Fatal(err)
 	}
 	if err := rnc.Flush(); err != nil {
 		b.Fatal(err)
 	}
-	payloads := benchPayloads(b, b.N)
-	pnc := natstest.Connect(b, e.ns)
-	pjs := natstest.JetStream(b, pnc)
-
-	b.ResetTimer()
-	start := time.Now()
-	publishAll(b, pjs, int(benchRun.Add(1)), payloads)
-	select {
-	case <-done:
-	case <-time.After(5 * time.Minute):
-		b.Fatalf("only %d of %d actions reached the edge", got.Load(), b.N)
-	}
-	elapsed := time.Since(start)
-	b.StopTimer()
-	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "actions/s")
+	publishAndTime(b, e, arrived, "actions reached the edge")
 	if hits := e.metric("relay_egress_scope_cache_hits_total"); b.N >= 1000 && hits < float64(b.N)*0.99 {
 		b.Errorf("scope cache hits = %v of %d, want all from the cache", hits, b.N)
 	}
@@ -131,34 +150,14 @@ func BenchmarkJetStreamCeiling(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var got atomic.Int64
-	done := make(chan struct{})
-	target := int64(b.N)
+	arrived := newArrivals(b.N)
 	cc, err := cons.Consume(func(m jetstream.Msg) {
 		_ = m.Ack()
-		if got.Add(1) == target {
-			close(done)
-		}
+		arrived.add()
 	}, jetstream.PullMaxMessages(128))
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer cc.Stop()
-	payloads := benchPayloads(b, b.N)
-	pnc := natstest.Connect(b, e.ns)
-	pjs := natstest.JetStream(b, pnc)
-
-	b.ResetTimer()
-	start := time.Now()
-	publishAll(b, pjs, int(benchRun.Add(1)), payloads)
-	ctx, cancel := context.WithTimeout(b.Context(), 5*time.Minute)
-	defer cancel()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		b.Fatalf("only %d of %d consumed", got.Load(), b.N)
-	}
-	elapsed := time.Since(start)
-	b.StopTimer()
-	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "actions/s")
+	publishAndTime(b, e, arrived, "consumed")
 }

@@ -10,9 +10,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/nats-io/nats.go"
-
-	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/pkg/natstest"
@@ -130,9 +127,7 @@ func TestScopeReattached(t *testing.T) {
 }
 
 func TestScopeWrittenAfterStartIsUsed(t *testing.T) {
-	e := newEnv(t)
-	e.start(testConfig())
-	resp := newResponder(t, e.ns, ok)
+	e, resp := newRunning(t, ok)
 	if got := e.status().ScopeEntries; got != 0 {
 		t.Fatalf("scope entries at start = %d, want 0", got)
 	}
@@ -350,10 +345,7 @@ func TestSplitPartFailureReportsSentIDs(t *testing.T) {
 	if diff := cmp.Diff(want, res); diff != "" {
 		t.Errorf("result (-want +got):\n%s", diff)
 	}
-	e.settled()
-	if got := resp.count(); got != 2 {
-		t.Errorf("edge requests = %d, want 2 (nothing after the failed part, nothing resent)", got)
-	}
+	e.wantEdgeRequests(resp, 2, "nothing after the failed part, nothing resent")
 }
 
 func TestOpGating(t *testing.T) {
@@ -536,17 +528,12 @@ func TestFinalResults(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t)
-			e.start(testConfig())
-			resp := newResponder(t, e.ns, func(int, edgeRequest) string { return tt.answer })
+			e, resp := newRunning(t, func(int, edgeRequest) string { return tt.answer })
 			res := e.send("a1", events.Action{Op: events.OpSend, ChatID: "c", Content: "hi"})
 			if diff := cmp.Diff(tt.want, res); diff != "" {
 				t.Errorf("result (-want +got):\n%s", diff)
 			}
-			e.settled()
-			if got := resp.count(); got != 1 {
-				t.Errorf("edge requests = %d, want exactly 1", got)
-			}
+			e.wantEdgeRequests(resp, 1, "")
 			dls := e.deadLetters()
 			if tt.deadCode == "" {
 				if len(dls) != 0 {
@@ -587,19 +574,14 @@ func TestInvalidActionRejected(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t)
-			e.start(testConfig())
-			resp := newResponder(t, e.ns, ok)
+			e, resp := newRunning(t, ok)
 			sub := e.results("bad1")
 			e.publish(tt.op, "bad1", tt.ct, tt.data)
 			res := nextResult(t, sub)
 			if res.Success || res.Code != tt.wantCode || !strings.Contains(res.Error, tt.wantField) {
 				t.Errorf("result = %+v, want failure code %q naming %q", res, tt.wantCode, tt.wantField)
 			}
-			e.settled()
-			if got := resp.count(); got != 0 {
-				t.Errorf("edge requests = %d, want 0", got)
-			}
+			e.wantEdgeRequests(resp, 0, "")
 			dls := e.deadLetters()
 			if len(dls) != 1 {
 				t.Fatalf("dead letters = %d, want 1", len(dls))
@@ -668,9 +650,7 @@ func TestEncodingsAndOps(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t)
-			e.start(testConfig())
-			resp := newResponder(t, e.ns, ok)
+			e, resp := newRunning(t, ok)
 			sub := e.results("a1")
 			e.publish(tt.op, "a1", tt.ct, tt.data)
 			if res := nextResult(t, sub); !res.Success {
@@ -691,9 +671,7 @@ func TestEncodingsAndOps(t *testing.T) {
 }
 
 func TestRoutingHeadersAndGeneratedID(t *testing.T) {
-	e := newEnv(t)
-	e.start(testConfig())
-	resp := newResponder(t, e.ns, ok)
+	e, resp := newRunning(t, ok)
 	sub, err := e.nc.SubscribeSync(events.ResultsSubjectPrefix + ">")
 	if err != nil {
 		t.Fatal(err)
@@ -714,9 +692,7 @@ func TestRoutingHeadersAndGeneratedID(t *testing.T) {
 }
 
 func TestChatOrderKept(t *testing.T) {
-	e := newEnv(t)
-	e.start(testConfig())
-	resp := newResponder(t, e.ns, ok)
+	e, resp := newRunning(t, ok)
 	const n = 100
 	for i := range n {
 		chat := fmt.Sprintf("chat%d", i%3)
@@ -761,36 +737,23 @@ func TestRedeliveredActionNotSentTwice(t *testing.T) {
 		{"Ambiguous", `{"success":false,"error":"relay outbound timed out","ambiguous":true}`, "ambiguous"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			users := func(o *server.Options) {
-				o.Users = []*server.User{
-					{Username: "admin", Password: "a"},
-					{Username: "crashy", Password: "c", Permissions: &server.Permissions{
-						Publish: &server.SubjectPermission{Deny: []string{"$JS.ACK.>"}},
-					}},
-				}
-			}
-			ns := natstest.RunServer(t, users)
-			e := attachEnv(t, ns, nats.UserInfo("admin", "a"))
-			resp := newResponder(t, ns, func(int, edgeRequest) string { return tt.answer }, nats.UserInfo("admin", "a"))
+			e := newLimitedEnv(t, "$JS.ACK.>")
+			resp := newResponder(t, e.ns, func(int, edgeRequest) string { return tt.answer }, asAdmin)
 
 			cfg := testConfig()
 			cfg.AckWait = time.Second
-			quiet := nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}) // the denied acks
-			e.start(cfg, nats.UserInfo("crashy", "c"), quiet)
+			e.startLimited(cfg)
 			sub := e.results("once")
 			e.publish(events.OpSend, "once", events.ContentTypeMsgpack, events.Action{Op: events.OpSend, ChatID: "c", Content: "hi"})
 			first := nextResult(t, sub)
 			e.stop() // A "crashed" before its ack arrived
 
-			e.start(cfg, nats.UserInfo("admin", "a"))
+			e.start(cfg, asAdmin)
 			second := nextResult(t, sub)
 			if diff := cmp.Diff(first, second); diff != "" {
 				t.Errorf("replayed result differs (-first +second):\n%s", diff)
 			}
-			e.settled()
-			if got := resp.count(); got != 1 {
-				t.Errorf("edge requests = %d, want exactly 1", got)
-			}
+			e.wantEdgeRequests(resp, 1, "")
 			if got := e.metric("relay_egress_actions_total", "op=send", "outcome=replayed"); got < 1 {
 				t.Errorf("replayed count = %v, want >= 1", got)
 			}
@@ -861,10 +824,7 @@ func TestSlowEdgeKeepsTheAction(t *testing.T) {
 	if res := nextResult(t, sub); !res.Success {
 		t.Errorf("result = %+v, want success", res)
 	}
-	e.settled()
-	if got := resp.count(); got != 1 {
-		t.Errorf("edge requests = %d, want 1", got)
-	}
+	e.wantEdgeRequests(resp, 1, "")
 	// A redelivery during the wait would be answered from the stored
 	// result (not resent), but it must not happen at all.
 	if got := e.metric("relay_egress_actions_total", "outcome=replayed"); got != 0 {

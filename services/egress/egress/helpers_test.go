@@ -3,6 +3,7 @@ package egress_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -48,6 +49,15 @@ func testConfig() egress.Config {
 	return cfg
 }
 
+// newRunning is [newEnv] with egress started on [testConfig] and an edge
+// responder answering with script.
+func newRunning(t testing.TB, script func(n int, req edgeRequest) string) (*env, *responder) {
+	t.Helper()
+	e := newEnv(t)
+	e.start(testConfig())
+	return e, newResponder(t, e.ns, script)
+}
+
 // newEnv starts a server (with opts) and ensures the streams and buckets.
 func newEnv(t testing.TB, opts ...natstest.Option) *env {
 	t.Helper()
@@ -68,6 +78,35 @@ func attachEnvBus(t testing.TB, ns *server.Server, bc bus.Config, copts ...nats.
 		t.Fatalf("bus.Ensure: %v", err)
 	}
 	return &env{t: t, ns: ns, nc: nc, js: js}
+}
+
+// asAdmin connects as the user of a [newLimitedEnv] server who may do
+// anything.
+var asAdmin = nats.UserInfo("admin", "a")
+
+// newLimitedEnv is [attachEnv] on a server of its own with two users:
+// "admin" (asAdmin), who may do anything and whom the env connects as, and
+// "limited", who may not publish to the subjects deny and whom
+// [env.startLimited] runs egress as. Denying "$JS.ACK.>" makes a replica
+// whose acks never arrive, as if it crashed before it acked.
+func newLimitedEnv(t testing.TB, deny ...string) *env {
+	t.Helper()
+	ns := natstest.RunServer(t, func(o *server.Options) {
+		o.Users = []*server.User{
+			{Username: "admin", Password: "a"},
+			{Username: "limited", Password: "l", Permissions: &server.Permissions{
+				Publish: &server.SubjectPermission{Deny: deny},
+			}},
+		}
+	})
+	return attachEnv(t, ns, asAdmin)
+}
+
+// startLimited is start as the limited user of a [newLimitedEnv] server,
+// ignoring the asynchronous errors of its denied publishes.
+func (e *env) startLimited(cfg egress.Config) {
+	e.t.Helper()
+	e.start(cfg, nats.UserInfo("limited", "l"), nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
 }
 
 // start runs egress with cfg on its own connection until the test ends (or
@@ -283,6 +322,19 @@ func (e *env) settled() {
 	})
 }
 
+// wantEdgeRequests waits until egress has settled, then checks that resp
+// got n edge requests; why, when not empty, says what n means.
+func (e *env) wantEdgeRequests(resp *responder, n int, why string) {
+	e.t.Helper()
+	e.settled()
+	if got := resp.count(); got != n {
+		if why != "" {
+			why = " (" + why + ")"
+		}
+		e.t.Errorf("edge requests = %d, want %d%s", got, n, why)
+	}
+}
+
 // metric returns the sum of the counters or gauges named name whose labels
 // include the given "k=v" pairs, from the service's registry.
 func (e *env) metric(name string, labels ...string) float64 {
@@ -375,6 +427,17 @@ func (r *responder) count() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return len(r.reqs)
+}
+
+// waitFirst waits until r got its first request.
+func (r *responder) waitFirst() {
+	r.t.Helper()
+	natstest.WaitFor(r.t, 10*time.Second, func() error {
+		if r.count() == 0 {
+			return errors.New("no edge request yet")
+		}
+		return nil
+	})
 }
 
 func strptr(s string) *string { return &s }

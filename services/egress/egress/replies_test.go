@@ -1,16 +1,12 @@
 package egress_test
 
 import (
-	"errors"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 
 	"github.com/relaybus/relaybus/pkg/events"
-	"github.com/relaybus/relaybus/pkg/natstest"
 	"github.com/relaybus/relaybus/services/egress/egress"
 )
 
@@ -18,9 +14,7 @@ import (
 // socket before its result. The action is reported ambiguous and never
 // written again (contract §1).
 func TestConnectionLostIsAmbiguous(t *testing.T) {
-	e := newEnv(t)
-	e.start(testConfig())
-	resp := newResponder(t, e.ns, func(int, edgeRequest) string {
+	e, resp := newRunning(t, func(int, edgeRequest) string {
 		return `{"success":false,"error":"relay transport connection lost","ambiguous":true}`
 	})
 	res := e.send("lost", events.Action{Op: events.OpSend, ChatID: "c", Content: "hi"})
@@ -28,10 +22,7 @@ func TestConnectionLostIsAmbiguous(t *testing.T) {
 	if diff := cmp.Diff(want, res); diff != "" {
 		t.Errorf("result (-want +got):\n%s", diff)
 	}
-	e.settled()
-	if got := resp.count(); got != 1 {
-		t.Errorf("edge requests = %d, want 1 (never retried)", got)
-	}
+	e.wantEdgeRequests(resp, 1, "never retried")
 	if got := e.metric("relay_egress_ambiguous_total", "cause=connection_lost"); got != 1 {
 		t.Errorf("ambiguous{connection_lost} = %v, want 1", got)
 	}
@@ -51,41 +42,23 @@ func TestInterruptedWriteNotWrittenAgain(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for an ack wait to expire")
 	}
-	users := func(o *server.Options) {
-		o.Users = []*server.User{
-			{Username: "admin", Password: "a"},
-			{Username: "dies", Password: "d", Permissions: &server.Permissions{
-				Publish: &server.SubjectPermission{Deny: []string{"$JS.ACK.>", events.ResultsSubjectPrefix + ">"}},
-			}},
-		}
-	}
-	ns := natstest.RunServer(t, users)
-	e := attachEnv(t, ns, nats.UserInfo("admin", "a"))
-	resp := newResponder(t, ns, ok, nats.UserInfo("admin", "a"))
+	e := newLimitedEnv(t, "$JS.ACK.>", events.ResultsSubjectPrefix+">")
+	resp := newResponder(t, e.ns, ok, asAdmin)
 	cfg := testConfig()
 	cfg.AckWait = time.Second
 	cfg.EdgeTimeout = time.Second
-	quiet := nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}) // the denied publishes
-	e.start(cfg, nats.UserInfo("dies", "d"), quiet)
+	e.startLimited(cfg)
 	sub := e.results("once")
 	e.publish(events.OpSend, "once", events.ContentTypeMsgpack, events.Action{Op: events.OpSend, ChatID: "c", Content: "hi"})
-	natstest.WaitFor(t, 10*time.Second, func() error {
-		if resp.count() == 0 {
-			return errors.New("no edge request yet")
-		}
-		return nil
-	})
+	resp.waitFirst()
 	e.stop() // the replica is gone: the frame was written, no result stored
 
-	e.start(cfg, nats.UserInfo("admin", "a"))
+	e.start(cfg, asAdmin)
 	res := nextResult(t, sub)
 	if diff := cmp.Diff(events.ResultInterrupted, res); diff != "" {
 		t.Errorf("result (-want +got):\n%s", diff)
 	}
-	e.settled()
-	if got := resp.count(); got != 1 {
-		t.Errorf("edge requests = %d, want exactly 1", got)
-	}
+	e.wantEdgeRequests(resp, 1, "")
 	if got := e.metric("relay_egress_ambiguous_total", "cause=interrupted"); got != 1 {
 		t.Errorf("ambiguous{interrupted} = %v, want 1", got)
 	}
@@ -95,9 +68,7 @@ func TestInterruptedWriteNotWrittenAgain(t *testing.T) {
 // supersedes the "begun" note, so the redelivery that retries the action
 // writes it (it is not answered ambiguous).
 func TestNotWrittenRetryIsNotTakenForInterrupted(t *testing.T) {
-	e := newEnv(t)
-	e.start(testConfig())
-	resp := newResponder(t, e.ns, func(n int, r edgeRequest) string {
+	e, resp := newRunning(t, func(n int, r edgeRequest) string {
 		if n == 1 {
 			return `{"success":false,"error":"relay transport not connected"}`
 		}
@@ -107,10 +78,7 @@ func TestNotWrittenRetryIsNotTakenForInterrupted(t *testing.T) {
 	if !res.Success || res.MessageID != "m2" {
 		t.Errorf("result = %+v, want success m2", res)
 	}
-	e.settled()
-	if got := resp.count(); got != 2 {
-		t.Errorf("edge requests = %d, want 2", got)
-	}
+	e.wantEdgeRequests(resp, 2, "")
 }
 
 // TestIdentityOfAReply: with two identities configured, every frame for a
@@ -191,34 +159,19 @@ func TestSingleIdentityAddsNothing(t *testing.T) {
 // the first one's result instead of writing it again; the "begun" note is
 // also a compare-and-set, so two first attempts cannot both begin.
 func TestConcurrentCopiesWriteOnce(t *testing.T) {
-	users := func(o *server.Options) {
-		o.Users = []*server.User{
-			{Username: "admin", Password: "a"},
-			{Username: "noack", Password: "n", Permissions: &server.Permissions{
-				Publish: &server.SubjectPermission{Deny: []string{"$JS.ACK.>"}},
-			}},
-		}
-	}
-	ns := natstest.RunServer(t, users)
-	e := attachEnv(t, ns, nats.UserInfo("admin", "a"))
+	e := newLimitedEnv(t, "$JS.ACK.>")
 	e.putDescriptor("discord", map[string]any{"max_message_length": 2000})
-	resp := newResponder(t, ns, func(n int, req edgeRequest) string {
+	resp := newResponder(t, e.ns, func(n int, req edgeRequest) string {
 		time.Sleep(3 * time.Second) // a slow connector: longer than the ack wait
 		return ok(n, req)
-	}, nats.UserInfo("admin", "a"))
+	}, asAdmin)
 	cfg := testConfig()
 	cfg.AckWait = time.Second
-	quiet := nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {})
-	e.start(cfg, nats.UserInfo("noack", "n"), quiet)
+	e.startLimited(cfg)
 	sub := e.results("twice")
 	e.publish(events.OpSend, "twice", events.ContentTypeMsgpack, events.Action{Op: events.OpSend, ChatID: "c", Content: "hi"})
-	natstest.WaitFor(t, 10*time.Second, func() error {
-		if resp.count() == 0 {
-			return errors.New("no edge request yet")
-		}
-		return nil
-	})
-	e.start(cfg, nats.UserInfo("admin", "a")) // takes the redeliveries
+	resp.waitFirst()
+	e.start(cfg, asAdmin) // takes the redeliveries
 	if res := nextResult(t, sub); !res.Success {
 		t.Errorf("result %+v, want success", res)
 	}
