@@ -88,11 +88,29 @@ func NewPublisher(nc *nats.Conn, timeout time.Duration) (*Publisher, error) {
 // A duplicate (a Nats-Msg-Id seen within the stream's window) is a
 // success: the message is stored, once.
 func (p *Publisher) Publish(ctx context.Context, m *nats.Msg) (uint64, error) {
+	a, err := p.PublishAsync(m)
+	if err != nil {
+		return 0, err
+	}
+	return a.Wait(ctx)
+}
+
+// PendingAck is a publish whose PubAck has not been read yet.
+type PendingAck struct {
+	p     *Publisher
+	token string
+	ch    chan ackResult
+}
+
+// PublishAsync publishes m (its Reply is set here) and returns at once;
+// Wait reads the outcome. Every PendingAck is settled: by its reply, the
+// timeout, or Close.
+func (p *Publisher) PublishAsync(m *nats.Msg) (*PendingAck, error) {
 	pa := &pendingAck{ch: make(chan ackResult, 1), deadline: time.Now().Add(p.timeout)}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
-		return 0, ErrPublisherClosed
+		return nil, ErrPublisherClosed
 	}
 	p.next++
 	token := strconv.FormatUint(p.next, 36)
@@ -102,13 +120,19 @@ func (p *Publisher) Publish(ctx context.Context, m *nats.Msg) (uint64, error) {
 	m.Reply = p.prefix + token
 	if err := p.nc.PublishMsg(m); err != nil {
 		p.forget(token)
-		return 0, err
+		return nil, err
 	}
+	return &PendingAck{p: p, token: token, ch: pa.ch}, nil
+}
+
+// Wait waits for the publish's outcome (see Publish) or ctx. It is called
+// once.
+func (a *PendingAck) Wait(ctx context.Context) (uint64, error) {
 	select {
-	case r := <-pa.ch:
+	case r := <-a.ch:
 		return r.seq, r.err
 	case <-ctx.Done():
-		p.forget(token)
+		a.p.forget(a.token)
 		return 0, ctx.Err()
 	}
 }

@@ -246,7 +246,7 @@ func (s *Service) publishResult(ctx context.Context, id string, res events.SendR
 		events.ActionIDHeader:    {hid},
 		events.MsgIDHeader:       {"res:" + hid},
 	}}
-	if _, err := s.js.PublishMsg(ctx, m); err != nil {
+	if _, err := s.pub.Publish(ctx, m); err != nil {
 		return fmt.Errorf("publishing result: %w", err)
 	}
 	return nil
@@ -270,7 +270,7 @@ func (s *Service) replayResult(ctx context.Context, j *job) (bool, error) {
 	m := &nats.Msg{Subject: raw.Subject, Data: raw.Data, Header: raw.Header}
 	// The stream absorbs it (same Nats-Msg-Id, or one result per subject);
 	// the agent's subscription sees it again.
-	if _, err := s.js.PublishMsg(ctx, m); err != nil {
+	if _, err := s.pub.Publish(ctx, m); err != nil {
 		return false, fmt.Errorf("re-publishing stored result: %w", err)
 	}
 	s.log.Debug("redelivered action answered from stored result", "action_id", j.id)
@@ -549,7 +549,7 @@ func (s *Service) deliver(ctx context.Context, j *job, a *events.Action, d descr
 		}
 	}
 	s.metrics.parts.Observe(float64(len(parts)))
-	var note jetstream.PubAckFuture
+	var note *bus.PendingAck
 	if a.Op != events.OpInterrupt { // an interrupt is idempotent: no note
 		if err := ctx.Err(); err != nil {
 			// Shutting down past its grace: nothing was noted or written.
@@ -688,15 +688,14 @@ func (s *Service) request(ctx context.Context, j *job, a *events.Action, body []
 }
 
 // startNote publishes the "begun" note of an action without waiting for
-// its acknowledgement.
-// startNote stores the "begun" note, on condition that the action's last
+// its acknowledgement (awaitNote), on condition that the action's last
 // note is still the one this attempt read (after, its sequence; 0: none):
 // of two replicas holding the same action (a redelivery while the first
 // still had it), only one can begin writing it.
-func (s *Service) startNote(id string, after uint64) (jetstream.PubAckFuture, error) {
+func (s *Service) startNote(id string, after uint64) (*bus.PendingAck, error) {
 	m := noteMsg(id, events.WritingBegun)
 	m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(after, 10))
-	return s.js.PublishMsgAsync(m)
+	return s.pub.PublishAsync(m)
 }
 
 // lostNoteRace reports whether storing the "begun" note failed because
@@ -708,24 +707,24 @@ func lostNoteRace(err error) bool {
 }
 
 // awaitNote waits until the note is stored.
-func awaitNote(ctx context.Context, f jetstream.PubAckFuture, timeout time.Duration) error {
-	t := time.NewTimer(timeout)
-	defer t.Stop()
-	select {
-	case <-f.Ok():
-		return nil
-	case err := <-f.Err():
+func awaitNote(ctx context.Context, f *bus.PendingAck, timeout time.Duration) error {
+	wctx, cancel := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("no acknowledgement within %v", timeout))
+	defer cancel()
+	if _, err := f.Wait(wctx); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if cause := context.Cause(wctx); cause != nil && errors.Is(err, context.DeadlineExceeded) {
+			err = cause
+		}
 		return fmt.Errorf("storing the before-write note: %w", err)
-	case <-t.C:
-		return fmt.Errorf("storing the before-write note: no acknowledgement within %v", timeout)
-	case <-ctx.Done():
-		return ctx.Err()
 	}
+	return nil
 }
 
 // noteWriting stores a note synchronously.
 func (s *Service) noteWriting(ctx context.Context, id, state string) error {
-	_, err := s.js.PublishMsg(ctx, noteMsg(id, state))
+	_, err := s.pub.Publish(ctx, noteMsg(id, state))
 	return err
 }
 

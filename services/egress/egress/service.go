@@ -80,6 +80,8 @@ type Service struct {
 	scopeWatch *kvwatch.Watcher
 	descWatch  *kvwatch.Watcher
 	loop       *consume.Loop
+	// pub stores notes and results (made by Run, closed when it returns).
+	pub *bus.Publisher
 
 	// scopeKV (the relay_scope bucket, for cache-miss gets) and results
 	// (RELAY_RESULTS, for redeliveries) are opened lazily, and again after
@@ -193,6 +195,12 @@ func (s *Service) runStage(ctx context.Context) error {
 	if !bus.EnsureRetry(ctx, s.js, s.cfg.Bus, s.log) {
 		return nil
 	}
+	pub, err := bus.NewPublisher(s.nc, 0)
+	if err != nil {
+		return err
+	}
+	defer pub.Close() // after the loop: its handlers are done
+	s.pub = pub
 	svc, err := micro.AddService(s.nc, micro.Config{
 		Name:        "relay-" + Name,
 		Version:     s.cfg.Version,
