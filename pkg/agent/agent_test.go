@@ -136,6 +136,22 @@ func waitConsumer(t testing.TB, js jetstream.JetStream, name string) {
 	})
 }
 
+// receive returns the next n values from ch; it fails t when one does not
+// arrive within 10 s, showing those that did (what names them).
+func receive[T any](t testing.TB, ch <-chan T, n int, what string) []T {
+	t.Helper()
+	var got []T
+	for range n {
+		select {
+		case v := <-ch:
+			got = append(got, v)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s so far %+v, want %d", what, got, n)
+		}
+	}
+	return got
+}
+
 func message(chat, id, text string) events.MessageEvent {
 	return events.MessageEvent{Text: text, MessageID: id, Source: events.SessionSource{Platform: "discord", ChatID: chat, ChatType: "group", UserID: "u1"}}
 }
@@ -218,15 +234,7 @@ func TestRetriedTurnDoesNotDoublePost(t *testing.T) {
 	})
 	waitConsumer(t, js, "flaky")
 	publishEvent(t, js, message("c", "m1", "q"))
-	var got []turn
-	for range 2 {
-		select {
-		case tr := <-turns:
-			got = append(got, tr)
-		case <-time.After(10 * time.Second):
-			t.Fatalf("turns so far %+v, want 2", got)
-		}
-	}
+	got := receive(t, turns, 2, "turns")
 	want := []turn{{1, events.SendResult{Success: true, MessageID: "out-answer"}}, {2, events.SendResult{Success: true, MessageID: "out-answer"}}}
 	if diff := cmp.Diff(want, got, cmp.AllowUnexported(turn{})); diff != "" {
 		t.Errorf("turns (-want +got):\n%s", diff)
@@ -389,15 +397,7 @@ func TestHandlerFailures(t *testing.T) {
 	if _, err := js.PublishMsg(t.Context(), &nats.Msg{Subject: "relay.inbound.message.discord.c3", Data: []byte{0xc1}}); err != nil {
 		t.Fatal(err)
 	}
-	var got []error
-	for range 3 {
-		select {
-		case err := <-errs:
-			got = append(got, err)
-		case <-time.After(10 * time.Second):
-			t.Fatalf("errors so far %v, want 3", got)
-		}
-	}
+	got := receive(t, errs, 3, "errors")
 	var gaveUp, bad int
 	for _, err := range got {
 		switch {

@@ -25,21 +25,7 @@ func BenchmarkKeyedLoop(b *testing.B) {
 		b.Fatal(err)
 	}
 	fillChats(b, js, func(string) string { return subject })
-	var n atomic.Int64
-	done := make(chan struct{})
-	key := func(m jetstream.Msg) string { c, _ := split(string(m.Data())); return c }
-	b.ResetTimer()
-	start(b, js, consume.Config{Key: key}, func(context.Context, jetstream.Msg) error {
-		if n.Add(1) == int64(b.N) {
-			close(done)
-		}
-		return nil
-	})
-	select {
-	case <-done:
-	case <-time.After(2 * time.Minute):
-		b.Fatalf("handled %d of %d", n.Load(), b.N)
-	}
+	consumeAll(b, js, consume.Config{Key: chatOf})
 }
 
 // BenchmarkPartitionedLoop is BenchmarkKeyedLoop on a partitioned stream
@@ -57,13 +43,20 @@ func BenchmarkPartitionedLoop(b *testing.B) {
 		b.Fatal(err)
 	}
 	fillChats(b, js, func(chat string) string { return "part." + chat })
-	var n atomic.Int64
-	done := make(chan struct{})
 	cfg := partitionedConfig()
 	cfg.PartitionFilter = func(p int) []string { return []string{"part." + strconv.Itoa(p)} }
-	cfg.Key = func(m jetstream.Msg) string { c, _ := split(string(m.Data())); return c }
+	cfg.Key = chatOf
 	cfg.Workers = 64
 	cfg.AckWait, cfg.PullExpiry, cfg.BalanceEvery = 30*time.Second, 2*time.Second, 5*time.Second
+	consumeAll(b, js, cfg)
+}
+
+// consumeAll runs the loop with cfg and a no-op handler, timed from its
+// start, until it has handled b.N messages.
+func consumeAll(b *testing.B, js jetstream.JetStream, cfg consume.Config) {
+	b.Helper()
+	var n atomic.Int64
+	done := make(chan struct{})
 	b.ResetTimer()
 	start(b, js, cfg, func(context.Context, jetstream.Msg) error {
 		if n.Add(1) == int64(b.N) {

@@ -47,6 +47,12 @@ func split(data string) (string, int) {
 	return chat, n
 }
 
+// chatOf keys a message "<chat>/<n>" by its chat.
+func chatOf(m jetstream.Msg) string {
+	c, _ := split(string(m.Data()))
+	return c
+}
+
 // distinct returns the number of distinct messages handled.
 func (c *chatLog) distinct() int {
 	c.mu.Lock()
@@ -168,8 +174,7 @@ func TestRetryHoldsItsChat(t *testing.T) {
 	js, _, _ := setup(t)
 	var log chatLog
 	var fails atomic.Int64
-	key := func(m jetstream.Msg) string { c, _ := split(string(m.Data())); return c }
-	start(t, js, consume.Config{Workers: 4, Key: key, NakBase: 200 * time.Millisecond}, func(_ context.Context, m jetstream.Msg) error {
+	start(t, js, consume.Config{Workers: 4, Key: chatOf, NakBase: 200 * time.Millisecond}, func(_ context.Context, m jetstream.Msg) error {
 		if string(m.Data()) == "a/1" && fails.Add(1) <= 2 {
 			return errors.New("not yet")
 		}
@@ -207,8 +212,7 @@ func TestSlowChatStallsOnlyItself(t *testing.T) {
 	js, _, _ := setup(t)
 	var log chatLog
 	release := make(chan struct{})
-	key := func(m jetstream.Msg) string { c, _ := split(string(m.Data())); return c }
-	start(t, js, consume.Config{Workers: 8, Key: key}, func(_ context.Context, m jetstream.Msg) error {
+	start(t, js, consume.Config{Workers: 8, Key: chatOf}, func(_ context.Context, m jetstream.Msg) error {
 		if string(m.Data()) == "slow/0" {
 			<-release
 		}

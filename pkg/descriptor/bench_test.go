@@ -39,30 +39,31 @@ func BenchmarkMarshalJSON(b *testing.B) {
 // a Go code block straddling the first cut, more prose, a few emoji) at
 // 2000 units.
 func BenchmarkSplit(b *testing.B) {
-	text, _ := longReply(5000, true)
-	for _, unit := range []string{descriptor.UnitChars, descriptor.UnitUTF16} {
-		b.Run(unit, func(b *testing.B) {
-			b.ReportAllocs()
-			b.SetBytes(int64(len(text)))
-			for b.Loop() {
-				if got := descriptor.Split(text, 2000, unit, true); len(got) != 3 {
-					b.Fatalf("Split = %d chunks, want 3", len(got))
-				}
-			}
-		})
-	}
+	benchPerUnit(b, func(b *testing.B, text, unit string) {
+		if got := descriptor.Split(text, 2000, unit, true); len(got) != 3 {
+			b.Fatalf("Split = %d chunks, want 3", len(got))
+		}
+	})
 }
 
 func BenchmarkLen(b *testing.B) {
+	benchPerUnit(b, func(b *testing.B, text, unit string) {
+		if descriptor.Len(text, unit) < 5000 {
+			b.Fatal("short")
+		}
+	})
+}
+
+// benchPerUnit runs op on the reply of BenchmarkSplit in a sub-benchmark
+// per length unit, reporting allocations and bytes/s.
+func benchPerUnit(b *testing.B, op func(b *testing.B, text, unit string)) {
 	text, _ := longReply(5000, true)
 	for _, unit := range []string{descriptor.UnitChars, descriptor.UnitUTF16} {
 		b.Run(unit, func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(text)))
 			for b.Loop() {
-				if descriptor.Len(text, unit) < 5000 {
-					b.Fatal("short")
-				}
+				op(b, text, unit)
 			}
 		})
 	}
