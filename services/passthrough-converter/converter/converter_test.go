@@ -2,11 +2,11 @@ package converter_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -56,24 +56,20 @@ func (e *env) startConverter(t *testing.T, name string) func() {
 	cfg := converter.DefaultConfig()
 	cfg.Workers = 8
 	cfg.ShutdownTimeout = 5 * time.Second
-	svc, err := converter.New(cfg, converter.Deps{Log: natstest.Logger(t).With("replica", name), NC: natstest.Connect(t, e.ns)})
+	return e.run(t, cfg, natstest.Logger(t).With("replica", name))
+}
+
+// run runs a converter with cfg, logging to log, on its own connection to
+// e's server until stop is called or the test ends (see natstest.Go: Run
+// must return nil), and waits until it is ready.
+func (e *env) run(t testing.TB, cfg converter.Config, log *slog.Logger) (stop func()) {
+	t.Helper()
+	svc, err := converter.New(cfg, converter.Deps{Log: log, NC: natstest.Connect(t, e.ns)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- svc.Run(ctx) }()
+	stop = natstest.Go(t, "converter", svc.Run)
 	natstest.WaitFor(t, 10*time.Second, func() error { return svc.Ready(t.Context()) })
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("Run = %v", err)
-			}
-		})
-	}
-	t.Cleanup(stop)
 	return stop
 }
 

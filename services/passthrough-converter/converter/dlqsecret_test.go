@@ -1,7 +1,6 @@
 package converter_test
 
 import (
-	"context"
 	"encoding/base64"
 	"log/slog"
 	"strconv"
@@ -12,7 +11,6 @@ import (
 	"github.com/relaybus/relaybus/internal/redact"
 	"github.com/relaybus/relaybus/internal/stage/stagetest"
 	"github.com/relaybus/relaybus/pkg/events"
-	"github.com/relaybus/relaybus/pkg/natstest"
 	"github.com/relaybus/relaybus/services/passthrough-converter/converter"
 )
 
@@ -31,18 +29,7 @@ func TestDeadLettersNeverHoldTheToken(t *testing.T) {
 	cfg := converter.DefaultConfig()
 	cfg.Workers = 4
 	cfg.ShutdownTimeout = 5 * time.Second
-	svc, err := converter.New(cfg, converter.Deps{
-		Log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		NC:  natstest.Connect(t, e.ns),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- svc.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	natstest.WaitFor(t, 10*time.Second, func() error { return svc.Ready(t.Context()) })
+	e.run(t, cfg, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 
 	body := []byte(`{"id":"99","application_id":"7","type":99,"channel_id":"c1","token":"` + interactionToken + `","data":{"name":"x"}}`)
 	b64 := base64.StdEncoding.EncodeToString(body)

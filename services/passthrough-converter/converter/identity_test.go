@@ -1,9 +1,7 @@
 package converter_test
 
 import (
-	"context"
 	"testing"
-	"time"
 
 	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/pkg/natstest"
@@ -18,15 +16,7 @@ func TestScopeRecordsIdentity(t *testing.T) {
 	e := newEnv(t)
 	cfg := converter.DefaultConfig()
 	cfg.Identities = events.Identities{{Platform: "discord", BotID: "dc-config"}, {Platform: "telegram", BotID: "tg-config"}}
-	svc, err := converter.New(cfg, converter.Deps{Log: natstest.Logger(t), NC: natstest.Connect(t, e.ns)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- svc.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	natstest.WaitFor(t, 10*time.Second, func() error { return svc.Ready(t.Context()) })
+	e.run(t, cfg, natstest.Logger(t))
 
 	body, _ := fixture(t, "02_slash_command_options.json")
 	e.publishRaw(t, forwardFrame("discord", body, "f1"), "f1")
