@@ -436,3 +436,18 @@ func TestMsgpackMetadataEncodeError(t *testing.T) {
 	}
 	checkEncodeAgrees(t, Action{Op: OpSend, Metadata: map[string]any{"nan": math.NaN(), "inf": math.Inf(1)}})
 }
+
+// TestMsgpackLengthFormats covers each length format at its bounds:
+// fixstr, str8, str16 and str32; fixarray, array16 and array32; fixmap and
+// map16.
+func TestMsgpackLengthFormats(t *testing.T) {
+	for _, n := range []int{1, 15, 16, 31, 32, 255, 256, 65535, 65536} {
+		ev := MessageEvent{Text: strings.Repeat("x", n), MediaURLs: make([]string, n)}
+		in := &Interaction{AuthorizingIntegrationOwners: map[string]string{}}
+		for i := range min(n, 300) {
+			in.AuthorizingIntegrationOwners[fmt.Sprint(i)] = "o"
+		}
+		ev.Interaction = in
+		checkAgrees(t, fmt.Sprintf("length %d", n), reflect.ValueOf(ev))
+	}
+}
