@@ -25,6 +25,18 @@ func stages(edge, converters, egress int) map[string]int {
 	return map[string]int{microEdge: edge, microConverter: converters, microEgress: egress}
 }
 
+// midStream sends n messages over chats chats, one every interval (see
+// [send]), runs fault once after of them are sent, then checks the traffic
+// ([traffic.check], per-chat order not checked).
+func midStream(t *testing.T, p *project, prefix string, n, chats int, interval time.Duration, after int, fault func()) {
+	t.Helper()
+	t0 := time.Now()
+	tr := send(p, prefix, n, chats, interval)
+	tr.waitSent(t, after)
+	fault()
+	tr.check(t, p, t0, false)
+}
+
 // TestDevLoop: docker compose --profile dev up runs everything; a Discord
 // fixture POSTed to the dev connector is answered by the echo agent, and so
 // is every chat message. Then docker compose stop, mid-stream, drains each
@@ -115,12 +127,10 @@ func TestScaled(t *testing.T) {
 func TestKillReplicas(t *testing.T) {
 	p := newProject(t, false)
 	p.up(stages(1, 3, 3), "--scale", "passthrough-converter=3", "--scale", "egress=3")
-	t0 := time.Now()
-	tr := send(p, "kill", 1000, 32, 10*time.Millisecond)
-	tr.waitSent(t, 300)
-	p.docker("kill", "-s", "KILL", p.containers("passthrough-converter")[1])
-	p.docker("kill", "-s", "KILL", p.containers("egress")[1])
-	tr.check(t, p, t0, false)
+	midStream(t, p, "kill", 1000, 32, 10*time.Millisecond, 300, func() {
+		p.docker("kill", "-s", "KILL", p.containers("passthrough-converter")[1])
+		p.docker("kill", "-s", "KILL", p.containers("egress")[1])
+	})
 }
 
 // TestRollingRestart: each stage recreated in turn mid-stream, the way a
@@ -128,24 +138,20 @@ func TestKillReplicas(t *testing.T) {
 func TestRollingRestart(t *testing.T) {
 	p := newProject(t, false)
 	p.up(stages(1, 1, 1))
-	t0 := time.Now()
-	tr := send(p, "roll", 900, 16, 20*time.Millisecond)
-	tr.waitSent(t, 100)
-	for _, svc := range []string{"ws-edge", "passthrough-converter", "egress"} {
-		p.compose(0, "up", "-d", "--no-deps", "--force-recreate", svc)
-	}
-	tr.check(t, p, t0, false)
+	midStream(t, p, "roll", 900, 16, 20*time.Millisecond, 100, func() {
+		for _, svc := range []string{"ws-edge", "passthrough-converter", "egress"} {
+			p.compose(0, "up", "-d", "--no-deps", "--force-recreate", svc)
+		}
+	})
 }
 
 // TestNATSRestart: the single NATS server restarted mid-stream.
 func TestNATSRestart(t *testing.T) {
 	p := newProject(t, false)
 	p.up(stages(1, 1, 1))
-	t0 := time.Now()
-	tr := send(p, "natsrestart", 900, 16, 10*time.Millisecond)
-	tr.waitSent(t, 200)
-	p.compose(0, "restart", "nats")
-	tr.check(t, p, t0, false)
+	midStream(t, p, "natsrestart", 900, 16, 10*time.Millisecond, 200, func() {
+		p.compose(0, "restart", "nats")
+	})
 }
 
 // TestClusterKillNode: on the three-node cluster (streams R3), the node
@@ -157,11 +163,9 @@ func TestClusterKillNode(t *testing.T) {
 	_, js := p.connect()
 	node := p.leader(js, events.RawStream)
 	t.Logf("killing %s, the leader of %s", node, events.RawStream)
-	t0 := time.Now()
-	tr := send(p, "clusterkill", 900, 16, 10*time.Millisecond)
-	tr.waitSent(t, 200)
-	p.docker("kill", "-s", "KILL", p.containers(node)[0])
-	tr.check(t, p, t0, false)
+	midStream(t, p, "clusterkill", 900, 16, 10*time.Millisecond, 200, func() {
+		p.docker("kill", "-s", "KILL", p.containers(node)[0])
+	})
 	p.compose(0, "start", node)
 }
 
@@ -176,11 +180,9 @@ func TestClusterPartition(t *testing.T) {
 	node := p.containers(svc)[0]
 	network := strings.Fields(p.docker("inspect", "-f", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}", node))[0]
 	t.Logf("cutting off %s, the leader of %s", svc, events.OutboundStream)
-	t0 := time.Now()
-	tr := send(p, "partition", 900, 16, 10*time.Millisecond)
-	tr.waitSent(t, 200)
-	p.docker("network", "disconnect", network, node)
-	time.Sleep(10 * time.Second)
-	p.docker("network", "connect", "--alias", svc, network, node)
-	tr.check(t, p, t0, false)
+	midStream(t, p, "partition", 900, 16, 10*time.Millisecond, 200, func() {
+		p.docker("network", "disconnect", network, node)
+		time.Sleep(10 * time.Second)
+		p.docker("network", "connect", "--alias", svc, network, node)
+	})
 }
