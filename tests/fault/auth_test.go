@@ -22,9 +22,7 @@ import (
 // stage identity's seed (NATS_NKEY), and an agent with the agent's: every
 // event is answered and every reply delivered.
 func TestStagesUnderNATSConf(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the stage binaries")
-	}
+	serialFaultTest(t, "runs the stage binaries")
 	keys, err := natsauth.Load(t.TempDir(), func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)

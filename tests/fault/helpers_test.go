@@ -138,11 +138,13 @@ func faultTest(t *testing.T, slow string) {
 	t.Parallel()
 }
 
-// heavyFaultTest is faultTest for a test that runs many processes and
-// thousands of messages (the order tests with 6 stage processes): it skips
-// under -short and runs alone, before the parallel ones, so that it neither
-// starves the timing-sensitive tests on a 2-core machine nor is starved.
-func heavyFaultTest(t *testing.T, slow string) {
+// serialFaultTest is faultTest for a test that runs alone, before the
+// parallel ones: one that runs many processes and thousands of messages
+// (the order tests with 6 stage processes), so that it neither starves the
+// timing-sensitive tests on a 2-core machine nor is starved, or one that
+// sets environment variables (t.Setenv refuses a parallel test). It skips
+// t under -short, saying what makes it slow.
+func serialFaultTest(t *testing.T, slow string) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip(slow)

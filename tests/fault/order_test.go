@@ -356,7 +356,7 @@ func countIDs(ids []string) map[string]int {
 // nothing is lost or duplicated (an action the killed egress may have begun
 // writing is answered ambiguous and written at most once).
 func TestOrderKill9(t *testing.T) {
-	heavyFaultTest(t, "runs 6 stage processes and waits out a failover")
+	serialFaultTest(t, "runs 6 stage processes and waits out a failover")
 	r := startOrderRun(t, 3, 3)
 	r.produce(0, orderPerChat, 2*time.Millisecond)
 	// The two directions flow at their own pace: each victim dies a third
@@ -397,7 +397,7 @@ func TestOrderKill9(t *testing.T) {
 // and 70-99 of every chat), so that each change happens while messages
 // flow however slowly the processes start.
 func TestOrderRebalance(t *testing.T) {
-	heavyFaultTest(t, "runs 5 stage processes while partitions move")
+	serialFaultTest(t, "runs 5 stage processes while partitions move")
 	r := startOrderRun(t, 1, 1)
 	r.produce(0, 30, 4*time.Millisecond)
 	r.waitSent(orderChats * 30 / 3)
