@@ -16,7 +16,8 @@ import (
 
 // Publisher publishes to JetStream streams and waits for each PubAck, at a
 // fraction of the client's cost: the stages' hot path (the converter's
-// events, egress's results).
+// events, egress's notes and results). It makes core requests the same
+// way (egress's edge requests).
 //
 // nats.go's jetstream.PublishMsg is a request per message: a context with a
 // deadline, a response channel, and a PubAck decoded with encoding/json.
@@ -48,12 +49,14 @@ type Publisher struct {
 }
 
 type pendingAck struct {
-	ch       chan ackResult // buffered: the reply never waits for the caller
+	ch       chan reply // buffered: the reply never waits for the caller
 	deadline time.Time
 }
 
-type ackResult struct {
-	seq uint64
+// reply is what settles a pending publish or request: the reply message,
+// or why there is none.
+type reply struct {
+	msg *nats.Msg
 	err error
 }
 
@@ -99,14 +102,18 @@ func (p *Publisher) Publish(ctx context.Context, m *nats.Msg) (uint64, error) {
 type PendingAck struct {
 	p     *Publisher
 	token string
-	ch    chan ackResult
+	ch    chan reply
 }
 
 // PublishAsync publishes m (its Reply is set here) and returns at once;
 // Wait reads the outcome. Every PendingAck is settled: by its reply, the
 // timeout, or Close.
 func (p *Publisher) PublishAsync(m *nats.Msg) (*PendingAck, error) {
-	pa := &pendingAck{ch: make(chan ackResult, 1), deadline: time.Now().Add(p.timeout)}
+	return p.send(m, p.timeout)
+}
+
+func (p *Publisher) send(m *nats.Msg, timeout time.Duration) (*PendingAck, error) {
+	pa := &pendingAck{ch: make(chan reply, 1), deadline: time.Now().Add(timeout)}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -128,13 +135,42 @@ func (p *Publisher) PublishAsync(m *nats.Msg) (*PendingAck, error) {
 // Wait waits for the publish's outcome (see Publish) or ctx. It is called
 // once.
 func (a *PendingAck) Wait(ctx context.Context) (uint64, error) {
+	r, err := a.wait(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return parsePubAck(r)
+}
+
+func (a *PendingAck) wait(ctx context.Context) (*nats.Msg, error) {
 	select {
 	case r := <-a.ch:
-		return r.seq, r.err
+		return r.msg, r.err
 	case <-ctx.Done():
 		a.p.forget(a.token)
-		return 0, ctx.Err()
+		return nil, ctx.Err()
 	}
+}
+
+// Request sends m as a core NATS request (its Reply is set here) through
+// the Publisher's reply subscription, and returns the reply:
+// nats.ErrNoResponders when nothing listens on the subject, an error
+// wrapping context.DeadlineExceeded after timeout, or ctx's error. It
+// costs no context or timer per request (nats.Conn.RequestMsgWithContext
+// does).
+func (p *Publisher) Request(ctx context.Context, m *nats.Msg, timeout time.Duration) (*nats.Msg, error) {
+	a, err := p.send(m, timeout)
+	if err != nil {
+		return nil, err
+	}
+	r, err := a.wait(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(r.Data) == 0 && r.Header.Get("Status") == "503" {
+		return nil, nats.ErrNoResponders
+	}
+	return r, nil
 }
 
 func (p *Publisher) forget(token string) {
@@ -153,8 +189,7 @@ func (p *Publisher) onReply(m *nats.Msg) {
 	if pa == nil {
 		return // timed out or canceled already
 	}
-	seq, err := parsePubAck(m)
-	pa.ch <- ackResult{seq, err}
+	pa.ch <- reply{msg: m}
 }
 
 // expire fails publishes whose reply is overdue (a sweep, rather than a
@@ -172,7 +207,7 @@ func (p *Publisher) expire() {
 			for token, pa := range p.pending {
 				if now.After(pa.deadline) {
 					delete(p.pending, token)
-					pa.ch <- ackResult{err: fmt.Errorf("bus: no PubAck within %v: %w", p.timeout, context.DeadlineExceeded)}
+					pa.ch <- reply{err: fmt.Errorf("bus: no reply in time: %w", context.DeadlineExceeded)}
 				}
 			}
 			p.mu.Unlock()
@@ -191,7 +226,7 @@ func (p *Publisher) Close() {
 	p.closed = true
 	for token, pa := range p.pending {
 		delete(p.pending, token)
-		pa.ch <- ackResult{err: ErrPublisherClosed}
+		pa.ch <- reply{err: ErrPublisherClosed}
 	}
 	p.mu.Unlock()
 	close(p.stop)

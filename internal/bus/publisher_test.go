@@ -137,3 +137,26 @@ func TestPublisherConcurrent(t *testing.T) {
 		t.Errorf("%d stored, want %d", len(got), callers*each)
 	}
 }
+
+func TestPublisherRequest(t *testing.T) {
+	nc, _, p := publisherRig(t, 200*time.Millisecond)
+	if _, err := nc.Subscribe("echo", func(m *nats.Msg) { _ = m.Respond(append([]byte("re: "), m.Data...)) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nc.Subscribe("silent", func(*nats.Msg) {}); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := p.Request(t.Context(), &nats.Msg{Subject: "echo", Data: []byte("hi")}, time.Second)
+	if err != nil || string(r.Data) != "re: hi" {
+		t.Errorf("echo = %v, %v; want re: hi", r, err)
+	}
+	if _, err := p.Request(t.Context(), &nats.Msg{Subject: "nobody"}, time.Second); !errors.Is(err, nats.ErrNoResponders) {
+		t.Errorf("nobody: %v, want ErrNoResponders", err)
+	}
+	if _, err := p.Request(t.Context(), &nats.Msg{Subject: "silent"}, 100*time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("silent: %v, want DeadlineExceeded", err)
+	}
+}

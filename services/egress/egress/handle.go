@@ -678,9 +678,7 @@ func (s *Service) request(ctx context.Context, j *job, a *events.Action, body []
 	if a.BotID != "" {
 		m.Header[events.BotIDHeader] = []string{a.BotID}
 	}
-	rctx, cancel := context.WithTimeout(ctx, s.cfg.EdgeTimeout)
-	defer cancel()
-	reply, err := s.nc.RequestMsgWithContext(rctx, m)
+	reply, err := s.pub.Request(ctx, m, s.cfg.EdgeTimeout)
 	if err != nil {
 		return nil, err
 	}
