@@ -377,7 +377,7 @@ func (l *Loop) Run(ctx context.Context) error {
 					return
 				}
 				l.process(hctx, sc, it)
-				out.remove(it.m)
+				out.remove(it)
 				l.handBack(sc, out, sc.done(c))
 			}
 		}()
@@ -390,14 +390,19 @@ func (l *Loop) Run(ctx context.Context) error {
 	// Sources: the durable, or one pinned durable per partition (plus the
 	// unkeyed one), each re-created on its own after a loss.
 	dispatch := func(src *source, m jetstream.Msg) {
-		if !out.add(m) {
+		// The metadata is parsed once per delivery (nats.go parses the
+		// reply subject on every call).
+		it := &item{m: m, part: src.part, delivered: 1}
+		if md, err := m.Metadata(); err == nil {
+			it.seq, it.delivered, it.hasSeq = md.Sequence.Stream, md.NumDelivered, true
+		}
+		if !out.add(it) {
 			// A redelivery of a message still queued or running here (its
 			// ack wait ran out while it waited behind others): drop the copy;
 			// the original settles the sequence.
 			l.cfg.Hooks.Settled(DuplicateDelivery)
 			return
 		}
-		seq, _ := seqOf(m)
 		if src.sawPin(m) {
 			l.gate(src)
 		}
@@ -405,7 +410,7 @@ func (l *Loop) Run(ctx context.Context) error {
 		if l.cfg.Key != nil {
 			key = l.cfg.Key(m)
 		}
-		sc.add(key, &item{m: m, seq: seq, part: src.part})
+		sc.add(key, it)
 	}
 	errs := make(chan error, len(l.sources))
 	var swg sync.WaitGroup
@@ -542,7 +547,7 @@ func (l *Loop) giveBack(ctx, hctx context.Context, src *source, sc *sched, out *
 // the partition next).
 func (l *Loop) handBack(sc *sched, out *outstanding, items []*item) {
 	for i, it := range items {
-		out.remove(it.m)
+		out.remove(it)
 		l.nak(it.m, i == len(items)-1)
 		l.cfg.Hooks.Settled(HandedBack)
 	}
@@ -656,33 +661,24 @@ type outstanding struct {
 
 func newOutstanding() *outstanding { return &outstanding{m: make(map[uint64]jetstream.Msg)} }
 
-func seqOf(m jetstream.Msg) (uint64, bool) {
-	md, err := m.Metadata()
-	if err != nil {
-		return 0, false
-	}
-	return md.Sequence.Stream, true
-}
-
-// add records m; it reports false when its sequence is already in hand.
-func (o *outstanding) add(m jetstream.Msg) bool {
-	seq, ok := seqOf(m)
-	if !ok {
+// add records it; it reports false when its sequence is already in hand.
+func (o *outstanding) add(it *item) bool {
+	if !it.hasSeq {
 		return true
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if _, dup := o.m[seq]; dup {
+	if _, dup := o.m[it.seq]; dup {
 		return false
 	}
-	o.m[seq] = m
+	o.m[it.seq] = it.m
 	return true
 }
 
-func (o *outstanding) remove(m jetstream.Msg) {
-	if seq, ok := seqOf(m); ok {
+func (o *outstanding) remove(it *item) {
+	if it.hasSeq {
 		o.mu.Lock()
-		delete(o.m, seq)
+		delete(o.m, it.seq)
 		o.mu.Unlock()
 	}
 }
@@ -799,10 +795,7 @@ func Attempt(ctx context.Context) uint64 {
 // partition is being handed back or the handlers' grace ran out; the
 // message then goes back to the server, ahead of the rest of its chat.
 func (l *Loop) process(ctx context.Context, sc *sched, it *item) {
-	attempt := uint64(1)
-	if md, err := it.m.Metadata(); err == nil {
-		attempt = md.NumDelivered
-	}
+	attempt := it.delivered
 	var givingUp error // the cause, once the dead letter failed to store
 	for {
 		if givingUp == nil {

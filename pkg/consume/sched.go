@@ -9,9 +9,11 @@ import (
 
 // item is one message in hand: dispatched, not yet settled.
 type item struct {
-	m    jetstream.Msg
-	seq  uint64 // stream sequence (0 when unknown)
-	part int    // the partition it came from (0 without partitions)
+	m         jetstream.Msg
+	seq       uint64 // stream sequence (0 when unknown)
+	hasSeq    bool   // the metadata could be read
+	delivered uint64 // the server's delivery count (1 when unknown)
+	part      int    // the partition it came from (0 without partitions)
 }
 
 // chat is the queue of one key's messages in hand, in stream order. At
