@@ -288,10 +288,10 @@ func TestBadInputCampaign(t *testing.T) {
 	})
 
 	// Valid traffic: exactly once.
-	relaytest.Tally(t, "valid events stored", ids, relaytest.StoredEvents(t, js))
-	relaytest.Tally(t, "valid events seen by the agent", ids, agent.Counts())
+	natstest.Tally(t, "valid events stored", ids, relaytest.StoredEvents(t, js))
+	natstest.Tally(t, "valid events seen by the agent", ids, agent.Counts())
 	sends, _ := relaytest.Sends(dev)
-	relaytest.Tally(t, "valid sends", actionIDs, sends)
+	natstest.Tally(t, "valid sends", actionIDs, sends)
 	for _, id := range actionIDs {
 		if rs := results.Get(id); len(rs) != 1 || !rs[0].Success {
 			t.Errorf("results of valid action %s = %+v, want one success", id, rs)

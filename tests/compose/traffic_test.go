@@ -207,7 +207,7 @@ func (tr *traffic) check(t *testing.T, p *project, start time.Time, order bool) 
 		}
 		lastStored[ev.Source.ChatID] = max(lastStored[ev.Source.ChatID], i)
 	})
-	relaytest.Tally(t, "stored for agents (RELAY_INBOUND)", tr.ids(), stored)
+	natstest.Tally(t, "stored for agents (RELAY_INBOUND)", tr.ids(), stored)
 
 	idx, chats, err := tr.replies(p)
 	if err != nil {
@@ -223,7 +223,7 @@ func (tr *traffic) check(t *testing.T, p *project, start time.Time, order bool) 
 		lastReplied[chats[k]] = max(lastReplied[chats[k]], i)
 	}
 	o.replied = len(idx)
-	relaytest.Tally(t, "echo replies at the connector", tr.ids(), replied)
+	natstest.Tally(t, "echo replies at the connector", tr.ids(), replied)
 	tr.explainDuplicates(t, p, replied)
 	for _, id := range tr.ids() {
 		switch n := stored[id]; {

@@ -132,7 +132,7 @@ func TestEgressSlowConnector(t *testing.T) {
 
 	relaytest.WaitStreamEmpty(t, js, events.OutboundStream, deliverTimeout)
 	sends, _ := relaytest.Sends(dev)
-	relaytest.Tally(t, "sends", ids, sends)
+	natstest.Tally(t, "sends", ids, sends)
 	ci := relaytest.ConsumerInfo(t, js, events.OutboundStream, "egress")
 	t.Logf("deliveries %d for %d actions; egress-a sent %v, egress-b sent %v and answered %v from stored results",
 		ci.Delivered.Consumer, n, egA.Metric(t, "relay_egress_actions_total", "outcome", "sent"),
@@ -193,7 +193,7 @@ func TestConnectorTakesFrameThenDrops(t *testing.T) {
 	})
 	relaytest.WaitStreamEmpty(t, js, events.OutboundStream, deliverTimeout)
 	counts, _ := relaytest.Sends(dev)
-	relaytest.Tally(t, "frames the connector received", []string{"swallowed", "after"}, counts)
+	natstest.Tally(t, "frames the connector received", []string{"swallowed", "after"}, counts)
 	if got := eg.Metric(t, "relay_egress_ambiguous_total", "cause", "connection_lost"); got != 1 {
 		t.Errorf("ambiguous{connection_lost} = %v, want 1", got)
 	}

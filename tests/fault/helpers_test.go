@@ -169,8 +169,8 @@ func checkEveryEventOnce(t *testing.T, js jetstream.JetStream, agent *relaytest.
 	t.Helper()
 	relaytest.WaitStreamEmpty(t, js, events.RawStream, deliverTimeout)
 	relaytest.WaitConsumerIdle(t, js, events.InboundStream, "agent", deliverTimeout)
-	relaytest.Tally(t, "events stored", ids, relaytest.StoredEvents(t, js))
-	relaytest.Tally(t, "events seen by the agent", ids, agent.Counts())
+	natstest.Tally(t, "events stored", ids, relaytest.StoredEvents(t, js))
+	natstest.Tally(t, "events seen by the agent", ids, agent.Counts())
 }
 
 // startAgent connects an agent to natsURL: its JetStream and the agent
@@ -228,7 +228,7 @@ func tallySends(t *testing.T, js jetstream.JetStream, dev *devconnector.Server, 
 			}
 		}
 	}
-	relaytest.Tally(t, "results stored in RELAY_RESULTS", ids, storedCount)
+	natstest.Tally(t, "results stored in RELAY_RESULTS", ids, storedCount)
 
 	counts, _ := relaytest.Sends(dev)
 	want := map[string]int{}
@@ -239,7 +239,7 @@ func tallySends(t *testing.T, js jetstream.JetStream, dev *devconnector.Server, 
 		}
 		want[id] = 1 // count 0 or 1 is fine for an ambiguous action
 	}
-	relaytest.Tally(t, "sends recorded by the connector (ambiguous ones counted as 1 when not written)", ids, want)
+	natstest.Tally(t, "sends recorded by the connector (ambiguous ones counted as 1 when not written)", ids, want)
 	for id := range ambiguous {
 		written += counts[id]
 	}

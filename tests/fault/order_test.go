@@ -268,7 +268,7 @@ func (r *orderRun) check() {
 			count[s.ID]++
 		}
 	}
-	relaytest.Tally(t, "events handled by the agent replicas (redeliveries not counted)", inIDs, count)
+	natstest.Tally(t, "events handled by the agent replicas (redeliveries not counted)", inIDs, count)
 	ao := assertOrder(t, "agent handler calls", handled)
 	logChats(t, log, ao.disorder)
 
@@ -314,7 +314,7 @@ func checkStored(t *testing.T, js jetstream.JetStream, ids []string) []string {
 		}
 		stored = append(stored, ev.MessageID)
 	})
-	relaytest.Tally(t, "events stored on RELAY_INBOUND", ids, countIDs(stored))
+	natstest.Tally(t, "events stored on RELAY_INBOUND", ids, countIDs(stored))
 	assertOrder(t, "RELAY_INBOUND in stream order", stored)
 	return stored
 }
@@ -513,7 +513,7 @@ func TestOrderRetry(t *testing.T) {
 	}
 	// A: written once each, strictly in order, so its later sends waited
 	// for the retried one.
-	relaytest.Tally(t, "A's sends written", idsA, countIDs(writtenA))
+	natstest.Tally(t, "A's sends written", idsA, countIDs(writtenA))
 	if !slices.Equal(writtenA, idsA) {
 		t.Errorf("A's sends were written in the order %v, want %v", writtenA, idsA)
 	}
@@ -526,7 +526,7 @@ func TestOrderRetry(t *testing.T) {
 			during++
 		}
 	}
-	relaytest.Tally(t, "B's sends written", idsB, countIDs(writtenB))
+	natstest.Tally(t, "B's sends written", idsB, countIDs(writtenB))
 	if !slices.Equal(writtenB, idsB) {
 		t.Errorf("B's sends were written in the order %v, want %v", writtenB, idsB)
 	}
@@ -699,7 +699,7 @@ func TestOrderSlowChat(t *testing.T) {
 		}
 	}
 	ids = append(ids, a0, a1)
-	relaytest.Tally(t, "sends written", ids, counts)
+	natstest.Tally(t, "sends written", ids, counts)
 }
 
 // TestOrderStalledLink: the path from NATS to a converter stalls twice for

@@ -60,7 +60,7 @@ func TestNATSRestart(t *testing.T) {
 		return nil
 	})
 	sends, _ := relaytest.Sends(dev)
-	relaytest.Tally(t, "sends after the restart", actions, sends)
+	natstest.Tally(t, "sends after the restart", actions, sends)
 	for _, id := range actions {
 		if rs := results.Get(id); len(rs) == 0 || !rs[0].Success {
 			t.Errorf("result of %s = %+v, want one success", id, rs)

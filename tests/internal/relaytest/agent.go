@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sort"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -114,50 +112,6 @@ func (a *Agent) Stats() (deliveries, redeliveries, undecodable int) {
 func (a *Agent) WaitDistinct(tb testing.TB, n int, timeout time.Duration) {
 	tb.Helper()
 	waitAtLeast(tb, timeout, "distinct events the agent has seen", n, a.Distinct)
-}
-
-// Tally compares what arrived with what was sent: got maps an id to the
-// number of times it arrived. It logs "<what>: sent N, delivered D, lost L,
-// duplicated U" and fails the test unless every sent id arrived exactly
-// once and nothing else arrived.
-func Tally(tb testing.TB, what string, sent []string, got map[string]int) {
-	tb.Helper()
-	want := make(map[string]bool, len(sent))
-	for _, id := range sent {
-		want[id] = true
-	}
-	var lost, dup, unexpected []string
-	delivered := 0
-	for _, id := range sent {
-		switch n := got[id]; {
-		case n == 0:
-			lost = append(lost, id)
-		case n > 1:
-			dup = append(dup, fmt.Sprintf("%s×%d", id, n))
-		}
-	}
-	for id, n := range got {
-		delivered += n
-		if !want[id] {
-			unexpected = append(unexpected, id)
-		}
-	}
-	sort.Strings(unexpected)
-	tb.Logf("%s: sent %d, delivered %d, lost %d, duplicated %d", what, len(sent), delivered, len(lost), len(dup))
-	if len(lost) > 0 || len(dup) > 0 || len(unexpected) > 0 {
-		tb.Errorf("%s: lost %d %s, duplicated %d %s, unexpected %d %s; want 0, 0, 0",
-			what, len(lost), sample(lost), len(dup), sample(dup), len(unexpected), sample(unexpected))
-	}
-}
-
-func sample(ids []string) string {
-	if len(ids) == 0 {
-		return ""
-	}
-	if len(ids) > 10 {
-		return "[" + strings.Join(ids[:10], " ") + " …]"
-	}
-	return "[" + strings.Join(ids, " ") + "]"
 }
 
 // StoredEvents reads the whole of RELAY_INBOUND's message subjects and
