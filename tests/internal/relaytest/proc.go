@@ -176,25 +176,22 @@ func (p *Proc) WaitReady(tb testing.TB, timeout time.Duration) {
 		if p.Exited() {
 			return fmt.Errorf("%s exited (%v):\n%s", p.Name, p.err, tail(p.Output(), 4096))
 		}
-		code, body, err := natstest.Get("http://" + p.HTTPAddr + "/readyz")
-		if err != nil {
-			return err
-		}
-		if code != http.StatusOK {
-			return fmt.Errorf("%s /readyz = %d: %s", p.Name, code, body)
-		}
-		return nil
+		return p.probe("/readyz")
 	})
 }
 
 // Live reports whether the process's /healthz answers 200.
-func (p *Proc) Live() error {
-	code, body, err := natstest.Get("http://" + p.HTTPAddr + "/healthz")
+func (p *Proc) Live() error { return p.probe("/healthz") }
+
+// probe returns nil when the process's ops path answers 200, else what it
+// answered.
+func (p *Proc) probe(path string) error {
+	code, body, err := natstest.Get("http://" + p.HTTPAddr + path)
 	if err != nil {
 		return err
 	}
 	if code != http.StatusOK {
-		return fmt.Errorf("%s /healthz = %d: %s", p.Name, code, body)
+		return fmt.Errorf("%s %s = %d: %s", p.Name, path, code, body)
 	}
 	return nil
 }

@@ -3,9 +3,11 @@ package relaytest
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/relaybus/relaybus/internal/bus"
@@ -131,37 +133,42 @@ func (s Stage[S]) Metric(tb testing.TB, name string, labels ...string) float64 {
 // cleanup, which stops it and checks that Run returned nil.
 func RunEdge(tb testing.TB, cfg wsedge.Config, natsURL string) Stage[*wsedge.Service] {
 	tb.Helper()
-	reg := prometheus.NewRegistry()
-	svc, err := wsedge.New(cfg, wsedge.Deps{Log: Logger(tb).With("stage", "ws-edge"), NC: Connect(tb, natsURL, "ws-edge"), Registerer: reg})
-	if err != nil {
-		tb.Fatalf("relaytest: ws-edge: %v", err)
-	}
-	natstest.Go(tb, "ws-edge", svc.Run)
-	return Stage[*wsedge.Service]{svc, reg}
+	return runStage(tb, "ws-edge", Connect(tb, natsURL, "ws-edge"), func(log *slog.Logger, nc *nats.Conn, reg prometheus.Registerer) (*wsedge.Service, error) {
+		return wsedge.New(cfg, wsedge.Deps{Log: log, NC: nc, Registerer: reg})
+	})
 }
 
 // RunConverter runs a converter replica in-process (see [RunEdge]).
 func RunConverter(tb testing.TB, cfg converter.Config, natsURL string) Stage[*converter.Service] {
 	tb.Helper()
-	reg := prometheus.NewRegistry()
-	svc, err := converter.New(cfg, converter.Deps{Log: Logger(tb).With("stage", "converter"), NC: Connect(tb, natsURL, "passthrough-converter"), Registerer: reg})
-	if err != nil {
-		tb.Fatalf("relaytest: converter: %v", err)
-	}
-	natstest.Go(tb, "converter", svc.Run)
-	return Stage[*converter.Service]{svc, reg}
+	return runStage(tb, "converter", Connect(tb, natsURL, "passthrough-converter"), func(log *slog.Logger, nc *nats.Conn, reg prometheus.Registerer) (*converter.Service, error) {
+		return converter.New(cfg, converter.Deps{Log: log, NC: nc, Registerer: reg})
+	})
 }
 
 // RunEgress runs an egress replica in-process (see [RunEdge]).
 func RunEgress(tb testing.TB, cfg egress.Config, natsURL string) Stage[*egress.Service] {
 	tb.Helper()
+	return runStage(tb, "egress", Connect(tb, natsURL, "egress"), func(log *slog.Logger, nc *nats.Conn, reg prometheus.Registerer) (*egress.Service, error) {
+		return egress.New(cfg, egress.Deps{Log: log, NC: nc, Registerer: reg})
+	})
+}
+
+// runStage builds a stage with newStage (a logger labelled name, nc, and
+// a registry of its own) and runs it until cleanup, which stops it and
+// checks that Run returned nil.
+func runStage[S interface {
+	Prober
+	Run(context.Context) error
+}](tb testing.TB, name string, nc *nats.Conn, newStage func(*slog.Logger, *nats.Conn, prometheus.Registerer) (S, error)) Stage[S] {
+	tb.Helper()
 	reg := prometheus.NewRegistry()
-	svc, err := egress.New(cfg, egress.Deps{Log: Logger(tb).With("stage", "egress"), NC: Connect(tb, natsURL, "egress"), Registerer: reg})
+	svc, err := newStage(Logger(tb).With("stage", name), nc, reg)
 	if err != nil {
-		tb.Fatalf("relaytest: egress: %v", err)
+		tb.Fatalf("relaytest: %s: %v", name, err)
 	}
-	natstest.Go(tb, "egress", svc.Run)
-	return Stage[*egress.Service]{svc, reg}
+	natstest.Go(tb, name, svc.Run)
+	return Stage[S]{svc, reg}
 }
 
 // Prober is the health surface every stage has.
