@@ -59,10 +59,7 @@ func TestActionRepeatedAfterServerWindowNotSentTwice(t *testing.T) {
 	if diff := cmp.Diff(first, second); diff != "" {
 		t.Errorf("the repeat's result differs (-first +second):\n%s", diff)
 	}
-	e.settled()
-	if got := resp.count(); got != 1 {
-		t.Errorf("edge requests = %d, want exactly 1", got)
-	}
+	e.wantEdgeRequests(resp, 1, "")
 	if got := e.metric("relay_egress_actions_total", "op=send", "outcome=replayed"); got != 1 {
 		t.Errorf("replayed count = %v, want 1", got)
 	}
