@@ -42,10 +42,6 @@ func (s *Service) connectLoop(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if dials > 0 {
-			s.m.reconnects.Inc()
-		}
-		dials++
 		if err := s.loadReplays(ctx); err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -54,6 +50,10 @@ func (s *Service) connectLoop(ctx context.Context) error {
 			s.log.Warn("loading the ack log failed; not dialing yet", "err", err, "retry_in", delay)
 			continue
 		}
+		if dials > 0 {
+			s.m.reconnects.Inc()
+		}
+		dials++
 		ws, err := s.dial(ctx)
 		if err != nil {
 			if ctx.Err() != nil {

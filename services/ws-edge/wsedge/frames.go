@@ -36,11 +36,11 @@ func (s *Service) handleFrame(c *conn, b []byte) {
 			s.badFrame(c, b, string(typ), string(bid), idTooLong(len(bid)), start)
 			return
 		}
-		t := s.frameType(typ)
-		if s.absorbed(c, string(bid), t) {
+		t, id := s.frameType(typ), string(bid)
+		if s.absorbed(c, id, t) {
 			return
 		}
-		s.publishRaw(c, t, wire.ChatKey(t, b), string(bid), b, start)
+		s.publishRaw(c, t, wire.ChatKey(t, b), id, b, start)
 		return
 	}
 	// Everything else: control frames, bad frames, unusual encodings.
