@@ -366,6 +366,8 @@ func (l *ackLog) read(ctx context.Context, subject string, start time.Time, last
 		FilterSubjects: []string{subject},
 		DeliverPolicy:  jetstream.DeliverByStartTimePolicy,
 		OptStartTime:   &start,
+		// Read once and abandoned: the server removes it soon after.
+		InactiveThreshold: 10 * time.Second,
 	})
 	if err != nil {
 		return dst, fmt.Errorf("reading the ack log: %w", err)
