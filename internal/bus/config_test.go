@@ -1,14 +1,13 @@
 package bus_test
 
 import (
-	"errors"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/relaybus/relaybus/internal/bus"
+	"github.com/relaybus/relaybus/internal/envconf/envconftest"
 )
 
 func TestFromEnv(t *testing.T) {
@@ -38,9 +37,7 @@ func TestFromEnv(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := bus.FromEnv(func(k string) string { return tt.env[k] })
 			if tt.wantIn != "" {
-				if !errors.Is(err, bus.ErrInvalidConfig) || !strings.Contains(err.Error(), tt.wantIn) || strings.Contains(err.Error(), "\n") {
-					t.Fatalf("FromEnv = %v, want one line naming %s", err, tt.wantIn)
-				}
+				envconftest.WantInvalid(t, err, bus.ErrInvalidConfig, tt.wantIn)
 				return
 			}
 			if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/relaybus/relaybus/internal/envconf/envconftest"
 	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/services/egress/egress"
 )
@@ -51,9 +52,7 @@ func TestConfigFromEnv(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := egress.ConfigFromEnv(func(k string) string { return tt.env[k] })
 			if tt.wantErr != nil {
-				if !errors.Is(err, tt.wantErr) || !strings.Contains(err.Error(), tt.wantIn) || strings.Contains(err.Error(), "\n") {
-					t.Fatalf("ConfigFromEnv = %v, want one line wrapping %v naming %s", err, tt.wantErr, tt.wantIn)
-				}
+				envconftest.WantInvalid(t, err, tt.wantErr, tt.wantIn)
 				return
 			}
 			if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/relaybus/relaybus/internal/envconf/envconftest"
 	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/services/passthrough-converter/converter"
 )
@@ -47,9 +48,7 @@ func TestConfigFromEnv(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := converter.ConfigFromEnv(func(k string) string { return tt.env[k] })
 			if tt.wantIn != "" {
-				if !errors.Is(err, converter.ErrInvalidConfig) || !strings.Contains(err.Error(), tt.wantIn) || strings.Contains(err.Error(), "\n") {
-					t.Fatalf("ConfigFromEnv = %v, want one line wrapping ErrInvalidConfig naming %s", err, tt.wantIn)
-				}
+				envconftest.WantInvalid(t, err, converter.ErrInvalidConfig, tt.wantIn)
 				return
 			}
 			if err != nil {
