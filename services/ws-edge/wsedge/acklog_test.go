@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/relaybus/relaybus/internal/bus"
@@ -305,4 +306,41 @@ func TestAckedOnlyOnceLogged(t *testing.T) {
 	if raw, _ := h.readStream(events.RawStream, rawInbound); len(raw) != 1 {
 		t.Errorf("at the ack, RELAY_RAW holds %d frames, want 1", len(raw))
 	}
+}
+
+// TestAckWaitsForTheAckLog: a frame stored while its id cannot be logged
+// (RELAY_ACKLOG gone) is not acked; once the log is back the batch is
+// retried and the ack follows.
+func TestAckWaitsForTheAckLog(t *testing.T) {
+	h := start(t, func(c *wsedge.Config) { c.PublishTimeout = 500 * time.Millisecond })
+	p := h.handshaken()
+	var logCfg jetstream.StreamConfig
+	for _, sc := range wsedge.DefaultConfig().Bus.Streams() {
+		if sc.Name == bus.AckLogStream {
+			logCfg = sc
+		}
+	}
+	if err := h.js.DeleteStream(context.Background(), bus.AckLogStream); err != nil {
+		t.Fatal(err)
+	}
+	p.send(inboundFrame("b-unlogged", "stored, not yet logged"))
+	h.streamMsgs(events.RawStream, rawInbound, 1)
+	natstest.WaitFor(t, 5*time.Second, func() error {
+		if got := h.metric("relay_wsedge_acklog_failures_total"); got < 1 {
+			return fmt.Errorf("relay_wsedge_acklog_failures_total = %v, want >= 1", got)
+		}
+		return nil
+	})
+	select {
+	case f := <-p.frames:
+		t.Fatalf("frame %v while b-unlogged's id could not be logged, want no ack", f)
+	default:
+	}
+	if _, err := h.js.CreateStream(context.Background(), logCfg); err != nil {
+		t.Fatal(err)
+	}
+	if ack := p.expect("inbound_ack"); ack["bufferId"] != "b-unlogged" {
+		t.Errorf("ack = %v, want b-unlogged", ack)
+	}
+	h.waitMetric(1, "relay_wsedge_acklog_batches_total")
 }
