@@ -513,6 +513,9 @@ func (d *decoder) readMapLen() (int, error) {
 // (readMapLen) it reads bytes that checkMsgpack saw as the ext's opaque
 // data, so a hostile length there would make it allocate without bound.
 func (d *decoder) readAnyMap() (map[string]any, error) {
+	if m, ok := d.readStringsMap(); ok {
+		return m, nil
+	}
 	probe := *d
 	n, err := probe.readMapLen()
 	if err != nil {
@@ -531,6 +534,41 @@ func (d *decoder) readAnyMap() (map[string]any, error) {
 	m, err := dec.DecodeMap()
 	d.i = len(d.b) - r.Len()
 	return m, err
+}
+
+// readStringsMap is readAnyMap for the common metadata, a map (or nil)
+// whose values are all str: DecodeMap reads each as a string. It returns
+// false, having consumed nothing, for anything else.
+func (d *decoder) readStringsMap() (map[string]any, bool) {
+	probe := *d
+	c, err := probe.readCode()
+	if err != nil {
+		return nil, false
+	}
+	n, err := probe.mapLen(c)
+	if err != nil || n > probe.remaining() {
+		return nil, false
+	}
+	var m map[string]any
+	if n >= 0 {
+		m = make(map[string]any, n)
+	}
+	for range n {
+		k, err := probe.readString()
+		if err != nil {
+			return nil, false
+		}
+		if c, err := probe.peekCode(); err != nil || !msgpcode.IsString(c) {
+			return nil, false
+		}
+		v, err := probe.readString()
+		if err != nil {
+			return nil, false
+		}
+		m[k] = v
+	}
+	*d = probe
+	return m, true
 }
 
 // skip is Skip: it consumes one value of any type.

@@ -276,8 +276,12 @@ var msgpackSeeds = [][]byte{
 	{0x81, 0xa5, 'm', 'e', 'd', 'i', 'a', 0x91, 0x96, 0xa1, 'u', 0xa1, 'k', 0xa1, 'm', 0xd3, 0, 0, 0, 0, 0, 0, 0, 7, 0xc0, 0xc0}, // array-encoded media
 	{0x82, 0xa5, 'm', 'e', 'd', 'i', 'a', 0x92, 0x81, 0xa3, 'u', 'r', 'l', 0xa1, 'a', 0x80,
 		0xa5, 'm', 'e', 'd', 'i', 'a', 0x91, 0x81, 0xa4, 'k', 'i', 'n', 'd', 0xa1, 'b'}, // a repeated key merges
-	{0x81, 0xa8, 'm', 'e', 't', 'a', 'd', 'a', 't', 'a', 0xd4, 0x00, 0x80}, // an ext before a map
-	{0x81, 0xa6, 's', 'o', 'u', 'r', 'c', 'e', 0xd4, 0x00, 0x80},           // an ext for a struct
+	{0x81, 0xa8, 'm', 'e', 't', 'a', 'd', 'a', 't', 'a', 0xd4, 0x00, 0x80},                                                             // an ext before a map
+	{0x81, 0xa8, 'm', 'e', 't', 'a', 'd', 'a', 't', 'a', 0x83, 0xa1, 'a', 0xa1, 'x', 0xc4, 1, 'b', 0xd9, 1, 'y', 0xa1, 'a', 0xa1, 'z'}, // str values, a bin key, a repeated key
+	{0x81, 0xa8, 'm', 'e', 't', 'a', 'd', 'a', 't', 'a', 0x82, 0xa1, 'a', 0xa1, 'x', 0xa1, 'b', 0xc4, 1, 'y'},                          // a bin value
+	{0x81, 0xa8, 'm', 'e', 't', 'a', 'd', 'a', 't', 'a', 0x81, 0xa1, 'a', 0xc0},                                                        // a nil value
+	{0x81, 0xa8, 'm', 'e', 't', 'a', 'd', 'a', 't', 'a', 0xc0},                                                                         // nil metadata
+	{0x81, 0xa6, 's', 'o', 'u', 'r', 'c', 'e', 0xd4, 0x00, 0x80},                                                                       // an ext for a struct
 	{0x81, 0xd9, 0x21, 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x',
 		'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x', 0xc0}, // a long unknown key
 }
