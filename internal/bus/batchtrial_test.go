@@ -598,7 +598,7 @@ func cpuTime() time.Duration {
 //
 //	go test -c -o /tmp/bus.test ./bus
 //	for r in 1 2 3 4 5 6; do for v in async bus fast100 fast10 fast1; do
-//	  /tmp/bus.test -test.run '^$' -test.bench "BatchTrial/^$v\$" -test.benchtime 20000x; done; done
+//	  /tmp/bus.test -test.run '^$' -test.bench "BatchTrial/^$v\$" -test.benchtime 40000x; done; done
 func BenchmarkBatchTrial(b *testing.B) {
 	for _, v := range trialVariants {
 		b.Run(v.name, func(b *testing.B) {
