@@ -49,6 +49,8 @@ func (e *Error) Is(target error) bool { return target == ErrInvalid }
 
 // Var is one declared variable, made by [V] or [Func].
 type Var interface {
+	// Name is the variable's name.
+	Name() string
 	decl() *meta
 	reset()
 	set(s string) error // s is trimmed unless raw
@@ -143,6 +145,9 @@ func (d *Decl[T]) limit(ok func(T) bool, want, short string) *Decl[T] {
 	d.checks = append(d.checks, limit[T]{ok, want, short})
 	return d
 }
+
+// Name is the variable's name.
+func (d *Decl[T]) Name() string { return d.name }
 
 func (d *Decl[T]) decl() *meta  { return &d.meta }
 func (d *Decl[T]) reset()       { *d.dst = d.def }

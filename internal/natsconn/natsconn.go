@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/relaybus/relaybus/internal/envconf"
 )
 
 // ErrInvalidConfig classifies configuration errors.
@@ -29,17 +31,32 @@ type Config struct {
 	TLSKey  string // NATS_TLS_KEY: the client certificate's private key
 }
 
-// FromEnv reads NATS_URL, NATS_CREDS, NATS_NKEY, NATS_TLS_CA,
-// NATS_TLS_CERT and NATS_TLS_KEY.
-func FromEnv(getenv func(string) string) Config {
-	get := func(k string) string { return strings.TrimSpace(getenv(k)) }
-	c := Config{URL: get("NATS_URL"), Creds: get("NATS_CREDS"), NKey: get("NATS_NKEY"),
-		TLSCA: get("NATS_TLS_CA"), TLSCert: get("NATS_TLS_CERT"), TLSKey: get("NATS_TLS_KEY")}
-	if c.URL == "" {
-		c.URL = nats.DefaultURL
+// Vars declares the connection's variables, each once (package envconf):
+// FromEnv reads them, LogValue logs them, and the README's table says the
+// same.
+func (c *Config) Vars() []envconf.Var {
+	return []envconf.Var{
+		envconf.V("NATS_URL", &c.URL, nats.DefaultURL,
+			"the NATS server, or a comma list of a cluster's; a password or token in it is logged as `xxxxx`").Redact(RedactURL),
+		envconf.V("NATS_CREDS", &c.Creds, "", "a JWT credentials file to connect with"),
+		envconf.V("NATS_NKEY", &c.NKey, "", "a user nkey seed file to connect with (the relay's identities: root README, Security)"),
+		envconf.V("NATS_TLS_CA", &c.TLSCA, "", "a CA bundle to verify the server with"),
+		envconf.V("NATS_TLS_CERT", &c.TLSCert, "", "a client certificate (with NATS_TLS_KEY)"),
+		envconf.V("NATS_TLS_KEY", &c.TLSKey, "", "the client certificate's private key"),
 	}
+}
+
+// FromEnv reads the variables of Vars; unset ones keep their defaults.
+// None can fail to parse (they are strings): Validate checks them.
+func FromEnv(getenv func(string) string) Config {
+	c := envconf.Default((*Config).Vars)
+	_ = envconf.Parse(getenv, c.Vars()...)
 	return c
 }
+
+// LogValue logs the configuration under the variables' names, the URL's
+// credentials redacted (paths are not secrets).
+func (c Config) LogValue() slog.Value { return envconf.LogValue(c.Vars()...) }
 
 // Validate checks that the referenced files exist, that a certificate
 // comes with its key, and that NATS_CREDS and NATS_NKEY are not both set

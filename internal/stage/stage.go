@@ -119,17 +119,16 @@ func Run(ctx context.Context, getenv func(string) string, stdout io.Writer, spec
 		}
 		return Probe(ctx, url)
 	}
-	log, err := logging.New(stdout, getenv)
+	lcfg, err := logging.FromEnv(getenv)
 	if err != nil {
 		return err
 	}
-	log = log.With("service", spec.Name, "version", Version)
+	log := lcfg.New(stdout).With("service", spec.Name, "version", Version)
 	ncfg := natsconn.FromEnv(getenv)
 	if err := ncfg.Validate(); err != nil {
 		return err
 	}
-	log.Info("startup", "nats_url", natsconn.RedactURL(ncfg.URL), "nats_creds_set", ncfg.Creds != "", "nats_nkey_set", ncfg.NKey != "", "nats_tls_cert_set", ncfg.TLSCert != "",
-		"http_addr", spec.HTTPAddr, "config", spec.Config)
+	log.Info("startup", "nats", ncfg, "logging", lcfg, "http_addr", spec.HTTPAddr, "config", spec.Config)
 	return Serve(ctx, spec.HTTPAddr, log, func(_ context.Context, h *Host) error {
 		if spec.Pprof {
 			h.Ops().EnablePprof()

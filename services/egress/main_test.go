@@ -76,7 +76,7 @@ func TestRedactURL(t *testing.T) {
 	if err := run(ctx, func(k string) string { return env[k] }, &out); err != nil {
 		t.Fatalf("run = %v", err)
 	}
-	if logs := out.String(); strings.Contains(logs, "secret") || !strings.Contains(logs, `"nats_url":"nats://user:xxxxx@127.0.0.1:`) {
+	if logs := out.String(); strings.Contains(logs, "secret") || !strings.Contains(logs, `"NATS_URL":"nats://user:xxxxx@127.0.0.1:`) {
 		t.Errorf("startup logs carry the NATS URL unredacted, or not at all:\n%s", logs)
 	}
 }

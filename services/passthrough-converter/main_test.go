@@ -41,8 +41,8 @@ func TestRunNeverLogsNATSCredentials(t *testing.T) {
 	if strings.Contains(logs, password) {
 		t.Errorf("the NATS password is in the logs:\n%s", logs)
 	}
-	if !strings.Contains(logs, `"nats_url":"nats://conv:xxxxx@127.0.0.1:`) {
-		t.Errorf("startup log lacks the redacted nats_url:\n%s", logs)
+	if !strings.Contains(logs, `"NATS_URL":"nats://conv:xxxxx@127.0.0.1:`) {
+		t.Errorf("startup log lacks the redacted NATS_URL:\n%s", logs)
 	}
 }
 
