@@ -40,7 +40,10 @@ func startReplicas(ctx context.Context, p *stack.Stack, st stack.Stages, convert
 	}
 	add := func(name string, n int, to *[]func() []int, build func(*nats.Conn) (replica, error)) error {
 		for i := range n {
-			nc, err := p.Connect(fmt.Sprintf("bench-%s-%d", name, i+2))
+			// Under the stage's profile label, as the stack's own replica.
+			var nc *nats.Conn
+			var err error
+			labelled(name, func() { nc, err = p.Connect(fmt.Sprintf("bench-%s-%d", name, i+2)) })
 			if err != nil {
 				return err
 			}
@@ -51,10 +54,12 @@ func startReplicas(ctx context.Context, p *stack.Stack, st stack.Stages, convert
 			}
 			*to = append(*to, r.Partitions)
 			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				_ = r.Run(rctx)
-			}()
+			labelled(name, func() {
+				go func() {
+					defer wg.Done()
+					_ = r.Run(rctx)
+				}()
+			})
 		}
 		return nil
 	}
