@@ -50,7 +50,17 @@ type Publisher struct {
 
 type pendingAck struct {
 	ch       chan reply // buffered: the reply never waits for the caller
+	cb       func(*nats.Msg, error)
 	deadline time.Time
+}
+
+// settle hands the reply (or why there is none) over.
+func (pa *pendingAck) settle(m *nats.Msg, err error) {
+	if pa.cb != nil {
+		pa.cb(m, err)
+		return
+	}
+	pa.ch <- reply{msg: m, err: err}
 }
 
 // reply is what settles a pending publish or request: the reply message,
@@ -112,8 +122,29 @@ func (p *Publisher) PublishAsync(m *nats.Msg) (*PendingAck, error) {
 	return p.send(m, p.timeout)
 }
 
+// PublishFunc publishes m (its Reply is set here) and returns at once;
+// done is called once with the outcome (as Publish returns it), from the
+// Publisher's reply goroutine (it must not block) or, after the timeout or
+// Close, from its sweep. An error from PublishFunc itself means done will
+// not be called.
+func (p *Publisher) PublishFunc(m *nats.Msg, done func(seq uint64, err error)) error {
+	pa := &pendingAck{deadline: time.Now().Add(p.timeout), cb: func(r *nats.Msg, err error) {
+		if err != nil {
+			done(0, err)
+			return
+		}
+		done(parsePubAck(r))
+	}}
+	_, err := p.enqueue(m, pa)
+	return err
+}
+
 func (p *Publisher) send(m *nats.Msg, timeout time.Duration) (*PendingAck, error) {
 	pa := &pendingAck{ch: make(chan reply, 1), deadline: time.Now().Add(timeout)}
+	return p.enqueue(m, pa)
+}
+
+func (p *Publisher) enqueue(m *nats.Msg, pa *pendingAck) (*PendingAck, error) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -189,7 +220,7 @@ func (p *Publisher) onReply(m *nats.Msg) {
 	if pa == nil {
 		return // timed out or canceled already
 	}
-	pa.ch <- reply{msg: m}
+	pa.settle(m, nil)
 }
 
 // expire fails publishes whose reply is overdue (a sweep, rather than a
@@ -203,14 +234,19 @@ func (p *Publisher) expire() {
 		case <-p.stop:
 			return
 		case now := <-t.C:
+			var overdue []*pendingAck
 			p.mu.Lock()
 			for token, pa := range p.pending {
 				if now.After(pa.deadline) {
 					delete(p.pending, token)
-					pa.ch <- reply{err: fmt.Errorf("bus: no reply in time: %w", context.DeadlineExceeded)}
+					overdue = append(overdue, pa)
 				}
 			}
 			p.mu.Unlock()
+			// Settled outside the lock: a callback may publish again.
+			for _, pa := range overdue {
+				pa.settle(nil, fmt.Errorf("bus: no reply in time: %w", context.DeadlineExceeded))
+			}
 		}
 	}
 }
@@ -224,11 +260,15 @@ func (p *Publisher) Close() {
 		return
 	}
 	p.closed = true
+	waiting := make([]*pendingAck, 0, len(p.pending))
 	for token, pa := range p.pending {
 		delete(p.pending, token)
-		pa.ch <- reply{err: ErrPublisherClosed}
+		waiting = append(waiting, pa)
 	}
 	p.mu.Unlock()
+	for _, pa := range waiting {
+		pa.settle(nil, ErrPublisherClosed)
+	}
 	close(p.stop)
 	<-p.done
 	_ = p.sub.Unsubscribe()

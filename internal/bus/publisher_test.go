@@ -160,3 +160,47 @@ func TestPublisherRequest(t *testing.T) {
 		t.Errorf("silent: %v, want DeadlineExceeded", err)
 	}
 }
+
+// TestPublisherFunc: the outcome reaches the callback, for a stored
+// message, a refused one and one nobody answers.
+func TestPublisherFunc(t *testing.T) {
+	nc, _, p := publisherRig(t, 200*time.Millisecond)
+	if _, err := nc.Subscribe("silent", func(*nats.Msg) {}); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	type outcome struct {
+		seq uint64
+		err error
+	}
+	got := make(chan outcome, 3)
+	done := func(seq uint64, err error) { got <- outcome{seq, err} }
+	for _, m := range []*nats.Msg{msg("s.x", "f1"), msg("nostream.x", "f2"), msg("silent", "")} {
+		if err := p.PublishFunc(m, done); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var stored, refused, silent int
+	for range 3 {
+		select {
+		case o := <-got:
+			switch {
+			case o.err == nil && o.seq == 1:
+				stored++
+			case errors.Is(o.err, jetstream.ErrNoStreamResponse):
+				refused++
+			case errors.Is(o.err, context.DeadlineExceeded):
+				silent++
+			default:
+				t.Errorf("unexpected outcome %+v", o)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("a callback never came")
+		}
+	}
+	if stored != 1 || refused != 1 || silent != 1 {
+		t.Errorf("stored %d, refused %d, silent %d; want one each", stored, refused, silent)
+	}
+}

@@ -50,6 +50,9 @@ func IsPermanent(err error) bool { return consume.IsPermanent(err) }
 // for (1 the first time), counting redeliveries and in-order retries.
 func Attempt(ctx context.Context) uint64 { return consume.Attempt(ctx) }
 
+// Later defers a handler's outcome (see the consume package's Later).
+func Later(ctx context.Context) func(error) { return consume.Later(ctx) }
+
 // New returns the consume loop of stage (its token, events.Stage*): cfg
 // with the stage's dead letters and its metrics registered on reg (nil:
 // not registered). cfg's DeadLetter, PermanentPanics and Hooks are set

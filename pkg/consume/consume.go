@@ -265,6 +265,10 @@ type Loop struct {
 	// not wait on the others (balance).
 	saturated atomic.Bool
 
+	// later counts the goroutines retrying a message whose deferred
+	// outcome (Later) was a failure.
+	later sync.WaitGroup
+
 	mu      sync.Mutex
 	live    map[string]bool // sources with a live consumer
 	sources []*source
@@ -376,15 +380,20 @@ func (l *Loop) Run(ctx context.Context) error {
 				if !ok {
 					return
 				}
-				l.process(hctx, sc, it)
-				out.remove(it)
-				l.handBack(sc, out, sc.done(c))
+				settle := func() {
+					out.remove(it)
+					l.handBack(sc, out, sc.done(c))
+				}
+				if l.process(hctx, sc, it, settle) {
+					settle()
+				}
 			}
 		}()
 	}
 	defer func() {
 		sc.close()
 		wg.Wait()
+		l.later.Wait()
 	}()
 
 	// Sources: the durable, or one pinned durable per partition (plus the
@@ -794,33 +803,49 @@ func Attempt(ctx context.Context) uint64 {
 // retry never lets them overtake (a nak would). Retries stop when the
 // partition is being handed back or the handlers' grace ran out; the
 // message then goes back to the server, ahead of the rest of its chat.
-func (l *Loop) process(ctx context.Context, sc *sched, it *item) {
-	attempt := it.delivered
+//
+// It reports false when the handler deferred the outcome (Later): then
+// settle is called once the message is settled, from whichever goroutine
+// reported the outcome, and the message's chat is held until then.
+func (l *Loop) process(ctx context.Context, sc *sched, it *item, settle func()) bool {
+	return l.attempts(ctx, sc, it, it.delivered, nil, settle)
+}
+
+// attempts runs the attempts of it from attempt on. outcome, when set, is
+// the result of attempt, already made (a deferred one): it is not run
+// again.
+func (l *Loop) attempts(ctx context.Context, sc *sched, it *item, attempt uint64, outcome *error, settle func()) bool {
 	var givingUp error // the cause, once the dead letter failed to store
 	for {
 		if givingUp == nil {
-			start := time.Now()
-			err := l.safeHandle(context.WithValue(ctx, attemptKey{}, attempt), it.m)
-			l.cfg.Hooks.Handled(time.Since(start))
-			if err == nil {
-				if aerr := it.m.Ack(); aerr != nil && !errors.Is(aerr, jetstream.ErrMsgAlreadyAckd) {
-					l.cfg.Log.Warn("ack failed", "subject", it.m.Subject(), "err", aerr)
+			var err error
+			if outcome != nil {
+				err, outcome = *outcome, nil
+			} else {
+				d := &deferral{}
+				start := time.Now()
+				err = l.safeHandle(context.WithValue(context.WithValue(ctx, attemptKey{}, attempt), laterKey{}, d), it.m)
+				l.cfg.Hooks.Handled(time.Since(start))
+				if d.arm(err, func(err error) { l.resume(ctx, sc, it, attempt, err, settle) }) {
+					return false
 				}
-				l.cfg.Hooks.Settled(Acked)
-				return
+			}
+			if err == nil {
+				l.ack(it)
+				return true
 			}
 			if IsPermanent(err) || l.cfg.MaxDeliver > 0 && attempt >= uint64(l.cfg.MaxDeliver) {
 				givingUp = err
 			}
 		}
 		if givingUp != nil && l.giveUp(ctx, it.m, givingUp) {
-			return
+			return true
 		}
 		var delay time.Duration
 		switch {
 		case ctx.Err() != nil || sc.isClosing(it.part):
 			l.handBackOne(it.m)
-			return
+			return true
 		default:
 			delay = backoff.Delay(l.cfg.NakBase, l.cfg.NakMax, int(min(attempt-1, 62)))
 			l.cfg.Hooks.Settled(Retried)
@@ -835,10 +860,111 @@ func (l *Loop) process(ctx context.Context, sc *sched, it *item) {
 		t.Stop()
 		if ctx.Err() != nil || sc.isClosing(it.part) {
 			l.handBackOne(it.m)
-			return
+			return true
 		}
 		attempt++
 	}
+}
+
+func (l *Loop) ack(it *item) {
+	if err := it.m.Ack(); err != nil && !errors.Is(err, jetstream.ErrMsgAlreadyAckd) {
+		l.cfg.Log.Warn("ack failed", "subject", it.m.Subject(), "err", err)
+	}
+	l.cfg.Hooks.Settled(Acked)
+}
+
+// resume settles a message whose handler deferred its outcome: acked at
+// once on success; a failure goes on as a failed attempt (retry in order,
+// or give up) on a goroutine of its own, as the reporting goroutine (a
+// publisher's reply handler) must not wait.
+func (l *Loop) resume(ctx context.Context, sc *sched, it *item, attempt uint64, err error, settle func()) {
+	if err == nil {
+		l.ack(it)
+		settle()
+		return
+	}
+	l.later.Add(1)
+	go func() {
+		defer l.later.Done()
+		if l.attempts(ctx, sc, it, attempt, &err, settle) {
+			settle()
+		}
+	}()
+}
+
+type laterKey struct{}
+
+// deferral is one attempt's Later: the outcome may be reported before the
+// loop has seen the handler return (arm), or after.
+type deferral struct {
+	mu       sync.Mutex
+	deferred bool        // Later was called
+	finished bool        // the outcome is decided
+	outcome  error       // it, while not armed
+	resume   func(error) // set by arm, called with the outcome
+}
+
+// Later defers the outcome of the message the handler is called for: the
+// handler returns nil at once and calls done exactly once, from any
+// goroutine, with what it would have returned (nil to ack, an error to
+// retry, Permanent to give up). Until then the message is in hand (kept
+// alive, counted in MaxAckPending) and its chat held — later messages of
+// its key wait —, while the worker goes on with other chats: a handler
+// waiting on a reply (a PubAck) costs no worker. A handler that returns an
+// error (or panics) after Later settles with that, and its done is then
+// ignored.
+//
+// Outside a consume loop's handler Later returns nil: the caller then
+// finishes synchronously.
+func Later(ctx context.Context) (done func(error)) {
+	d, ok := ctx.Value(laterKey{}).(*deferral)
+	if !ok {
+		return nil
+	}
+	d.mu.Lock()
+	d.deferred = true
+	d.mu.Unlock()
+	return d.done
+}
+
+func (d *deferral) done(err error) {
+	d.mu.Lock()
+	if d.finished {
+		d.mu.Unlock()
+		return
+	}
+	d.finished = true
+	resume := d.resume
+	if resume == nil {
+		d.outcome = err
+	}
+	d.mu.Unlock()
+	if resume != nil {
+		resume(err)
+	}
+}
+
+// arm hands the deferral its continuation once the handler returned
+// handlerErr; it reports whether the handler deferred. An outcome decided
+// already is handed over at once (on the caller's goroutine).
+func (d *deferral) arm(handlerErr error, resume func(error)) bool {
+	d.mu.Lock()
+	if !d.deferred {
+		d.mu.Unlock()
+		return false
+	}
+	if handlerErr != nil && !d.finished {
+		d.finished, d.outcome = true, handlerErr
+	}
+	if !d.finished {
+		d.resume = resume
+		d.mu.Unlock()
+		return true
+	}
+	outcome := d.outcome
+	d.mu.Unlock()
+	resume(outcome)
+	return true
 }
 
 // handBackOne naks m at once (the caller hands its chat's rest back after).

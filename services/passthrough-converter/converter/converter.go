@@ -322,12 +322,32 @@ func (s *Service) publishEvent(ctx context.Context, in jetstream.Msg, ev *events
 	if t := in.Headers().Get(events.ReceivedAtHeader); t != "" {
 		out.Header.Set(events.ReceivedAtHeader, t)
 	}
-	if _, err := s.pub.Publish(ctx, out); err != nil {
-		return fmt.Errorf("publishing event: %w", err)
+	return s.publish(ctx, out, kind)
+}
+
+// publish stores an output and settles its input once it is stored: the
+// input is acked only then (at-least-once; the derived Nats-Msg-Id absorbs
+// a redelivery's copy). In the consume loop the worker does not wait for
+// the PubAck (consume.Later): it takes other chats meanwhile, and this
+// input's chat is held until the outcome, so a chat's outputs are stored in
+// order even when one publish fails and is retried.
+func (s *Service) publish(ctx context.Context, out *nats.Msg, kind string) error {
+	stored := func(err error) error {
+		if err != nil {
+			return fmt.Errorf("publishing %s: %w", kind, err)
+		}
+		s.metrics.converted.WithLabelValues(kind).Inc()
+		s.log.Debug("event published", "subject", out.Subject, "kind", kind)
+		return nil
 	}
-	s.metrics.converted.WithLabelValues(kind).Inc()
-	s.log.Debug("event published", "subject", out.Subject, "kind", kind)
-	return nil
+	if done := consume.Later(ctx); done != nil {
+		if err := s.pub.PublishFunc(out, func(_ uint64, err error) { done(stored(err)) }); err != nil {
+			done(stored(err))
+		}
+		return nil
+	}
+	_, err := s.pub.Publish(ctx, out)
+	return stored(err)
 }
 
 func (s *Service) publishInterrupt(ctx context.Context, in jetstream.Msg, frame wire.Frame) error {
@@ -342,11 +362,7 @@ func (s *Service) publishInterrupt(ctx context.Context, in jetstream.Msg, frame 
 	out.Header.Set(events.TypeHeader, events.TypeInterrupt)
 	out.Header.Set(events.SessionKeyHeader, it.SessionKey)
 	out.Header.Set(events.MsgIDHeader, outputID("int:", in))
-	if _, err := s.pub.Publish(ctx, out); err != nil {
-		return fmt.Errorf("publishing interrupt: %w", err)
-	}
-	s.metrics.converted.WithLabelValues("interrupt").Inc()
-	return nil
+	return s.publish(ctx, out, "interrupt")
 }
 
 // sessionPlatform reads the platform out of a session key
