@@ -279,7 +279,7 @@ func AgentPermissions(names ...string) *server.Permissions {
 
 // OperatorPermissions is the operator's set: read everything; publish
 // anything but what only a stage may write (events, results, edge
-// requests, egress's notes, roll calls, KV records), so that `relay dlq
+// requests, egress's notes, roll calls, ws-edge's ack log, KV records), so that `relay dlq
 // replay` and `relay send` work and a forged result or event does not.
 func OperatorPermissions() *server.Permissions {
 	return &server.Permissions{
@@ -298,6 +298,9 @@ var stageOnly = []string{
 	"relay.edge.>",
 	"relay.egress.>",
 	"relay.members.>",
+	// ws-edge's ack log: a forged batch would make ws-edge ack (and drop)
+	// a replayed frame it never stored.
+	"relay.acklog.>",
 	"$KV.>",
 }
 

@@ -381,12 +381,16 @@ func TestOperatorIdentity(t *testing.T) {
 	if err := dlq.Purge(ctx); err != nil {
 		t.Errorf("purging dead letters: %v", err)
 	}
-	for _, s := range []string{"relay.results.x", "relay.inbound.message.discord.c1", events.EdgeOutboundSubject, "$KV.relay_scope.discord.c1"} {
+	// A forged ack log batch would make ws-edge absorb (ack and drop) a
+	// replayed frame it never stored.
+	forged := []string{"relay.results.x", "relay.inbound.message.discord.c1", events.EdgeOutboundSubject,
+		"$KV.relay_scope.discord.c1", "relay.acklog.edge-1"}
+	for _, s := range forged {
 		_ = op.Publish(s, []byte("forged"))
 	}
 	_ = op.Flush()
 	natstest.WaitFor(t, 5*time.Second, func() error {
-		for _, s := range []string{"relay.results.x", "relay.inbound.message.discord.c1", events.EdgeOutboundSubject, "$KV.relay_scope.discord.c1"} {
+		for _, s := range forged {
 			if !viol.has("publish", s) {
 				return fmt.Errorf("no violation for publish to %s", s)
 			}
