@@ -52,10 +52,15 @@ type pendingAck struct {
 	ch       chan reply // buffered: the reply never waits for the caller
 	cb       func(*nats.Msg, error)
 	deadline time.Time
+	ctx      context.Context // PublishFunc's: its end settles the publish
+	stop     func() bool     // unregisters the ctx watch
 }
 
 // settle hands the reply (or why there is none) over.
 func (pa *pendingAck) settle(m *nats.Msg, err error) {
+	if pa.stop != nil {
+		pa.stop()
+	}
 	if pa.cb != nil {
 		pa.cb(m, err)
 		return
@@ -124,11 +129,11 @@ func (p *Publisher) PublishAsync(m *nats.Msg) (*PendingAck, error) {
 
 // PublishFunc publishes m (its Reply is set here) and returns at once;
 // done is called once with the outcome (as Publish returns it), from the
-// Publisher's reply goroutine (it must not block) or, after the timeout or
-// Close, from its sweep. An error from PublishFunc itself means done will
-// not be called.
-func (p *Publisher) PublishFunc(m *nats.Msg, done func(seq uint64, err error)) error {
-	pa := &pendingAck{deadline: time.Now().Add(p.timeout), cb: func(r *nats.Msg, err error) {
+// Publisher's reply goroutine (it must not block), or after the timeout,
+// ctx's end or Close. An error from PublishFunc itself means done will not
+// be called.
+func (p *Publisher) PublishFunc(ctx context.Context, m *nats.Msg, done func(seq uint64, err error)) error {
+	pa := &pendingAck{deadline: time.Now().Add(p.timeout), ctx: ctx, cb: func(r *nats.Msg, err error) {
 		if err != nil {
 			done(0, err)
 			return
@@ -137,6 +142,15 @@ func (p *Publisher) PublishFunc(m *nats.Msg, done func(seq uint64, err error)) e
 	}}
 	_, err := p.enqueue(m, pa)
 	return err
+}
+
+// take removes a pending publish, reporting whether it was still there.
+func (p *Publisher) take(token string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, ok := p.pending[token]
+	delete(p.pending, token)
+	return ok
 }
 
 func (p *Publisher) send(m *nats.Msg, timeout time.Duration) (*PendingAck, error) {
@@ -152,12 +166,24 @@ func (p *Publisher) enqueue(m *nats.Msg, pa *pendingAck) (*PendingAck, error) {
 	}
 	p.next++
 	token := strconv.FormatUint(p.next, 36)
+	if ctx := pa.ctx; ctx != nil {
+		// Whoever takes the publish out of pending settles it: its reply,
+		// the sweep, Close, or ctx's end here.
+		pa.stop = context.AfterFunc(ctx, func() {
+			if p.take(token) {
+				pa.settle(nil, ctx.Err())
+			}
+		})
+	}
 	p.pending[token] = pa
 	p.mu.Unlock()
 
 	m.Reply = p.prefix + token
 	if err := p.nc.PublishMsg(m); err != nil {
 		p.forget(token)
+		if pa.stop != nil {
+			pa.stop()
+		}
 		return nil, err
 	}
 	return &PendingAck{p: p, token: token, ch: pa.ch}, nil

@@ -162,7 +162,8 @@ func TestPublisherRequest(t *testing.T) {
 }
 
 // TestPublisherFunc: the outcome reaches the callback, for a stored
-// message, a refused one and one nobody answers.
+// message, a refused one, one nobody answers, and one whose context ends
+// first (before the Publisher's timeout).
 func TestPublisherFunc(t *testing.T) {
 	nc, _, p := publisherRig(t, 200*time.Millisecond)
 	if _, err := nc.Subscribe("silent", func(*nats.Msg) {}); err != nil {
@@ -175,15 +176,20 @@ func TestPublisherFunc(t *testing.T) {
 		seq uint64
 		err error
 	}
-	got := make(chan outcome, 3)
+	got := make(chan outcome, 4)
 	done := func(seq uint64, err error) { got <- outcome{seq, err} }
 	for _, m := range []*nats.Msg{msg("s.x", "f1"), msg("nostream.x", "f2"), msg("silent", "")} {
-		if err := p.PublishFunc(m, done); err != nil {
+		if err := p.PublishFunc(t.Context(), m, done); err != nil {
 			t.Fatal(err)
 		}
 	}
-	var stored, refused, silent int
-	for range 3 {
+	cctx, cancel := context.WithCancel(t.Context())
+	time.AfterFunc(20*time.Millisecond, cancel)
+	if err := p.PublishFunc(cctx, msg("silent", ""), done); err != nil {
+		t.Fatal(err)
+	}
+	var stored, refused, silent, early int
+	for range 4 {
 		select {
 		case o := <-got:
 			switch {
@@ -191,6 +197,8 @@ func TestPublisherFunc(t *testing.T) {
 				stored++
 			case errors.Is(o.err, jetstream.ErrNoStreamResponse):
 				refused++
+			case errors.Is(o.err, context.Canceled):
+				early++
 			case errors.Is(o.err, context.DeadlineExceeded):
 				silent++
 			default:
@@ -200,7 +208,7 @@ func TestPublisherFunc(t *testing.T) {
 			t.Fatal("a callback never came")
 		}
 	}
-	if stored != 1 || refused != 1 || silent != 1 {
-		t.Errorf("stored %d, refused %d, silent %d; want one each", stored, refused, silent)
+	if stored != 1 || refused != 1 || silent != 1 || early != 1 {
+		t.Errorf("stored %d, refused %d, silent %d, ended by its context %d; want one each", stored, refused, silent, early)
 	}
 }

@@ -197,11 +197,32 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 }
 
 // settle publishes a definitive result; with dead set, the action is then
-// dead-lettered with that cause, else acked.
+// dead-lettered with that cause, else acked — once the result is stored.
+// In the consume loop the worker does not wait for the result's PubAck
+// (consume.Later): the action's chat stays held until it is stored, and a
+// failed store is retried in place (answered from the stored result, or
+// ambiguous, never written again: see handle).
 func (s *Service) settle(ctx context.Context, j *job, outcome string, res events.SendResult, dead error) error {
-	if err := s.publishResult(ctx, j.id, res); err != nil {
-		s.metrics.retries.WithLabelValues(retryPublish).Inc()
+	m, err := resultMsg(j.id, res)
+	if err != nil {
 		return err
+	}
+	if done := consume.Later(ctx); done != nil {
+		if err := s.pub.PublishFunc(ctx, m, func(_ uint64, err error) { done(s.settled(j, outcome, res, dead, err)) }); err != nil {
+			done(s.settled(j, outcome, res, dead, err))
+		}
+		return nil
+	}
+	_, err = s.pub.Publish(ctx, m)
+	return s.settled(j, outcome, res, dead, err)
+}
+
+// settled counts a settled action once its result's store returned err,
+// and says what becomes of the action.
+func (s *Service) settled(j *job, outcome string, res events.SendResult, dead, err error) error {
+	if err != nil {
+		s.metrics.retries.WithLabelValues(retryPublish).Inc()
+		return fmt.Errorf("publishing result: %w", err)
 	}
 	s.metrics.actions.WithLabelValues(j.op, outcome).Inc()
 	if outcome == outcomeAmbiguous {
@@ -229,12 +250,12 @@ func (s *Service) expire(ctx context.Context, j *job, why string) error {
 		&events.ActionError{Reason: events.ReasonExpired, Detail: "deadline " + j.deadline.UTC().Format(time.RFC3339) + " passed: " + why})
 }
 
-// publishResult stores the result in RELAY_RESULTS (which also delivers it
-// to the agent's core subscription on relay.results.<id>).
-func (s *Service) publishResult(ctx context.Context, id string, res events.SendResult) error {
+// resultMsg is the result's message for RELAY_RESULTS (which also delivers
+// it to the agent's core subscription on relay.results.<id>).
+func resultMsg(id string, res events.SendResult) (*nats.Msg, error) {
 	data, err := events.Marshal(res, events.ContentTypeMsgpack)
 	if err != nil {
-		return fmt.Errorf("encoding result: %w", err)
+		return nil, fmt.Errorf("encoding result: %w", err)
 	}
 	hid := id
 	if len(hid) > maxActionIDLen {
@@ -246,10 +267,7 @@ func (s *Service) publishResult(ctx context.Context, id string, res events.SendR
 		events.ActionIDHeader:    {hid},
 		events.MsgIDHeader:       {"res:" + hid},
 	}}
-	if _, err := s.pub.Publish(ctx, m); err != nil {
-		return fmt.Errorf("publishing result: %w", err)
-	}
-	return nil
+	return m, nil
 }
 
 // replayResult re-publishes the stored result of an action that was already

@@ -341,7 +341,7 @@ func (s *Service) publish(ctx context.Context, out *nats.Msg, kind string) error
 		return nil
 	}
 	if done := consume.Later(ctx); done != nil {
-		if err := s.pub.PublishFunc(out, func(_ uint64, err error) { done(stored(err)) }); err != nil {
+		if err := s.pub.PublishFunc(ctx, out, func(_ uint64, err error) { done(stored(err)) }); err != nil {
 			done(stored(err))
 		}
 		return nil
