@@ -137,13 +137,24 @@ func Scan(tb testing.TB, js jetstream.JetStream, stream, filter string, fn func(
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cons, err := js.CreateConsumer(ctx, stream, jetstream.ConsumerConfig{
-		FilterSubject:     filter,
-		AckPolicy:         jetstream.AckNonePolicy,
-		DeliverPolicy:     jetstream.DeliverAllPolicy,
-		InactiveThreshold: 30 * time.Second,
-		MemoryStorage:     true,
-	})
+	// Retried: right after a cluster lost a node the API may answer "no
+	// responders" or time out until the stream's new leader is elected.
+	var cons jetstream.Consumer
+	var err error
+	for {
+		cons, err = js.CreateConsumer(ctx, stream, jetstream.ConsumerConfig{
+			FilterSubject:     filter,
+			AckPolicy:         jetstream.AckNonePolicy,
+			DeliverPolicy:     jetstream.DeliverAllPolicy,
+			InactiveThreshold: 30 * time.Second,
+			MemoryStorage:     true,
+		})
+		if err == nil || ctx.Err() != nil {
+			break
+		}
+		tb.Logf("relaytest: scanning %s: %v; retrying", stream, err)
+		time.Sleep(250 * time.Millisecond)
+	}
 	if err != nil {
 		tb.Fatalf("relaytest: scanning %s: %v", stream, err)
 	}
