@@ -16,8 +16,11 @@
 //     bound to one round trip per message. A Key function keeps messages
 //     with the same key in order on one worker.
 //   - A message is acked only after its handler returned nil (the handler
-//     publishes its output synchronously first). A handler error naks with
-//     a delay that doubles with the delivery count; a Permanent error, or
+//     stores its output first), or, when the handler deferred its outcome
+//     with Later, once it reported success (the output's PubAck came): the
+//     worker goes on with other chats meanwhile, the chat waits. A handler
+//     error naks with a delay that doubles with the delivery count; a
+//     Permanent error, or
 //     the last allowed delivery, gives the message up: it is handed to the
 //     DeadLetter hook, then terminated. A panicking handler is recovered.
 //   - Messages in hand (queued behind their key or running) are kept alive
