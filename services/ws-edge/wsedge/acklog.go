@@ -253,16 +253,7 @@ func (l *ackLog) complete(batch []ackReq, msg *nats.Msg, paf jetstream.PubAckFut
 // waitIdle waits until every id taken is acked or given up, or timeout;
 // it reports whether the log is idle.
 func (l *ackLog) waitIdle(timeout time.Duration) bool {
-	t := time.NewTimer(timeout)
-	defer t.Stop()
-	for l.pending.Load() > 0 {
-		select {
-		case <-l.idle:
-		case <-t.C:
-			return l.pending.Load() == 0
-		}
-	}
-	return true
+	return waitZero(&l.pending, l.idle, timeout)
 }
 
 // stop waits for the ids taken (bounded), then ends the goroutines. No

@@ -357,13 +357,19 @@ func (p *pipeline) retryOne(it *pubItem) {
 // waitIdle waits until no publish is in flight or timeout passes; it
 // reports whether the pipeline is idle.
 func (p *pipeline) waitIdle(timeout time.Duration) bool {
+	return waitZero(&p.inflight, p.idle, timeout)
+}
+
+// waitZero waits until n is zero (idle is signalled when it drops to zero)
+// or timeout passes; it reports whether n is zero.
+func waitZero(n *atomic.Int64, idle <-chan struct{}, timeout time.Duration) bool {
 	t := time.NewTimer(timeout)
 	defer t.Stop()
-	for p.inflight.Load() > 0 {
+	for n.Load() > 0 {
 		select {
-		case <-p.idle:
+		case <-idle:
 		case <-t.C:
-			return p.inflight.Load() == 0
+			return n.Load() == 0
 		}
 	}
 	return true

@@ -762,22 +762,14 @@ func pace(ctx context.Context, rate, total int, fn func(uint64) error) error {
 }
 
 func publishActions(ctx context.Context, js jetstream.JetStream, n int, payload func(uint64) []byte, chat func(uint64) string) error {
-	for i := range n {
-		m := nats.NewMsg(events.OutboundChatSubject(events.OpSend, chat(uint64(i))))
-		m.Header.Set(events.ChatHeader, events.SubjectToken(chat(uint64(i))))
-		m.Data = payload(uint64(i))
+	return publishEach(ctx, js, n, func(i uint64) *nats.Msg {
+		m := nats.NewMsg(events.OutboundChatSubject(events.OpSend, chat(i)))
+		m.Header.Set(events.ChatHeader, events.SubjectToken(chat(i)))
+		m.Data = payload(i)
 		m.Header.Set(events.ContentTypeHeader, events.ContentTypeMsgpack)
-		m.Header.Set(events.MsgIDHeader, "bench-"+strconv.Itoa(i))
-		if _, err := js.PublishMsgAsync(m, benchStall); err != nil {
-			return err
-		}
-	}
-	select {
-	case <-js.PublishAsyncComplete():
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+		m.Header.Set(events.MsgIDHeader, "bench-"+strconv.FormatUint(i, 10))
+		return m
+	})
 }
 
 // benchAgent stands in for agents: a durable consumer on RELAY_INBOUND that

@@ -113,11 +113,19 @@ func republish(ctx context.Context, js jetstream.JetStream, s jetstream.Stream, 
 // publishAll publishes payload(0..n-1) to subject with the async window
 // and de-duplication ids ws-edge uses and waits for every PubAck.
 func publishAll(ctx context.Context, js jetstream.JetStream, subject, idPrefix string, n int, payload func(uint64) []byte) error {
-	for i := range n {
+	return publishEach(ctx, js, n, func(i uint64) *nats.Msg {
 		m := nats.NewMsg(subject)
-		m.Data = payload(uint64(i))
-		m.Header.Set(events.MsgIDHeader, idPrefix+strconv.Itoa(i))
-		if _, err := js.PublishMsgAsync(m, benchStall); err != nil {
+		m.Data = payload(i)
+		m.Header.Set(events.MsgIDHeader, idPrefix+strconv.FormatUint(i, 10))
+		return m
+	})
+}
+
+// publishEach publishes msg(0..n-1) asynchronously and waits for every
+// PubAck.
+func publishEach(ctx context.Context, js jetstream.JetStream, n int, msg func(uint64) *nats.Msg) error {
+	for i := range n {
+		if _, err := js.PublishMsgAsync(msg(uint64(i)), benchStall); err != nil {
 			return err
 		}
 	}
