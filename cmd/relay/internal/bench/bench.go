@@ -134,7 +134,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.DurationVar(&c.Soak, "soak", 0, "also run a soak at --soak-rate for this long, sampling RSS and goroutines")
 	fs.IntVar(&c.SoakRate, "soak-rate", 5000, "offered rate (interactions/s) during the soak")
 	fs.BoolVar(&c.JSON, "json", false, "print one JSON object instead of a table")
-	fs.DurationVar(&c.DupWindow, "dup-window", time.Hour, "duplicate window of the raw stream (RELAY_DUPLICATE_WINDOW)")
+	fs.DurationVar(&c.DupWindow, "dup-window", time.Hour, "replay protection horizon (RELAY_DUPLICATE_WINDOW: ws-edge's ack log and the results' age; the server windows are RELAY_RAW_DUPLICATE_WINDOW and RELAY_OUTBOUND_DUPLICATE_WINDOW, taken from the environment)")
 	fs.BoolVar(&c.AllInOne, "allinone", false, "soak the all-in-one binary in a child process (its own RSS, without the connector and agent); needs --soak, skips the throughput runs")
 	fs.StringVar(&c.Storage, "storage", "file", "JetStream storage for the pipeline and the ceiling: file or memory")
 	fs.IntVar(&c.Converters, "converters", 1, "converter replicas (in this process, on the same server): the scale-out run")
@@ -422,7 +422,8 @@ func bench(ctx context.Context, c benchConfig, progress func(string, ...any)) (*
 			return c.DupWindow.String()
 		case "RELAY_STREAM_STORAGE":
 			return c.Storage
-		case "CONVERTER_WORKERS", "EGRESS_WORKERS", "RELAY_INBOUND_MAX_BYTES", "RELAY_PARTITIONS":
+		case "CONVERTER_WORKERS", "EGRESS_WORKERS", "RELAY_INBOUND_MAX_BYTES", "RELAY_PARTITIONS",
+			"RELAY_RAW_DUPLICATE_WINDOW", "RELAY_OUTBOUND_DUPLICATE_WINDOW":
 			return os.Getenv(k) // tuning experiments: relay bench honours these
 		}
 		return ""
@@ -507,11 +508,14 @@ func bench(ctx context.Context, c benchConfig, progress func(string, ...any)) (*
 	// frames, the same async window and de-duplication ids, no relay logic
 	// (ceiling.go).
 	progress("JetStream ceilings: one hop and two hops, %d frames", c.Inbound)
-	one, err := oneHopCeiling(ctx, js, storage, c.Inbound, c.DupWindow, frame)
+	// The ceilings keep the de-duplication ids as long as the work
+	// streams they stand for: the server windows, not the horizon.
+	inWindow, outWindow := stages.Edge.Bus.RawDuplicateWindow, stages.Egress.Bus.OutboundDuplicateWindow
+	one, err := oneHopCeiling(ctx, js, storage, c.Inbound, inWindow, frame)
 	if err != nil {
 		return nil, fmt.Errorf("one-hop ceiling: %w", err)
 	}
-	two, err := twoHopCeiling(ctx, js, relayJS, storage, c.Inbound, c.DupWindow, frame)
+	two, err := twoHopCeiling(ctx, js, relayJS, storage, c.Inbound, inWindow, frame)
 	if err != nil {
 		return nil, fmt.Errorf("two-hop ceiling: %w", err)
 	}
@@ -582,7 +586,7 @@ func bench(ctx context.Context, c benchConfig, progress func(string, ...any)) (*
 		b, _ := events.Marshal(a, events.ContentTypeMsgpack)
 		return b
 	}
-	eg, err := hopAndResultCeiling(ctx, js, relayJS, storage, c.Egress, c.DupWindow, action)
+	eg, err := hopAndResultCeiling(ctx, js, relayJS, storage, c.Egress, outWindow, action)
 	if err != nil {
 		return nil, fmt.Errorf("egress ceiling: %w", err)
 	}

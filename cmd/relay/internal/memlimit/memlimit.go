@@ -25,7 +25,8 @@ func limitFor(base, live int64) int64 {
 // Govern keeps the all-in-one's soft memory limit above its live heap
 // until ctx ends. The fixed default caps the GC's headroom, which is what
 // keeps RSS low; but live data can legitimately outgrow it (NATS keeps every
-// de-duplication id of RELAY_DUPLICATE_WINDOW in memory, about 140 B each),
+// de-duplication id of the server windows, RELAY_RAW_DUPLICATE_WINDOW and
+// the others, in memory, about 125 B each),
 // and a limit below the live heap makes the GC run back to back on half the
 // CPU: the relay then falls behind instead of using the memory. Each period
 // the limit becomes limitFor(base, live); raises of a quarter or more are
