@@ -56,7 +56,7 @@ func Govern(ctx context.Context, getenv func(string) string, base int64, period 
 		debug.SetMemoryLimit(limit)
 		if limit >= logged+logged/4 || (limit < logged && limit == base) {
 			log.Info("soft memory limit follows the live heap", "live_bytes", sample[0].Value.Uint64(), "limit_bytes", limit,
-				"hint", "de-duplication ids cost ~140 B each over RELAY_DUPLICATE_WINDOW; set GOMEMLIMIT to fix the limit")
+				"hint", "de-duplication ids cost ~125 B each over the server windows (RELAY_RAW_DUPLICATE_WINDOW, ...); set GOMEMLIMIT to fix the limit")
 			logged = limit
 		}
 	}
