@@ -461,34 +461,20 @@ func runAsync(b *testing.B, nc *nats.Conn, _ jetstream.JetStream, frames []*nats
 	if err != nil {
 		b.Fatal(err)
 	}
-	slots := make(chan struct{}, trialWindow)
-	queue := make(chan jetstream.PubAckFuture, trialWindow)
-	done := make(chan error, 1)
-	go func() {
-		for k := range len(frames) {
-			paf := <-queue
-			select {
-			case <-paf.Ok():
-			case err := <-paf.Err():
-				done <- err
-				return
-			}
-			stored(k + 1)
-			<-slots
-		}
-		done <- nil
-	}()
-	for _, m := range frames {
-		slots <- struct{}{}
+	runWindow(b, frames, stored, func(m *nats.Msg) (func() error, error) {
 		paf, err := js.PublishMsgAsync(m)
 		if err != nil {
-			b.Fatal(err)
+			return nil, err
 		}
-		queue <- paf
-	}
-	if err := <-done; err != nil {
-		b.Fatal(err)
-	}
+		return func() error {
+			select {
+			case <-paf.Ok():
+				return nil
+			case err := <-paf.Err():
+				return err
+			}
+		}, nil
+	})
 }
 
 // runBusPublisher is the same window on bus.Publisher.
@@ -498,12 +484,25 @@ func runBusPublisher(b *testing.B, nc *nats.Conn, _ jetstream.JetStream, frames 
 		b.Fatal(err)
 	}
 	defer p.Close()
+	runWindow(b, frames, stored, func(m *nats.Msg) (func() error, error) {
+		a, err := p.PublishAsync(m)
+		if err != nil {
+			return nil, err
+		}
+		return func() error { _, err := a.Wait(b.Context()); return err }, nil
+	})
+}
+
+// runWindow publishes frames with publish, at most trialWindow awaiting
+// their PubAck, and one goroutine waiting for them in order and counting
+// each stored one (ws-edge's pattern).
+func runWindow(b *testing.B, frames []*nats.Msg, stored func(int), publish func(*nats.Msg) (wait func() error, err error)) {
 	slots := make(chan struct{}, trialWindow)
-	queue := make(chan *bus.PendingAck, trialWindow)
+	queue := make(chan func() error, trialWindow)
 	done := make(chan error, 1)
 	go func() {
 		for k := range len(frames) {
-			if _, err := (<-queue).Wait(b.Context()); err != nil {
+			if err := (<-queue)(); err != nil {
 				done <- err
 				return
 			}
@@ -514,11 +513,11 @@ func runBusPublisher(b *testing.B, nc *nats.Conn, _ jetstream.JetStream, frames 
 	}()
 	for _, m := range frames {
 		slots <- struct{}{}
-		a, err := p.PublishAsync(m)
+		wait, err := publish(m)
 		if err != nil {
 			b.Fatal(err)
 		}
-		queue <- a
+		queue <- wait
 	}
 	if err := <-done; err != nil {
 		b.Fatal(err)
