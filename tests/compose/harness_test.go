@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/pkg/natstest"
 )
 
@@ -112,7 +113,10 @@ func setup() (skip string, err error) {
 // project is one compose project of a test: its own name, so its
 // containers, network and volumes are its own, and removed at cleanup.
 type project struct {
-	t       *testing.T
+	t *testing.T
+	// tb is t for the checks whose failures are repeated at the very end
+	// of the output, after the container logs (see recorder).
+	tb      *recorder
 	name    string
 	files   []string
 	env     []string
@@ -136,7 +140,7 @@ func newProject(t *testing.T, cluster bool) *project {
 		t.Fatal(setupErr)
 	}
 	name := strings.ToLower(strings.NewReplacer("/", "", "_", "").Replace("rb" + t.Name()))
-	p := &project{t: t, name: name, files: []string{"docker-compose.yml"}, cluster: cluster}
+	p := &project{t: t, tb: &recorder{TB: t}, name: name, files: []string{"docker-compose.yml"}, cluster: cluster}
 	if cluster {
 		p.files = append(p.files, "docker-compose.cluster.yml")
 	}
@@ -149,10 +153,60 @@ func newProject(t *testing.T, cluster bool) *project {
 		if t.Failed() {
 			out, _ := p.run(cmdTimeout, append(p.base(), "logs", "--no-color", "--tail", "60")...)
 			t.Logf("compose logs (last lines per container):\n%s", out)
+			p.tb.repeat()
 		}
 		p.compose(0, "down", "-v", "--remove-orphans", "-t", "5")
 	})
 	return p
+}
+
+// recorder is the test as the delivery checks see it: each failure is
+// reported at once, as usual, and kept, so that it can be said again after
+// the container logs, at the end of the output, which is the part of a CI
+// log that is read first.
+type recorder struct {
+	testing.TB
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (r *recorder) keep(msg string) {
+	r.mu.Lock()
+	r.msgs = append(r.msgs, msg)
+	r.mu.Unlock()
+}
+
+func (r *recorder) Errorf(format string, args ...any) {
+	r.TB.Helper()
+	r.keep(fmt.Sprintf(format, args...))
+	r.TB.Errorf(format, args...)
+}
+
+func (r *recorder) Error(args ...any) {
+	r.TB.Helper()
+	r.keep(fmt.Sprint(args...))
+	r.TB.Error(args...)
+}
+
+func (r *recorder) Fatalf(format string, args ...any) {
+	r.TB.Helper()
+	r.keep(fmt.Sprintf(format, args...))
+	r.TB.Fatalf(format, args...)
+}
+
+func (r *recorder) Fatal(args ...any) {
+	r.TB.Helper()
+	r.keep(fmt.Sprint(args...))
+	r.TB.Fatal(args...)
+}
+
+// repeat logs the kept failures again.
+func (r *recorder) repeat() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, m := range r.msgs {
+		r.TB.Logf("repeated after the logs: %s", m)
+	}
 }
 
 func (p *project) base() []string {
@@ -392,6 +446,37 @@ func (p *project) logLines(service, substr string) []string {
 
 // leader is the compose service of the node leading stream (the cluster's
 // server names are nats1..nats3; nats1 is the service "nats").
+// pipeline describes where messages wait, for a delivery that did not
+// finish: each work stream's count and leader, and each of its consumers'
+// pending, in-hand and redelivered counts.
+func (p *project) pipeline(js jetstream.JetStream) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var b strings.Builder
+	for _, name := range []string{events.RawStream, events.InboundStream, events.OutboundStream} {
+		st, err := js.Stream(ctx, name)
+		if err != nil {
+			fmt.Fprintf(&b, "%s: %v; ", name, err)
+			continue
+		}
+		info := st.CachedInfo()
+		leader := "?"
+		if info.Cluster != nil {
+			leader = info.Cluster.Leader
+		}
+		fmt.Fprintf(&b, "%s: %d msgs, leader %s", name, info.State.Msgs, leader)
+		cs := st.ListConsumers(ctx)
+		for ci := range cs.Info() {
+			fmt.Fprintf(&b, ", %s pending %d ack-pending %d redelivered %d", ci.Name, ci.NumPending, ci.NumAckPending, ci.NumRedelivered)
+		}
+		if err := cs.Err(); err != nil {
+			fmt.Fprintf(&b, ", consumers: %v", err)
+		}
+		b.WriteString("; ")
+	}
+	return strings.TrimSuffix(b.String(), "; ")
+}
+
 func (p *project) leader(js jetstream.JetStream, stream string) string {
 	p.t.Helper()
 	var name string

@@ -155,8 +155,9 @@ func (o outcome) String() string {
 // settle, then counts by id what RELAY_INBOUND stored (read back in stream
 // order) and what the connector received, and checks per-chat order of
 // both when order is set. Lost and duplicated ids always fail the test.
-func (tr *traffic) check(t *testing.T, p *project, start time.Time, order bool) outcome {
-	t.Helper()
+func (tr *traffic) check(tt *testing.T, p *project, start time.Time, order bool) outcome {
+	tt.Helper()
+	t := p.tb // failures also repeated after the container logs
 	<-tr.done
 	o := outcome{sent: int(tr.sent.Load())}
 	deadline := time.Now().Add(deliverTimeout)
@@ -170,7 +171,11 @@ func (tr *traffic) check(t *testing.T, p *project, start time.Time, order bool) 
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Errorf("after %s: %d of %d replies at the connector (%v)", deliverTimeout, len(distinct), tr.n, err)
+			if !p.cluster {
+				p.natsURL = "nats://" + p.port("nats", 4222)
+			}
+			_, js := p.connect()
+			t.Errorf("after %s: %d of %d replies at the connector (%v); %s", deliverTimeout, len(distinct), tr.n, err, p.pipeline(js))
 			break
 		}
 		time.Sleep(time.Second)
@@ -240,6 +245,7 @@ func (tr *traffic) check(t *testing.T, p *project, start time.Time, order bool) 
 		}
 	}
 	t.Logf("outcome: %s", o)
+	p.tb.keep("outcome: " + o.String())
 	if order && o.storedDisorder > 0 {
 		t.Errorf("per-chat order: %d events stored for agents after a later message of their chat", o.storedDisorder)
 	}
@@ -255,7 +261,7 @@ func (tr *traffic) check(t *testing.T, p *project, start time.Time, order bool) 
 // explainDuplicates logs the connector's records of every reply that
 // arrived more than once: whether the frames were one action sent twice
 // (same action id) or two actions.
-func (tr *traffic) explainDuplicates(t *testing.T, p *project, replied map[string]int) {
+func (tr *traffic) explainDuplicates(t testing.TB, p *project, replied map[string]int) {
 	var recs []outboundRecord
 	if err := p.getJSON("/outbound", &recs); err != nil {
 		return
