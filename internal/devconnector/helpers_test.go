@@ -18,6 +18,7 @@ import (
 
 	"github.com/relaybus/relaybus/internal/devconnector"
 	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/pkg/natstest"
 	"github.com/relaybus/relaybus/pkg/wire"
 )
 
@@ -40,25 +41,8 @@ func newServer(tb testing.TB, cfg devconnector.Config) *devconnector.Server {
 	return s
 }
 
-// fakeClock is an injectable clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *fakeClock { return &fakeClock{t: time.Unix(1_700_000_000, 0)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// newClock returns the clock the tests inject as Config.Now.
+func newClock() *natstest.Clock { return natstest.NewClock(time.Unix(1_700_000_000, 0)) }
 
 // received is one frame the test gateway read.
 type received struct {

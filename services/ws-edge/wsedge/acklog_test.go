@@ -6,14 +6,11 @@ import (
 	"fmt"
 	"hash/fnv"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/relaybus/relaybus/internal/bus"
 	"github.com/relaybus/relaybus/pkg/events"
@@ -21,46 +18,9 @@ import (
 	"github.com/relaybus/relaybus/services/ws-edge/wsedge"
 )
 
-// clock is a settable clock for Deps.Now.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
-// replica runs one more ws-edge, with its own connector, registry and
-// clock, against the server ns (a second replica, or a restarted one).
-func replica(tb testing.TB, ns *server.Server, now func() time.Time, mutate func(*wsedge.Config)) *harness {
-	tb.Helper()
-	h := &harness{tb: tb, ns: ns, conn: newConnector(tb), reg: prometheus.NewRegistry()}
-	h.nc = natstest.Connect(tb, ns)
-	h.js = natstest.JetStream(tb, h.nc)
-	cfg := testConfig(h.conn.URL())
-	cfg.IdleTimeout = 100 * time.Millisecond
-	if mutate != nil {
-		mutate(&cfg)
-	}
-	svc, err := wsedge.New(cfg, wsedge.Deps{Log: natstest.Logger(tb), NC: natstest.Connect(tb, ns, nats.Name("ws-edge")),
-		Registerer: h.reg, Now: now})
-	if err != nil {
-		tb.Fatalf("New: %v", err)
-	}
-	h.svc = svc
-	h.run(svc.Run)
-	return h
+// newClock returns the clock the tests inject as Deps.Now.
+func newClock() *natstest.Clock {
+	return natstest.NewClock(time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC))
 }
 
 // shortWindow makes RELAY_RAW's server window 1 s, so that a test can
@@ -281,9 +241,7 @@ func TestReplaySetIsDropped(t *testing.T) {
 // RELAY_ACKLOG on this replica's subject.
 func TestAckedOnlyOnceLogged(t *testing.T) {
 	h := start(t, nil)
-	p := h.handshaken()
-	p.send(inboundFrame("b-logged", "x"))
-	p.expect("inbound_ack")
+	sendAcked(t, h.handshaken(), []string{"b-logged"})
 	msgs, err := h.readStream(bus.AckLogStream, "")
 	if err != nil {
 		t.Fatal(err)

@@ -2,8 +2,8 @@ package wsedge_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +14,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/relaybus/relaybus/internal/ops"
+	"github.com/relaybus/relaybus/internal/redact"
 	"github.com/relaybus/relaybus/internal/stage"
+	"github.com/relaybus/relaybus/internal/stage/stagetest"
 	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/pkg/natstest"
 	"github.com/relaybus/relaybus/pkg/wire"
@@ -52,14 +54,45 @@ func testConfig(url string) wsedge.Config {
 // the config. Cleanup cancels Run and waits for it.
 func start(tb testing.TB, mutate func(*wsedge.Config)) *harness {
 	tb.Helper()
-	h, cfg, svcNC := newHarness(tb, mutate)
-	svc, err := wsedge.New(cfg, wsedge.Deps{Log: natstest.Logger(tb), NC: svcNC, Registerer: h.reg})
-	if err != nil {
-		tb.Fatalf("New: %v", err)
-	}
-	h.svc = svc
-	h.run(svc.Run)
+	h, cfg := newHarness(tb, natstest.RunServer(tb), mutate)
+	h.serve(cfg, wsedge.Deps{})
 	return h
+}
+
+// replica runs one more ws-edge, with its own connector, registry and
+// clock now (nil: the wall clock), against the server ns (a second
+// replica, or a restarted one). Its connector's idle timeout is 100 ms.
+func replica(tb testing.TB, ns *server.Server, now func() time.Time, mutate func(*wsedge.Config)) *harness {
+	tb.Helper()
+	h, cfg := newHarness(tb, ns, func(c *wsedge.Config) {
+		c.IdleTimeout = 100 * time.Millisecond
+		if mutate != nil {
+			mutate(c)
+		}
+	})
+	h.serve(cfg, wsedge.Deps{Now: now})
+	return h
+}
+
+// startLogged is start with the service's log kept (and teed to the test
+// log when it fails) so that a test can search it.
+func startLogged(tb testing.TB, mutate func(*wsedge.Config)) (*harness, *stagetest.Buffer) {
+	tb.Helper()
+	return startServerOpts(tb, nil, mutate)
+}
+
+// startServerOpts is startLogged against a server started with opts.
+func startServerOpts(tb testing.TB, opts []natstest.Option, mutate func(*wsedge.Config)) (*harness, *stagetest.Buffer) {
+	tb.Helper()
+	h, cfg := newHarness(tb, natstest.RunServer(tb, opts...), mutate)
+	logs := &stagetest.Buffer{}
+	h.serve(cfg, wsedge.Deps{Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	tb.Cleanup(func() {
+		if tb.Failed() {
+			tb.Logf("ws-edge log:\n%s", redact.Clip(logs.String(), 16<<10))
+		}
+	})
+	return h, logs
 }
 
 // startHosted is start with ws-edge hosted as its binary hosts it: by the
@@ -67,7 +100,8 @@ func start(tb testing.TB, mutate func(*wsedge.Config)) *harness {
 // registers on an ops port at addr. Run's error is Serve's.
 func startHosted(tb testing.TB, addr string, mutate func(*wsedge.Config)) *harness {
 	tb.Helper()
-	h, cfg, svcNC := newHarness(tb, mutate)
+	h, cfg := newHarness(tb, natstest.RunServer(tb), mutate)
+	svcNC := natstest.Connect(tb, h.ns, nats.Name("ws-edge"))
 	built := make(chan error, 1)
 	h.run(func(ctx context.Context) error {
 		return stage.Serve(ctx, addr, natstest.Logger(tb), func(_ context.Context, host *stage.Host) error {
@@ -92,18 +126,36 @@ func startHosted(tb testing.TB, addr string, mutate func(*wsedge.Config)) *harne
 	return h
 }
 
-// newHarness starts a server and a connector and returns the config
-// (adjusted by mutate) and the connection to build ws-edge with.
-func newHarness(tb testing.TB, mutate func(*wsedge.Config)) (*harness, wsedge.Config, *nats.Conn) {
+// newHarness starts a connector for a ws-edge on the server ns and returns
+// the config, adjusted by mutate.
+func newHarness(tb testing.TB, ns *server.Server, mutate func(*wsedge.Config)) (*harness, wsedge.Config) {
 	tb.Helper()
-	h := &harness{tb: tb, ns: natstest.RunServer(tb), conn: newConnector(tb), reg: prometheus.NewRegistry()}
+	h := &harness{tb: tb, ns: ns, conn: newConnector(tb), reg: prometheus.NewRegistry()}
 	h.nc = natstest.Connect(tb, h.ns)
 	h.js = natstest.JetStream(tb, h.nc)
 	cfg := testConfig(h.conn.URL())
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	return h, cfg, natstest.Connect(tb, h.ns, nats.Name("ws-edge"))
+	return h, cfg
+}
+
+// serve builds ws-edge from cfg and deps, on a connection of its own with
+// h.reg as its registry and (unless deps has a logger) the test's output
+// as its log, and runs it until Cleanup or stop.
+func (h *harness) serve(cfg wsedge.Config, deps wsedge.Deps) {
+	h.tb.Helper()
+	if deps.Log == nil {
+		deps.Log = natstest.Logger(h.tb)
+	}
+	deps.NC = natstest.Connect(h.tb, h.ns, nats.Name("ws-edge"))
+	deps.Registerer = h.reg
+	svc, err := wsedge.New(cfg, deps)
+	if err != nil {
+		h.tb.Fatalf("New: %v", err)
+	}
+	h.svc = svc
+	h.run(svc.Run)
 }
 
 // run runs fn in the background until Cleanup or stop cancels it.
@@ -178,27 +230,12 @@ func (h *harness) streamMsgs(stream, filter string, want int) []*jetstream.RawSt
 
 // readStream returns the messages of stream on filter right now.
 func (h *harness) readStream(stream, filter string) ([]*jetstream.RawStreamMsg, error) {
-	ctx := context.Background()
-	st, err := h.js.Stream(ctx, stream)
-	if err != nil {
-		return nil, err
-	}
-	info, err := st.Info(ctx)
+	all, err := natstest.Stored(context.Background(), h.js, stream)
 	if err != nil {
 		return nil, err
 	}
 	var out []*jetstream.RawStreamMsg
-	if info.State.Msgs == 0 {
-		return nil, nil
-	}
-	for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
-		m, err := st.GetMsg(ctx, seq)
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
+	for _, m := range all {
 		if filter == "" || subjectMatches(filter, m.Subject) {
 			out = append(out, m)
 		}

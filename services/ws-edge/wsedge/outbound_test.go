@@ -105,11 +105,20 @@ func TestOutboundPrettyActionIsOneLine(t *testing.T) {
 	}
 }
 
-func TestOutboundTimeoutIsAmbiguous(t *testing.T) {
-	h := start(t, func(c *wsedge.Config) { c.OutboundTimeout = 300 * time.Millisecond })
+// writtenUnanswered starts ws-edge with the given outbound timeout and
+// sends it an action that the connector reads and leaves unanswered. It
+// returns the connector's end and the pending reply.
+func writtenUnanswered(tb testing.TB, timeout time.Duration) (*peer, <-chan *nats.Msg) {
+	tb.Helper()
+	h := start(tb, func(c *wsedge.Config) { c.OutboundTimeout = timeout })
 	p := h.handshaken()
 	reply := h.asyncRequest(events.EdgeOutboundSubject, sendAction, nil)
 	p.expect("outbound")
+	return p, reply
+}
+
+func TestOutboundTimeoutIsAmbiguous(t *testing.T) {
+	_, reply := writtenUnanswered(t, 300*time.Millisecond)
 	got := replyOf(t, reply, 5*time.Second)
 	want := map[string]any{"success": false, "error": events.ErrTextTimedOut, "ambiguous": true}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -118,10 +127,7 @@ func TestOutboundTimeoutIsAmbiguous(t *testing.T) {
 }
 
 func TestOutboundConnectionLostFailsAtOnce(t *testing.T) {
-	h := start(t, func(c *wsedge.Config) { c.OutboundTimeout = 30 * time.Second })
-	p := h.handshaken()
-	reply := h.asyncRequest(events.EdgeOutboundSubject, sendAction, nil)
-	p.expect("outbound")
+	p, reply := writtenUnanswered(t, 30*time.Second)
 	began := time.Now()
 	p.drop()
 	got := replyOf(t, reply, 10*time.Second)

@@ -4,44 +4,18 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"log/slog"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/pkg/natstest"
 	"github.com/relaybus/relaybus/pkg/wire"
 	"github.com/relaybus/relaybus/services/ws-edge/wsedge"
 )
-
-// startServerOpts is startLogged against a server started with opts.
-func startServerOpts(tb testing.TB, opts []natstest.Option, mutate func(*wsedge.Config)) (*harness, *lockedBuffer) {
-	tb.Helper()
-	h := &harness{tb: tb, ns: natstest.RunServer(tb, opts...), conn: newConnector(tb), reg: prometheus.NewRegistry()}
-	h.nc = natstest.Connect(tb, h.ns)
-	h.js = natstest.JetStream(tb, h.nc)
-	cfg := testConfig(h.conn.URL())
-	if mutate != nil {
-		mutate(&cfg)
-	}
-	logs := &lockedBuffer{}
-	svc, err := wsedge.New(cfg, wsedge.Deps{
-		Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		NC:  natstest.Connect(tb, h.ns, nats.Name("ws-edge")), Registerer: h.reg,
-	})
-	if err != nil {
-		tb.Fatalf("New: %v", err)
-	}
-	h.svc = svc
-	h.run(svc.Run)
-	return h, logs
-}
 
 func maxPayload(n int32) natstest.Option { return func(o *server.Options) { o.MaxPayload = n } }
 

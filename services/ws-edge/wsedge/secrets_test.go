@@ -3,54 +3,13 @@ package wsedge_test
 import (
 	"bytes"
 	"encoding/base64"
-	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/relaybus/relaybus/internal/redact"
 	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/services/ws-edge/wsedge"
 )
-
-// lockedBuffer collects the service's log output.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) Bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return bytes.Clone(b.buf.Bytes())
-}
-
-// startLogged is start with the service's log kept (and teed to the test
-// log) so that a test can search it.
-func startLogged(tb testing.TB, mutate func(*wsedge.Config)) (*harness, *lockedBuffer) {
-	tb.Helper()
-	h, cfg, svcNC := newHarness(tb, mutate)
-	logs := &lockedBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	svc, err := wsedge.New(cfg, wsedge.Deps{Log: log, NC: svcNC, Registerer: h.reg})
-	if err != nil {
-		tb.Fatalf("New: %v", err)
-	}
-	h.svc = svc
-	h.run(svc.Run)
-	tb.Cleanup(func() {
-		if tb.Failed() {
-			tb.Logf("ws-edge log:\n%s", redact.Clip(string(logs.Bytes()), 16<<10))
-		}
-	})
-	return h, logs
-}
 
 const interactionToken = "aW50ZXJhY3Rpb246MTIzNDU2Nzg5MDpTRUNSRVQtVE9LRU4tdmFsdWU"
 
