@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +19,108 @@ import (
 	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/pkg/wire"
 )
+
+func TestKeepalive(t *testing.T) {
+	s := newServer(t, devconnector.Config{PingInterval: 20 * time.Millisecond, PongWait: 300 * time.Millisecond})
+
+	t.Run("PingsAnsweredAndSent", func(t *testing.T) {
+		u, _ := wire.DialURL(s.URL())
+		ws, resp, err := websocket.DefaultDialer.Dial(u, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		defer ws.Close()
+		var pings, pongs atomic.Int64
+		ws.SetPingHandler(func(data string) error {
+			pings.Add(1)
+			return ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+		})
+		ws.SetPongHandler(func(data string) error {
+			if data == "gw" {
+				pongs.Add(1)
+			}
+			return nil
+		})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for {
+				if _, _, err := ws.ReadMessage(); err != nil {
+					return
+				}
+			}
+		}()
+		if err := ws.WriteControl(websocket.PingMessage, []byte("gw"), time.Now().Add(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "pong and server pings", func() bool { return pongs.Load() == 1 && pings.Load() >= 3 })
+		// Answered pings keep the socket alive past PongWait.
+		deadline := time.Now().Add(400 * time.Millisecond)
+		for time.Now().Before(deadline) {
+			if !s.Connected() {
+				t.Fatal("socket dropped although it answered pings")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		ws.Close()
+		<-done
+	})
+	t.Run("SilentPeerDropped", func(t *testing.T) {
+		before := s.State().Connections
+		u, _ := wire.DialURL(s.URL())
+		ws, resp, err := websocket.DefaultDialer.Dial(u, nil) // never reads: never pongs
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		defer ws.Close()
+		if err := s.WaitConnections(ctxTimeout(t), before+1); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "silent socket dropped", func() bool { return !s.Connected() })
+	})
+}
+
+func TestHandlerEmbedded(t *testing.T) {
+	s, err := devconnector.New(devconnector.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(s.Handler())
+	defer hs.Close()
+	if s.URL() != "" {
+		t.Errorf("URL() before Start = %q, want \"\"", s.URL())
+	}
+	u := "ws" + strings.TrimPrefix(hs.URL, "http") + "/relay"
+	ws, resp, err := websocket.DefaultDialer.Dial(u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	defer ws.Close()
+	if err := ws.WriteMessage(websocket.TextMessage, wire.AppendHello(nil, "telegram", "b")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WaitHandshake(ctxTimeout(t)); err != nil {
+		t.Fatal(err)
+	}
+	readErr := make(chan error, 1)
+	go func() {
+		for {
+			if _, _, err := ws.ReadMessage(); err != nil {
+				readErr <- err
+				return
+			}
+		}
+	}()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-readErr; !websocket.IsCloseError(err, websocket.CloseGoingAway) {
+		t.Errorf("read after Close = %v, want close 1001", err)
+	}
+}
 
 func TestCloseLeavesNoGoroutines(t *testing.T) {
 	http.DefaultClient.CloseIdleConnections()

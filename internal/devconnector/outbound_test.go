@@ -1,6 +1,7 @@
 package devconnector_test
 
 import (
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -234,5 +235,30 @@ func TestOutboundDelay(t *testing.T) {
 	}
 	if recs := s.Outbound(); len(recs) != 2 || recs[0].Action.ChatID != "slow" || recs[0].Result["success"] != true {
 		t.Errorf("records = %+v, want the slow action first, answered with success", recs)
+	}
+}
+
+func TestRecordLimit(t *testing.T) {
+	s := newServer(t, devconnector.Config{RecordLimit: 3})
+	g := connected(t, s)
+	for i := range 10 {
+		g.outbound(fmt.Sprint("r", i), events.Action{Op: "typing", ChatID: "c"}, "")
+		g.sendText(string(wire.AppendInterrupt(nil, fmt.Sprint("k", i), nil)))
+	}
+	recs, err := s.WaitOutbound(ctxTimeout(t), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 3 || recs[0].RequestID != "r7" || recs[2].RequestID != "r9" {
+		t.Errorf("records = %d, first %q last %q; want 3 r7..r9", len(recs), recs[0].RequestID, recs[len(recs)-1].RequestID)
+	}
+	if err := s.WaitInterrupts(ctxTimeout(t), 10); err != nil {
+		t.Fatal(err)
+	}
+	if irs := s.Interrupts(); len(irs) != 3 || irs[2].SessionKey != "k9" {
+		t.Errorf("interrupts = %+v", irs)
+	}
+	if st := s.State(); st.OutboundCount != 10 || st.Interrupts != 10 {
+		t.Errorf("counts = %d %d, want 10 10", st.OutboundCount, st.Interrupts)
 	}
 }
