@@ -79,14 +79,29 @@ func withCommand(it *events.Interaction, c *events.Command) *events.Interaction 
 	return it
 }
 
-func withComponent(it *events.Interaction, c *events.Component) *events.Interaction {
-	it.Component = c
-	return it
+// inGeneral completes ev, the event of a composed interaction in #general
+// of the test guild by userID (userName), on the bot's message messageID
+// ("" for a command): it adds the source, the session key, the forward and
+// the interaction's common part (testGuildInteraction, whose id is the
+// event's message id). ev.Interaction states only the kind and what the
+// interaction carries: its command, component or modal.
+func inGeneral(userID, userName, messageID string, ev events.MessageEvent) events.MessageEvent {
+	it := testGuildInteraction(ev.MessageID, ev.Interaction.Kind)
+	it.Command, it.Component, it.Modal = ev.Interaction.Command, ev.Interaction.Component, ev.Interaction.Modal
+	ev.Interaction = it
+	ev.Source = generalSource(userID, userName, messageID)
+	ev.SessionKey = groupKey(general, userID)
+	ev.Forward = forwardInfo()
+	return ev
 }
 
-func withModal(it *events.Interaction, m *events.Modal) *events.Interaction {
-	it.Modal = m
-	return it
+// aliceSelected is the event of Alice's choice in the select menu c on
+// the bot's message messageID in #general: its text is the menu's custom id.
+func aliceSelected(id, timestamp, messageID string, c *events.Component) events.MessageEvent {
+	return inGeneral(alice, "Alice", messageID, events.MessageEvent{
+		Text: c.CustomID, MessageType: "text", MessageID: id, Timestamp: timestamp,
+		Interaction: &events.Interaction{Kind: "message_component", Component: c},
+	})
 }
 
 func groupKey(chat, user string) string { return "agent:main:discord:group:" + chat + ":" + user }
@@ -180,25 +195,17 @@ func TestConvertFixtures(t *testing.T) {
 				Forward: forwardInfo(),
 			},
 		},
-		{
-			file: "05_slash_subcommand_group.json",
-			want: events.MessageEvent{
-				Text:        "/permissions user get " + bob + " " + support,
-				MessageType: "command",
-				MessageID:   "1461290248591006210",
-				Source:      generalSource(alice, "Alice", ""),
-				SessionKey:  groupKey(general, alice),
-				Timestamp:   "2026-01-15T09:25:44.724Z",
-				Interaction: withCommand(testGuildInteraction("1461290248591006210", "application_command"), &events.Command{
-					ID: "1351591479291067852", Name: "permissions", Type: "chat_input", Path: []string{"permissions", "user", "get"},
-					Options: []events.CommandOption{
-						{Name: "user", Type: "user", Value: bob, Display: "@Bob (ops)"},
-						{Name: "channel", Type: "channel", Value: support, Display: "#support"},
-					},
-				}),
-				Forward: forwardInfo(),
-			},
-		},
+		{file: "05_slash_subcommand_group.json", want: inGeneral(alice, "Alice", "", events.MessageEvent{
+			Text:        "/permissions user get " + bob + " " + support,
+			MessageType: "command", MessageID: "1461290248591006210", Timestamp: "2026-01-15T09:25:44.724Z",
+			Interaction: &events.Interaction{Kind: "application_command", Command: &events.Command{
+				ID: "1351591479291067852", Name: "permissions", Type: "chat_input", Path: []string{"permissions", "user", "get"},
+				Options: []events.CommandOption{
+					{Name: "user", Type: "user", Value: bob, Display: "@Bob (ops)"},
+					{Name: "channel", Type: "channel", Value: support, Display: "#support"},
+				},
+			}},
+		})},
 		{
 			file: "08_button_click.json",
 			want: events.MessageEvent{
@@ -250,28 +257,20 @@ func TestConvertFixtures(t *testing.T) {
 				Forward: forwardInfo(),
 			},
 		},
-		{
-			file: "11_modal_submit.json",
-			want: events.MessageEvent{
-				Text: "bug_string_select=butterfly\n" +
-					"bug_explanation=They start as caterpillars and end up with wings.\nAlso the colours are great.\n" +
-					"subscribe=true",
-				MessageType: "text",
-				MessageID:   "1461295693544546001",
-				Source:      generalSource(alice, "Alice", ""),
-				SessionKey:  groupKey(general, alice),
-				Timestamp:   "2026-01-15T09:47:22.902Z",
-				Interaction: withModal(testGuildInteraction("1461295693544546001", "modal_submit"), &events.Modal{
-					CustomID: "bug_modal",
-					Fields: []events.ModalField{
-						{CustomID: "bug_string_select", Type: "string_select", Value: "butterfly", Values: []string{"butterfly"}},
-						{CustomID: "bug_explanation", Type: "text_input", Value: "They start as caterpillars and end up with wings.\nAlso the colours are great."},
-						{CustomID: "subscribe", Type: "checkbox", Value: "true"},
-					},
-				}),
-				Forward: forwardInfo(),
-			},
-		},
+		{file: "11_modal_submit.json", want: inGeneral(alice, "Alice", "", events.MessageEvent{
+			Text: "bug_string_select=butterfly\n" +
+				"bug_explanation=They start as caterpillars and end up with wings.\nAlso the colours are great.\n" +
+				"subscribe=true",
+			MessageType: "text", MessageID: "1461295693544546001", Timestamp: "2026-01-15T09:47:22.902Z",
+			Interaction: &events.Interaction{Kind: "modal_submit", Modal: &events.Modal{
+				CustomID: "bug_modal",
+				Fields: []events.ModalField{
+					{CustomID: "bug_string_select", Type: "string_select", Value: "butterfly", Values: []string{"butterfly"}},
+					{CustomID: "bug_explanation", Type: "text_input", Value: "They start as caterpillars and end up with wings.\nAlso the colours are great."},
+					{CustomID: "subscribe", Type: "checkbox", Value: "true"},
+				},
+			}},
+		})},
 		{
 			file:    "14_dm_slash_command.json",
 			profile: "main",
@@ -298,80 +297,45 @@ func TestConvertFixtures(t *testing.T) {
 				Forward: forwardInfo(),
 			},
 		},
-		{
-			file: "20_user_context_menu.json",
-			want: events.MessageEvent{
-				Text:        "/View Stats",
-				MessageType: "command",
-				MessageID:   "1461299922862489600",
-				Source:      generalSource(alice, "Alice", ""),
-				SessionKey:  groupKey(general, alice),
-				Timestamp:   "2026-01-15T10:04:11.250Z",
-				Interaction: withCommand(testGuildInteraction("1461299922862489600", "application_command"), &events.Command{
-					ID: "1351593310021554209", Name: "View Stats", Type: "user", Path: []string{"View Stats"},
-					Target: &events.CommandTarget{Kind: "user", ID: bob, Display: "Bob (ops)"},
-				}),
-				Forward: forwardInfo(),
-			},
-		},
-		{
-			file: "21_message_context_menu.json",
-			want: events.MessageEvent{
-				Text:        "/Summarize thread",
-				MessageType: "command",
-				MessageID:   "1461300810592854016",
-				Source:      generalSource(alice, "Alice", ""),
-				SessionKey:  groupKey(general, alice),
-				Timestamp:   "2026-01-15T10:07:42.901Z",
-				Interaction: withCommand(testGuildInteraction("1461300810592854016", "application_command"), &events.Command{
-					ID: "1351593451336171580", Name: "Summarize thread", Type: "message", Path: []string{"Summarize thread"},
-					Target: &events.CommandTarget{
-						Kind: "message", ID: "1461298378803326976", Display: "Bob",
-						Content:  "Deploy of api-gateway failed again, see <#" + support + ">",
-						AuthorID: bob,
-					},
-				}),
-				Forward: forwardInfo(),
-			},
-		},
-		{
-			file: "22_legacy_modal_submit.json",
-			want: events.MessageEvent{
-				Text:        "rating=4\ncomment=Good, but cite sources.\nAnd be shorter.\ncontact=",
-				MessageType: "text",
-				MessageID:   "1461729480495628288",
-				Source:      generalSource(alice, "Alice", "1461729372414709760"),
-				SessionKey:  groupKey(general, alice),
-				Timestamp:   "2026-01-16T14:31:05.770Z",
-				Interaction: withModal(testGuildInteraction("1461729480495628288", "modal_submit"), &events.Modal{
-					CustomID: "feedback_modal",
-					Fields: []events.ModalField{
-						{CustomID: "rating", Type: "text_input", Value: "4"},
-						{CustomID: "comment", Type: "text_input", Value: "Good, but cite sources.\nAnd be shorter."},
-						{CustomID: "contact", Type: "text_input", Value: ""},
-					},
-				}),
-				Forward: forwardInfo(),
-			},
-		},
-		{
-			file: "23_prompt_button.json",
-			want: events.MessageEvent{
-				Text:        "/approve",
-				MessageType: "command",
-				MessageID:   "1467795541451984896",
-				Source:      generalSource(bob, "Bob (ops)", "1467795434313216000"),
-				SessionKey:  groupKey(general, bob),
-				Timestamp:   "2026-02-02T08:15:27.404Z",
-				PromptResponse: &events.PromptResponse{
-					PromptID: "deploy-7f3a", OptionID: "approve", PromptMessageID: "1467795434313216000",
+		{file: "20_user_context_menu.json", want: inGeneral(alice, "Alice", "", events.MessageEvent{
+			Text: "/View Stats", MessageType: "command", MessageID: "1461299922862489600", Timestamp: "2026-01-15T10:04:11.250Z",
+			Interaction: &events.Interaction{Kind: "application_command", Command: &events.Command{
+				ID: "1351593310021554209", Name: "View Stats", Type: "user", Path: []string{"View Stats"},
+				Target: &events.CommandTarget{Kind: "user", ID: bob, Display: "Bob (ops)"},
+			}},
+		})},
+		{file: "21_message_context_menu.json", want: inGeneral(alice, "Alice", "", events.MessageEvent{
+			Text: "/Summarize thread", MessageType: "command", MessageID: "1461300810592854016", Timestamp: "2026-01-15T10:07:42.901Z",
+			Interaction: &events.Interaction{Kind: "application_command", Command: &events.Command{
+				ID: "1351593451336171580", Name: "Summarize thread", Type: "message", Path: []string{"Summarize thread"},
+				Target: &events.CommandTarget{
+					Kind: "message", ID: "1461298378803326976", Display: "Bob",
+					Content:  "Deploy of api-gateway failed again, see <#" + support + ">",
+					AuthorID: bob,
 				},
-				Interaction: withComponent(testGuildInteraction("1467795541451984896", "message_component"), &events.Component{
-					CustomID: "hp1:deploy-7f3a:approve", Type: "button", Label: "Approve",
-				}),
-				Forward: forwardInfo(),
+			}},
+		})},
+		{file: "22_legacy_modal_submit.json", want: inGeneral(alice, "Alice", "1461729372414709760", events.MessageEvent{
+			Text:        "rating=4\ncomment=Good, but cite sources.\nAnd be shorter.\ncontact=",
+			MessageType: "text", MessageID: "1461729480495628288", Timestamp: "2026-01-16T14:31:05.770Z",
+			Interaction: &events.Interaction{Kind: "modal_submit", Modal: &events.Modal{
+				CustomID: "feedback_modal",
+				Fields: []events.ModalField{
+					{CustomID: "rating", Type: "text_input", Value: "4"},
+					{CustomID: "comment", Type: "text_input", Value: "Good, but cite sources.\nAnd be shorter."},
+					{CustomID: "contact", Type: "text_input", Value: ""},
+				},
+			}},
+		})},
+		{file: "23_prompt_button.json", want: inGeneral(bob, "Bob (ops)", "1467795434313216000", events.MessageEvent{
+			Text: "/approve", MessageType: "command", MessageID: "1467795541451984896", Timestamp: "2026-02-02T08:15:27.404Z",
+			PromptResponse: &events.PromptResponse{
+				PromptID: "deploy-7f3a", OptionID: "approve", PromptMessageID: "1467795434313216000",
 			},
-		},
+			Interaction: &events.Interaction{Kind: "message_component", Component: &events.Component{
+				CustomID: "hp1:deploy-7f3a:approve", Type: "button", Label: "Approve",
+			}},
+		})},
 		{
 			file: "24_thread_slash_command.json",
 			want: events.MessageEvent{
@@ -398,94 +362,38 @@ func TestConvertFixtures(t *testing.T) {
 				Forward: forwardInfo(),
 			},
 		},
-		{
-			file: "25_role_select.json",
-			want: events.MessageEvent{
-				Text:        "notify_roles",
-				MessageType: "text",
-				MessageID:   "1470751404618522624",
-				Source:      generalSource(alice, "Alice", "1470751152540282880"),
-				SessionKey:  groupKey(general, alice),
-				Timestamp:   "2026-02-10T12:01:00.100Z",
-				Interaction: withComponent(testGuildInteraction("1470751404618522624", "message_component"), &events.Component{
-					CustomID: "notify_roles", Type: "role_select", Label: "Who should be paged?",
-					Values: []string{roleOnCall, roleOps}, ValueLabels: []string{"@on-call", "@ops"},
-				}),
-				Forward: forwardInfo(),
-			},
-		},
-		{
-			file: "26_channel_select.json",
-			want: events.MessageEvent{
-				Text:        "report_channel",
-				MessageType: "text",
-				MessageID:   "1470751656694337536",
-				Source:      generalSource(alice, "Alice", "1470751152539430912"),
-				SessionKey:  groupKey(general, alice),
-				Timestamp:   "2026-02-10T12:02:00.200Z",
-				Interaction: withComponent(testGuildInteraction("1470751656694337536", "message_component"), &events.Component{
-					CustomID: "report_channel", Type: "channel_select", Label: "Post the report in…",
-					Values: []string{support}, ValueLabels: []string{"#support"},
-				}),
-				Forward: forwardInfo(),
-			},
-		},
-		{
-			file: "27_user_select.json",
-			want: events.MessageEvent{
-				Text:        "assignee",
-				MessageType: "text",
-				MessageID:   "1470751908771205120",
-				Source:      generalSource(alice, "Alice", "1470751152540532736"),
-				SessionKey:  groupKey(general, alice),
-				Timestamp:   "2026-02-10T12:03:00.300Z",
-				Interaction: withComponent(testGuildInteraction("1470751908771205120", "message_component"), &events.Component{
-					CustomID: "assignee", Type: "user_select", Label: "Assign to",
-					// Bob has a nick; Carol has neither nick nor global name.
-					Values: []string{bob, carol}, ValueLabels: []string{"@Bob (ops)", "@carol_k"},
-				}),
-				Forward: forwardInfo(),
-			},
-		},
-		{
-			file: "28_mentionable_select.json",
-			want: events.MessageEvent{
-				Text:        "cc",
-				MessageType: "text",
-				MessageID:   "1470752160848932864",
-				Source:      generalSource(alice, "Alice", "1470751152538447872"),
-				SessionKey:  groupKey(general, alice),
-				Timestamp:   "2026-02-10T12:04:00.400Z",
-				Interaction: withComponent(testGuildInteraction("1470752160848932864", "message_component"), &events.Component{
-					CustomID: "cc", Type: "mentionable_select", Label: "Copy in",
-					Values: []string{carol, roleOps}, ValueLabels: []string{"@carol_k", "@ops"},
-				}),
-				Forward: forwardInfo(),
-			},
-		},
-		{
-			file: "29_attachment_option.json",
-			want: events.MessageEvent{
-				Text:        "/summarize " + attachmentID + " revenue",
-				MessageType: "command",
-				MessageID:   "1471073414897442816",
-				MediaURLs:   []string{attachURL},
-				Media: []events.Media{{
-					URL: attachURL, Kind: "document", MIME: "application/pdf", Size: 482133, Filename: "q4-report.pdf",
-				}},
-				Source:     generalSource(alice, "Alice", ""),
-				SessionKey: groupKey(general, alice),
-				Timestamp:  "2026-02-11T09:20:33.333Z",
-				Interaction: withCommand(testGuildInteraction("1471073414897442816", "application_command"), &events.Command{
-					ID: "1351594203411353661", Name: "summarize", Type: "chat_input", Path: []string{"summarize"},
-					Options: []events.CommandOption{
-						{Name: "file", Type: "attachment", Value: attachmentID, Display: "q4-report.pdf"},
-						{Name: "focus", Type: "string", Value: "revenue"},
-					},
-				}),
-				Forward: forwardInfo(),
-			},
-		},
+		{file: "25_role_select.json", want: aliceSelected("1470751404618522624", "2026-02-10T12:01:00.100Z", "1470751152540282880", &events.Component{
+			CustomID: "notify_roles", Type: "role_select", Label: "Who should be paged?",
+			Values: []string{roleOnCall, roleOps}, ValueLabels: []string{"@on-call", "@ops"},
+		})},
+		{file: "26_channel_select.json", want: aliceSelected("1470751656694337536", "2026-02-10T12:02:00.200Z", "1470751152539430912", &events.Component{
+			CustomID: "report_channel", Type: "channel_select", Label: "Post the report in…",
+			Values: []string{support}, ValueLabels: []string{"#support"},
+		})},
+		{file: "27_user_select.json", want: aliceSelected("1470751908771205120", "2026-02-10T12:03:00.300Z", "1470751152540532736", &events.Component{
+			CustomID: "assignee", Type: "user_select", Label: "Assign to",
+			// Bob has a nick; Carol has neither nick nor global name.
+			Values: []string{bob, carol}, ValueLabels: []string{"@Bob (ops)", "@carol_k"},
+		})},
+		{file: "28_mentionable_select.json", want: aliceSelected("1470752160848932864", "2026-02-10T12:04:00.400Z", "1470751152538447872", &events.Component{
+			CustomID: "cc", Type: "mentionable_select", Label: "Copy in",
+			Values: []string{carol, roleOps}, ValueLabels: []string{"@carol_k", "@ops"},
+		})},
+		{file: "29_attachment_option.json", want: inGeneral(alice, "Alice", "", events.MessageEvent{
+			Text:        "/summarize " + attachmentID + " revenue",
+			MessageType: "command", MessageID: "1471073414897442816", Timestamp: "2026-02-11T09:20:33.333Z",
+			MediaURLs: []string{attachURL},
+			Media: []events.Media{{
+				URL: attachURL, Kind: "document", MIME: "application/pdf", Size: 482133, Filename: "q4-report.pdf",
+			}},
+			Interaction: &events.Interaction{Kind: "application_command", Command: &events.Command{
+				ID: "1351594203411353661", Name: "summarize", Type: "chat_input", Path: []string{"summarize"},
+				Options: []events.CommandOption{
+					{Name: "file", Type: "attachment", Value: attachmentID, Display: "q4-report.pdf"},
+					{Name: "focus", Type: "string", Value: "revenue"},
+				},
+			}},
+		})},
 		{
 			file: "31_group_dm_slash_command.json",
 			want: events.MessageEvent{
@@ -511,48 +419,31 @@ func TestConvertFixtures(t *testing.T) {
 				Forward: forwardInfo(),
 			},
 		},
-		{
-			file: "32_modal_file_upload.json",
-			want: events.MessageEvent{
-				Text:        "evidence=" + uploadID + "\nseverity=\naffected=api,web\nowner=" + bob + "\npage_oncall=false",
-				MessageType: "text",
-				MessageID:   "1474362746545909760",
-				MediaURLs:   []string{uploadURL},
-				Media: []events.Media{{
-					URL: uploadURL, Kind: "photo", MIME: "image/png", Size: 91342, Filename: "screenshot.png",
-				}},
-				Source:     generalSource(alice, "Alice", ""),
-				SessionKey: groupKey(general, alice),
-				Timestamp:  "2026-02-20T11:11:11.111Z",
-				Interaction: withModal(testGuildInteraction("1474362746545909760", "modal_submit"), &events.Modal{
-					CustomID: "incident_report",
-					Fields: []events.ModalField{
-						{CustomID: "evidence", Type: "file_upload", Value: uploadID, Values: []string{uploadID}},
-						{CustomID: "severity", Type: "radio_group", Value: ""},
-						{CustomID: "affected", Type: "checkbox_group", Value: "api,web", Values: []string{"api", "web"}},
-						{CustomID: "owner", Type: "user_select", Value: bob, Values: []string{bob}},
-						{CustomID: "page_oncall", Type: "checkbox", Value: "false"},
-					},
-				}),
-				Forward: forwardInfo(),
-			},
-		},
-		{
-			file: "33_components_v2_button.json",
-			want: events.MessageEvent{
-				Text:        "show_warnings",
-				MessageType: "text",
-				MessageID:   "1474669472386310144",
-				Source:      generalSource(alice, "Alice", "1474669219680100352"),
-				SessionKey:  groupKey(general, alice),
-				Timestamp:   "2026-02-21T07:30:00.250Z",
-				Interaction: withComponent(testGuildInteraction("1474669472386310144", "message_component"), &events.Component{
-					// The button is a section's accessory inside a container.
-					CustomID: "show_warnings", Type: "button", Label: "Show warnings",
-				}),
-				Forward: forwardInfo(),
-			},
-		},
+		{file: "32_modal_file_upload.json", want: inGeneral(alice, "Alice", "", events.MessageEvent{
+			Text:        "evidence=" + uploadID + "\nseverity=\naffected=api,web\nowner=" + bob + "\npage_oncall=false",
+			MessageType: "text", MessageID: "1474362746545909760", Timestamp: "2026-02-20T11:11:11.111Z",
+			MediaURLs: []string{uploadURL},
+			Media: []events.Media{{
+				URL: uploadURL, Kind: "photo", MIME: "image/png", Size: 91342, Filename: "screenshot.png",
+			}},
+			Interaction: &events.Interaction{Kind: "modal_submit", Modal: &events.Modal{
+				CustomID: "incident_report",
+				Fields: []events.ModalField{
+					{CustomID: "evidence", Type: "file_upload", Value: uploadID, Values: []string{uploadID}},
+					{CustomID: "severity", Type: "radio_group", Value: ""},
+					{CustomID: "affected", Type: "checkbox_group", Value: "api,web", Values: []string{"api", "web"}},
+					{CustomID: "owner", Type: "user_select", Value: bob, Values: []string{bob}},
+					{CustomID: "page_oncall", Type: "checkbox", Value: "false"},
+				},
+			}},
+		})},
+		{file: "33_components_v2_button.json", want: inGeneral(alice, "Alice", "1474669219680100352", events.MessageEvent{
+			Text: "show_warnings", MessageType: "text", MessageID: "1474669472386310144", Timestamp: "2026-02-21T07:30:00.250Z",
+			Interaction: &events.Interaction{Kind: "message_component", Component: &events.Component{
+				// The button is a section's accessory inside a container.
+				CustomID: "show_warnings", Type: "button", Label: "Show warnings",
+			}},
+		})},
 	}
 
 	covered := map[string]bool{}
