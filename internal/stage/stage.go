@@ -27,7 +27,6 @@ import (
 	"sync/atomic"
 	"syscall"
 
-	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
@@ -50,15 +49,6 @@ type Service interface {
 	Run(ctx context.Context) error
 	Live(ctx context.Context) error
 	Ready(ctx context.Context) error
-}
-
-// Deps are what a stage is built with.
-type Deps struct {
-	Log *slog.Logger
-	// NC is the stage's own connection; its Run drains it.
-	NC *nats.Conn
-	// Registerer is the process's metrics registry, served on /metrics.
-	Registerer prometheus.Registerer
 }
 
 // Spec is one stage binary.

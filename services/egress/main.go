@@ -23,6 +23,6 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	cfg.Version = stage.Version
 	return stage.Run(ctx, getenv, stdout, stage.Spec{Name: egress.Name, HTTPAddr: cfg.HTTPAddr, Pprof: cfg.Pprof, Config: cfg,
 		New: func(d stage.Deps) (stage.Service, error) {
-			return egress.New(cfg, egress.Deps{Log: d.Log, NC: d.NC, Registerer: d.Registerer})
+			return egress.New(cfg, d)
 		}})
 }

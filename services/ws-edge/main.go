@@ -22,6 +22,6 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	cfg.Version = stage.Version
 	return stage.Run(ctx, getenv, stdout, stage.Spec{Name: "ws-edge", HTTPAddr: cfg.HTTPAddr, Pprof: cfg.Pprof, Config: cfg,
 		New: func(d stage.Deps) (stage.Service, error) {
-			return wsedge.New(cfg, wsedge.Deps{Log: d.Log, NC: d.NC, Registerer: d.Registerer})
+			return wsedge.New(cfg, d)
 		}})
 }

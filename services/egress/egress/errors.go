@@ -7,7 +7,8 @@ var (
 	// the environment variable to fix.
 	ErrInvalidConfig = errors.New("egress: invalid config")
 
-	// ErrNoConnection is returned by New when Deps has no NATS connection.
+	// ErrNoConnection classifies New's error when Deps has no NATS
+	// connection.
 	ErrNoConnection = errors.New("egress: no nats connection")
 
 	// ErrAlreadyRunning is returned by Run when the service runs already.

@@ -79,7 +79,7 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 		if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
 			j.deadline = t
 		} else {
-			s.log.Debug("bad deadline header ignored", "action_id", j.id, "value", v)
+			s.Log.Debug("bad deadline header ignored", "action_id", j.id, "value", v)
 		}
 	}
 	if latest := j.stored.Add(s.cfg.MaxDeadline); j.deadline.After(latest) {
@@ -108,7 +108,7 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 			return err
 		}
 		begun := note.state == events.WritingBegun
-		if begun && s.now().Sub(note.at) < s.cfg.EdgeTimeout+5*time.Second {
+		if begun && s.Now().Sub(note.at) < s.cfg.EdgeTimeout+5*time.Second {
 			// Begun moments ago: another replica may be writing it right
 			// now (the server redelivered it while that one still had it).
 			// Wait for its result rather than answer ambiguous.
@@ -117,7 +117,7 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 		}
 		j.noteSeq = note.seq
 		if begun {
-			s.log.Warn("redelivered action may have been written by a replica that stopped; answering ambiguous, not writing it again",
+			s.Log.Warn("redelivered action may have been written by a replica that stopped; answering ambiguous, not writing it again",
 				"action_id", j.id, "op", j.op)
 			return s.settle(ctx, j, outcomeAmbiguous, events.ResultInterrupted, nil)
 		}
@@ -133,7 +133,7 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 	if err != nil {
 		return s.reject(ctx, j, err)
 	}
-	if s.now().After(j.deadline) {
+	if s.Now().After(j.deadline) {
 		return s.expire(ctx, j, "deadline passed before the first attempt")
 	}
 
@@ -172,16 +172,16 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 			nerr := s.noteWriting(nctx, j.id, events.WritingNot)
 			cancel()
 			if nerr != nil {
-				s.log.Warn("could not record that an action was not written; its redelivery will be answered ambiguous",
+				s.Log.Warn("could not record that an action was not written; its redelivery will be answered ambiguous",
 					"action_id", j.id, "err", nerr)
 			}
 		}
-		if !s.now().Before(j.deadline) {
+		if !s.Now().Before(j.deadline) {
 			return s.expire(ctx, j, ud.cause.Error())
 		}
 		s.metrics.retries.WithLabelValues(ud.reason).Inc()
 		s.metrics.actions.WithLabelValues(j.op, outcomeRetry).Inc()
-		s.log.Debug("action not delivered, will retry", "action_id", j.id, "op", a.Op, "reason", ud.reason)
+		s.Log.Debug("action not delivered, will retry", "action_id", j.id, "op", a.Op, "reason", ud.reason)
 		return err
 	}
 	switch {
@@ -228,8 +228,8 @@ func (s *Service) settled(j *job, outcome string, res events.SendResult, dead, e
 	if outcome == outcomeAmbiguous {
 		s.metrics.ambiguous.WithLabelValues(ambiguityCause(res)).Inc()
 	}
-	s.metrics.latency.Observe(s.now().Sub(j.stored).Seconds())
-	s.log.Debug("action settled", "action_id", j.id, "op", j.op, "outcome", outcome, "code", res.Code)
+	s.metrics.latency.Observe(s.Now().Sub(j.stored).Seconds())
+	s.Log.Debug("action settled", "action_id", j.id, "op", j.op, "outcome", outcome, "code", res.Code)
 	if dead != nil {
 		return consume.Permanent(dead)
 	}
@@ -291,7 +291,7 @@ func (s *Service) replayResult(ctx context.Context, j *job) (bool, error) {
 	if _, err := s.pub.Publish(ctx, m); err != nil {
 		return false, fmt.Errorf("re-publishing stored result: %w", err)
 	}
-	s.log.Debug("redelivered action answered from stored result", "action_id", j.id)
+	s.Log.Debug("redelivered action answered from stored result", "action_id", j.id)
 	return true, nil
 }
 
@@ -367,7 +367,7 @@ func (s *Service) attachScope(ctx context.Context, a *events.Action) (scopes.Rec
 		s.metrics.scopeHits.Add(1)
 	case scopes.Ambiguous:
 		s.metrics.scopeMisses.Add(1)
-		s.log.Debug("chat known on several platforms, scope not attached", "chat_id", a.ChatID)
+		s.Log.Debug("chat known on several platforms, scope not attached", "chat_id", a.ChatID)
 		return scopes.Record{}, false
 	default:
 		s.metrics.scopeMisses.Add(1)
@@ -466,7 +466,7 @@ func (s *Service) fetchScope(ctx context.Context, chatID, platform, primary stri
 	case err != nil:
 		s.metrics.scopeGets.WithLabelValues("error").Inc()
 		s.dropScopeBucket()
-		s.log.Debug("scope get failed", "chat_id", chatID, "err", err)
+		s.Log.Debug("scope get failed", "chat_id", chatID, "err", err)
 		return scopes.Record{}, false
 	}
 	sc, err := scopes.DecodeValue(e.Value())
@@ -507,7 +507,7 @@ func (s *Service) resultsStream(ctx context.Context) (jetstream.Stream, error) {
 	if s.results != nil {
 		return s.results, nil
 	}
-	st, err := s.js.Stream(ctx, bus.ResultsStream)
+	st, err := s.JS.Stream(ctx, bus.ResultsStream)
 	if err != nil {
 		return nil, fmt.Errorf("opening results stream: %w", err)
 	}
@@ -527,7 +527,7 @@ func (s *Service) scopeBucket(ctx context.Context) (jetstream.KeyValue, error) {
 	if s.scopeKV != nil {
 		return s.scopeKV, nil
 	}
-	kv, err := s.js.KeyValue(ctx, events.ScopeBucket)
+	kv, err := s.JS.KeyValue(ctx, events.ScopeBucket)
 	if err != nil {
 		return nil, err
 	}

@@ -5,20 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"sync"
 	"sync/atomic"
-	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
-	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/relaybus/relaybus/internal/bus"
 	"github.com/relaybus/relaybus/internal/consume"
 	"github.com/relaybus/relaybus/internal/natsconn"
+	"github.com/relaybus/relaybus/internal/stage"
 	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/services/egress/internal/descriptors"
 	"github.com/relaybus/relaybus/services/egress/internal/kvwatch"
@@ -50,29 +47,15 @@ type Status struct {
 	Partitions []int `json:"partitions"`
 }
 
-// Deps are the service's collaborators.
-type Deps struct {
-	// Log receives lifecycle and per-message (Debug) logs; nil discards.
-	Log *slog.Logger
-	// NC is the service's own NATS connection; Run drains it on the way out.
-	NC *nats.Conn
-	// Registerer receives the metrics (the lifecycle's registry, served on
-	// the binary's ops port: the Service serves none); nil makes a registry
-	// of its own that nothing serves.
-	Registerer prometheus.Registerer
-	// Now is the clock; nil is time.Now.
-	Now func() time.Time
-}
+// Deps are the service's collaborators (see [stage.Deps]): NC is
+// required, Run drains it on the way out.
+type Deps = stage.Deps
 
 // Service is the egress stage. Create it with [New] and start it with
 // [Service.Run]; Ready and Live are safe for concurrent use.
 type Service struct {
+	stage.Base
 	cfg     Config
-	log     *slog.Logger
-	nc      *nats.Conn
-	js      jetstream.JetStream
-	now     func() time.Time
-	reg     prometheus.Registerer
 	metrics *metrics
 
 	scopes     *scopes.Index
@@ -98,29 +81,16 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if deps.NC == nil {
-		return nil, ErrNoConnection
-	}
-	s := &Service{cfg: cfg, log: deps.Log, nc: deps.NC, now: deps.Now, reg: deps.Registerer}
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
-	}
-	if s.now == nil {
-		s.now = time.Now
-	}
-	if s.reg == nil {
-		s.reg = prometheus.NewRegistry()
-	}
-	js, err := jetstream.New(deps.NC)
+	base, err := stage.NewBase(deps, ErrNoConnection)
 	if err != nil {
-		return nil, fmt.Errorf("egress: jetstream: %w", err)
+		return nil, err
 	}
-	s.js = js
+	s := &Service{Base: base, cfg: cfg}
 	s.scopes = scopes.New(cfg.ScopeCacheSize)
 	s.descs = descriptors.New()
-	s.scopeWatch = kvwatch.New(js, events.ScopeBucket, s.scopes, s.log)
-	s.descWatch = kvwatch.New(js, events.DescriptorBucket, s.descs, s.log)
-	if s.metrics, err = newMetrics(s.reg, s); err != nil {
+	s.scopeWatch = kvwatch.New(s.JS, events.ScopeBucket, s.scopes, s.Log)
+	s.descWatch = kvwatch.New(s.JS, events.DescriptorBucket, s.descs, s.Log)
+	if s.metrics, err = newMetrics(s.Reg, s); err != nil {
 		return nil, err
 	}
 	// Each chat's actions in order, with any number of replicas: one
@@ -132,7 +102,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if unkeyed != "" {
 		filter = unkeyed
 	}
-	s.loop, err = consume.New(js, events.StageEgress, s.reg, consume.Config{
+	s.loop, err = consume.New(s.JS, events.StageEgress, s.Reg, consume.Config{
 		Stream:          events.OutboundStream,
 		Durable:         Name,
 		FilterSubjects:  []string{filter},
@@ -145,8 +115,8 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		NakMax:          cfg.RetryMax,
 		Grace:           cfg.ShutdownTimeout,
 		Key:             shardKey,
-		Ensure:          func(ctx context.Context) error { return bus.Ensure(ctx, js, cfg.Bus) },
-		Log:             s.log,
+		Ensure:          func(ctx context.Context) error { return bus.Ensure(ctx, s.JS, cfg.Bus) },
+		Log:             s.Log,
 	}, s.handle)
 	if err != nil {
 		return nil, fmt.Errorf("egress: %w", err)
@@ -179,29 +149,29 @@ func (s *Service) Run(ctx context.Context) error {
 		return ErrAlreadyRunning
 	}
 	defer func() {
-		if err := natsconn.Drain(s.nc, s.cfg.ShutdownTimeout); err != nil {
-			s.log.Warn("nats drain incomplete", "err", err)
+		if err := natsconn.Drain(s.NC, s.cfg.ShutdownTimeout); err != nil {
+			s.Log.Warn("nats drain incomplete", "err", err)
 		}
 	}()
-	s.log.Info("egress starting", "workers", s.cfg.Workers, "action_deadline", s.cfg.ActionDeadline, "edge_timeout", s.cfg.EdgeTimeout)
+	s.Log.Info("egress starting", "workers", s.cfg.Workers, "action_deadline", s.cfg.ActionDeadline, "edge_timeout", s.cfg.EdgeTimeout)
 	err := s.runStage(ctx)
-	s.log.Info("egress stopping")
+	s.Log.Info("egress stopping")
 	return err
 }
 
 // runStage ensures streams (retried until NATS is there), registers the
 // micro service, then runs the caches and the consumer until ctx is done.
 func (s *Service) runStage(ctx context.Context) error {
-	if !bus.EnsureRetry(ctx, s.js, s.cfg.Bus, s.log) {
+	if !bus.EnsureRetry(ctx, s.JS, s.cfg.Bus, s.Log) {
 		return nil
 	}
-	pub, err := bus.NewPublisher(s.nc, 0)
+	pub, err := bus.NewPublisher(s.NC, 0)
 	if err != nil {
 		return err
 	}
 	defer pub.Close() // after the loop: its handlers are done
 	s.pub = pub
-	svc, err := micro.AddService(s.nc, micro.Config{
+	svc, err := micro.AddService(s.NC, micro.Config{
 		Name:        "relay-" + Name,
 		Version:     s.cfg.Version,
 		Description: "relaybus egress: agent reply actions to connector outbound frames",
@@ -225,10 +195,10 @@ func (s *Service) runStage(ctx context.Context) error {
 // Ready reports whether the stage can take work: NATS connected, streams
 // and buckets present, consumer running, both caches synced.
 func (s *Service) Ready(ctx context.Context) error {
-	if !s.nc.IsConnected() {
-		return fmt.Errorf("%w: nats not connected (%v)", ErrNotReady, s.nc.Status())
+	if !s.NC.IsConnected() {
+		return fmt.Errorf("%w: nats not connected (%v)", ErrNotReady, s.NC.Status())
 	}
-	if err := bus.Check(ctx, s.js, s.cfg.Bus); err != nil {
+	if err := bus.Check(ctx, s.JS, s.cfg.Bus); err != nil {
 		return fmt.Errorf("%w: %w", ErrNotReady, err)
 	}
 	if err := s.loop.Ready(); err != nil {
@@ -246,7 +216,7 @@ func (s *Service) Ready(ctx context.Context) error {
 // Live reports whether the process is healthy: its NATS connection is not
 // closed (a disconnected one reconnects by itself).
 func (s *Service) Live(context.Context) error {
-	if s.nc.IsClosed() {
+	if s.NC.IsClosed() {
 		return errors.New("egress: nats connection closed")
 	}
 	return nil

@@ -5,44 +5,31 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/relaybus/relaybus/internal/bus"
 	"github.com/relaybus/relaybus/internal/consume"
 	"github.com/relaybus/relaybus/internal/natsconn"
+	"github.com/relaybus/relaybus/internal/stage"
 	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/pkg/wire"
 	"github.com/relaybus/relaybus/services/passthrough-converter/internal/discord"
 	"github.com/relaybus/relaybus/services/passthrough-converter/internal/twilio"
 )
 
-// Deps are the converter's collaborators.
-type Deps struct {
-	Log *slog.Logger
-	NC  *nats.Conn
-	// Registerer receives the metrics (the lifecycle's registry, served on
-	// the binary's ops port: the Service serves none); nil makes a registry
-	// of the service's own that nothing serves.
-	Registerer prometheus.Registerer
-	Now        func() time.Time
-}
+// Deps are the converter's collaborators (see [stage.Deps]): NC is
+// required, Run drains it on the way out.
+type Deps = stage.Deps
 
 // Service is a running converter replica.
 type Service struct {
+	stage.Base
 	cfg     Config
-	log     *slog.Logger
-	nc      *nats.Conn
-	js      jetstream.JetStream
-	now     func() time.Time
-	reg     prometheus.Registerer
 	loop    *consume.Loop
 	metrics *metrics
 
@@ -59,25 +46,12 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if deps.NC == nil {
-		return nil, fmt.Errorf("%w: no NATS connection", ErrInvalidConfig)
-	}
-	s := &Service{cfg: cfg, log: deps.Log, nc: deps.NC, now: deps.Now, reg: deps.Registerer}
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
-	}
-	if s.now == nil {
-		s.now = time.Now
-	}
-	if s.reg == nil {
-		s.reg = prometheus.NewRegistry()
-	}
-	js, err := jetstream.New(deps.NC)
+	base, err := stage.NewBase(deps, ErrInvalidConfig)
 	if err != nil {
-		return nil, fmt.Errorf("jetstream: %w", err)
+		return nil, err
 	}
-	s.js = js
-	if s.metrics, err = newMetrics(s.reg); err != nil {
+	s := &Service{Base: base, cfg: cfg}
+	if s.metrics, err = newMetrics(s.Reg); err != nil {
 		return nil, err
 	}
 	s.scopes = newScopeCache(cfg.ScopeCacheSize)
@@ -89,7 +63,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if unkeyed != "" {
 		filter = unkeyed
 	}
-	s.loop, err = consume.New(js, events.StageConverter, s.reg, consume.Config{
+	s.loop, err = consume.New(s.JS, events.StageConverter, s.Reg, consume.Config{
 		Stream:          events.RawStream,
 		Durable:         cfg.Durable,
 		FilterSubjects:  []string{filter},
@@ -100,8 +74,8 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		MaxDeliver:      cfg.MaxDeliver,
 		AckWait:         cfg.AckWait,
 		Grace:           cfg.ShutdownTimeout,
-		Ensure:          func(ctx context.Context) error { return bus.Ensure(ctx, js, cfg.Bus) },
-		Log:             s.log,
+		Ensure:          func(ctx context.Context) error { return bus.Ensure(ctx, s.JS, cfg.Bus) },
+		Log:             s.Log,
 	}, s.handle)
 	if err != nil {
 		return nil, err
@@ -120,10 +94,10 @@ func New(cfg Config, deps Deps) (*Service, error) {
 // until the streams exist and the consumer runs.
 func (s *Service) Run(ctx context.Context) error {
 	defer func() {
-		if err := natsconn.Drain(s.nc, s.cfg.ShutdownTimeout); err != nil {
-			s.log.Warn("nats drain incomplete", "err", err)
+		if err := natsconn.Drain(s.NC, s.cfg.ShutdownTimeout); err != nil {
+			s.Log.Warn("nats drain incomplete", "err", err)
 		}
-		s.log.Info("converter stopped")
+		s.Log.Info("converter stopped")
 	}()
 	return s.runStage(ctx)
 }
@@ -131,16 +105,16 @@ func (s *Service) Run(ctx context.Context) error {
 // runStage ensures the streams, registers the micro service and consumes
 // until ctx is done.
 func (s *Service) runStage(ctx context.Context) error {
-	if !bus.EnsureRetry(ctx, s.js, s.cfg.Bus, s.log) {
+	if !bus.EnsureRetry(ctx, s.JS, s.cfg.Bus, s.Log) {
 		return nil // ctx done before NATS was there
 	}
-	pub, err := bus.NewPublisher(s.nc, 0)
+	pub, err := bus.NewPublisher(s.NC, 0)
 	if err != nil {
 		return err
 	}
 	defer pub.Close() // after the loop: its handlers are done
 	s.pub = pub
-	msvc, err := micro.AddService(s.nc, micro.Config{
+	msvc, err := micro.AddService(s.NC, micro.Config{
 		Name:        "relay-passthrough-converter",
 		Version:     s.cfg.Version,
 		Description: "relaybus: raw connector frames -> MessageEvents",
@@ -159,7 +133,7 @@ func (s *Service) runStage(ctx context.Context) error {
 	}), micro.WithEndpointSubject("relay.converter.status")); err != nil {
 		return fmt.Errorf("registering status endpoint: %w", err)
 	}
-	s.log.Info("converter running", "consumer", s.cfg.Durable, "workers", s.cfg.Workers)
+	s.Log.Info("converter running", "consumer", s.cfg.Durable, "workers", s.cfg.Workers)
 	return s.loop.Run(ctx)
 }
 
@@ -168,10 +142,10 @@ func (s *Service) Partitions() []int { return s.loop.Held() }
 
 // Ready reports readiness: NATS connected, streams present, consumer live.
 func (s *Service) Ready(ctx context.Context) error {
-	if !s.nc.IsConnected() {
+	if !s.NC.IsConnected() {
 		return errors.New("nats not connected")
 	}
-	if err := bus.Check(ctx, s.js, s.cfg.Bus); err != nil {
+	if err := bus.Check(ctx, s.JS, s.cfg.Bus); err != nil {
 		return err
 	}
 	return s.loop.Ready()
@@ -179,7 +153,7 @@ func (s *Service) Ready(ctx context.Context) error {
 
 // Live reports liveness (the process can make progress).
 func (s *Service) Live(ctx context.Context) error {
-	if s.nc.IsClosed() {
+	if s.NC.IsClosed() {
 		return errors.New("nats connection closed")
 	}
 	return nil
@@ -199,7 +173,7 @@ func rawChat(m jetstream.Msg) string {
 func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 	if events.SubjectKind(msg.Subject()) == wire.FramePassthroughForward {
 		// The hot path: envelope and forward decoded in one pass.
-		s.metrics.observeLag(msg.Headers().Get(events.ReceivedAtHeader), s.now())
+		s.metrics.observeLag(msg.Headers().Get(events.ReceivedAtHeader), s.Now())
 		fwd, _, err := wire.DecodeForwardFrame(msg.Data())
 		if err != nil {
 			s.metrics.dropped.WithLabelValues(events.Reason(err)).Inc()
@@ -212,7 +186,7 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 		s.metrics.dropped.WithLabelValues(events.Reason(err)).Inc()
 		return consume.Permanent(err)
 	}
-	s.metrics.observeLag(msg.Headers().Get(events.ReceivedAtHeader), s.now())
+	s.metrics.observeLag(msg.Headers().Get(events.ReceivedAtHeader), s.Now())
 	switch frame.Type {
 	case wire.FrameInbound:
 		ev, err := wire.DecodeInboundEvent(frame.Event)
@@ -233,7 +207,7 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 		return s.publishInterrupt(ctx, msg, frame)
 	default:
 		s.metrics.dropped.WithLabelValues("unknown_type").Inc()
-		s.log.Debug("frame type not converted", "frame_type", frame.Type)
+		s.Log.Debug("frame type not converted", "frame_type", frame.Type)
 		return nil
 	}
 }
@@ -337,7 +311,7 @@ func (s *Service) publish(ctx context.Context, out *nats.Msg, kind string) error
 			return fmt.Errorf("publishing %s: %w", kind, err)
 		}
 		s.metrics.converted.WithLabelValues(kind).Inc()
-		s.log.Debug("event published", "subject", out.Subject, "kind", kind)
+		s.Log.Debug("event published", "subject", out.Subject, "kind", kind)
 		return nil
 	}
 	if done := consume.Later(ctx); done != nil {

@@ -65,7 +65,7 @@ func (s *Service) kv(ctx context.Context) (jetstream.KeyValue, error) {
 	if s.scopeKV != nil {
 		return s.scopeKV, nil
 	}
-	kv, err := s.js.KeyValue(ctx, events.ScopeBucket)
+	kv, err := s.JS.KeyValue(ctx, events.ScopeBucket)
 	if err != nil {
 		return nil, fmt.Errorf("opening bucket %s: %w", events.ScopeBucket, err)
 	}
@@ -111,7 +111,7 @@ func (s *Service) recordScope(ctx context.Context, ev *events.MessageEvent) erro
 	} else if !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return fmt.Errorf("reading scope %s: %w", key, err)
 	}
-	want.UpdatedAt = s.now().UTC().Format(time.RFC3339)
+	want.UpdatedAt = s.Now().UTC().Format(time.RFC3339)
 	data, err := events.Marshal(want, events.ContentTypeMsgpack)
 	if err != nil {
 		return fmt.Errorf("encoding scope: %w", err)

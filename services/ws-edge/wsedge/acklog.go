@@ -205,9 +205,9 @@ func (l *ackLog) write(batch []ackReq) {
 	msg := &nats.Msg{
 		Subject: l.subject,
 		Header:  nats.Header{events.TypeHeader: []string{bus.AckLogType}},
-		Data:    appendBatch(make([]byte, 0, 8+8*len(batch)), l.s.now(), batch),
+		Data:    appendBatch(make([]byte, 0, 8+8*len(batch)), l.s.Now(), batch),
 	}
-	paf, err := l.s.js.PublishMsgAsync(msg)
+	paf, err := l.s.JS.PublishMsgAsync(msg)
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
@@ -228,18 +228,18 @@ func (l *ackLog) complete(batch []ackReq, msg *nats.Msg, paf jetstream.PubAckFut
 	for err != nil {
 		s.m.ackLogFailed.Inc()
 		if ok, suppressed := s.badLog.allow("acklog"); ok {
-			s.log.Warn("storing an ack batch failed; retrying (its frames are stored, their acks wait)",
+			s.Log.Warn("storing an ack batch failed; retrying (its frames are stored, their acks wait)",
 				"ids", len(batch), "err", err, "suppressed_since_last", suppressed)
 		}
 		select {
 		case <-time.After(pause.Next()):
 		case <-l.quit:
-			s.log.Warn("shutting down with an ack batch unstored; the connector will replay its frames", "ids", len(batch))
+			s.Log.Warn("shutting down with an ack batch unstored; the connector will replay its frames", "ids", len(batch))
 			l.done(len(batch))
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.PublishTimeout)
-		_, err = s.js.PublishMsg(ctx, msg)
+		_, err = s.JS.PublishMsg(ctx, msg)
 		cancel()
 	}
 	s.m.ackLogBatches.Inc()
@@ -261,7 +261,7 @@ func (l *ackLog) waitIdle(timeout time.Duration) bool {
 func (l *ackLog) stop(timeout time.Duration) {
 	l.stopOnce.Do(func() {
 		if !l.waitIdle(timeout) {
-			l.s.log.Error("acks still waiting for the ack log at shutdown; the connector will replay their frames",
+			l.s.Log.Error("acks still waiting for the ack log at shutdown; the connector will replay their frames",
 				"pending", l.pending.Load())
 		}
 		close(l.quit)
@@ -276,7 +276,7 @@ func (l *ackLog) absorbs(bufferID string) bool {
 	if rs == nil {
 		return false
 	}
-	if !l.s.now().Before(rs.until) {
+	if !l.s.Now().Before(rs.until) {
 		l.expire()
 		return false
 	}
@@ -287,12 +287,12 @@ func (l *ackLog) absorbs(bufferID string) bool {
 // expire drops the replay set once its time is up.
 func (l *ackLog) expire() {
 	rs := l.set.Load()
-	if rs == nil || l.s.now().Before(rs.until) {
+	if rs == nil || l.s.Now().Before(rs.until) {
 		return
 	}
 	if l.set.CompareAndSwap(rs, nil) {
 		l.s.m.replaySetIDs.Set(0)
-		l.s.log.Info("replay set dropped", "ids", len(rs.ids))
+		l.s.Log.Info("replay set dropped", "ids", len(rs.ids))
 	}
 }
 
@@ -308,7 +308,7 @@ func (l *ackLog) setSize() int {
 // the horizon before that writer's latest batch. It returns the number of
 // writers and of distinct ids.
 func (l *ackLog) load(ctx context.Context) (writers, ids int, err error) {
-	js := l.s.js
+	js := l.s.JS
 	st, err := js.Stream(ctx, bus.AckLogStream)
 	if err != nil {
 		return 0, 0, fmt.Errorf("opening %s: %w", bus.AckLogStream, err)
@@ -345,7 +345,7 @@ func (l *ackLog) load(ctx context.Context) (writers, ids int, err error) {
 	if len(hashes) == 0 {
 		l.set.Store(nil)
 	} else {
-		l.set.Store(&replaySet{ids: hashes, until: l.s.now().Add(2 * l.horizon)})
+		l.set.Store(&replaySet{ids: hashes, until: l.s.Now().Add(2 * l.horizon)})
 	}
 	return writers, len(hashes), nil
 }
@@ -353,7 +353,7 @@ func (l *ackLog) load(ctx context.Context) (writers, ids int, err error) {
 // read appends the hashes of subject's batches from server time start up
 // to sequence last whose writer's time is at or after from.
 func (l *ackLog) read(ctx context.Context, subject string, start time.Time, last uint64, from time.Time, dst []uint64) ([]uint64, error) {
-	cons, err := l.s.js.OrderedConsumer(ctx, bus.AckLogStream, jetstream.OrderedConsumerConfig{
+	cons, err := l.s.JS.OrderedConsumer(ctx, bus.AckLogStream, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{subject},
 		DeliverPolicy:  jetstream.DeliverByStartTimePolicy,
 		OptStartTime:   &start,

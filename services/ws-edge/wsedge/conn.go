@@ -70,7 +70,7 @@ type conn struct {
 
 func newConn(s *Service, ws *websocket.Conn, id uint64) *conn {
 	maxFrame := s.cfg.MaxFrameBytes
-	if mp := int(s.nc.MaxPayload()); mp > 2*headerReserve && mp-headerReserve < maxFrame {
+	if mp := int(s.NC.MaxPayload()); mp > 2*headerReserve && mp-headerReserve < maxFrame {
 		maxFrame = mp - headerReserve // a larger frame could never be published
 	}
 	return &conn{
@@ -78,7 +78,7 @@ func newConn(s *Service, ws *websocket.Conn, id uint64) *conn {
 		s:        s,
 		ws:       ws,
 		id:       id,
-		dialedAt: s.now(),
+		dialedAt: s.Now(),
 		out:      make(chan outItem, outQueue),
 		done:     make(chan struct{}),
 		writerUp: make(chan struct{}),
@@ -270,7 +270,7 @@ func (c *conn) writeLoop() {
 
 // fail tears the socket down after a write error; the reader then exits.
 func (c *conn) fail(err error) {
-	c.s.log.Debug("relay socket write failed", "conn_id", c.id, "err", err)
+	c.s.Log.Debug("relay socket write failed", "conn_id", c.id, "err", err)
 	_ = c.ws.Close()
 }
 

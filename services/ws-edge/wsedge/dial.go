@@ -47,7 +47,7 @@ func (s *Service) connectLoop(ctx context.Context) error {
 				return nil
 			}
 			delay = ladder.Next()
-			s.log.Warn("loading the ack log failed; not dialing yet", "err", err, "retry_in", delay)
+			s.Log.Warn("loading the ack log failed; not dialing yet", "err", err, "retry_in", delay)
 			continue
 		}
 		if dials > 0 {
@@ -60,7 +60,7 @@ func (s *Service) connectLoop(ctx context.Context) error {
 				return nil
 			}
 			delay = ladder.Next()
-			s.log.Warn("relay dial failed", "url", s.dialURL, "err", err, "retry_in", delay)
+			s.Log.Warn("relay dial failed", "url", s.dialURL, "err", err, "retry_in", delay)
 			continue
 		}
 		end := s.runConn(ctx, ws)
@@ -76,7 +76,7 @@ func (s *Service) connectLoop(ctx context.Context) error {
 		case end.code == closeUnauthorized && end.reason != reasonExpired && wasFresh:
 			s.revoked.Store(true)
 			s.m.revoked.Set(1)
-			s.log.Error("relay credential revoked: the connector refused the fresh token again (close 4401); not redialing",
+			s.Log.Error("relay credential revoked: the connector refused the fresh token again (close 4401); not redialing",
 				"relay_id", s.cfg.RelayID, "reason", end.reason)
 			return ErrRevoked
 		case end.code == closeUnauthorized && end.handshaken:
@@ -86,11 +86,11 @@ func (s *Service) connectLoop(ctx context.Context) error {
 			// a revocation.
 			fresh = end.reason != reasonExpired
 			delay = 0
-			s.log.Warn("relay refused the token after the handshake; redialing at once with a fresh token",
+			s.Log.Warn("relay refused the token after the handshake; redialing at once with a fresh token",
 				"reason", end.reason)
 		default:
 			delay = ladder.Next()
-			s.log.Info("relay socket closed; redialing", "code", end.code, "reason", end.reason,
+			s.Log.Info("relay socket closed; redialing", "code", end.code, "reason", end.reason,
 				"handshaken", end.handshaken, "up", end.up.Round(time.Millisecond), "retry_in", delay)
 		}
 	}
@@ -111,7 +111,7 @@ func (s *Service) loadReplays(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.log.Info("ack log loaded", "writers", writers, "ids", ids, "horizon", s.cfg.AckHorizon,
+	s.Log.Info("ack log loaded", "writers", writers, "ids", ids, "horizon", s.cfg.AckHorizon,
 		"took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
@@ -120,7 +120,7 @@ func (s *Service) loadReplays(ctx context.Context) error {
 func (s *Service) dial(ctx context.Context) (*websocket.Conn, error) {
 	h := http.Header{}
 	if s.cfg.RelayID != "" && s.cfg.RelaySecret != "" {
-		tok := wire.MintTokenAt(s.cfg.RelayID, s.cfg.RelaySecret, s.now(), wire.TokenTTL)
+		tok := wire.MintTokenAt(s.cfg.RelayID, s.cfg.RelaySecret, s.Now(), wire.TokenTTL)
 		h.Set("Authorization", wire.BearerHeader(tok))
 	}
 	dctx, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
@@ -141,7 +141,7 @@ func (s *Service) dial(ctx context.Context) (*websocket.Conn, error) {
 // runConn runs one connection from the hellos to its end.
 func (s *Service) runConn(ctx context.Context, ws *websocket.Conn) connEnd {
 	c := newConn(s, ws, s.connSeq.Add(1))
-	log := s.log.With("conn_id", c.id)
+	log := s.Log.With("conn_id", c.id)
 	_ = ws.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
 	if err := ws.WriteMessage(websocket.TextMessage, s.hellos); err != nil {
 		_ = ws.Close()
@@ -194,7 +194,7 @@ func (s *Service) runConn(ctx context.Context, ws *websocket.Conn) connEnd {
 	s.m.socketState.Set(stateDown)
 	code, reason, err := c.closeInfo()
 	end.code, end.reason = code, reason
-	end.up = s.now().Sub(c.dialedAt)
+	end.up = s.Now().Sub(c.dialedAt)
 	if !end.shutdown {
 		why := "connection lost"
 		if isTimeout(err) {
@@ -209,7 +209,7 @@ func (s *Service) runConn(ctx context.Context, ws *websocket.Conn) connEnd {
 // connector to go buffered-only, stop reading, let every in-flight publish
 // finish and its ack be written, fail the outbound waiters, close 1000.
 func (s *Service) drain(c *conn) {
-	log := s.log.With("conn_id", c.id)
+	log := s.Log.With("conn_id", c.id)
 	log.Info("relay draining: going idle")
 	s.clearCurrent(c) // new outbound requests now answer "not connected"
 	if c.send(outItem{frame: wire.AppendGoingIdle(nil)}) {

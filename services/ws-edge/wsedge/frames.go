@@ -25,7 +25,7 @@ const (
 // handleFrame handles one complete frame from the reader. b is only valid
 // during the call.
 func (s *Service) handleFrame(c *conn, b []byte) {
-	start := s.now()
+	start := s.Now()
 	// Fast path: a well-formed data frame needs only its envelope.
 	if typ, bid, ok := sniff.Frame(b); ok {
 		if c.stopRead.Load() {
@@ -59,7 +59,7 @@ func (s *Service) handleFrame(c *conn, b []byte) {
 	case wire.FrameOutboundResult:
 		if !s.waiters.resolve(f.RequestID, f.Result) {
 			s.m.unmatched.Inc()
-			s.log.Debug("outbound_result for an unknown or answered request", "request_id", f.RequestID)
+			s.Log.Debug("outbound_result for an unknown or answered request", "request_id", f.RequestID)
 		}
 	case wire.FrameGoingIdleAck:
 		c.idleAcked()
@@ -121,7 +121,7 @@ func (s *Service) absorbed(c *conn, bufferID, typ string) bool {
 		return false
 	}
 	s.m.replaysAbsorbed.Inc()
-	s.log.Debug("replay absorbed: acked before the last connect", "frame_type", redact.Clip(typ, maxLoggedID), "conn_id", c.id)
+	s.Log.Debug("replay absorbed: acked before the last connect", "frame_type", redact.Clip(typ, maxLoggedID), "conn_id", c.id)
 	s.ack(c, bufferID)
 	return true
 }
@@ -151,7 +151,7 @@ func (s *Service) handleOversized(c *conn, prefix []byte, size int) {
 		Reason: events.ReasonOversized,
 		Detail: fmt.Sprintf("frame of %d bytes exceeds the %d byte limit (first %d bytes kept)", size, c.maxFrame, len(prefix)),
 	}
-	s.badFrame(c, prefix, typ, bufferID, err, s.now())
+	s.badFrame(c, prefix, typ, bufferID, err, s.Now())
 }
 
 // badFrame counts, logs (rate-limited) and dead-letters a rejected frame
@@ -171,9 +171,9 @@ func (s *Service) badFrame(c *conn, b []byte, typ, bufferID string, cause error,
 	if bufferID != "" {
 		h[events.BufferIDHeader] = []string{bufferID}
 	}
-	msg, errText := bus.DeadLetterMsg(events.StageWSEdge, events.RawSubject(typ), b, h, bufferID, cause, s.nc.MaxPayload())
+	msg, errText := bus.DeadLetterMsg(events.StageWSEdge, events.RawSubject(typ), b, h, bufferID, cause, s.NC.MaxPayload())
 	if ok, suppressed := s.badLog.allow(reason); ok {
-		s.log.Warn("bad frame dead-lettered", "reason", reason, "err", errText, "frame_type", redact.Clip(typ, maxLoggedID),
+		s.Log.Warn("bad frame dead-lettered", "reason", reason, "err", errText, "frame_type", redact.Clip(typ, maxLoggedID),
 			"buffer_id", redact.Clip(bufferID, maxLoggedID), "bytes", len(b), "suppressed_since_last", suppressed)
 	}
 	if len(b) == 0 {
@@ -189,7 +189,7 @@ func (s *Service) badFrame(c *conn, b []byte, typ, bufferID string, cause error,
 		// is dead-lettered once more (de-duplicated by the id's hash).
 		ackID = ""
 		if ok, _ := s.badLog.allow("unacked_id"); ok {
-			s.log.Warn("frame with an over-long bufferId left un-acked: the connector keeps it buffered", "bytes", len(bufferID), "limit", wire.MaxBufferIDLen)
+			s.Log.Warn("frame with an over-long bufferId left un-acked: the connector keeps it buffered", "bytes", len(bufferID), "limit", wire.MaxBufferIDLen)
 		}
 	}
 	s.pipe.publish(c, msg, ackID, start, true)
@@ -208,7 +208,7 @@ func (s *Service) handleDescriptor(c *conn, f wire.Frame, frame []byte, start ti
 		s.descs[d.Platform] = d
 		s.descMu.Unlock()
 		s.storeDescriptor(d.Platform, f.Descriptor)
-		s.log.Info("relay descriptor", "platform", d.Platform, "max_message_length", d.MaxMessageLength,
+		s.Log.Info("relay descriptor", "platform", d.Platform, "max_message_length", d.MaxMessageLength,
 			"len_unit", d.LenUnit, "supported_ops", d.SupportedOps, "conn_id", c.id)
 	}
 	c.handshake()
@@ -222,7 +222,7 @@ func (s *Service) storeDescriptor(platform string, raw []byte) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.PublishTimeout)
 	defer cancel()
 	if _, err := (*kvp).Put(ctx, events.DescriptorKey(platform), raw); err != nil {
-		s.log.Warn("storing descriptor failed", "platform", platform, "bucket", events.DescriptorBucket, "err", err)
+		s.Log.Warn("storing descriptor failed", "platform", platform, "bucket", events.DescriptorBucket, "err", err)
 	}
 }
 
@@ -254,5 +254,5 @@ func (s *Service) writeAck(c *conn, bufferID string) {
 	if cur := s.current(); cur != nil && cur != c && cur.send(outItem{ack: bufferID}) {
 		return
 	}
-	s.log.Debug("ack dropped: no socket; the connector will replay", "buffer_id", bufferID)
+	s.Log.Debug("ack dropped: no socket; the connector will replay", "buffer_id", bufferID)
 }

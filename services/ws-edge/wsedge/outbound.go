@@ -175,7 +175,7 @@ func (r edgeRequest) publish(data []byte, hdr nats.Header) {
 // answerAsync runs handle on its own goroutine once one of the outSem
 // slots is free; outWG tracks it for the drain.
 func (s *Service) answerAsync(req micro.Request, handle func(edgeRequest)) {
-	r := edgeRequest{nc: s.nc, log: s.log, data: req.Data(), hdr: req.Headers(), reply: req.Reply()}
+	r := edgeRequest{nc: s.NC, log: s.Log, data: req.Data(), hdr: req.Headers(), reply: req.Reply()}
 	s.outSem <- struct{}{}
 	s.outWG.Add(1)
 	go func() {
@@ -311,7 +311,7 @@ func (s *Service) roundTrip(action []byte, platform, botID string) (result []byt
 			return s.resultNC, false
 		}
 		s.m.outbound.WithLabelValues(outcomeTimeout).Inc()
-		s.log.Warn("outbound timed out; outcome unknown (ambiguous)", "request_id", id, "timeout", s.cfg.OutboundTimeout)
+		s.Log.Warn("outbound timed out; outcome unknown (ambiguous)", "request_id", id, "timeout", s.cfg.OutboundTimeout)
 		return s.resultTO, false
 	}
 }
@@ -386,7 +386,7 @@ func (s *Service) waitOutbound(timeout time.Duration) {
 	select {
 	case <-done:
 	case <-t.C:
-		s.log.Warn("edge requests still running at shutdown")
+		s.Log.Warn("edge requests still running at shutdown")
 	}
 }
 

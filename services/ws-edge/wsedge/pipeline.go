@@ -115,7 +115,7 @@ func (p *pipeline) publish(c *conn, msg *nats.Msg, bufferID string, start time.T
 	p.s.m.inflight.Set(float64(n))
 	it := itemPool.Get().(*pubItem)
 	*it = pubItem{msg: msg, c: c, bufferID: bufferID, start: start, dlq: dlq}
-	it.paf, it.err = p.s.js.PublishMsgAsync(msg)
+	it.paf, it.err = p.s.JS.PublishMsgAsync(msg)
 	p.queue <- it
 }
 
@@ -135,7 +135,7 @@ func (p *pipeline) publishChat(c *conn, msg *nats.Msg, chat, bufferID string, st
 	}
 	p.chats[chat] = nil
 	p.chatMu.Unlock()
-	it.paf, it.err = p.s.js.PublishMsgAsync(msg)
+	it.paf, it.err = p.s.JS.PublishMsgAsync(msg)
 	p.queue <- it
 }
 
@@ -167,7 +167,7 @@ func (p *pipeline) chatDone(chat string) {
 	waiting[0] = nil
 	p.chats[chat] = waiting[1:]
 	p.chatMu.Unlock()
-	next.paf, next.err = p.s.js.PublishMsgAsync(next.msg)
+	next.paf, next.err = p.s.JS.PublishMsgAsync(next.msg)
 	p.queue <- next
 }
 
@@ -218,7 +218,7 @@ func (p *pipeline) complete(it *pubItem) {
 		p.failed(it, err)
 		return
 	}
-	s.m.publishSeconds.Observe(s.now().Sub(it.start).Seconds())
+	s.m.publishSeconds.Observe(s.Now().Sub(it.start).Seconds())
 	if ack.Duplicate {
 		s.m.duplicates.Inc()
 	}
@@ -245,7 +245,7 @@ func (p *pipeline) failed(it *pubItem, err error) {
 		p.lost(it, err)
 		return
 	}
-	s.log.Warn("publish failed; retrying", "subject", it.msg.Subject, "buffer_id", redact.Clip(it.bufferID, maxLoggedID), "err", redact.Clip(err.Error(), maxLoggedErr))
+	s.Log.Warn("publish failed; retrying", "subject", it.msg.Subject, "buffer_id", redact.Clip(it.bufferID, maxLoggedID), "err", redact.Clip(err.Error(), maxLoggedErr))
 	it.err = err
 	p.wg.Add(1) // the completion goroutine holds the group: never zero here
 	go func() {
@@ -272,12 +272,12 @@ func (p *pipeline) permanent(it *pubItem, err error) bool {
 	s.m.badFrames.WithLabelValues(events.ReasonOversized).Inc()
 	cause := &events.FrameError{Reason: events.ReasonOversized, Detail: fmt.Sprintf(
 		"a frame of %d bytes with %d bytes of headers exceeds the server's max payload of %d bytes",
-		len(it.msg.Data), headerSize(it.msg.Header), s.nc.MaxPayload())}
+		len(it.msg.Data), headerSize(it.msg.Header), s.NC.MaxPayload())}
 	if ok, suppressed := s.badLog.allow(events.ReasonOversized); ok {
-		s.log.Warn("bad frame dead-lettered", "reason", events.ReasonOversized, "err", cause.Error(),
+		s.Log.Warn("bad frame dead-lettered", "reason", events.ReasonOversized, "err", cause.Error(),
 			"buffer_id", redact.Clip(it.bufferID, maxLoggedID), "bytes", len(it.msg.Data), "suppressed_since_last", suppressed)
 	}
-	dl, _ := bus.DeadLetterMsg(events.StageWSEdge, it.msg.Subject, it.msg.Data, it.msg.Header, it.bufferID, cause, s.nc.MaxPayload())
+	dl, _ := bus.DeadLetterMsg(events.StageWSEdge, it.msg.Subject, it.msg.Data, it.msg.Header, it.bufferID, cause, s.NC.MaxPayload())
 	if len(dl.Data) > 0 && len(it.msg.Data) > 0 && &dl.Data[0] == &it.msg.Data[0] {
 		dl.Data = copyData(dl.Data) // it.msg.Data goes back to the pool
 	}
@@ -288,7 +288,7 @@ func (p *pipeline) permanent(it *pubItem, err error) bool {
 		it.chat = ""
 	}
 	it.msg, it.dlq, it.err = dl, true, nil
-	it.paf, it.err = s.js.PublishMsgAsync(dl)
+	it.paf, it.err = s.JS.PublishMsgAsync(dl)
 	// The item holds a slot and is off the queue: there is room for it.
 	p.queue <- it
 	return true
@@ -307,7 +307,7 @@ func headerSize(h nats.Header) int {
 
 func (p *pipeline) lost(it *pubItem, err error) {
 	p.s.m.framesLost.Inc()
-	p.s.log.Error("publish failed after retries; unbuffered frame lost",
+	p.s.Log.Error("publish failed after retries; unbuffered frame lost",
 		"subject", it.msg.Subject, "dead_letter", it.dlq, "attempts", p.s.cfg.PublishRetries+1, "err", redact.Clip(err.Error(), maxLoggedErr))
 	p.release(it)
 }
@@ -324,7 +324,7 @@ func (p *pipeline) retryOne(it *pubItem) {
 		case <-p.quit:
 			if it.bufferID != "" {
 				// Not acked: the connector replays it on the next connection.
-				s.log.Warn("shutting down with a buffered frame unpublished; the connector will replay it", "buffer_id", redact.Clip(it.bufferID, maxLoggedID))
+				s.Log.Warn("shutting down with a buffered frame unpublished; the connector will replay it", "buffer_id", redact.Clip(it.bufferID, maxLoggedID))
 				p.release(it)
 				return
 			}
@@ -333,13 +333,13 @@ func (p *pipeline) retryOne(it *pubItem) {
 		}
 		ctx, cancel := context.WithTimeout(p.ctx, s.cfg.PublishTimeout)
 		var ack *jetstream.PubAck
-		ack, err = s.js.PublishMsg(ctx, it.msg)
+		ack, err = s.JS.PublishMsg(ctx, it.msg)
 		cancel()
 		if p.permanent(it, err) {
 			return
 		}
 		if err == nil {
-			s.m.publishSeconds.Observe(s.now().Sub(it.start).Seconds())
+			s.m.publishSeconds.Observe(s.Now().Sub(it.start).Seconds())
 			if ack.Duplicate {
 				s.m.duplicates.Inc()
 			}
@@ -380,7 +380,7 @@ func waitZero(n *atomic.Int64, idle <-chan struct{}, timeout time.Duration) bool
 func (p *pipeline) stop(timeout time.Duration) {
 	p.stopOnce.Do(func() {
 		if !p.waitIdle(timeout) {
-			p.s.log.Error("publishes still in flight at shutdown; buffered ones will be replayed by the connector",
+			p.s.Log.Error("publishes still in flight at shutdown; buffered ones will be replayed by the connector",
 				"inflight", p.inflight.Load())
 		}
 		close(p.quit)

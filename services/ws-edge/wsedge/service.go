@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"strings"
 	"sync"
@@ -15,13 +14,13 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/relaybus/relaybus/internal/bus"
 	"github.com/relaybus/relaybus/internal/natsconn"
+	"github.com/relaybus/relaybus/internal/stage"
 	"github.com/relaybus/relaybus/pkg/descriptor"
 	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/pkg/wire"
@@ -30,31 +29,17 @@ import (
 // serviceName is the NATS micro service name every replica registers.
 const serviceName = "relay-ws-edge"
 
-// Deps are the dependencies New wires in.
-type Deps struct {
-	// Log receives the service's logs; nil discards them.
-	Log *slog.Logger
-	// NC is the service's own NATS connection (required). Run drains it on
-	// the way out.
-	NC *nats.Conn
-	// Registerer receives the metrics (the lifecycle's registry, served on
-	// the binary's ops port: the Service serves none); nil makes a private
-	// registry that nothing serves.
-	Registerer prometheus.Registerer
-	// Now is the clock; nil is time.Now.
-	Now func() time.Time
-}
+// Deps are the dependencies New wires in (see [stage.Deps]): NC is
+// required, Run drains it on the way out.
+type Deps = stage.Deps
 
 // Service is one ws-edge replica: it holds the connector socket, publishes
 // every data frame to JetStream and acks buffered frames once stored, and
 // answers edge requests (outbound actions, chat info). Its methods are safe
 // for concurrent use; Run may be called once.
 type Service struct {
+	stage.Base
 	cfg Config
-	log *slog.Logger
-	nc  *nats.Conn
-	js  jetstream.JetStream
-	now func() time.Time
 	m   *metrics
 
 	dialURL    string
@@ -88,22 +73,17 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if deps.NC == nil {
-		return nil, fmt.Errorf("%w: a NATS connection is required", ErrInvalidConfig)
+	window := cfg.PublishWindow
+	base, err := stage.NewBase(deps, ErrInvalidConfig,
+		// Our own slots bound the window; the client's limit only has to
+		// stay out of the way (a stall there would fail publishes).
+		jetstream.WithPublishAsyncMaxPending(2*window+16),
+		jetstream.WithPublishAsyncTimeout(cfg.PublishTimeout),
+	)
+	if err != nil {
+		return nil, err
 	}
-	log := deps.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	now := deps.Now
-	if now == nil {
-		now = time.Now
-	}
-	reg := deps.Registerer
-	if reg == nil {
-		reg = prometheus.NewRegistry()
-	}
-	m, err := newMetrics(reg)
+	m, err := newMetrics(base.Reg)
 	if err != nil {
 		return nil, fmt.Errorf("registering metrics: %w", err)
 	}
@@ -111,22 +91,9 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if cfg.InstanceID == "" {
 		cfg.InstanceID = defaultInstanceID()
 	}
-	window := cfg.PublishWindow
-	js, err := jetstream.New(deps.NC,
-		// Our own slots bound the window; the client's limit only has to
-		// stay out of the way (a stall there would fail publishes).
-		jetstream.WithPublishAsyncMaxPending(2*window+16),
-		jetstream.WithPublishAsyncTimeout(cfg.PublishTimeout),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("jetstream: %w", err)
-	}
 	s := &Service{
+		Base:    base,
 		cfg:     cfg,
-		log:     log,
-		nc:      deps.NC,
-		js:      js,
-		now:     now,
 		m:       m,
 		dialURL: dialURL,
 		dialer: websocket.Dialer{
@@ -137,12 +104,12 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		edgeHdr: []string{cfg.InstanceID},
 		waiters: newWaiters(),
 		outSem:  make(chan struct{}, cfg.OutboundConcurrency),
-		badLog:  newRateLog(now, time.Minute),
+		badLog:  newRateLog(base.Now, time.Minute),
 		descs:   make(map[string]descriptor.Descriptor),
 	}
 	ids, err := events.ParseIdentities(strings.Join(cfg.Platforms, ","), cfg.BotIDs)
 	if err != nil {
-		log.Warn(err.Error())
+		s.Log.Warn(err.Error())
 	}
 	s.identities = ids
 	s.primary = ids.Primary()
@@ -156,9 +123,9 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	s.pipe = newPipeline(s)
 	s.acklog = newAckLog(s)
 	if cfg.RelayID == "" || cfg.RelaySecret == "" {
-		log.Warn("relay dial is unauthenticated: GATEWAY_RELAY_ID or GATEWAY_RELAY_SECRET is unset (development connectors only)")
+		s.Log.Warn("relay dial is unauthenticated: GATEWAY_RELAY_ID or GATEWAY_RELAY_SECRET is unset (development connectors only)")
 	}
-	if err := reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+	if err := s.Reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "relay_wsedge_socket_queue_length",
 		Help: "Frames queued for the connector socket's writer (outbound, acks, interrupts): a backlog means the connector reads slowly.",
 	}, func() float64 {
@@ -200,25 +167,25 @@ func (s *Service) Run(ctx context.Context) error {
 	if !s.running.CompareAndSwap(false, true) {
 		return ErrAlreadyRunning
 	}
-	s.log.Info("ws-edge starting", "relay_url", s.dialURL, "instance_id", s.cfg.InstanceID, "identities", len(s.identities))
-	if !bus.EnsureRetry(ctx, s.js, s.cfg.Bus, s.log) {
-		return natsconn.Drain(s.nc, s.cfg.ShutdownTimeout)
+	s.Log.Info("ws-edge starting", "relay_url", s.dialURL, "instance_id", s.cfg.InstanceID, "identities", len(s.identities))
+	if !bus.EnsureRetry(ctx, s.JS, s.cfg.Bus, s.Log) {
+		return natsconn.Drain(s.NC, s.cfg.ShutdownTimeout)
 	}
-	kv, err := s.js.KeyValue(ctx, events.DescriptorBucket)
+	kv, err := s.JS.KeyValue(ctx, events.DescriptorBucket)
 	if err != nil {
-		s.log.Warn("descriptor bucket unavailable; descriptors will not be stored", "err", err)
+		s.Log.Warn("descriptor bucket unavailable; descriptors will not be stored", "err", err)
 	} else {
 		s.kv.Store(&kv)
 	}
 	svc, err := s.addMicro()
 	if err != nil {
-		_ = natsconn.Drain(s.nc, s.cfg.ShutdownTimeout)
+		_ = natsconn.Drain(s.NC, s.cfg.ShutdownTimeout)
 		return err
 	}
 	// The endpoints' subscriptions reach the server before the first dial,
 	// so a handshaken socket is never behind an unreachable endpoint.
-	if err := s.nc.FlushTimeout(s.cfg.PublishTimeout); err != nil {
-		s.log.Warn("flushing endpoint subscriptions", "err", err)
+	if err := s.NC.FlushTimeout(s.cfg.PublishTimeout); err != nil {
+		s.Log.Warn("flushing endpoint subscriptions", "err", err)
 	}
 	s.acklog.start()
 	s.pipe.start()
@@ -231,18 +198,18 @@ func (s *Service) Run(ctx context.Context) error {
 	s.pipe.stop(s.cfg.ShutdownTimeout)
 	s.acklog.stop(s.cfg.ShutdownTimeout)
 	if err := svc.Stop(); err != nil {
-		s.log.Warn("stopping micro service", "err", err)
+		s.Log.Warn("stopping micro service", "err", err)
 	}
 	s.waitOutbound(s.cfg.ShutdownTimeout)
-	if err := natsconn.Drain(s.nc, s.cfg.ShutdownTimeout); err != nil && runErr == nil {
+	if err := natsconn.Drain(s.NC, s.cfg.ShutdownTimeout); err != nil && runErr == nil {
 		runErr = err
 	}
-	s.log.Info("ws-edge stopped")
+	s.Log.Info("ws-edge stopped")
 	return runErr
 }
 
 func (s *Service) addMicro() (micro.Service, error) {
-	svc, err := micro.AddService(s.nc, micro.Config{
+	svc, err := micro.AddService(s.NC, micro.Config{
 		Name:        serviceName,
 		Version:     s.cfg.Version,
 		Description: "relaybus ws-edge: the connector socket (outbound actions, chat info)",
@@ -273,7 +240,7 @@ func (s *Service) Live(context.Context) error {
 	if s.revoked.Load() {
 		return ErrRevoked
 	}
-	if s.nc.IsClosed() {
+	if s.NC.IsClosed() {
 		return errors.New("wsedge: nats connection closed")
 	}
 	return nil
@@ -285,10 +252,10 @@ func (s *Service) Ready(ctx context.Context) error {
 	if s.revoked.Load() {
 		return ErrRevoked
 	}
-	if !s.nc.IsConnected() {
+	if !s.NC.IsConnected() {
 		return ErrNATSDisconnected
 	}
-	if err := bus.Check(ctx, s.js, s.cfg.Bus); err != nil {
+	if err := bus.Check(ctx, s.JS, s.cfg.Bus); err != nil {
 		return err
 	}
 	if s.current() == nil {

@@ -3,7 +3,6 @@ package relaytest
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/relaybus/relaybus/internal/bus"
 	"github.com/relaybus/relaybus/internal/devconnector"
 	"github.com/relaybus/relaybus/internal/ops"
+	"github.com/relaybus/relaybus/internal/stage"
 	"github.com/relaybus/relaybus/pkg/natstest"
 	"github.com/relaybus/relaybus/services/egress/egress"
 	"github.com/relaybus/relaybus/services/passthrough-converter/converter"
@@ -133,37 +133,31 @@ func (s Stage[S]) Metric(tb testing.TB, name string, labels ...string) float64 {
 // cleanup, which stops it and checks that Run returned nil.
 func RunEdge(tb testing.TB, cfg wsedge.Config, natsURL string) Stage[*wsedge.Service] {
 	tb.Helper()
-	return runStage(tb, "ws-edge", Connect(tb, natsURL, "ws-edge"), func(log *slog.Logger, nc *nats.Conn, reg prometheus.Registerer) (*wsedge.Service, error) {
-		return wsedge.New(cfg, wsedge.Deps{Log: log, NC: nc, Registerer: reg})
-	})
+	return runStage(tb, "ws-edge", Connect(tb, natsURL, "ws-edge"), wsedge.New, cfg)
 }
 
 // RunConverter runs a converter replica in-process (see [RunEdge]).
 func RunConverter(tb testing.TB, cfg converter.Config, natsURL string) Stage[*converter.Service] {
 	tb.Helper()
-	return runStage(tb, "converter", Connect(tb, natsURL, "passthrough-converter"), func(log *slog.Logger, nc *nats.Conn, reg prometheus.Registerer) (*converter.Service, error) {
-		return converter.New(cfg, converter.Deps{Log: log, NC: nc, Registerer: reg})
-	})
+	return runStage(tb, "converter", Connect(tb, natsURL, "passthrough-converter"), converter.New, cfg)
 }
 
 // RunEgress runs an egress replica in-process (see [RunEdge]).
 func RunEgress(tb testing.TB, cfg egress.Config, natsURL string) Stage[*egress.Service] {
 	tb.Helper()
-	return runStage(tb, "egress", Connect(tb, natsURL, "egress"), func(log *slog.Logger, nc *nats.Conn, reg prometheus.Registerer) (*egress.Service, error) {
-		return egress.New(cfg, egress.Deps{Log: log, NC: nc, Registerer: reg})
-	})
+	return runStage(tb, "egress", Connect(tb, natsURL, "egress"), egress.New, cfg)
 }
 
-// runStage builds a stage with newStage (a logger labelled name, nc, and
-// a registry of its own) and runs it until cleanup, which stops it and
-// checks that Run returned nil.
-func runStage[S interface {
+// runStage builds a stage with newStage from cfg and its deps (a logger
+// labelled name, nc, and a registry of its own) and runs it until cleanup,
+// which stops it and checks that Run returned nil.
+func runStage[C any, S interface {
 	Prober
 	Run(context.Context) error
-}](tb testing.TB, name string, nc *nats.Conn, newStage func(*slog.Logger, *nats.Conn, prometheus.Registerer) (S, error)) Stage[S] {
+}](tb testing.TB, name string, nc *nats.Conn, newStage func(C, stage.Deps) (S, error), cfg C) Stage[S] {
 	tb.Helper()
 	reg := prometheus.NewRegistry()
-	svc, err := newStage(Logger(tb).With("stage", name), nc, reg)
+	svc, err := newStage(cfg, stage.Deps{Log: Logger(tb).With("stage", name), NC: nc, Registerer: reg})
 	if err != nil {
 		tb.Fatalf("relaytest: %s: %v", name, err)
 	}

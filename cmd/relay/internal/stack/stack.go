@@ -161,19 +161,19 @@ func (s *Stack) start(h *stage.Host, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	if s.Edge, err = wsedge.New(st.Edge, wsedge.Deps{Log: d.Log, NC: d.NC, Registerer: d.Registerer}); err != nil {
+	if s.Edge, err = wsedge.New(st.Edge, d); err != nil {
 		return err
 	}
 	if d, err = deps("passthrough-converter", "converter"); err != nil {
 		return err
 	}
-	if s.Converter, err = converter.New(st.Converter, converter.Deps{Log: d.Log, NC: d.NC, Registerer: d.Registerer}); err != nil {
+	if s.Converter, err = converter.New(st.Converter, d); err != nil {
 		return err
 	}
 	if d, err = deps("egress", "egress"); err != nil {
 		return err
 	}
-	if s.Egress, err = egress.New(st.Egress, egress.Deps{Log: d.Log, NC: d.NC, Registerer: d.Registerer}); err != nil {
+	if s.Egress, err = egress.New(st.Egress, d); err != nil {
 		return err
 	}
 	h.Run("ws-edge", s.Edge)
