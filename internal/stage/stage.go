@@ -128,6 +128,12 @@ func Run(ctx context.Context, getenv func(string) string, stdout io.Writer, spec
 			return err
 		}
 		h.Defer(nc.Close)
+		// A server cut off from its cluster's JetStream still answers
+		// pings: move to another of NATS_URL's servers rather than stall.
+		h.Go(func(ctx context.Context) error {
+			natsconn.Watch(ctx, nc, log, natsconn.WatchEvery, natsconn.WatchAfter)
+			return nil
+		})
 		svc, err := spec.New(Deps{Log: log, NC: nc, Registerer: h.Registry()})
 		if err != nil {
 			return err

@@ -29,8 +29,10 @@ type Config struct {
 	EdgeTimeout time.Duration // EGRESS_EDGE_TIMEOUT
 	// AckWait is EGRESS_ACK_WAIT. The consume loop tells the server every
 	// AckWait/3 that an action in hand is still in progress, so a long
-	// request or split send keeps it; this only bounds how late a crashed
-	// replica's actions come back.
+	// request or split send keeps it; this bounds how late a crashed
+	// replica's actions come back, and how long a partition waits for
+	// deliveries lost in a NATS fault (a pull that missed its heartbeat)
+	// before its chats go on.
 	AckWait time.Duration
 	// RetryBase and RetryMax are EGRESS_RETRY_BASE and EGRESS_RETRY_MAX: an
 	// undelivered action is retried after RetryBase·2^(n-1), capped at
@@ -81,9 +83,9 @@ func (c *Config) vars() []envconf.Var {
 		envconf.V("EGRESS_EDGE_TIMEOUT", &c.EdgeTimeout, 35*time.Second,
 			"one `relay.edge.outbound` request: ws-edge's own 30 s outbound timeout plus a margin, "+
 				"so that ws-edge reports the ambiguous timeout itself").Min(time.Second),
-		envconf.V("EGRESS_ACK_WAIT", &c.AckWait, 60*time.Second,
-			"the consumer's ack wait: a crashed replica's actions are redelivered after it; "+
-				"actions in hand report progress every third of it").Min(time.Second),
+		envconf.V("EGRESS_ACK_WAIT", &c.AckWait, 15*time.Second,
+			"the consumer's ack wait: a crashed replica's actions, and deliveries lost in a NATS fault, are redelivered after it "+
+				"(their partition waits for them meanwhile); actions in hand report progress every third of it").Min(time.Second),
 		envconf.V("EGRESS_RETRY_BASE", &c.RetryBase, 250*time.Millisecond,
 			"first retry delay of an undelivered action; the n-th is `base·2^(n-1)`").Positive(),
 		envconf.V("EGRESS_RETRY_MAX", &c.RetryMax, 30*time.Second,

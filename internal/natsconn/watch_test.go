@@ -1,0 +1,88 @@
+package natsconn_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/relaybus/relaybus/internal/natsconn"
+	"github.com/relaybus/relaybus/pkg/natstest"
+)
+
+// noJetStream is a server whose JetStream does not answer, as a server cut
+// off from its cluster's JetStream looks to its clients.
+func noJetStream(o *server.Options) { o.JetStream = false; o.ServerName = "no-js" }
+
+// unavailable is a server whose JetStream answers with a 503 error (here
+// because the client's account has none; a server that lost its cluster's
+// metadata leader answers "JetStream system temporarily unavailable").
+func unavailable(o *server.Options) {
+	acc := server.NewAccount("NOJS")
+	o.Accounts = []*server.Account{acc}
+	o.NoAuthUser = "u"
+	o.Users = []*server.User{{Username: "u", Password: "p", Account: acc}}
+}
+
+// watched connects to urls in order (the first one first) and runs Watch
+// on the connection until the test ends.
+func watched(t *testing.T, urls ...string) *nats.Conn {
+	t.Helper()
+	nc := natstest.ConnectURL(t, strings.Join(urls, ","),
+		nats.DontRandomize(), nats.MaxReconnects(-1), nats.ReconnectWait(10*time.Millisecond))
+	natstest.Go(t, "Watch", func(ctx context.Context) error {
+		natsconn.Watch(ctx, nc, natstest.Logger(t), 20*time.Millisecond, 3)
+		return nil
+	})
+	return nc
+}
+
+// A client on a server whose JetStream does not answer moves to the server
+// of its pool whose JetStream does.
+func TestWatchMovesOffAServerWithoutJetStream(t *testing.T) {
+	for name, opt := range map[string]natstest.Option{"no responders": noJetStream, "503": unavailable} {
+		t.Run(name, func(t *testing.T) { testWatchMoves(t, opt) })
+	}
+}
+
+func testWatchMoves(t *testing.T, badOpt natstest.Option) {
+	bad := natstest.RunServer(t, badOpt)
+	good := natstest.RunServer(t)
+	nc := watched(t, bad.ClientURL(), good.ClientURL())
+	if got := nc.ConnectedUrl(); got != bad.ClientURL() {
+		t.Fatalf("connected to %s first, want %s", got, bad.ClientURL())
+	}
+	natstest.WaitFor(t, 10*time.Second, func() error {
+		if got := nc.ConnectedUrl(); got != good.ClientURL() {
+			return fmt.Errorf("connected to %s, want the JetStream server %s", got, good.ClientURL())
+		}
+		return nil
+	})
+	// There it stays: its JetStream answers.
+	reconnects := nc.Stats().Reconnects
+	time.Sleep(300 * time.Millisecond) // 15 probes
+	if got := nc.Stats().Reconnects; got != reconnects {
+		t.Errorf("%d more reconnects on a server whose JetStream answers, want none", got-reconnects)
+	}
+}
+
+// A client whose JetStream answers stays; a client with nowhere else to go
+// stays too.
+func TestWatchStays(t *testing.T) {
+	good := natstest.RunServer(t)
+	other := natstest.RunServer(t)
+	alone := natstest.RunServer(t, noJetStream)
+	ok := watched(t, good.ClientURL(), other.ClientURL())
+	single := watched(t, alone.ClientURL())
+	time.Sleep(300 * time.Millisecond) // 15 probes
+	if n := ok.Stats().Reconnects; n != 0 || ok.ConnectedUrl() != good.ClientURL() {
+		t.Errorf("a client whose JetStream answers reconnected %d times, now on %s", n, ok.ConnectedUrl())
+	}
+	if n := single.Stats().Reconnects; n != 0 {
+		t.Errorf("a client with a single server reconnected %d times; there is nowhere to go", n)
+	}
+}
