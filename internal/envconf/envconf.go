@@ -222,12 +222,12 @@ func Parse(getenv func(string) string, vars ...Var) error {
 	return nil
 }
 
-// Load is a stage's ConfigFromEnv: the environment overlaid on def through
+// Load is a ConfigFromEnv: the environment overlaid on def through
 // the declarations of vars, then validate. A parse error is wrapped in
 // sentinel; validate wraps its own.
 //
 //	func ConfigFromEnv(getenv func(string) string) (Config, error) {
-//		return envconf.Load(getenv, DefaultConfig(), (*Config).vars, Config.Validate, ErrInvalidConfig)
+//		return envconf.Load(getenv, DefaultConfig(), (*Config).Vars, Config.Validate, ErrInvalidConfig)
 //	}
 func Load[C any](getenv func(string) string, def C, vars func(*C) []Var, validate func(C) error, sentinel error) (C, error) {
 	c := def

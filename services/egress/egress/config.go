@@ -108,31 +108,29 @@ func (c *Config) vars() []envconf.Var {
 	return append(vars, c.Bus.Vars()...)
 }
 
-// DefaultConfig returns the default settings.
-func DefaultConfig() Config {
-	c := envconf.Default((*Config).vars)
-	c.Version = stage.Version
-	return c
+// config is what egress's configuration shares with every stage's.
+var config = stage.ConfigSpec[Config]{
+	Vars:    (*Config).vars,
+	Version: func(c *Config) *string { return &c.Version },
+	Check:   Config.check,
+	Invalid: ErrInvalidConfig,
 }
+
+// DefaultConfig returns the default settings.
+func DefaultConfig() Config { return config.Default() }
 
 // Validate checks the settings. Errors wrap [ErrInvalidConfig] and name the
 // environment variable to fix.
-func (c Config) Validate() error {
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
-	}
-	if err := envconf.Check(c.vars()...); err != nil {
-		return bad("%w", err)
-	}
+func (c Config) Validate() error { return config.Validate(c) }
+
+// check is egress's own rules beyond the declared limits.
+func (c Config) check() error {
 	if c.RetryMax < c.RetryBase {
-		return bad("EGRESS_RETRY_MAX=%v: want at least EGRESS_RETRY_BASE (%v)", c.RetryMax, c.RetryBase)
-	}
-	if err := envconf.CheckVersion(c.Version); err != nil {
-		return bad("%w", err)
+		return fmt.Errorf("EGRESS_RETRY_MAX=%v: want at least EGRESS_RETRY_BASE (%v)", c.RetryMax, c.RetryBase)
 	}
 	if c.HTTPAddr != "" {
 		if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
-			return bad("EGRESS_HTTP_ADDR=%q: want host:port, like :8083", c.HTTPAddr)
+			return fmt.Errorf("EGRESS_HTTP_ADDR=%q: want host:port, like :8083", c.HTTPAddr)
 		}
 	}
 	return nil
@@ -141,11 +139,11 @@ func (c Config) Validate() error {
 // ConfigFromEnv overlays the environment on [DefaultConfig] and validates
 // the result.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
-	c, err := envconf.Load(getenv, DefaultConfig(), (*Config).vars, Config.Validate, ErrInvalidConfig)
+	c, err := config.FromEnv(getenv)
 	c.PrimaryPlatform = c.Identities.Primary()
 	return c, err
 }
 
 // LogValue renders the configuration for the startup log, under the
 // variables' names.
-func (c Config) LogValue() slog.Value { return envconf.LogValue(c.vars()...) }
+func (c Config) LogValue() slog.Value { return config.LogValue(c) }

@@ -1,7 +1,7 @@
 package converter
 
 import (
-	"fmt"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -63,33 +63,32 @@ func (c *Config) vars() []envconf.Var {
 	return append(vars, c.Bus.Vars()...)
 }
 
-// DefaultConfig returns the defaults.
-func DefaultConfig() Config {
-	c := envconf.Default((*Config).vars)
-	c.Version = stage.Version
-	return c
+// config is what the converter's configuration shares with every stage's.
+var config = stage.ConfigSpec[Config]{
+	Vars:    (*Config).vars,
+	Version: func(c *Config) *string { return &c.Version },
+	Check:   Config.check,
+	Invalid: ErrInvalidConfig,
 }
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config { return config.Default() }
 
 // Validate checks the settings; errors wrap ErrInvalidConfig and name the
 // variable to fix.
-func (c Config) Validate() error {
+func (c Config) Validate() error { return config.Validate(c) }
+
+// check is the converter's own rules beyond the declared limits.
+func (c Config) check() error {
 	if c.Durable == "" {
-		return fmt.Errorf("%w: CONVERTER_DURABLE is empty", ErrInvalidConfig)
-	}
-	if err := envconf.Check(c.vars()...); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
-	}
-	if err := envconf.CheckVersion(c.Version); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+		return errors.New("CONVERTER_DURABLE is empty")
 	}
 	return nil
 }
 
 // ConfigFromEnv overlays the environment on DefaultConfig and validates.
-func ConfigFromEnv(getenv func(string) string) (Config, error) {
-	return envconf.Load(getenv, DefaultConfig(), (*Config).vars, Config.Validate, ErrInvalidConfig)
-}
+func ConfigFromEnv(getenv func(string) string) (Config, error) { return config.FromEnv(getenv) }
 
 // LogValue renders the configuration for the startup log, under the
 // variables' names.
-func (c Config) LogValue() slog.Value { return envconf.LogValue(c.vars()...) }
+func (c Config) LogValue() slog.Value { return config.LogValue(c) }

@@ -1,6 +1,7 @@
 package wsedge
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/relaybus/relaybus/internal/bus"
 	"github.com/relaybus/relaybus/internal/envconf"
+	"github.com/relaybus/relaybus/internal/stage"
 	"github.com/relaybus/relaybus/pkg/wire"
 )
 
@@ -111,55 +113,50 @@ func (c *Config) vars() []envconf.Var {
 	}, append(envconf.Ops("WSEDGE", "8081", &c.HTTPAddr, &c.Pprof), c.Bus.Vars()...)...)
 }
 
-// DefaultConfig returns the defaults. RelayURL is empty and must be set.
-func DefaultConfig() Config {
-	var c Config
-	envconf.Defaults(c.vars()...)
-	c.Version = "0.1.0"
-	return c
+// config is what ws-edge's configuration shares with every stage's.
+var config = stage.ConfigSpec[Config]{
+	Vars:    (*Config).vars,
+	Version: func(c *Config) *string { return &c.Version },
+	Check:   Config.check,
+	Invalid: ErrInvalidConfig,
 }
+
+// DefaultConfig returns the defaults. RelayURL is empty and must be set.
+func DefaultConfig() Config { return config.Default() }
 
 // Validate checks the settings; errors wrap ErrInvalidConfig and name the
 // variable to fix.
-func (c Config) Validate() error {
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
-	}
+func (c Config) Validate() error { return config.Validate(c) }
+
+// check is ws-edge's own rules beyond the declared limits.
+func (c Config) check() error {
 	if strings.TrimSpace(c.RelayURL) == "" {
-		return bad("GATEWAY_RELAY_URL is required (the connector base URL, e.g. https://connector.example)")
+		return errors.New("GATEWAY_RELAY_URL is required (the connector base URL, e.g. https://connector.example)")
 	}
 	if _, err := wire.DialURL(c.RelayURL); err != nil {
-		return bad("GATEWAY_RELAY_URL: %v", err)
+		return fmt.Errorf("GATEWAY_RELAY_URL: %v", err)
 	}
 	if c.RelaySecret != "" && strings.TrimSpace(c.RelaySecret) == "" {
-		return bad("GATEWAY_RELAY_SECRET must contain a non-space character")
-	}
-	if err := envconf.Check(c.vars()...); err != nil {
-		return bad("%w", err)
+		return errors.New("GATEWAY_RELAY_SECRET must contain a non-space character")
 	}
 	if c.BackoffMax < c.BackoffMin {
-		return bad("WSEDGE_BACKOFF_MAX=%v is below WSEDGE_BACKOFF_MIN=%v", c.BackoffMax, c.BackoffMin)
+		return fmt.Errorf("WSEDGE_BACKOFF_MAX=%v is below WSEDGE_BACKOFF_MIN=%v", c.BackoffMax, c.BackoffMin)
 	}
 	if c.PongTimeout <= c.PingInterval {
-		return bad("WSEDGE_PONG_TIMEOUT=%v must exceed WSEDGE_PING_INTERVAL=%v", c.PongTimeout, c.PingInterval)
+		return fmt.Errorf("WSEDGE_PONG_TIMEOUT=%v must exceed WSEDGE_PING_INTERVAL=%v", c.PongTimeout, c.PingInterval)
 	}
 	if c.AckHorizon < c.PongTimeout+c.WriteTimeout {
 		// Acks written to a socket that died unnoticed are lost until the
 		// pong deadline: their replays must be in the loaded set.
-		return bad("WSEDGE_ACK_HORIZON=%v is below WSEDGE_PONG_TIMEOUT + WSEDGE_WRITE_TIMEOUT = %v", c.AckHorizon, c.PongTimeout+c.WriteTimeout)
-	}
-	if err := envconf.CheckVersion(c.Version); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+		return fmt.Errorf("WSEDGE_ACK_HORIZON=%v is below WSEDGE_PONG_TIMEOUT + WSEDGE_WRITE_TIMEOUT = %v", c.AckHorizon, c.PongTimeout+c.WriteTimeout)
 	}
 	return nil
 }
 
 // ConfigFromEnv overlays the environment on DefaultConfig and validates the
 // result.
-func ConfigFromEnv(getenv func(string) string) (Config, error) {
-	return envconf.Load(getenv, DefaultConfig(), (*Config).vars, Config.Validate, ErrInvalidConfig)
-}
+func ConfigFromEnv(getenv func(string) string) (Config, error) { return config.FromEnv(getenv) }
 
 // LogValue renders the configuration for the startup log, under the
 // variables' names, the secret redacted.
-func (c Config) LogValue() slog.Value { return envconf.LogValue(c.vars()...) }
+func (c Config) LogValue() slog.Value { return config.LogValue(c) }
