@@ -187,48 +187,41 @@ func (r *redactor) value(v []byte, path string, depth int) []byte {
 	return r.object(v, path, depth)
 }
 
-// span is a member or element of a container, with its replacement.
-type span struct {
-	start, end int
-	drop       bool
-	repl       []byte // nil: keep b[start:end]
-}
-
 func (r *redactor) object(b []byte, path string, depth int) []byte {
-	var spans []span
+	var spans []jsonscan.Span
 	changed := false
 	jsonscan.Members(b, func(key, val []byte, start, end int) {
 		name, _ := jsonscan.Unquote(key)
-		s := span{start: start, end: end}
+		s := jsonscan.Span{Start: start, End: end}
 		p := join(path, name)
 		valStart := end - len(val)
 		switch {
 		case CredentialKey(name):
-			s.drop = true
+			s.Drop = true
 			r.note("%p: removed", p)
 			if v, ok := jsonscan.Unquote(val); ok {
 				r.secrets = append(r.secrets, v)
 			}
 		case strings.EqualFold(name, "bodyB64") && len(val) > 0 && val[0] == '"':
 			if nv := r.body(val, p); nv != nil {
-				s.repl = append(append([]byte(nil), b[start:valStart]...), nv...)
+				s.Repl = append(append([]byte(nil), b[start:valStart]...), nv...)
 			}
 		case strings.EqualFold(name, "headers") && len(val) > 0 && val[0] == '[':
 			if nv := r.headerPairs(val, p, depth+1); nv != nil {
-				s.repl = append(append([]byte(nil), b[start:valStart]...), nv...)
+				s.Repl = append(append([]byte(nil), b[start:valStart]...), nv...)
 			}
 		default:
 			if nv := r.value(val, p, depth+1); !sameSlice(nv, val) {
-				s.repl = append(append([]byte(nil), b[start:valStart]...), nv...)
+				s.Repl = append(append([]byte(nil), b[start:valStart]...), nv...)
 			}
 		}
-		changed = changed || s.drop || s.repl != nil
+		changed = changed || s.Drop || s.Repl != nil
 		spans = append(spans, s)
 	})
 	if !changed {
 		return b
 	}
-	return rebuild(b, spans)
+	return jsonscan.Splice(b, spans)
 }
 
 func (r *redactor) array(b []byte, path string, depth int) []byte {
@@ -236,16 +229,16 @@ func (r *redactor) array(b []byte, path string, depth int) []byte {
 	changed := false
 	for k := range spans {
 		s := &spans[k]
-		val := b[s.start:s.end]
+		val := b[s.Start:s.End]
 		if nv := r.value(val, path+"["+strconv.Itoa(k)+"]", depth+1); !sameSlice(nv, val) {
-			s.repl = nv
+			s.Repl = nv
 			changed = true
 		}
 	}
 	if !changed {
 		return b
 	}
-	return rebuild(b, spans)
+	return jsonscan.Splice(b, spans)
 }
 
 // headerPairs cleans a forwarded "headers" array: a [name, value] pair
@@ -257,30 +250,30 @@ func (r *redactor) headerPairs(b []byte, path string, depth int) []byte {
 	changed := false
 	for k := range spans {
 		s := &spans[k]
-		val := b[s.start:s.end]
+		val := b[s.Start:s.End]
 		p := path + "[" + strconv.Itoa(k) + "]"
 		if pair := elements(val); len(pair) == 2 {
-			name, okName := jsonscan.Unquote(val[pair[0].start:pair[0].end])
+			name, okName := jsonscan.Unquote(val[pair[0].Start:pair[0].End])
 			if okName && CredentialHeader(name) {
-				if v, ok := jsonscan.Unquote(val[pair[1].start:pair[1].end]); ok {
+				if v, ok := jsonscan.Unquote(val[pair[1].Start:pair[1].End]); ok {
 					r.secrets = append(r.secrets, v)
 				}
-				pair[1].repl = []byte(strconv.Quote(Placeholder))
-				s.repl = rebuild(val, pair)
+				pair[1].Repl = []byte(strconv.Quote(Placeholder))
+				s.Repl = jsonscan.Splice(val, pair)
 				r.note("%p: value of header "+strconv.Quote(clipName(name))+" removed", p)
 				changed = true
 				continue
 			}
 		}
 		if nv := r.value(val, p, depth+1); !sameSlice(nv, val) {
-			s.repl = nv
+			s.Repl = nv
 			changed = true
 		}
 	}
 	if !changed {
 		return nil
 	}
-	return rebuild(b, spans)
+	return jsonscan.Splice(b, spans)
 }
 
 // body cleans the string literal lit of a bodyB64 member. It returns the
@@ -344,13 +337,13 @@ func (r *redactor) opaque(data []byte, path string) []byte {
 
 // elements returns the spans of the elements of the JSON array b (which
 // must be valid).
-func elements(b []byte) []span {
+func elements(b []byte) []jsonscan.Span {
 	i := jsonscan.SkipSpace(b, 0)
 	if i >= len(b) || b[i] != '[' {
 		return nil
 	}
 	i = jsonscan.SkipSpace(b, i+1)
-	var out []span
+	var out []jsonscan.Span
 	if i < len(b) && b[i] == ']' {
 		return out
 	}
@@ -359,7 +352,7 @@ func elements(b []byte) []span {
 		if st != jsonscan.OK {
 			return nil
 		}
-		out = append(out, span{start: i, end: end})
+		out = append(out, jsonscan.Span{Start: i, End: end})
 		i = jsonscan.SkipSpace(b, end)
 		if i >= len(b) || b[i] != ',' {
 			break
@@ -367,33 +360,6 @@ func elements(b []byte) []span {
 		i = jsonscan.SkipSpace(b, i+1)
 	}
 	return out
-}
-
-// rebuild writes b with its container's spans replaced or dropped, keeping
-// the bytes before the first and after the last span, and each kept span's
-// preceding separator (as jsonscan.WithoutKey does).
-func rebuild(b []byte, spans []span) []byte {
-	if len(spans) == 0 {
-		return b
-	}
-	out := make([]byte, 0, len(b))
-	out = append(out, b[:spans[0].start]...)
-	first := true
-	for k, s := range spans {
-		if s.drop {
-			continue
-		}
-		if !first {
-			out = append(out, b[spans[k-1].end:s.start]...)
-		}
-		first = false
-		if s.repl != nil {
-			out = append(out, s.repl...)
-		} else {
-			out = append(out, b[s.start:s.end]...)
-		}
-	}
-	return append(out, b[spans[len(spans)-1].end:]...)
 }
 
 // lenientBase64 decodes s as the reference gateway did: characters outside

@@ -58,38 +58,57 @@ func Members(b []byte, fn func(key, val []byte, start, end int)) bool {
 // is returned unchanged with false. b is never modified; the result is a
 // new slice when something was removed.
 func WithoutKey(b []byte, name string) ([]byte, bool) {
-	type span struct {
-		start, end int
-		drop       bool
-	}
-	var buf [16]span
+	var buf [16]Span
 	spans := buf[:0]
 	removed := false
 	ok := Members(b, func(key, _ []byte, start, end int) {
 		drop := KeyIs(key, name, true)
 		removed = removed || drop
-		spans = append(spans, span{start, end, drop})
+		spans = append(spans, Span{Start: start, End: end, Drop: drop})
 	})
 	if !ok || !removed {
 		return b, false
 	}
-	// Rebuild: the bytes before the first member, the kept members each
-	// with the separator that originally preceded it, then the bytes after
-	// the last member.
+	return Splice(b, spans), true
+}
+
+// Span is a member or element of a JSON object or array, [Start, End) in
+// the container's bytes (a member from its key's opening quote to the end
+// of its value, as [Members] reports it), and what [Splice] makes of it:
+// Drop removes it, a non-nil Repl replaces it, otherwise it is kept.
+type Span struct {
+	Start, End int
+	Drop       bool
+	Repl       []byte
+}
+
+// Splice returns the container b with spans, all of its members or
+// elements in order, dropped or replaced: the bytes before the first
+// member, the kept ones each with the separator that originally preceded
+// it, then the bytes after the last member. With no spans it returns b;
+// otherwise a new slice (b is never modified).
+func Splice(b []byte, spans []Span) []byte {
+	if len(spans) == 0 {
+		return b
+	}
 	out := make([]byte, 0, len(b))
-	out = append(out, b[:spans[0].start]...)
+	out = append(out, b[:spans[0].Start]...)
 	first := true
 	for k, s := range spans {
-		if s.drop {
+		if s.Drop {
 			continue
 		}
 		if !first {
-			out = append(out, b[spans[k-1].end:s.start]...)
+			out = append(out, b[spans[k-1].End:s.Start]...)
 		}
 		first = false
-		out = append(out, b[s.start:s.end]...)
+		if s.Repl != nil {
+			out = append(out, s.Repl...)
+		} else {
+			out = append(out, b[s.Start:s.End]...)
+		}
 	}
-	return append(out, b[spans[len(spans)-1].end:]...), true
+	return append(out, b[spans[len(spans)-1].End:]...)
 }
 
 // Find returns the raw value of the first top-level member of the JSON
