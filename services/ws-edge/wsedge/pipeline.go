@@ -205,7 +205,6 @@ func (p *pipeline) completions() {
 }
 
 func (p *pipeline) complete(it *pubItem) {
-	s := p.s
 	err := it.err
 	var ack *jetstream.PubAck
 	if err == nil {
@@ -218,6 +217,14 @@ func (p *pipeline) complete(it *pubItem) {
 		p.failed(it, err)
 		return
 	}
+	p.stored(it, ack)
+}
+
+// stored finishes a frame JetStream stored: its publish latency, whether
+// the stream had it already, the connector's ack of a buffered frame, and
+// its window slot.
+func (p *pipeline) stored(it *pubItem, ack *jetstream.PubAck) {
+	s := p.s
 	s.m.publishSeconds.Observe(s.Now().Sub(it.start).Seconds())
 	if ack.Duplicate {
 		s.m.duplicates.Inc()
@@ -339,14 +346,7 @@ func (p *pipeline) retryOne(it *pubItem) {
 			return
 		}
 		if err == nil {
-			s.m.publishSeconds.Observe(s.Now().Sub(it.start).Seconds())
-			if ack.Duplicate {
-				s.m.duplicates.Inc()
-			}
-			if it.bufferID != "" {
-				s.ack(it.c, it.bufferID)
-			}
-			p.release(it)
+			p.stored(it, ack)
 			return
 		}
 		s.m.publishFailed.Inc()
