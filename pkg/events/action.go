@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/relaybus/relaybus/pkg/internal/jsonstr"
 	"github.com/vmihailenco/msgpack/v5"
@@ -169,46 +168,29 @@ func DecodeAction(data []byte, contentType, subjectOp string) (Action, error) {
 	return a, a.Validate()
 }
 
-// actionFieldKinds is the expected kind of each action key, in the order
-// of the Action struct, for naming the field at fault when a typed decode
-// fails. A slice, not a map, so that the first bad key is reported
-// deterministically.
-var actionFieldKinds = []struct{ key, kind string }{
-	{"op", "string"}, {"chat_id", "string"}, {"content", "string"}, {"reply_to", "string?"},
-	{"message_id", "string"}, {"session_key", "string"}, {"kind", "string"}, {"emoji", "string"},
-	{"remove", "bool"}, {"reason", "string?"}, {"metadata", "object?"}, {"platform", "string"},
-	{"bot_id", "string"},
-}
-
-// actionTypeError re-decodes a failed action generically to say which field
-// has the wrong type.
+// actionTypeError re-decodes a failed action generically to say which
+// field has the wrong type: the first, in field order, whose value is
+// neither null nor of its kind in actionCodec.
 func actionTypeError(err error, generic func(*map[string]any) error) error {
 	var m map[string]any
 	if gerr := generic(&m); gerr != nil || m == nil {
 		return &ActionError{Reason: ReasonBadEncoding, Detail: err.Error()}
 	}
-	for _, f := range actionFieldKinds {
+	for _, f := range actionCodec.fields {
 		v, ok := m[f.key]
-		if !ok {
+		if !ok || v == nil {
 			continue
 		}
-		okType := false
 		switch f.kind {
 		case "string":
-			_, okType = v.(string)
-			okType = okType || v == nil
-		case "string?":
-			_, okType = v.(string)
-			okType = okType || v == nil
+			_, ok = v.(string)
 		case "bool":
-			_, okType = v.(bool)
-			okType = okType || v == nil
-		case "object?":
-			_, okType = v.(map[string]any)
-			okType = okType || v == nil
+			_, ok = v.(bool)
+		case "object":
+			_, ok = v.(map[string]any)
 		}
-		if !okType {
-			return &ActionError{Reason: ReasonWrongType, Field: f.key, Detail: fmt.Sprintf("%s must be a %s, got %T", f.key, strings.TrimSuffix(f.kind, "?"), v)}
+		if !ok {
+			return &ActionError{Reason: ReasonWrongType, Field: f.key, Detail: fmt.Sprintf("%s must be a %s, got %T", f.key, f.kind, v)}
 		}
 	}
 	return &ActionError{Reason: ReasonBadEncoding, Detail: err.Error()}

@@ -49,14 +49,13 @@ func Unmarshal(data []byte, contentType string, v any) error {
 // sort map keys (msgpack/v5 otherwise writes maps in Go's random iteration
 // order).
 func marshalMsgpack(v any) ([]byte, error) {
-	bp := marshalBufs.Get().(*[]byte)
+	s := marshalScratches.Get().(*marshalScratch)
 	defer func() {
-		if cap(*bp) <= maxPooledBuf {
-			marshalBufs.Put(bp)
+		if cap(s.b) <= maxPooledBuf {
+			marshalScratches.Put(s)
 		}
 	}()
-	b, ok, err := appendMsgpack((*bp)[:0], v)
-	*bp = b
+	b, ok, err := s.appendMsgpack(v)
 	if err != nil {
 		return nil, err
 	}

@@ -1,15 +1,16 @@
 package events
 
-// The hand-written MessagePack codec of the contract types (the per-type
-// code is in msgpack_types.go). It writes exactly the bytes msgpack/v5
-// writes by reflection with sorted map keys, and reads exactly what that
-// decoder reads, into the same values, with no reflection: encoding
-// appends to a byte slice, decoding reads one. Each leaf reader is named
-// after the msgpack/v5 Decoder method it stands for (readString is
-// DecodeString: str, bin or nil) and accepts the same codes. Only
-// Action.metadata, whose values may be of any type, goes through
-// msgpack/v5's encoder and decoder. The tests hold the codec to the
-// reflection one: a differential fuzz target, the golden files and a
+// The hand-written MessagePack codec of the contract types: the machinery
+// (this file), the struct codec and its field kinds (msgpack_fields.go)
+// and one field table per type (msgpack_types.go). It writes exactly the
+// bytes msgpack/v5 writes by reflection with sorted map keys, and reads
+// exactly what that decoder reads, into the same values, with no
+// reflection: encoding appends to a byte slice, decoding reads one. Each
+// leaf reader is named after the msgpack/v5 Decoder method it stands for
+// (readString is DecodeString: str, bin or nil) and accepts the same
+// codes. Only Action.metadata, whose values may be of any type, goes
+// through msgpack/v5's encoder and decoder. The tests hold the codec to
+// the reflection one: a differential fuzz target, the golden files and a
 // check that every tagged field is covered (msgpack_test.go).
 
 import (
@@ -28,89 +29,133 @@ import (
 // whose length is not the struct's number of fields.
 var errArrayStruct = errors.New("msgpack: number of fields in array-encoded struct has changed")
 
-// marshalBufs holds scratch buffers for marshalMsgpack; the result is a
-// copy of exactly the encoded length.
-var marshalBufs = sync.Pool{New: func() any { return new([]byte) }}
+// marshalScratch is marshalMsgpack's scratch space: a buffer (the result
+// is a copy of exactly the encoded length) and a place for a value of each
+// contract type. A value in an interface is copied there to be encoded:
+// the codec's fields are called indirectly, so a pointer to a copy on the
+// stack would move it to the heap.
+type marshalScratch struct {
+	b         []byte
+	event     MessageEvent
+	action    Action
+	result    SendResult
+	interrupt Interrupt
+	scope     Scope
+}
+
+// marshalScratches holds marshalScratch values.
+var marshalScratches = sync.Pool{New: func() any { return new(marshalScratch) }}
 
 // maxPooledBuf is the largest scratch buffer marshalMsgpack keeps.
 const maxPooledBuf = 64 << 10
 
-// appendMsgpack appends the canonical MessagePack encoding of v when v is
-// one of the contract types with a hand-written codec (or a non-nil
+// appendMsgpack sets s.b to the canonical MessagePack encoding of v when v
+// is one of the contract types with a hand-written codec (or a non-nil
 // pointer to one); ok is false for any other value.
-func appendMsgpack(b []byte, v any) (_ []byte, ok bool, err error) {
-	switch v := v.(type) {
+func (s *marshalScratch) appendMsgpack(v any) (_ []byte, ok bool, err error) {
+	b := s.b[:0]
+	switch v.(type) {
 	case MessageEvent:
-		return v.appendMsgpack(b), true, nil
+		b, ok, err = appendCopy(b, messageEventCodec, &s.event, v)
 	case *MessageEvent:
-		if v != nil {
-			return v.appendMsgpack(b), true, nil
-		}
+		b, ok, err = messageEventCodec.appendTop(b, v.(*MessageEvent))
 	case Action:
-		b, err = v.appendMsgpack(b)
-		return b, true, err
+		b, ok, err = appendCopy(b, actionCodec, &s.action, v)
 	case *Action:
-		if v != nil {
-			b, err = v.appendMsgpack(b)
-			return b, true, err
-		}
+		b, ok, err = actionCodec.appendTop(b, v.(*Action))
 	case SendResult:
-		return v.appendMsgpack(b), true, nil
+		b, ok, err = appendCopy(b, sendResultCodec, &s.result, v)
 	case *SendResult:
-		if v != nil {
-			return v.appendMsgpack(b), true, nil
-		}
+		b, ok, err = sendResultCodec.appendTop(b, v.(*SendResult))
 	case Interrupt:
-		return v.appendMsgpack(b), true, nil
+		b, ok, err = appendCopy(b, interruptCodec, &s.interrupt, v)
 	case *Interrupt:
-		if v != nil {
-			return v.appendMsgpack(b), true, nil
-		}
+		b, ok, err = interruptCodec.appendTop(b, v.(*Interrupt))
 	case Scope:
-		return v.appendMsgpack(b), true, nil
+		b, ok, err = appendCopy(b, scopeCodec, &s.scope, v)
 	case *Scope:
-		if v != nil {
-			return v.appendMsgpack(b), true, nil
+		b, ok, err = scopeCodec.appendTop(b, v.(*Scope))
+	}
+	s.b = b
+	return b, ok, err
+}
+
+// appendCopy appends v, a T, with c from a copy in slot, which it clears
+// after.
+func appendCopy[T any](b []byte, c *structCodec[T], slot *T, v any) ([]byte, bool, error) {
+	*slot = v.(T)
+	b, ok, err := c.appendTop(b, slot)
+	*slot = *new(T)
+	return b, ok, err
+}
+
+// lengthFormat is one family of MessagePack length headers: str (with bin,
+// which is read as str), array or map.
+type lengthFormat struct {
+	what        string // the family, for errors
+	fixed, mask byte   // the fixed form: fixed|n, for n <= mask
+	// c8, c16 and c32 are the codes written for a length in 1, 2 and 4
+	// bytes (c8 0: there is no 1-byte form).
+	c8, c16, c32 byte
+	// size is, for each code read, the bytes of length after it, or
+	// fixedLength for the fixed form (0: not a code of the family).
+	size [256]int8
+}
+
+// fixedLength marks the fixed form in lengthFormat.size.
+const fixedLength = -1
+
+// newLengthFormat returns the format that writes codes (the 1-, 2- and
+// 4-byte forms, 0 for none) and also reads alsoRead.
+func newLengthFormat(what string, fixed, mask byte, codes [3]byte, alsoRead ...[3]byte) lengthFormat {
+	f := lengthFormat{what: what, fixed: fixed, mask: mask, c8: codes[0], c16: codes[1], c32: codes[2]}
+	for c := int(fixed); c <= int(fixed|mask); c++ {
+		f.size[c] = fixedLength
+	}
+	for _, cs := range append(alsoRead, codes) {
+		for i, c := range cs {
+			if c != 0 {
+				f.size[c] = 1 << i
+			}
 		}
 	}
-	return b, false, nil
+	return f
+}
+
+// The length formats, as msgpack/v5's Encoder writes them and its
+// Decoder's bytesLen, arrayLen and mapLen read them.
+var (
+	bytesLens = newLengthFormat("string/bytes", msgpcode.FixedStrLow, msgpcode.FixedStrMask,
+		[3]byte{msgpcode.Str8, msgpcode.Str16, msgpcode.Str32}, [3]byte{msgpcode.Bin8, msgpcode.Bin16, msgpcode.Bin32})
+	arrayLens = newLengthFormat("array", msgpcode.FixedArrayLow, msgpcode.FixedArrayMask,
+		[3]byte{0, msgpcode.Array16, msgpcode.Array32})
+	mapLens = newLengthFormat("map", msgpcode.FixedMapLow, msgpcode.FixedMapMask,
+		[3]byte{0, msgpcode.Map16, msgpcode.Map32})
+)
+
+// appendLen appends a length header of format f, as the Encoder's
+// EncodeString, EncodeArrayLen and EncodeMapLen write it.
+func appendLen(b []byte, n int, f *lengthFormat) []byte {
+	switch {
+	case n <= int(f.mask):
+		return append(b, f.fixed|byte(n))
+	case n < 256 && f.c8 != 0:
+		return append(b, f.c8, byte(n))
+	case n <= 0xffff:
+		return append(b, f.c16, byte(n>>8), byte(n))
+	}
+	return binary.BigEndian.AppendUint32(append(b, f.c32), uint32(n))
 }
 
 // appendString appends s as msgpack/v5's EncodeString writes it.
 func appendString(b []byte, s string) []byte {
-	switch n := len(s); {
-	case n < 32:
-		b = append(b, msgpcode.FixedStrLow|byte(n))
-	case n < 256:
-		b = append(b, msgpcode.Str8, byte(n))
-	case n <= 0xffff:
-		b = append(b, msgpcode.Str16, byte(n>>8), byte(n))
-	default:
-		b = binary.BigEndian.AppendUint32(append(b, msgpcode.Str32), uint32(n))
-	}
-	return append(b, s...)
+	return append(appendLen(b, len(s), &bytesLens), s...)
 }
 
-// appendArrayLen appends an array header as EncodeArrayLen writes it.
-func appendArrayLen(b []byte, n int) []byte {
-	switch {
-	case n < 16:
-		return append(b, msgpcode.FixedArrayLow|byte(n))
-	case n <= 0xffff:
-		return append(b, msgpcode.Array16, byte(n>>8), byte(n))
-	}
-	return binary.BigEndian.AppendUint32(append(b, msgpcode.Array32), uint32(n))
-}
-
-// appendMapLen appends a map header as EncodeMapLen writes it.
-func appendMapLen(b []byte, n int) []byte {
-	switch {
-	case n < 16:
-		return append(b, msgpcode.FixedMapLow|byte(n))
-	case n <= 0xffff:
-		return append(b, msgpcode.Map16, byte(n>>8), byte(n))
-	}
-	return binary.BigEndian.AppendUint32(append(b, msgpcode.Map32), uint32(n))
+// appendInt64 appends an int64 in 9 bytes, as msgpack/v5 writes an int64
+// without compact ints.
+func appendInt64(b []byte, n int64) []byte {
+	return binary.BigEndian.AppendUint64(append(b, msgpcode.Int64), uint64(n))
 }
 
 // appendStrings appends a []string as msgpack/v5 writes one: nil as nil.
@@ -118,26 +163,16 @@ func appendStrings(b []byte, ss []string) []byte {
 	if ss == nil {
 		return append(b, msgpcode.Nil)
 	}
-	b = appendArrayLen(b, len(ss))
+	b = appendLen(b, len(ss), &arrayLens)
 	for _, s := range ss {
 		b = appendString(b, s)
 	}
 	return b
 }
 
-// appendStructs appends a slice of structs as an array, each element by
-// appendElem.
-func appendStructs[T any](b []byte, s []T, appendElem func(*T, []byte) []byte) []byte {
-	b = appendArrayLen(b, len(s))
-	for i := range s {
-		b = appendElem(&s[i], b)
-	}
-	return b
-}
-
 // appendStringMap appends a map[string]string with sorted keys.
 func appendStringMap(b []byte, m map[string]string) []byte {
-	b = appendMapLen(b, len(m))
+	b = appendLen(b, len(m), &mapLens)
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -163,91 +198,6 @@ func appendAnyMap(b []byte, m map[string]any) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// mapWriter appends one struct as a MessagePack map the way msgpack/v5
-// writes it by reflection: keys in field order, an omitempty field left
-// out when it is empty. The map header is written by end, once the
-// entries are counted.
-type mapWriter struct {
-	b     []byte
-	start int // offset of the header byte
-	n     int // entries written
-}
-
-// beginMap starts a struct map at the end of b.
-func beginMap(b []byte) mapWriter {
-	return mapWriter{b: append(b, 0), start: len(b)}
-}
-
-// key writes the key of an entry.
-func (m *mapWriter) key(k string) {
-	m.n++
-	m.b = appendString(m.b, k)
-}
-
-// str writes a string entry.
-func (m *mapWriter) str(k, v string) {
-	m.key(k)
-	m.b = appendString(m.b, v)
-}
-
-// strOmit writes a string entry unless v is empty.
-func (m *mapWriter) strOmit(k, v string) {
-	if v != "" {
-		m.str(k, v)
-	}
-}
-
-// boolean writes a bool entry.
-func (m *mapWriter) boolean(k string, v bool) {
-	m.key(k)
-	if v {
-		m.b = append(m.b, msgpcode.True)
-	} else {
-		m.b = append(m.b, msgpcode.False)
-	}
-}
-
-// boolOmit writes a bool entry unless v is false.
-func (m *mapWriter) boolOmit(k string, v bool) {
-	if v {
-		m.boolean(k, v)
-	}
-}
-
-// int64Omit writes an int64 entry (always 9 bytes, as msgpack/v5 writes
-// an int64 without compact ints) unless v is 0.
-func (m *mapWriter) int64Omit(k string, v int64) {
-	if v != 0 {
-		m.key(k)
-		m.b = binary.BigEndian.AppendUint64(append(m.b, msgpcode.Int64), uint64(v))
-	}
-}
-
-// strings writes a []string entry (nil as nil).
-func (m *mapWriter) strings(k string, v []string) {
-	m.key(k)
-	m.b = appendStrings(m.b, v)
-}
-
-// stringsOmit writes a []string entry unless v is empty.
-func (m *mapWriter) stringsOmit(k string, v []string) {
-	if len(v) > 0 {
-		m.strings(k, v)
-	}
-}
-
-// end writes the map header and returns the buffer.
-func (m *mapWriter) end() []byte {
-	if m.n < 16 {
-		m.b[m.start] = msgpcode.FixedMapLow | byte(m.n)
-		return m.b
-	}
-	// A map16 header is three bytes; no contract struct has 65536 fields.
-	m.b = slices.Insert(m.b, m.start+1, 0, 0)
-	m.b[m.start], m.b[m.start+1], m.b[m.start+2] = msgpcode.Map16, byte(m.n>>8), byte(m.n)
-	return m.b
-}
-
 // decoder reads MessagePack from a byte slice with the semantics of
 // msgpack/v5's Decoder methods that its reflection decoder used for each
 // field kind (named after them): what they accept, what they reject and
@@ -267,25 +217,15 @@ func decodeMsgpack(data []byte, v any) (ok bool, err error) {
 	d := &decoder{b: data}
 	switch v := v.(type) {
 	case *MessageEvent:
-		if v != nil {
-			return true, wrapDecodeErr("MessageEvent", v.decodeMsgpack(d))
-		}
+		return messageEventCodec.decodeTop(d, v)
 	case *Action:
-		if v != nil {
-			return true, wrapDecodeErr("Action", v.decodeMsgpack(d))
-		}
+		return actionCodec.decodeTop(d, v)
 	case *SendResult:
-		if v != nil {
-			return true, wrapDecodeErr("SendResult", v.decodeMsgpack(d))
-		}
+		return sendResultCodec.decodeTop(d, v)
 	case *Interrupt:
-		if v != nil {
-			return true, wrapDecodeErr("Interrupt", v.decodeMsgpack(d))
-		}
+		return interruptCodec.decodeTop(d, v)
 	case *Scope:
-		if v != nil {
-			return true, wrapDecodeErr("Scope", v.decodeMsgpack(d))
-		}
+		return scopeCodec.decodeTop(d, v)
 	}
 	return false, nil
 }
@@ -350,54 +290,18 @@ func (d *decoder) readLen(size int) (int, error) {
 	return int(u), err
 }
 
-// bytesLen is the Decoder's bytesLen: the length of a str or bin after its
-// code c, -1 for nil.
-func (d *decoder) bytesLen(c byte) (int, error) {
-	switch {
+// length is the Decoder's bytesLen, arrayLen or mapLen (f): the length
+// of a value of format f after its code c, -1 for nil.
+func (d *decoder) length(c byte, f *lengthFormat) (int, error) {
+	switch size := f.size[c]; {
 	case c == msgpcode.Nil:
 		return -1, nil
-	case msgpcode.IsFixedString(c):
-		return int(c & msgpcode.FixedStrMask), nil
-	case c == msgpcode.Str8, c == msgpcode.Bin8:
-		return d.readLen(1)
-	case c == msgpcode.Str16, c == msgpcode.Bin16:
-		return d.readLen(2)
-	case c == msgpcode.Str32, c == msgpcode.Bin32:
-		return d.readLen(4)
+	case size == fixedLength:
+		return int(c & f.mask), nil
+	case size > 0:
+		return d.readLen(int(size))
 	}
-	return 0, fmt.Errorf("msgpack: invalid code=%x decoding string/bytes length", c)
-}
-
-// arrayLen is the Decoder's arrayLen: the length of an array after its
-// code c, -1 for nil.
-func (d *decoder) arrayLen(c byte) (int, error) {
-	switch {
-	case c == msgpcode.Nil:
-		return -1, nil
-	case msgpcode.IsFixedArray(c):
-		return int(c & msgpcode.FixedArrayMask), nil
-	case c == msgpcode.Array16:
-		return d.readLen(2)
-	case c == msgpcode.Array32:
-		return d.readLen(4)
-	}
-	return 0, fmt.Errorf("msgpack: invalid code=%x decoding array length", c)
-}
-
-// mapLen is the Decoder's mapLen: the length of a map after its code c,
-// -1 for nil.
-func (d *decoder) mapLen(c byte) (int, error) {
-	switch {
-	case c == msgpcode.Nil:
-		return -1, nil
-	case msgpcode.IsFixedMap(c):
-		return int(c & msgpcode.FixedMapMask), nil
-	case c == msgpcode.Map16:
-		return d.readLen(2)
-	case c == msgpcode.Map32:
-		return d.readLen(4)
-	}
-	return 0, fmt.Errorf("msgpack: invalid code=%x decoding map length", c)
+	return 0, fmt.Errorf("msgpack: invalid code=%x decoding %s length", c, f.what)
 }
 
 // readBytes is DecodeBytesLen and the bytes: a str, bin or nil (nil bytes).
@@ -406,7 +310,7 @@ func (d *decoder) readBytes() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	n, err := d.bytesLen(c)
+	n, err := d.length(c, &bytesLens)
 	if err != nil || n <= 0 {
 		return nil, err
 	}
@@ -476,7 +380,7 @@ func (d *decoder) readArrayLen() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return d.arrayLen(c)
+	return d.length(c, &arrayLens)
 }
 
 // readMapLen is DecodeMapLen, which reads a map length after an ext
@@ -487,24 +391,15 @@ func (d *decoder) readMapLen() (int, error) {
 		return 0, err
 	}
 	if msgpcode.IsExt(c) {
-		// The ext type and the ext length bytes, as the Decoder skips them.
-		skip := 1
-		switch c {
-		case msgpcode.Ext8:
-			skip += 1
-		case msgpcode.Ext16:
-			skip += 2
-		case msgpcode.Ext32:
-			skip += 4
-		}
-		if _, err := d.readN(skip); err != nil {
+		// The ext length bytes and the ext type, as the Decoder skips them.
+		if _, err := d.readN(extLenSize(c) + 1); err != nil {
 			return 0, err
 		}
 		if c, err = d.readCode(); err != nil {
 			return 0, err
 		}
 	}
-	return d.mapLen(c)
+	return d.length(c, &mapLens)
 }
 
 // readAnyMap is DecodeMap, through msgpack/v5's Decoder: its values may
@@ -545,7 +440,7 @@ func (d *decoder) readStringsMap() (map[string]any, bool) {
 	if err != nil {
 		return nil, false
 	}
-	n, err := probe.mapLen(c)
+	n, err := probe.length(c, &mapLens)
 	if err != nil || n > probe.remaining() {
 		return nil, false
 	}
@@ -589,20 +484,18 @@ func (d *decoder) skipValues(n int) error {
 		var size int // payload bytes to skip
 		switch {
 		case msgpcode.IsFixedNum(c), c == msgpcode.Nil, c == msgpcode.False, c == msgpcode.True:
-		case msgpcode.IsFixedMap(c), c == msgpcode.Map16, c == msgpcode.Map32:
-			m, err := d.mapLen(c)
+		case mapLens.size[c] != 0, arrayLens.size[c] != 0:
+			f, values := &arrayLens, 1 // values per entry
+			if mapLens.size[c] != 0 {
+				f, values = &mapLens, 2
+			}
+			m, err := d.length(c, f)
 			if err != nil {
 				return err
 			}
-			pending += 2 * m
-		case msgpcode.IsFixedArray(c), c == msgpcode.Array16, c == msgpcode.Array32:
-			m, err := d.arrayLen(c)
-			if err != nil {
-				return err
-			}
-			pending += m
-		case msgpcode.IsFixedString(c), msgpcode.IsString(c), msgpcode.IsBin(c):
-			if size, err = d.bytesLen(c); err != nil {
+			pending += values * m
+		case bytesLens.size[c] != 0:
+			if size, err = d.length(c, &bytesLens); err != nil {
 				return err
 			}
 		case c == msgpcode.Uint8, c == msgpcode.Int8:
@@ -632,18 +525,19 @@ func (d *decoder) skipValues(n int) error {
 
 // extLen is the Decoder's parseExtLen: the data length of an ext.
 func (d *decoder) extLen(c byte) (int, error) {
-	switch c {
-	case msgpcode.FixExt1, msgpcode.FixExt2, msgpcode.FixExt4, msgpcode.FixExt8, msgpcode.FixExt16:
+	if msgpcode.IsFixedExt(c) {
 		return 1 << (c - msgpcode.FixExt1), nil
-	case msgpcode.Ext8:
-		u, err := d.readUint(1)
-		return int(u), err
-	case msgpcode.Ext16:
-		u, err := d.readUint(2)
-		return int(u), err
 	}
-	u, err := d.readUint(4)
-	return int(u), err
+	return d.readLen(extLenSize(c))
+}
+
+// extLenSize is the size of the length of an ext after its code c: 0 for
+// a fixext, 1, 2 or 4 bytes for ext8, ext16 and ext32.
+func extLenSize(c byte) int {
+	if msgpcode.IsFixedExt(c) {
+		return 0
+	}
+	return 1 << (c - msgpcode.Ext8)
 }
 
 // readNil is DecodeNil.
@@ -669,6 +563,7 @@ type structReader struct {
 	array bool     // the value is an array of every field
 	zero  bool     // the value is nil or an empty array
 	key   []byte   // the current key (map form)
+	hint  int      // the index after the last key found (index)
 	err   error
 }
 
@@ -680,11 +575,11 @@ func readStruct(d *decoder, keys []string) (r structReader, err error) {
 	if err != nil {
 		return r, err
 	}
-	if r.n, err = d.mapLen(c); err == nil {
+	if r.n, err = d.length(c, &mapLens); err == nil {
 		r.zero = r.n == -1
 		return r, nil
 	}
-	n, err2 := d.arrayLen(c)
+	n, err2 := d.length(c, &arrayLens)
 	if err2 != nil {
 		return r, err // the map error, as the Decoder reports it
 	}
@@ -711,6 +606,26 @@ func (r *structReader) next() bool {
 	return true
 }
 
+// index returns the index in keys of the current key, or -1 for a key
+// the struct does not have. Keys usually come in field order, so the
+// search starts after the last key found.
+func (r *structReader) index() int {
+	if r.array {
+		return r.i - 1
+	}
+	for j := range len(r.keys) {
+		i := r.hint + j
+		if i >= len(r.keys) {
+			i -= len(r.keys)
+		}
+		if string(r.key) == r.keys[i] {
+			r.hint = i + 1
+			return i
+		}
+	}
+	return -1
+}
+
 // name is the current key.
 func (r *structReader) name() string {
 	if r.array {
@@ -724,10 +639,10 @@ func (r *structReader) fieldErr(err error) error {
 	return fmt.Errorf("%s: %w", r.name(), err)
 }
 
-// decodeOptional decodes a pointer to a struct: nil sets it to nil,
-// anything else decodes into the struct it points to (allocating one when
-// it is nil).
-func decodeOptional[T any](d *decoder, p **T, decode func(*T, *decoder) error) error {
+// decodeOptional decodes a pointer (to a struct or a string): nil sets it
+// to nil, anything else decodes into the value it points to (allocating
+// one when it is nil).
+func decodeOptional[T any](d *decoder, p **T, decode func(*decoder, *T) error) error {
 	c, err := d.peekCode()
 	if err != nil {
 		return err
@@ -739,24 +654,7 @@ func decodeOptional[T any](d *decoder, p **T, decode func(*T, *decoder) error) e
 	if *p == nil {
 		*p = new(T)
 	}
-	return decode(*p, d)
-}
-
-// decodeStringPtr decodes a *string the same way.
-func decodeStringPtr(d *decoder, p **string) error {
-	c, err := d.peekCode()
-	if err != nil {
-		return err
-	}
-	if c == msgpcode.Nil {
-		*p = nil
-		return d.readNil()
-	}
-	if *p == nil {
-		*p = new(string)
-	}
-	**p, err = d.readString()
-	return err
+	return decode(d, *p)
 }
 
 // decodeStrings decodes a []string as msgpack/v5 does: nil leaves the
@@ -787,7 +685,7 @@ func decodeStrings(d *decoder, p *[]string) error {
 // to nil, an empty array to an empty slice, and n elements decode into the
 // slice's first n elements, which are reused when it has them (a repeated
 // key merges into the elements decoded before).
-func decodeStructs[T any](d *decoder, p *[]T, decode func(*T, *decoder) error) error {
+func decodeStructs[T any](d *decoder, p *[]T, decode func(*decoder, *T) error) error {
 	n, err := d.readArrayLen()
 	if err != nil {
 		return err
@@ -814,7 +712,7 @@ func decodeStructs[T any](d *decoder, p *[]T, decode func(*T, *decoder) error) e
 	}
 	*p = s
 	for i := range s {
-		if err := decode(&s[i], d); err != nil {
+		if err := decode(d, &s[i]); err != nil {
 			return fmt.Errorf("[%d]: %w", i, err)
 		}
 	}

@@ -70,25 +70,34 @@ var codecTypes = []reflect.Type{
 	reflect.TypeFor[Interrupt](), reflect.TypeFor[Scope](),
 }
 
-// codecKeys are the key lists of every struct the codec reads.
-var codecKeys = map[reflect.Type][]string{
-	reflect.TypeFor[MessageEvent]():   messageEventKeys,
-	reflect.TypeFor[Media]():          mediaKeys,
-	reflect.TypeFor[SessionSource]():  sessionSourceKeys,
-	reflect.TypeFor[PromptResponse](): promptResponseKeys,
-	reflect.TypeFor[ForwardInfo]():    forwardInfoKeys,
-	reflect.TypeFor[Interaction]():    interactionKeys,
-	reflect.TypeFor[Command]():        commandKeys,
-	reflect.TypeFor[CommandOption]():  commandOptionKeys,
-	reflect.TypeFor[CommandTarget]():  commandTargetKeys,
-	reflect.TypeFor[Component]():      componentKeys,
-	reflect.TypeFor[Modal]():          modalKeys,
-	reflect.TypeFor[ModalField]():     modalFieldKeys,
-	reflect.TypeFor[Interrupt]():      interruptKeys,
-	reflect.TypeFor[Scope]():          scopeKeys,
-	reflect.TypeFor[Action]():         actionKeys,
-	reflect.TypeFor[SendResult]():     sendResultKeys,
-	reflect.TypeFor[ChatInfo]():       chatInfoKeys,
+// codecTags are the msgpack tags of the fields of every struct codec.
+var codecTags = map[reflect.Type][]string{
+	reflect.TypeFor[MessageEvent]():   tagsOf(messageEventCodec),
+	reflect.TypeFor[Media]():          tagsOf(mediaCodec),
+	reflect.TypeFor[SessionSource]():  tagsOf(sessionSourceCodec),
+	reflect.TypeFor[PromptResponse](): tagsOf(promptResponseCodec),
+	reflect.TypeFor[ForwardInfo]():    tagsOf(forwardInfoCodec),
+	reflect.TypeFor[Interaction]():    tagsOf(interactionCodec),
+	reflect.TypeFor[Command]():        tagsOf(commandCodec),
+	reflect.TypeFor[CommandOption]():  tagsOf(commandOptionCodec),
+	reflect.TypeFor[CommandTarget]():  tagsOf(commandTargetCodec),
+	reflect.TypeFor[Component]():      tagsOf(componentCodec),
+	reflect.TypeFor[Modal]():          tagsOf(modalCodec),
+	reflect.TypeFor[ModalField]():     tagsOf(modalFieldCodec),
+	reflect.TypeFor[Interrupt]():      tagsOf(interruptCodec),
+	reflect.TypeFor[Scope]():          tagsOf(scopeCodec),
+	reflect.TypeFor[Action]():         tagsOf(actionCodec),
+	reflect.TypeFor[SendResult]():     tagsOf(sendResultCodec),
+	reflect.TypeFor[ChatInfo]():       tagsOf(chatInfoCodec),
+}
+
+// tagsOf returns the tags of a codec's fields, in order.
+func tagsOf[T any](c *structCodec[T]) []string {
+	var tags []string
+	for _, f := range c.fields {
+		tags = append(tags, f.tag)
+	}
+	return tags
 }
 
 // msgpackOpts compares decoded values: NaN equals NaN (metadata floats).
@@ -205,9 +214,9 @@ func TestMsgpackCoversEveryField(t *testing.T) {
 	}
 }
 
-// TestMsgpackKeys checks each struct's key list (the field order of an
-// array-encoded struct) against its msgpack tags, and that every struct
-// the codec types contain has one.
+// TestMsgpackKeys checks each struct codec's fields (their order is the
+// field order of an array-encoded struct) against the struct's msgpack
+// tags, and that every struct the codec types contain has a codec.
 func TestMsgpackKeys(t *testing.T) {
 	seen := map[reflect.Type]bool{}
 	var walk func(typ reflect.Type)
@@ -222,28 +231,28 @@ func TestMsgpackKeys(t *testing.T) {
 		var tags []string
 		for i := range typ.NumField() {
 			f := typ.Field(i)
-			name, _, _ := strings.Cut(f.Tag.Get("msgpack"), ",")
-			if name == "" || name == "-" {
+			tag := f.Tag.Get("msgpack")
+			if name, _, _ := strings.Cut(tag, ","); name == "" || name == "-" {
 				t.Errorf("%s.%s has no msgpack key", typ.Name(), f.Name)
 				continue
 			}
-			tags = append(tags, name)
+			tags = append(tags, tag)
 			walk(f.Type)
 		}
-		keys, ok := codecKeys[typ]
+		codec, ok := codecTags[typ]
 		if !ok {
-			t.Errorf("%s has no hand-written codec (msgpack_types.go)", typ.Name())
+			t.Errorf("%s has no codec (msgpack_types.go)", typ.Name())
 			return
 		}
-		if diff := cmp.Diff(tags, keys); diff != "" {
-			t.Errorf("%s keys differ from its msgpack tags (-tags +keys):\n%s", typ.Name(), diff)
+		if diff := cmp.Diff(tags, codec); diff != "" {
+			t.Errorf("%s codec fields differ from its msgpack tags (-tags +codec):\n%s", typ.Name(), diff)
 		}
 	}
 	for _, typ := range codecTypes {
 		walk(typ)
 	}
-	if len(seen) != len(codecKeys) {
-		t.Errorf("codecKeys lists %d structs, the codec types contain %d", len(codecKeys), len(seen))
+	if len(seen) != len(codecTags) {
+		t.Errorf("codecTags lists %d structs, the codec types contain %d", len(codecTags), len(seen))
 	}
 }
 
@@ -251,7 +260,10 @@ func TestMsgpackKeys(t *testing.T) {
 // (a source with every key set).
 func TestMsgpackMapHeader(t *testing.T) {
 	src := filled(reflect.TypeFor[SessionSource]()).Interface().(SessionSource)
-	b := src.appendMsgpack(nil)
+	b, err := sessionSourceCodec.appendMsgpack(nil, &src)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if b[0] != 0xde || b[1] != 0 || b[2] != 16 {
 		t.Fatalf("header % x, want de 00 10", b[:3])
 	}
