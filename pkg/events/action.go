@@ -155,6 +155,12 @@ func DecodeAction(data []byte, contentType, subjectOp string) (Action, error) {
 	default:
 		return Action{}, &ActionError{Reason: ReasonBadEncoding, Field: ContentTypeHeader, Detail: fmt.Sprintf("unsupported content type %q", contentType)}
 	}
+	return completeAction(a, subjectOp)
+}
+
+// completeAction is DecodeAction's last step, after decoding: the op from
+// the subject, the follow_up default kind, and validation.
+func completeAction(a Action, subjectOp string) (Action, error) {
 	if subjectOp != "" {
 		if a.Op == "" {
 			a.Op = subjectOp

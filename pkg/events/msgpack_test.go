@@ -39,7 +39,7 @@ func reflectUnmarshal(data []byte, v any) error {
 }
 
 // reflectDecodeAction is DecodeAction's MessagePack branch as it was,
-// decoding by reflection.
+// decoding by reflection (what follows the decoding is shared).
 func reflectDecodeAction(data []byte, subjectOp string) (Action, error) {
 	var a Action
 	if err := checkMsgpack(data); err != nil {
@@ -51,17 +51,7 @@ func reflectDecodeAction(data []byte, subjectOp string) (Action, error) {
 	if err := msgpack.Unmarshal(data, &a); err != nil {
 		return Action{}, actionTypeError(err, func(m *map[string]any) error { return msgpack.Unmarshal(data, m) })
 	}
-	if subjectOp != "" {
-		if a.Op == "" {
-			a.Op = subjectOp
-		} else if a.Op != subjectOp {
-			return Action{}, &ActionError{Reason: ReasonWrongType, Field: "op", Detail: fmt.Sprintf("op %q published on the %q subject", a.Op, subjectOp)}
-		}
-	}
-	if a.Op == OpFollowUp && a.Kind == "" {
-		a.Kind = FollowUpKindDiscord
-	}
-	return a, a.Validate()
+	return completeAction(a, subjectOp)
 }
 
 // codecTypes are the types with a hand-written codec.
