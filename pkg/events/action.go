@@ -55,20 +55,27 @@ type Action struct {
 	BotID    string `json:"bot_id,omitempty" msgpack:"bot_id,omitempty"`
 }
 
-// required lists each op's required, non-empty keys.
-var required = map[string][]string{
-	OpSend:        {"chat_id", "content"},
-	OpFollowUp:    {"session_key", "content"},
-	OpEdit:        {"chat_id", "message_id", "content"},
-	OpTyping:      {"chat_id"},
-	OpGetChatInfo: {"chat_id"},
-	OpDelete:      {"chat_id", "message_id"},
-	OpReact:       {"chat_id", "message_id", "emoji"},
-	OpInterrupt:   {"session_key"},
+// opKey is one key of an op's contract JSON object.
+type opKey struct {
+	name     string
+	required bool // Validate: the key must be non-empty
+}
+
+// opKeys lists each op's keys after "op", in the order of its contract
+// JSON object (AppendJSON), and which of them are required (Validate).
+var opKeys = map[string][]opKey{
+	OpSend:        {{"chat_id", true}, {"content", true}, {"reply_to", false}, {"metadata", false}},
+	OpFollowUp:    {{"session_key", true}, {"kind", false}, {"content", true}, {"metadata", false}},
+	OpEdit:        {{"chat_id", true}, {"message_id", true}, {"content", true}, {"metadata", false}},
+	OpTyping:      {{"chat_id", true}, {"metadata", false}},
+	OpGetChatInfo: {{"chat_id", true}},
+	OpDelete:      {{"chat_id", true}, {"message_id", true}, {"metadata", false}},
+	OpReact:       {{"chat_id", true}, {"message_id", true}, {"emoji", true}, {"remove", false}, {"metadata", false}},
+	OpInterrupt:   {{"session_key", true}, {"reason", false}},
 }
 
 // KnownOp reports whether op is an action op of the contract.
-func KnownOp(op string) bool { _, ok := required[op]; return ok }
+func KnownOp(op string) bool { _, ok := opKeys[op]; return ok }
 
 // ChatAddressed reports whether an op targets a chat (and so gets the
 // chat's scope re-attached by egress).
@@ -83,7 +90,7 @@ func ChatAddressed(op string) bool {
 // Validate checks the op and its required keys; errors are *ActionError
 // naming the field.
 func (a *Action) Validate() error {
-	keys, ok := required[a.Op]
+	keys, ok := opKeys[a.Op]
 	if !ok {
 		if a.Op == "" {
 			return &ActionError{Reason: ReasonMissingField, Field: "op", Detail: "action has no op"}
@@ -91,15 +98,18 @@ func (a *Action) Validate() error {
 		return &ActionError{Reason: ReasonUnknownOp, Field: "op", Detail: fmt.Sprintf("unknown op %q", a.Op)}
 	}
 	for _, k := range keys {
-		if a.field(k) == "" {
-			return &ActionError{Reason: ReasonMissingField, Field: k, Detail: fmt.Sprintf("%s needs a non-empty %s", a.Op, k)}
+		if k.required && a.field(k.name) == "" {
+			return &ActionError{Reason: ReasonMissingField, Field: k.name, Detail: fmt.Sprintf("%s needs a non-empty %s", a.Op, k.name)}
 		}
 	}
 	return nil
 }
 
+// field returns the string field of key k ("" for other keys).
 func (a *Action) field(k string) string {
 	switch k {
+	case "kind":
+		return a.Kind
 	case "chat_id":
 		return a.ChatID
 	case "content":
@@ -203,73 +213,49 @@ func actionTypeError(err error, generic func(*map[string]any) error) error {
 }
 
 // AppendJSON appends the action as the contract's JSON action object, with
-// exactly the keys of its op (reply_to always present for send; metadata
-// always an object). It is what goes into an outbound frame.
+// exactly the keys of its op in opKeys (reply_to always present for send;
+// metadata always an object). It is what goes into an outbound frame.
 func (a *Action) AppendJSON(dst []byte) ([]byte, error) {
 	dst = append(dst, `{"op":`...)
 	dst = jsonstr.Append(dst, a.Op)
-	str := func(k, v string) {
-		dst = append(dst, ',', '"')
-		dst = append(dst, k...)
-		dst = append(dst, '"', ':')
-		dst = jsonstr.Append(dst, v)
-	}
-	// nullable writes a *string key: the string, or null when unset.
-	nullable := func(k string, v *string) {
-		dst = append(dst, ',', '"')
-		dst = append(dst, k...)
-		dst = append(dst, '"', ':')
-		if v == nil {
-			dst = append(dst, "null"...)
-		} else {
-			dst = jsonstr.Append(dst, *v)
-		}
-	}
-	switch a.Op {
-	case OpSend:
-		str("chat_id", a.ChatID)
-		str("content", a.Content)
-		nullable("reply_to", a.ReplyTo)
-	case OpFollowUp:
-		str("session_key", a.SessionKey)
-		str("kind", a.Kind)
-		str("content", a.Content)
-	case OpEdit:
-		str("chat_id", a.ChatID)
-		str("message_id", a.MessageID)
-		str("content", a.Content)
-	case OpTyping:
-		str("chat_id", a.ChatID)
-	case OpGetChatInfo:
-		str("chat_id", a.ChatID)
-		return append(dst, '}'), nil
-	case OpDelete:
-		str("chat_id", a.ChatID)
-		str("message_id", a.MessageID)
-	case OpReact:
-		str("chat_id", a.ChatID)
-		str("message_id", a.MessageID)
-		str("emoji", a.Emoji)
-		dst = append(dst, `,"remove":`...)
-		dst = strconv.AppendBool(dst, a.Remove)
-	case OpInterrupt:
-		str("session_key", a.SessionKey)
-		nullable("reason", a.Reason)
-		return append(dst, '}'), nil
-	default:
+	keys, ok := opKeys[a.Op]
+	if !ok {
 		return dst, &ActionError{Reason: ReasonUnknownOp, Field: "op", Detail: fmt.Sprintf("unknown op %q", a.Op)}
 	}
-	dst = append(dst, `,"metadata":`...)
-	if len(a.Metadata) == 0 {
-		dst = append(dst, "{}"...)
-	} else {
-		m, err := json.Marshal(a.Metadata)
-		if err != nil {
-			return dst, &ActionError{Reason: ReasonWrongType, Field: "metadata", Detail: err.Error()}
+	for _, k := range keys {
+		dst = append(dst, ',', '"')
+		dst = append(dst, k.name...)
+		dst = append(dst, '"', ':')
+		switch k.name {
+		case "reply_to":
+			dst = appendNullable(dst, a.ReplyTo)
+		case "reason":
+			dst = appendNullable(dst, a.Reason)
+		case "remove":
+			dst = strconv.AppendBool(dst, a.Remove)
+		case "metadata":
+			if len(a.Metadata) == 0 {
+				dst = append(dst, "{}"...)
+				break
+			}
+			m, err := json.Marshal(a.Metadata)
+			if err != nil {
+				return dst, &ActionError{Reason: ReasonWrongType, Field: "metadata", Detail: err.Error()}
+			}
+			dst = append(dst, m...)
+		default:
+			dst = jsonstr.Append(dst, a.field(k.name))
 		}
-		dst = append(dst, m...)
 	}
 	return append(dst, '}'), nil
+}
+
+// appendNullable appends a *string: the string, or null when unset.
+func appendNullable(dst []byte, v *string) []byte {
+	if v == nil {
+		return append(dst, "null"...)
+	}
+	return jsonstr.Append(dst, *v)
 }
 
 // MetadataString returns metadata[key] when it is a non-empty string.
