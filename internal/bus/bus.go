@@ -75,6 +75,10 @@ type Config struct {
 	// (RELAY_RAW_DUPLICATE_WINDOW, RELAY_OUTBOUND_DUPLICATE_WINDOW): short,
 	// since the server keeps every id of the window in memory.
 	RawDuplicateWindow, OutboundDuplicateWindow time.Duration
+	// InboundDuplicateWindow is RELAY_INBOUND_DUPLICATE_WINDOW: the server
+	// de-duplication window of RELAY_INBOUND, which absorbs the event a
+	// converter publishes again for a redelivered frame (its derived id).
+	InboundDuplicateWindow time.Duration
 	// AckLogMaxBytes bounds RELAY_ACKLOG (RELAY_ACKLOG_MAX_BYTES).
 	AckLogMaxBytes  int64
 	InboundMaxAge   time.Duration // RELAY_INBOUND_MAX_AGE
@@ -110,6 +114,10 @@ func (c *Config) Vars() []envconf.Var {
 		envconf.V("RELAY_OUTBOUND_DUPLICATE_WINDOW", &c.OutboundDuplicateWindow, shortDuplicates,
 			"the server's de-duplication window of `RELAY_OUTBOUND` (an agent's publish retried within moments); "+
 				"an action id repeated later is answered by egress from its stored result. In memory, about 120 B per action").Min(time.Second),
+		envconf.V("RELAY_INBOUND_DUPLICATE_WINDOW", &c.InboundDuplicateWindow, shortDuplicates,
+			"the server's de-duplication window of `RELAY_INBOUND`: a frame the converter handles again "+
+				"(a redelivery after a crash, a failover) is stored once if its event comes back within it. "+
+				"In memory, about 120 B per event: at 2,000 events/s, 2 min is ~30 MB").Min(time.Second),
 		envconf.V("RELAY_ACKLOG_MAX_BYTES", &c.AckLogMaxBytes, 256<<20,
 			"size bound of `RELAY_ACKLOG`, 256 MiB by default (8 B per acked frame plus about 100 B per batch: an hour at ~5,000 frames/s); "+
 				"when full the oldest batches go first, shortening the replay protection horizon").Min(1 << 20),
@@ -204,7 +212,7 @@ func (c Config) Streams() []jetstream.StreamConfig {
 			MaxBytes:    c.InboundMaxBytes,
 			Storage:     c.storage(),
 			Replicas:    c.Replicas,
-			Duplicates:  2 * time.Minute,
+			Duplicates:  min(c.InboundDuplicateWindow, c.InboundMaxAge), // the server refuses a window beyond the max age
 		},
 		{
 			Name:             events.OutboundStream,

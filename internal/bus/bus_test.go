@@ -127,3 +127,35 @@ func TestShortReplayHorizon(t *testing.T) {
 		t.Fatalf("Ensure with a 30s horizon: %v", err)
 	}
 }
+
+// TestInboundWindowFollowsTheConfig: RELAY_INBOUND's server window is
+// RELAY_INBOUND_DUPLICATE_WINDOW, changed in place on an existing stream,
+// and never beyond the stream's max age (the server would refuse it).
+func TestInboundWindowFollowsTheConfig(t *testing.T) {
+	ns := natstest.RunServer(t)
+	js := natstest.JetStream(t, natstest.Connect(t, ns))
+	window := func() time.Duration {
+		t.Helper()
+		s, err := js.Stream(t.Context(), events.InboundStream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.CachedInfo().Config.Duplicates
+	}
+	cfg := bus.DefaultConfig()
+	for _, c := range []struct {
+		window, maxAge, want time.Duration
+	}{
+		{2 * time.Minute, 24 * time.Hour, 2 * time.Minute},   // the default, created
+		{30 * time.Second, 24 * time.Hour, 30 * time.Second}, // shortened in place
+		{2 * time.Hour, time.Hour, time.Hour},                // capped at the max age
+	} {
+		cfg.InboundDuplicateWindow, cfg.InboundMaxAge = c.window, c.maxAge
+		if err := bus.Ensure(t.Context(), js, cfg); err != nil {
+			t.Fatalf("Ensure with a %v window: %v", c.window, err)
+		}
+		if got := window(); got != c.want {
+			t.Errorf("RELAY_INBOUND_DUPLICATE_WINDOW=%v, max age %v: the stream's window is %v, want %v", c.window, c.maxAge, got, c.want)
+		}
+	}
+}

@@ -17,13 +17,14 @@ func TestFromEnv(t *testing.T) {
 		want   bus.Config
 		wantIn string // an error naming this
 	}{
-		{name: "Defaults", want: bus.Config{Replicas: 1, DuplicateWindow: time.Hour, RawDuplicateWindow: 2 * time.Minute, OutboundDuplicateWindow: 2 * time.Minute, AckLogMaxBytes: 256 << 20, InboundMaxAge: 24 * time.Hour, InboundMaxBytes: 1 << 30, DLQMaxAge: 7 * 24 * time.Hour, Partitions: 4, RawMaxBytes: 1 << 30, OutboundMaxBytes: 256 << 20}},
+		{name: "Defaults", want: bus.Config{Replicas: 1, DuplicateWindow: time.Hour, RawDuplicateWindow: 2 * time.Minute, OutboundDuplicateWindow: 2 * time.Minute, InboundDuplicateWindow: 2 * time.Minute, AckLogMaxBytes: 256 << 20, InboundMaxAge: 24 * time.Hour, InboundMaxBytes: 1 << 30, DLQMaxAge: 7 * 24 * time.Hour, Partitions: 4, RawMaxBytes: 1 << 30, OutboundMaxBytes: 256 << 20}},
 		{name: "AllSet", env: map[string]string{
 			"RELAY_STREAM_REPLICAS": "3", "RELAY_DUPLICATE_WINDOW": "2h", "RELAY_INBOUND_MAX_AGE": "1h",
 			"RELAY_INBOUND_MAX_BYTES": "2097152", "RELAY_DLQ_MAX_AGE": "48h", "RELAY_STREAM_STORAGE": "memory", "RELAY_PARTITIONS": "0",
 			"RELAY_RAW_MAX_BYTES": "4194304", "RELAY_OUTBOUND_MAX_BYTES": "2097152",
 			"RELAY_RAW_DUPLICATE_WINDOW": "30s", "RELAY_OUTBOUND_DUPLICATE_WINDOW": "1m", "RELAY_ACKLOG_MAX_BYTES": "8388608",
-		}, want: bus.Config{Replicas: 3, DuplicateWindow: 2 * time.Hour, RawDuplicateWindow: 30 * time.Second, OutboundDuplicateWindow: time.Minute, AckLogMaxBytes: 8 << 20, InboundMaxAge: time.Hour, InboundMaxBytes: 2 << 20, DLQMaxAge: 48 * time.Hour, Memory: true,
+			"RELAY_INBOUND_DUPLICATE_WINDOW": "45s",
+		}, want: bus.Config{Replicas: 3, DuplicateWindow: 2 * time.Hour, RawDuplicateWindow: 30 * time.Second, OutboundDuplicateWindow: time.Minute, InboundDuplicateWindow: 45 * time.Second, AckLogMaxBytes: 8 << 20, InboundMaxAge: time.Hour, InboundMaxBytes: 2 << 20, DLQMaxAge: 48 * time.Hour, Memory: true,
 			RawMaxBytes: 4 << 20, OutboundMaxBytes: 2 << 20}},
 		{name: "ErrReplicas", env: map[string]string{"RELAY_STREAM_REPLICAS": "x"}, wantIn: "RELAY_STREAM_REPLICAS"},
 		{name: "ErrReplicasRange", env: map[string]string{"RELAY_STREAM_REPLICAS": "7"}, wantIn: "RELAY_STREAM_REPLICAS"},
