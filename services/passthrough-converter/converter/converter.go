@@ -314,6 +314,11 @@ func (s *Service) publish(ctx context.Context, out *nats.Msg, kind string) error
 		s.Log.Debug("event published", "subject", out.Subject, "kind", kind)
 		return nil
 	}
+	if consume.Attempt(ctx) > 1 && s.storedBefore(ctx, out) {
+		s.metrics.dropped.WithLabelValues(reasonAlreadyStored).Inc()
+		s.Log.Debug("output of a redelivered frame already stored", "subject", out.Subject, "kind", kind)
+		return nil
+	}
 	if done := consume.Later(ctx); done != nil {
 		if err := s.pub.PublishFunc(ctx, out, func(_ uint64, err error) { done(stored(err)) }); err != nil {
 			done(stored(err))
@@ -322,6 +327,32 @@ func (s *Service) publish(ctx context.Context, out *nats.Msg, kind string) error
 	}
 	_, err := s.pub.Publish(ctx, out)
 	return stored(err)
+}
+
+// reasonAlreadyStored counts a redelivered frame whose output was stored
+// before (relay_converter_dropped_total).
+const reasonAlreadyStored = "already_stored"
+
+// storedBefore reports whether out, the output of a frame handled before (a
+// redelivery after a converter died or lost its connection, or a retry
+// after a publish whose outcome was unknown), is already stored: the last
+// message on its subject carries its derived id. A frame's chat is held
+// until its output is stored, so an output stored for it is the last of
+// its subject (events and interrupts of a chat each have their own). This
+// makes the redelivery harmless however late it comes, not only within
+// RELAY_INBOUND's de-duplication window (RELAY_INBOUND_DUPLICATE_WINDOW).
+// A failed lookup says false: the output is published, and the window
+// still absorbs a copy within it.
+func (s *Service) storedBefore(ctx context.Context, out *nats.Msg) bool {
+	st, err := s.JS.Stream(ctx, events.InboundStream)
+	if err != nil {
+		return false
+	}
+	last, err := st.GetLastMsgForSubject(ctx, out.Subject)
+	if err != nil {
+		return false
+	}
+	return last.Header.Get(events.MsgIDHeader) == out.Header.Get(events.MsgIDHeader)
 }
 
 func (s *Service) publishInterrupt(ctx context.Context, in jetstream.Msg, frame wire.Frame) error {

@@ -472,3 +472,66 @@ func TestReplicaStoppedMidStreamLosesAndDuplicatesNothing(t *testing.T) {
 	}
 	natstest.Tally(t, "events", sent, seen)
 }
+
+// TestRedeliveryLongAfterItsEventStoresItOnce: a converter took a frame,
+// stored its event and died before acking the frame. The frame comes back
+// after the ack wait — here after RELAY_INBOUND's de-duplication window
+// (1 s) has passed, as after a long outage, so the server would store a
+// second copy. The converter finds the event already stored (the last on
+// its chat's subject, under the frame's derived id) and acks the frame
+// without storing another.
+func TestRedeliveryLongAfterItsEventStoresItOnce(t *testing.T) {
+	bc := bus.DefaultConfig()
+	bc.Partitions = 0 // one shared durable, to play the dead replica on
+	bc.InboundDuplicateWindow = time.Second
+	e := newEnvBus(t, bc)
+	cfg := converter.DefaultConfig()
+	cfg.Bus = bc
+	cfg.AckWait = time.Second
+
+	// The replica that died: it pulled the frame, stored the event, never acked.
+	dead, err := e.js.CreateOrUpdateConsumer(t.Context(), events.RawStream, jetstream.ConsumerConfig{
+		Durable: cfg.Durable, FilterSubjects: []string{events.RawSubjects}, AckPolicy: jetstream.AckExplicitPolicy, AckWait: time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.publishRaw(t, []byte(`{"type":"inbound","bufferId":"b1","event":{"text":"hi","message_id":"m1","source":{"platform":"telegram","chat_id":"c1"}}}`), "b1")
+	batch, err := dead.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range batch.Messages() {
+	}
+	ev := events.MessageEvent{Text: "hi", MessageID: "m1", Source: events.SessionSource{Platform: "telegram", ChatID: "c1"}}
+	data, err := events.Marshal(&ev, events.ContentTypeMsgpack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := nats.NewMsg(events.InboundMessageSubject("telegram", "c1"))
+	stored.Data = data
+	stored.Header.Set(events.ContentTypeHeader, events.ContentTypeMsgpack)
+	stored.Header.Set(events.MsgIDHeader, "ev:b1") // the id the converter derives from the frame
+	if _, err := e.js.PublishMsg(t.Context(), stored); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond) // past the window and the ack wait
+
+	e.run(t, cfg, natstest.Logger(t))
+	raw, err := e.js.Stream(t.Context(), events.RawStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	natstest.WaitFor(t, 10*time.Second, func() error {
+		info, err := raw.Info(t.Context())
+		if err != nil {
+			return err
+		}
+		if info.State.Msgs != 0 {
+			return fmt.Errorf("%d frames still in %s", info.State.Msgs, events.RawStream)
+		}
+		return nil
+	})
+	e.readInbound(t, 1) // the one stored before, and no second
+	e.dlq(t, 0)
+}

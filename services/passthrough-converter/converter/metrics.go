@@ -22,7 +22,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		converted: set.CounterVec("relay_converter_events_total",
 			"Events and interrupts published, by kind.", "kind"),
 		dropped: set.CounterVec("relay_converter_dropped_total",
-			"Raw frames that produced no event, by reason (ping, autocomplete, unknown_type, or a bad-input reason).", "reason"),
+			"Raw frames that produced no event, by reason (ping, autocomplete, unknown_type, already_stored: "+
+				"a redelivered frame whose event was stored before, or a bad-input reason).", "reason"),
 		scopeWrites: set.CounterVec("relay_converter_scope_total",
 			"Scope records per event: written to KV, or unchanged (no write).", "result"),
 		lag: set.Histogram("relay_converter_lag_seconds",
