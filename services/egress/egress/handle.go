@@ -273,7 +273,7 @@ func resultMsg(id string, res events.SendResult) (*nats.Msg, error) {
 // replayResult re-publishes the stored result of an action that was already
 // settled, reporting whether there was one.
 func (s *Service) replayResult(ctx context.Context, j *job) (bool, error) {
-	st, err := s.resultsStream(ctx)
+	st, err := s.results.Get(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -282,7 +282,7 @@ func (s *Service) replayResult(ctx context.Context, j *job) (bool, error) {
 		return false, nil
 	}
 	if err != nil {
-		s.dropResultsStream()
+		s.results.Drop()
 		return false, fmt.Errorf("looking up stored result: %w", err)
 	}
 	m := &nats.Msg{Subject: raw.Subject, Data: raw.Data, Header: raw.Header}
@@ -453,7 +453,7 @@ func (s *Service) fetchScope(ctx context.Context, chatID, platform, primary stri
 	if platform == "" {
 		return scopes.Record{}, false
 	}
-	kv, err := s.scopeBucket(ctx)
+	kv, err := s.scopeKV.Get(ctx)
 	if err != nil {
 		s.metrics.scopeGets.WithLabelValues("error").Inc()
 		return scopes.Record{}, false
@@ -465,7 +465,7 @@ func (s *Service) fetchScope(ctx context.Context, chatID, platform, primary stri
 		return scopes.Record{}, false
 	case err != nil:
 		s.metrics.scopeGets.WithLabelValues("error").Inc()
-		s.dropScopeBucket()
+		s.scopeKV.Drop()
 		s.Log.Debug("scope get failed", "chat_id", chatID, "err", err)
 		return scopes.Record{}, false
 	}
@@ -497,48 +497,6 @@ func (s *Service) fetchScopeElsewhere(ctx context.Context, chatID, primary strin
 		}
 	}
 	return found, n == 1
-}
-
-// resultsStream returns the RELAY_RESULTS handle, opened once (and again
-// after a failed lookup, in case the stream was re-created).
-func (s *Service) resultsStream(ctx context.Context) (jetstream.Stream, error) {
-	s.kvMu.Lock()
-	defer s.kvMu.Unlock()
-	if s.results != nil {
-		return s.results, nil
-	}
-	st, err := s.JS.Stream(ctx, bus.ResultsStream)
-	if err != nil {
-		return nil, fmt.Errorf("opening results stream: %w", err)
-	}
-	s.results = st
-	return st, nil
-}
-
-func (s *Service) dropResultsStream() {
-	s.kvMu.Lock()
-	s.results = nil
-	s.kvMu.Unlock()
-}
-
-func (s *Service) scopeBucket(ctx context.Context) (jetstream.KeyValue, error) {
-	s.kvMu.Lock()
-	defer s.kvMu.Unlock()
-	if s.scopeKV != nil {
-		return s.scopeKV, nil
-	}
-	kv, err := s.JS.KeyValue(ctx, events.ScopeBucket)
-	if err != nil {
-		return nil, err
-	}
-	s.scopeKV = kv
-	return kv, nil
-}
-
-func (s *Service) dropScopeBucket() {
-	s.kvMu.Lock()
-	s.scopeKV = nil
-	s.kvMu.Unlock()
 }
 
 // deliver sends the action to the connector through ws-edge, as several
@@ -760,7 +718,7 @@ type note struct {
 
 // lastNote returns the action's last before-write note.
 func (s *Service) lastNote(ctx context.Context, id string) (note, error) {
-	st, err := s.resultsStream(ctx)
+	st, err := s.results.Get(ctx)
 	if err != nil {
 		return note{}, err
 	}
@@ -769,7 +727,7 @@ func (s *Service) lastNote(ctx context.Context, id string) (note, error) {
 		return note{}, nil
 	}
 	if err != nil {
-		s.dropResultsStream()
+		s.results.Drop()
 		return note{}, fmt.Errorf("looking up the before-write note: %w", err)
 	}
 	return note{state: string(raw.Data), seq: raw.Sequence, at: raw.Time}, nil

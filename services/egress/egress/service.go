@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -69,9 +68,8 @@ type Service struct {
 	// scopeKV (the relay_scope bucket, for cache-miss gets) and results
 	// (RELAY_RESULTS, for redeliveries) are opened lazily, and again after
 	// a failure.
-	kvMu    sync.Mutex
-	scopeKV jetstream.KeyValue
-	results jetstream.Stream
+	scopeKV *bus.Lazy[jetstream.KeyValue]
+	results *bus.Lazy[jetstream.Stream]
 
 	running atomic.Bool
 }
@@ -85,7 +83,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{Base: base, cfg: cfg}
+	s := &Service{Base: base, cfg: cfg, scopeKV: bus.LazyKV(base.JS, events.ScopeBucket), results: bus.LazyStream(base.JS, bus.ResultsStream)}
 	s.scopes = scopes.New(cfg.ScopeCacheSize)
 	s.descs = descriptors.New()
 	s.scopeWatch = kvwatch.New(s.JS, events.ScopeBucket, s.scopes, s.Log)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -33,8 +32,11 @@ type Service struct {
 	loop    *consume.Loop
 	metrics *metrics
 
-	scopeKV jetstream.KeyValue
-	kvMu    sync.Mutex
+	// scopeKV (relay_scope) and inbound (RELAY_INBOUND, read for a
+	// redelivered frame) are opened on first use, and again after a
+	// failure.
+	scopeKV *bus.Lazy[jetstream.KeyValue]
+	inbound *bus.Lazy[jetstream.Stream]
 
 	scopes *scopeCache
 	// pub publishes the events (made by Run, closed when it returns).
@@ -50,7 +52,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{Base: base, cfg: cfg}
+	s := &Service{Base: base, cfg: cfg, scopeKV: bus.LazyKV(base.JS, events.ScopeBucket), inbound: bus.LazyStream(base.JS, events.InboundStream)}
 	if s.metrics, err = newMetrics(s.Reg); err != nil {
 		return nil, err
 	}
@@ -344,12 +346,16 @@ const reasonAlreadyStored = "already_stored"
 // A failed lookup says false: the output is published, and the window
 // still absorbs a copy within it.
 func (s *Service) storedBefore(ctx context.Context, out *nats.Msg) bool {
-	st, err := s.JS.Stream(ctx, events.InboundStream)
+	st, err := s.inbound.Get(ctx)
 	if err != nil {
 		return false
 	}
 	last, err := st.GetLastMsgForSubject(ctx, out.Subject)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return false
+	}
 	if err != nil {
+		s.inbound.Drop()
 		return false
 	}
 	return last.Header.Get(events.MsgIDHeader) == out.Header.Get(events.MsgIDHeader)

@@ -59,20 +59,6 @@ func (c *scopeCache) len() int {
 	return len(c.m)
 }
 
-func (s *Service) kv(ctx context.Context) (jetstream.KeyValue, error) {
-	s.kvMu.Lock()
-	defer s.kvMu.Unlock()
-	if s.scopeKV != nil {
-		return s.scopeKV, nil
-	}
-	kv, err := s.JS.KeyValue(ctx, events.ScopeBucket)
-	if err != nil {
-		return nil, fmt.Errorf("opening bucket %s: %w", events.ScopeBucket, err)
-	}
-	s.scopeKV = kv
-	return kv, nil
-}
-
 // recordScope stores the chat's scope record unless this replica already
 // knows it is current. It returns when the write is durable.
 //
@@ -97,7 +83,7 @@ func (s *Service) recordScope(ctx context.Context, ev *events.MessageEvent) erro
 		s.metrics.scopeWrites.WithLabelValues("unchanged").Inc()
 		return nil
 	}
-	kv, err := s.kv(ctx)
+	kv, err := s.scopeKV.Get(ctx)
 	if err != nil {
 		return err
 	}
