@@ -131,8 +131,16 @@ func (n *NATS) URL() string { return n.Server.ClientURL() }
 // store; clients connected over TCP reconnect by themselves.
 func (n *NATS) Restart(tb testing.TB) {
 	tb.Helper()
+	n.RestartAfter(tb, 0)
+}
+
+// RestartAfter is Restart with the server down for d in between, as a
+// server being restarted by its supervisor is.
+func (n *NATS) RestartAfter(tb testing.TB, d time.Duration) {
+	tb.Helper()
 	port := n.Server.Addr().(*net.TCPAddr).Port
 	Shutdown(n.Server)
+	time.Sleep(d)
 	n.Server = start(tb, options(tb, slices.Concat(n.opts, []Option{WithStoreDir(n.StoreDir), WithPort(port)})))
 }
 
