@@ -41,8 +41,9 @@ bench:
 tidy:
 	for m in $$(go list -m -f '{{.Dir}}'); do (cd $$m && go mod tidy); done
 
+# Every fuzz target in the repository, FUZZTIME (10s) each: scripts/fuzz.sh.
 fuzz:
-	cd pkg && go test -run '^$$' -fuzz FuzzDecodeFrame -fuzztime 30s ./wire
+	scripts/fuzz.sh
 
 # The dev loop under compose (docker compose, or docker-compose where only
 # that is installed), from the images of `make images`.
