@@ -508,6 +508,15 @@ func (l *Loop) runSource(ctx, hctx context.Context, src *source, sc *sched, out 
 		if l.cfg.StopOnRefusal && errors.As(err, &apiErr) && apiErr.Code == 400 {
 			return fmt.Errorf("consume: consumer %s refused: %w", src.name, err)
 		}
+		if src.pinned && src.held() && live > 0 {
+			// The pull broke off (the connection dropped, the server shut
+			// down): what the server had sent and this replica had not read
+			// is lost in flight and comes back only after its ack wait, so
+			// the partition waits for it (as after a takeover) before any
+			// chat goes on; else a chat's newer messages, pulled first from
+			// the re-created consumer, would overtake it.
+			l.gate(src)
+		}
 		if live >= l.cfg.StableAfter {
 			// Healthy for a while: a new incident, not the next failure of
 			// the last one.

@@ -82,7 +82,10 @@ func (l *Loop) watchTakeovers(ctx context.Context, src *source, sc *sched) {
 			return
 		case <-src.takeover:
 		}
-		deadline := time.Now().Add(l.cfg.PinnedTTL + 2*l.cfg.AckWait)
+		// The wait is bounded from the first answer of the server: while
+		// it cannot be asked (a restart, an outage) the lost messages
+		// cannot come back either.
+		var deadline time.Time
 		for {
 			cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			cons, err := l.js.Consumer(cctx, l.cfg.Stream, src.name)
@@ -90,7 +93,10 @@ func (l *Loop) watchTakeovers(ctx context.Context, src *source, sc *sched) {
 			if err == nil && sc.count(src.part) >= cons.CachedInfo().NumAckPending {
 				break
 			}
-			if time.Now().After(deadline) {
+			if err == nil && deadline.IsZero() {
+				deadline = time.Now().Add(l.cfg.PinnedTTL + 2*l.cfg.AckWait)
+			}
+			if !deadline.IsZero() && time.Now().After(deadline) {
 				l.cfg.Log.Warn("partition taken over without all of its previous holder's messages; going on", "consumer", src.name)
 				break
 			}
