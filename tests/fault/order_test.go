@@ -319,6 +319,25 @@ func checkStored(t *testing.T, js jetstream.JetStream, ids []string) []string {
 	return stored
 }
 
+// connectorAndEdge starts the dev connector and an in-process ws-edge on natsURL
+// (the order tests of the converter alone).
+func connectorAndEdge(t *testing.T, natsURL string) *devconnector.Server {
+	t.Helper()
+	dev := relaytest.StartConnector(t)
+	edge := relaytest.RunEdge(t, relaytest.EdgeConfig(dev, bus.DefaultConfig()), natsURL)
+	relaytest.WaitReady(t, startTimeout, edge)
+	return dev
+}
+
+// checkSettled waits until the connector holds no un-acked frame and
+// RELAY_RAW is empty, then checks the stored events (checkStored).
+func checkSettled(t *testing.T, dev *devconnector.Server, js jetstream.JetStream, ids []string) {
+	t.Helper()
+	waitDrained(t, dev)
+	relaytest.WaitStreamEmpty(t, js, events.RawStream, deliverTimeout)
+	checkStored(t, js, ids)
+}
+
 // logChats logs every handler call for the chats named in disorder (up
 // to 4 of them): id, replica, attempt and time, the evidence of how they
 // got out of order.
@@ -711,9 +730,7 @@ func TestOrderStalledLink(t *testing.T) {
 	faultTest(t, "stalls a converter's connection")
 	const chats, perChat = 8, 150
 	ns := relaytest.StartNATS(t)
-	dev := relaytest.StartConnector(t)
-	edge := relaytest.RunEdge(t, relaytest.EdgeConfig(dev, bus.DefaultConfig()), ns.URL())
-	relaytest.WaitReady(t, startTimeout, edge)
+	dev := connectorAndEdge(t, ns.URL())
 	px := relaytest.StartProxy(t, strings.TrimPrefix(ns.URL(), "nats://"))
 	conv := startConverter(t, "nats://"+px.Addr(), "converter", orderEnv)
 	conv.WaitReady(t, startTimeout)
@@ -726,9 +743,7 @@ func TestOrderStalledLink(t *testing.T) {
 		t.Logf("held the NATS→converter path for 2.5 s after %d frames", p.Sent())
 	}
 	ids := p.Wait(t, deliverTimeout)
-	waitDrained(t, dev)
-	relaytest.WaitStreamEmpty(t, js, events.RawStream, deliverTimeout)
-	checkStored(t, js, ids)
+	checkSettled(t, dev, js, ids)
 	missed := strings.Count(conv.Output(), "pull heartbeat missed")
 	t.Logf("ORDER SUMMARY stalled link: %d frames, the converter missed %d pull heartbeats", len(ids), missed)
 	if missed == 0 {
@@ -746,9 +761,7 @@ func TestOrderNATSRestart(t *testing.T) {
 	faultTest(t, "restarts a NATS server mid-stream")
 	const chats, perChat = 8, 150
 	ns := relaytest.StartNATS(t)
-	dev := relaytest.StartConnector(t)
-	edge := relaytest.RunEdge(t, relaytest.EdgeConfig(dev, bus.DefaultConfig()), ns.URL())
-	relaytest.WaitReady(t, startTimeout, edge)
+	dev := connectorAndEdge(t, ns.URL())
 	conv := startConverter(t, ns.URL(), "converter", orderEnv)
 	conv.WaitReady(t, startTimeout)
 
@@ -758,9 +771,6 @@ func TestOrderNATSRestart(t *testing.T) {
 	ns.RestartAfter(t, 3*time.Second) // down as long as a supervised restart
 	t.Logf("NATS restarted in %v after %d frames", time.Since(down).Round(time.Millisecond), p.Sent())
 	ids := p.Wait(t, deliverTimeout)
-	waitDrained(t, dev)
-	js := relaytest.JetStream(t, relaytest.Connect(t, ns.URL(), "probe"))
-	relaytest.WaitStreamEmpty(t, js, events.RawStream, deliverTimeout)
-	checkStored(t, js, ids)
+	checkSettled(t, dev, relaytest.JetStream(t, relaytest.Connect(t, ns.URL(), "probe")), ids)
 	t.Logf("ORDER SUMMARY NATS restart: %d frames, settled %v after the restart", len(ids), time.Since(down).Round(time.Millisecond))
 }
