@@ -33,6 +33,7 @@ import (
 	"github.com/relaybus/relaybus/internal/logging"
 	"github.com/relaybus/relaybus/internal/natsconn"
 	"github.com/relaybus/relaybus/internal/ops"
+	"github.com/relaybus/relaybus/pkg/jswatch"
 )
 
 // Version is the version (SemVer) of every relaybus binary, in its logs,
@@ -131,7 +132,13 @@ func Run(ctx context.Context, getenv func(string) string, stdout io.Writer, spec
 		// A server cut off from its cluster's JetStream still answers
 		// pings: move to another of NATS_URL's servers rather than stall.
 		h.Go(func(ctx context.Context) error {
-			natsconn.Watch(ctx, nc, log, natsconn.WatchEvery, natsconn.WatchAfter)
+			jswatch.Run(ctx, nc, jswatch.Options{
+				Moving: func(server string, err error) {
+					log.Warn("nats server keeps answering that JetStream is unavailable; reconnecting to another server",
+						"server", server, "for", jswatch.DefaultAfter*jswatch.DefaultEvery, "err", err)
+				},
+				OnError: func(err error) { log.Warn("nats reconnect failed", "err", err) },
+			})
 			return nil
 		})
 		svc, err := spec.New(Deps{Log: log, NC: nc, Registerer: h.Registry()})

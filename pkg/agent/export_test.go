@@ -9,3 +9,11 @@ func SetStableAfter(d time.Duration) (restore func()) {
 	stableAfter = d
 	return func() { stableAfter = old }
 }
+
+// SetWatchEvery sets how often Run asks whether JetStream answers, until
+// the returned function restores the default.
+func SetWatchEvery(d time.Duration) (restore func()) {
+	old := watchEvery
+	watchEvery = d
+	return func() { watchEvery = old }
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/relaybus/relaybus/pkg/consume"
 	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/pkg/jswatch"
 )
 
 // Handler handles one event. Return nil to acknowledge it, an error to have
@@ -94,7 +95,25 @@ func (ev *Event) Typing(ctx context.Context) error {
 // their context is canceled, and returns nil when they have finished. It
 // returns an error only for a consumer the server refuses outright (a bad
 // filter).
+//
+// While it runs, it also moves the connection to another of its servers
+// when the one it is on keeps answering that JetStream is unavailable (a
+// server cut off from its cluster; package jswatch), as the relay's own
+// stages do; each move is reported to ErrorHandler.
 func (c *Client) Run(ctx context.Context, h Handler) error {
+	wctx, stopWatch := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		jswatch.Run(wctx, c.nc, jswatch.Options{
+			Every: watchEvery,
+			Moving: func(server string, err error) {
+				c.opts.ErrorHandler(fmt.Errorf("agent: %s keeps answering that JetStream is unavailable, reconnecting to another server: %w", server, err))
+			},
+			OnError: c.opts.ErrorHandler,
+		})
+	}()
+	defer func() { stopWatch(); <-watched }()
 	cfg := consume.Config{
 		Stream:         events.InboundStream,
 		Durable:        c.opts.Name,
@@ -136,6 +155,10 @@ func (c *Client) Run(ctx context.Context, h Handler) error {
 	}
 	return nil
 }
+
+// watchEvery is jswatch's probe interval (zero: its default; a variable
+// for the tests).
+var watchEvery time.Duration
 
 // stableAfter is how long a consumer must stay live for its loss to start
 // the re-create backoff over (a variable for the tests).

@@ -1,7 +1,8 @@
-package natsconn_test
+package jswatch_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -10,7 +11,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
-	"github.com/relaybus/relaybus/internal/natsconn"
+	"github.com/relaybus/relaybus/pkg/jswatch"
 	"github.com/relaybus/relaybus/pkg/natstest"
 )
 
@@ -28,14 +29,15 @@ func unavailable(o *server.Options) {
 	o.Users = []*server.User{{Username: "u", Password: "p", Account: acc}}
 }
 
-// watched connects to urls in order (the first one first) and runs Watch
-// on the connection until the test ends.
+// watched connects to urls in order (the first one first) and runs the
+// watch on the connection until the test ends.
 func watched(t *testing.T, urls ...string) *nats.Conn {
 	t.Helper()
 	nc := natstest.ConnectURL(t, strings.Join(urls, ","),
 		nats.DontRandomize(), nats.MaxReconnects(-1), nats.ReconnectWait(10*time.Millisecond))
-	natstest.Go(t, "Watch", func(ctx context.Context) error {
-		natsconn.Watch(ctx, nc, natstest.Logger(t), 20*time.Millisecond, 3)
+	natstest.Go(t, "jswatch", func(ctx context.Context) error {
+		jswatch.Run(ctx, nc, jswatch.Options{Every: 20 * time.Millisecond, After: 3,
+			Moving: func(server string, err error) { t.Logf("moving off %s: %v", server, err) }})
 		return nil
 	})
 	return nc
@@ -43,13 +45,13 @@ func watched(t *testing.T, urls ...string) *nats.Conn {
 
 // A client on a server whose JetStream does not answer moves to the server
 // of its pool whose JetStream does.
-func TestWatchMovesOffAServerWithoutJetStream(t *testing.T) {
+func TestMovesOffAServerWithoutJetStream(t *testing.T) {
 	for name, opt := range map[string]natstest.Option{"no responders": noJetStream, "503": unavailable} {
-		t.Run(name, func(t *testing.T) { testWatchMoves(t, opt) })
+		t.Run(name, func(t *testing.T) { testMoves(t, opt) })
 	}
 }
 
-func testWatchMoves(t *testing.T, badOpt natstest.Option) {
+func testMoves(t *testing.T, badOpt natstest.Option) {
 	bad := natstest.RunServer(t, badOpt)
 	good := natstest.RunServer(t)
 	nc := watched(t, bad.ClientURL(), good.ClientURL())
@@ -72,7 +74,7 @@ func testWatchMoves(t *testing.T, badOpt natstest.Option) {
 
 // A client whose JetStream answers stays; a client with nowhere else to go
 // stays too.
-func TestWatchStays(t *testing.T) {
+func TestStays(t *testing.T) {
 	good := natstest.RunServer(t)
 	other := natstest.RunServer(t)
 	alone := natstest.RunServer(t, noJetStream)
@@ -84,5 +86,26 @@ func TestWatchStays(t *testing.T) {
 	}
 	if n := single.Stats().Reconnects; n != 0 {
 		t.Errorf("a client with a single server reconnected %d times; there is nowhere to go", n)
+	}
+}
+
+// Probe tells a JetStream that answers from one that answers 503 and from
+// none at all.
+func TestProbe(t *testing.T) {
+	for name, c := range map[string]struct {
+		opts []natstest.Option
+		want error
+	}{
+		"answers":       {nil, nil},
+		"503":           {[]natstest.Option{unavailable}, jswatch.ErrUnavailable},
+		"no responders": {[]natstest.Option{noJetStream}, nats.ErrNoResponders},
+	} {
+		t.Run(name, func(t *testing.T) {
+			nc := natstest.ConnectURL(t, natstest.RunServer(t, c.opts...).ClientURL())
+			err := jswatch.Probe(context.Background(), nc, 5*time.Second)
+			if c.want == nil && err != nil || c.want != nil && !errors.Is(err, c.want) {
+				t.Fatalf("Probe: %v, want %v", err, c.want)
+			}
+		})
 	}
 }
