@@ -56,7 +56,9 @@ type benchConfig struct {
 	// InboundProfile is where the inbound run's CPU profile goes ("":
 	// nowhere; the breakdown is reported either way).
 	InboundProfile string
-	AllInOne       bool
+	// EgressProfile is the same for the egress run.
+	EgressProfile string
+	AllInOne      bool
 	// Converters and Egresses are how many replicas of each stage run
 	// (the stack's own plus in-process extras on the same server).
 	Converters, Egresses int
@@ -87,6 +89,7 @@ type benchReport struct {
 	InboundCPU            float64            `json:"inbound_cpu_us_per_interaction"`
 	InboundCPUByComponent map[string]float64 `json:"inbound_cpu_us_by_component,omitempty"`
 	RelayCPU              float64            `json:"relay_cpu_us_per_interaction,omitempty"`
+	EgressCPUByComponent  map[string]float64 `json:"egress_cpu_us_by_component,omitempty"`
 	EgressCeiling         float64            `json:"egress_ceiling_msgs_per_s"`
 	EgressCeilingCPU      float64            `json:"egress_ceiling_cpu_us_per_msg"`
 	Egress                float64            `json:"egress_msgs_per_s"`
@@ -141,6 +144,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.IntVar(&c.Egresses, "egresses", 1, "egress replicas (in this process, on the same server): the scale-out run")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	fs.StringVar(&c.InboundProfile, "inbound-cpuprofile", "", "write the CPU profile of the inbound run (the one the breakdown by component is read from) to this file")
+	fs.StringVar(&c.EgressProfile, "egress-cpuprofile", "", "write the CPU profile of the egress run (the one its breakdown by component is read from) to this file")
 	memProfile := fs.String("memprofile", "", "write a heap profile at the end of the run to this file")
 	memLimit := fs.Int64("memory-limit", memlimit.Default+64<<20, "base soft memory limit of the bench process in bytes: the all-in-one's default plus room for the connector and agent it also hosts; it follows the live heap as the all-in-one's does (GOMEMLIMIT overrides, 0 disables)")
 	if err := fs.Parse(args); err != nil {
@@ -225,13 +229,11 @@ func printBench(w io.Writer, r *benchReport) {
 	fmt.Fprintf(tw, "one durable hop (ws-edge's pattern alone)\t\t\t%.0f\t\t\t\n", r.InboundOneHopCeiling)
 	tw.Flush()
 	if len(r.InboundCPUByComponent) > 0 {
-		keys := slices.Sorted(maps.Keys(r.InboundCPUByComponent))
-		parts := make([]string, 0, len(keys))
-		for _, k := range keys {
-			parts = append(parts, fmt.Sprintf("%s %.0f", k, r.InboundCPUByComponent[k]))
-		}
 		fmt.Fprintf(w, "inbound CPU µs per interaction by component (profile): %s; relaybus (ws-edge + converter + agent) %.0f\n",
-			strings.Join(parts, ", "), r.RelayCPU)
+			componentList(r.InboundCPUByComponent), r.RelayCPU)
+	}
+	if len(r.EgressCPUByComponent) > 0 {
+		fmt.Fprintf(w, "egress CPU µs per send by component (profile): %s\n", componentList(r.EgressCPUByComponent))
 	}
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "latency at %d/s offered, %d samples\tp50 %v\tp90 %v\tp99 %v\tmax %v\t\n", r.LatencyRate, r.LatencyCount,
@@ -376,7 +378,9 @@ func newRig(dirPrefix string, replay int) (*rig, error) {
 	}
 	dev, err := devconnector.New(devconnector.Config{Addr: "127.0.0.1:0", Log: slog.New(slog.DiscardHandler), ReplayLimit: replay})
 	if err == nil {
-		err = dev.Start()
+		// Its goroutines (the gateway socket's reader and writer among
+		// them) inherit the label: the connector's part of the breakdown.
+		labelled(compConnector, func() { err = dev.Start() })
 	}
 	if err != nil {
 		os.RemoveAll(dir)
@@ -621,14 +625,26 @@ func bench(ctx context.Context, c benchConfig, progress func(string, ...any)) (*
 	}
 	before := dev.State().OutboundCount
 	cpu0, start = processCPU(), time.Now()
-	if err := publishActions(ctx, js, c.Egress, func(i uint64) []byte { return actions[i] }, chatOf); err != nil {
+	comps, err = profileComponents(c.EgressProfile, func() error {
+		if err := publishActions(ctx, js, c.Egress, func(i uint64) []byte { return actions[i] }, chatOf); err != nil {
+			return err
+		}
+		if err := waitFor(ctx, 5*time.Minute, func() bool { return dev.State().OutboundCount-before >= uint64(c.Egress) }); err != nil {
+			return fmt.Errorf("egress: %d of %d sends reached the connector: %w", dev.State().OutboundCount-before, c.Egress, err)
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, err
-	}
-	if err := waitFor(ctx, 5*time.Minute, func() bool { return dev.State().OutboundCount-before >= uint64(c.Egress) }); err != nil {
-		return nil, fmt.Errorf("egress: %d of %d sends reached the connector: %w", dev.State().OutboundCount-before, c.Egress, err)
 	}
 	rep.Egress = float64(c.Egress) / time.Since(start).Seconds()
 	rep.EgressCPU = micros((processCPU() - cpu0) / time.Duration(c.Egress))
+	if comps != nil {
+		rep.EgressCPUByComponent = map[string]float64{}
+		for k, v := range comps {
+			rep.EgressCPUByComponent[k] = micros(v / time.Duration(c.Egress))
+		}
+	}
 	rep.EgressMessages = c.Egress
 	rep.EgressRatio = rep.Egress / rep.EgressCeiling
 
@@ -1017,3 +1033,13 @@ func peakRSS(pid int) int64 {
 // asynchronous publishes in flight: a loaded machine must slow the bench
 // down, not fail it.
 var benchStall = jetstream.WithStallWait(time.Minute)
+
+// componentList prints a breakdown by component, by name.
+func componentList(by map[string]float64) string {
+	keys := slices.Sorted(maps.Keys(by))
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s %.0f", k, by[k]))
+	}
+	return strings.Join(parts, ", ")
+}
