@@ -15,6 +15,7 @@ import (
 
 	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/pkg/wire"
+	"github.com/relaybus/relaybus/pkg/wire/jsonscan"
 )
 
 // waiter is one outbound request waiting for its outbound_result. ch gets
@@ -194,10 +195,75 @@ type edgeAction struct {
 	Reason     *string `json:"reason"`
 }
 
+// decodeEdgeAction reads an edge request's action into a in one pass, and
+// reports whether body starts with '{' and is one valid JSON object whose
+// op, session_key and reason have the types of edgeAction's fields:
+// exactly what json.Unmarshal(body, a) == nil says for such a body, with
+// the same values (keys matched case-insensitively, the last of duplicates
+// kept, null leaving a string as it is and a *string nil).
+// FuzzDecodeEdgeAction holds it to encoding/json, which took about 11 µs
+// of each send's CPU here.
+func decodeEdgeAction(body []byte, a *edgeAction) bool {
+	if len(body) == 0 || body[0] != '{' {
+		return false
+	}
+	typed := true
+	str := func(v []byte, dst *string) {
+		if v[0] == 'n' { // null: unchanged
+			return
+		}
+		s, ok := jsonscan.Unquote(v)
+		if !ok {
+			typed = false
+			return
+		}
+		*dst = s
+	}
+	valid := jsonscan.Members(body, func(k, v []byte, _, _ int) {
+		switch {
+		case jsonscan.KeyIs(k, "op", true):
+			str(v, &a.Op)
+		case jsonscan.KeyIs(k, "session_key", true):
+			str(v, &a.SessionKey)
+		case jsonscan.KeyIs(k, "reason", true):
+			if v[0] == 'n' {
+				a.Reason = nil
+				return
+			}
+			var r string
+			if str(v, &r); typed {
+				a.Reason = &r
+			}
+		}
+	})
+	return valid && typed
+}
+
+// resultSucceeded reports what json.Unmarshal of an outbound_result into
+// struct{ Success bool } leaves in Success, its error ignored: false for
+// input that is not one valid JSON object, else the last boolean
+// "success" member (case-insensitive key). For the outcome metric only.
+func resultSucceeded(r []byte) bool {
+	success := false
+	if !jsonscan.Members(r, func(k, v []byte, _, _ int) {
+		if jsonscan.KeyIs(k, "success", true) {
+			switch string(v) {
+			case "true":
+				success = true
+			case "false":
+				success = false
+			}
+		}
+	}) {
+		return false
+	}
+	return success
+}
+
 func (s *Service) handleOutbound(req edgeRequest) {
 	body := bytes.TrimSpace(req.data)
 	var a edgeAction
-	if len(body) == 0 || body[0] != '{' || json.Unmarshal(body, &a) != nil || a.Op == "" {
+	if !decodeEdgeAction(body, &a) || a.Op == "" {
 		s.m.outbound.WithLabelValues(outcomeBadRequest).Inc()
 		req.Error("400", "body must be an action JSON object with an op", mustJSON(events.SendResult{Error: "relay edge: bad action"}))
 		return
@@ -293,11 +359,7 @@ func (s *Service) roundTrip(action []byte, platform, botID string) (result []byt
 			s.m.outbound.WithLabelValues(outcomeConnLost).Inc()
 			return s.resultLost, false
 		}
-		var sr struct {
-			Success bool `json:"success"`
-		}
-		_ = json.Unmarshal(r, &sr)
-		if sr.Success {
+		if resultSucceeded(r) {
 			s.m.outbound.WithLabelValues(outcomeSuccess).Inc()
 		} else {
 			s.m.outbound.WithLabelValues(outcomeFailure).Inc()
@@ -324,7 +386,7 @@ func compactJSON(b []byte) []byte {
 	}
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, b); err != nil {
-		return b // unreachable: b was validated by json.Unmarshal
+		return b // unreachable: b was validated (decodeEdgeAction)
 	}
 	return buf.Bytes()
 }
