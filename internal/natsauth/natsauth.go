@@ -240,6 +240,7 @@ func AgentPermissions(names ...string) *server.Permissions {
 	pub := []string{
 		"relay.outbound.>",                                // actions
 		"relay.rpc.chat_info",                             // chat names (a request to ws-edge)
+		"$JS.API.INFO",                                    // account JetStream info: the watch of pkg/jswatch (pkg/agent runs it)
 		"$JS.API.STREAM.INFO.RELAY_INBOUND",               // a partitioned agent copies its limits
 		"$JS.API.STREAM.INFO.RELAY_RESULTS",               // (and MSG.GET) a result missed while reconnecting,
 		"$JS.API.STREAM.MSG.GET.RELAY_RESULTS",            // or of an action published twice

@@ -19,6 +19,7 @@ import (
 	"github.com/relaybus/relaybus/internal/natsconn"
 	"github.com/relaybus/relaybus/pkg/agent"
 	"github.com/relaybus/relaybus/pkg/events"
+	"github.com/relaybus/relaybus/pkg/jswatch"
 	"github.com/relaybus/relaybus/pkg/natstest"
 )
 
@@ -313,6 +314,13 @@ func TestAgentIdentity(t *testing.T) {
 		}
 		return nil
 	})
+	// The client's JetStream watch (pkg/jswatch, run by agent.Run every
+	// 5 s) asks for the account's JetStream info: allowed.
+	probe, pv := connectAs(t, ns, keys.Agent, nats.Name("probe"))
+	agentViolations = append(agentViolations, pv)
+	if err := jswatch.Probe(ctx, probe, 5*time.Second); err != nil {
+		t.Errorf("jswatch.Probe as the agent: %v", err)
+	}
 	// The valid traffic needed nothing it was refused.
 	for i, v := range agentViolations {
 		v.mu.Lock()
