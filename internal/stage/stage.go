@@ -137,7 +137,7 @@ func Run(ctx context.Context, getenv func(string) string, stdout io.Writer, spec
 					log.Warn("nats server keeps answering that JetStream is unavailable; reconnecting to another server",
 						"server", server, "for", jswatch.DefaultAfter*jswatch.DefaultEvery, "err", err)
 				},
-				OnError: func(err error) { log.Warn("nats reconnect failed", "err", err) },
+				OnError: func(err error) { log.Warn("nats JetStream watch", "err", err) },
 			})
 			return nil
 		})

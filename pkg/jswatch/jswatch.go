@@ -22,6 +22,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -34,8 +35,14 @@ const (
 	DefaultAfter = 3
 )
 
-// ErrUnavailable is a JetStream API answer whose error is a 503.
-var ErrUnavailable = errors.New("jswatch: JetStream unavailable")
+var (
+	// ErrUnavailable is a JetStream API answer whose error is a 503.
+	ErrUnavailable = errors.New("jswatch: JetStream unavailable")
+	// ErrDenied is reported (Options.OnError) when the server refuses the
+	// probe as a permissions violation: Run then stops watching. Allow
+	// the user to publish $JS.API.INFO to have the watch.
+	ErrDenied = errors.New("jswatch: not allowed to ask " + infoSubject + " (permissions violation); not watching this connection")
+)
 
 // Options tune Run. The zero value is the defaults.
 type Options struct {
@@ -47,7 +54,8 @@ type Options struct {
 	After int
 	// Moving, when set, is called before each forced reconnect with the
 	// server being left (credentials redacted) and the last probe's
-	// error; OnError with a failed reconnect's error. Both may be nil.
+	// error; OnError with a failed reconnect's error, or ErrDenied. Both
+	// may be nil.
 	Moving  func(server string, err error)
 	OnError func(error)
 }
@@ -78,6 +86,15 @@ func Run(ctx context.Context, nc *nats.Conn, o Options) {
 			failed = 0
 			continue
 		}
+		if denied(nc) {
+			// The connection's user may not ask: the probe can tell
+			// nothing, and moving would not help.
+			if o.OnError != nil {
+				o.OnError(ErrDenied)
+			}
+			<-ctx.Done()
+			return
+		}
 		failed++
 		if failed < o.After || len(nc.Servers()) < 2 {
 			continue
@@ -96,6 +113,14 @@ func Run(ctx context.Context, nc *nats.Conn, o Options) {
 // client is connected to answers it, with a 503 error while it has lost
 // contact with the cluster's metadata leader.
 const infoSubject = "$JS.API.INFO"
+
+// denied reports whether the server refused the probe's subject: a
+// permissions violation comes as an asynchronous error, and the request
+// itself only times out.
+func denied(nc *nats.Conn) bool {
+	err := nc.LastError()
+	return errors.Is(err, nats.ErrPermissionViolation) && strings.Contains(err.Error(), `"`+infoSubject+`"`)
+}
 
 // Probe asks the server nc is connected to for the account's JetStream
 // information, waiting at most timeout. It returns nil when JetStream

@@ -109,3 +109,41 @@ func TestProbe(t *testing.T) {
 		})
 	}
 }
+
+// A user who may not ask for the account's JetStream info (a deployment's
+// own permissions) is not moved around: the watch says so once and stops.
+func TestDeniedStopsWatching(t *testing.T) {
+	deny := func(o *server.Options) {
+		o.Users = []*server.User{{Username: "u", Password: "p", Permissions: &server.Permissions{
+			Publish: &server.SubjectPermission{Allow: []string{">"}, Deny: []string{"$JS.API.INFO"}}}}}
+	}
+	a, b := natstest.RunServer(t, deny), natstest.RunServer(t, deny)
+	nc := natstest.ConnectURL(t, "nats://u:p@"+a.Addr().String()+",nats://u:p@"+b.Addr().String(),
+		nats.DontRandomize(), nats.MaxReconnects(-1), nats.ReconnectWait(10*time.Millisecond))
+	errs := make(chan error, 8)
+	moved := make(chan string, 8)
+	natstest.Go(t, "jswatch", func(ctx context.Context) error {
+		jswatch.Run(ctx, nc, jswatch.Options{Every: 20 * time.Millisecond, After: 3,
+			Moving: func(server string, _ error) { moved <- server }, OnError: func(err error) { errs <- err }})
+		return nil
+	})
+	select {
+	case err := <-errs:
+		if !errors.Is(err, jswatch.ErrDenied) {
+			t.Fatalf("OnError(%v), want ErrDenied", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no ErrDenied reported")
+	}
+	time.Sleep(200 * time.Millisecond) // 10 probes, were it still watching
+	select {
+	case s := <-moved:
+		t.Fatalf("moved off %s although the probe was only refused", s)
+	case err := <-errs:
+		t.Fatalf("reported again: %v", err)
+	default:
+	}
+	if n := nc.Stats().Reconnects; n != 0 {
+		t.Errorf("%d reconnects, want none", n)
+	}
+}
