@@ -526,7 +526,7 @@ func (s *Service) deliver(ctx context.Context, j *job, a *events.Action, d descr
 	}
 	s.metrics.parts.Observe(float64(len(parts)))
 	var note *bus.PendingAck
-	if a.Op != events.OpInterrupt { // an interrupt is idempotent: no note
+	if noteBefore(a.Op) {
 		if err := ctx.Err(); err != nil {
 			// Shutting down past its grace: nothing was noted or written.
 			return events.SendResult{}, &undelivered{reason: retryNote, cause: err}
@@ -585,6 +585,15 @@ func (s *Service) deliver(ctx context.Context, j *job, a *events.Action, d descr
 	}
 	first.ContinuationMessageIDs = ids
 	return first, nil
+}
+
+// noteBefore reports whether an action of op takes a before-write note:
+// every op whose second write would show, but an interrupt (idempotent)
+// and a typing indicator (a second one is the same indicator, a few
+// seconds longer). Agents typically send one before each reply: without
+// a note, it costs one durable write instead of two.
+func noteBefore(op string) bool {
+	return op != events.OpInterrupt && op != events.OpTyping
 }
 
 // Results egress synthesizes for edge requests that got no usable answer.

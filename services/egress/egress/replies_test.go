@@ -180,3 +180,31 @@ func TestConcurrentCopiesWriteOnce(t *testing.T) {
 		t.Errorf("edge requests = %d, want exactly 1 (one replica writes)", got)
 	}
 }
+
+// TestNotesOnlyWhereAWriteMustNotRepeat: a send takes a before-write
+// note; a typing indicator and an interrupt, whose second write changes
+// nothing, take none (one durable write fewer each).
+func TestNotesOnlyWhereAWriteMustNotRepeat(t *testing.T) {
+	e, _ := newRunning(t, ok)
+	for _, a := range []struct {
+		id   string
+		a    events.Action
+		note bool
+	}{
+		{"a-send", events.Action{Op: events.OpSend, ChatID: "c", Content: "hi"}, true},
+		{"a-typing", events.Action{Op: events.OpTyping, ChatID: "c"}, false},
+		{"a-interrupt", events.Action{Op: events.OpInterrupt, SessionKey: "agent:main:discord:group:c"}, false},
+	} {
+		if res := e.send(a.id, a.a); !res.Success {
+			t.Fatalf("%s: %+v", a.a.Op, res)
+		}
+		st, err := e.js.Stream(t.Context(), events.ResultsStream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = st.GetLastMsgForSubject(t.Context(), events.WritingSubject(a.id))
+		if got := err == nil; got != a.note {
+			t.Errorf("%s: a before-write note stored = %v (%v), want %v", a.a.Op, got, err, a.note)
+		}
+	}
+}
