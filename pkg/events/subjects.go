@@ -92,6 +92,12 @@ const (
 	EdgeHeader = "Relay-Edge"
 	// ReceivedAtHeader is when ws-edge read the frame (RFC 3339, UTC, ns).
 	ReceivedAtHeader = "Relay-Received-At"
+	// RawSeqHeader and RawStoredAtHeader are, on an event or interrupt,
+	// the RELAY_RAW stream sequence and stored time (RFC 3339, UTC, ns) of
+	// the frame it was converted from: where a chat's order was decided
+	// (ws-edge's publish order) can be read beside where it was stored.
+	RawSeqHeader      = "Relay-Raw-Seq"
+	RawStoredAtHeader = "Relay-Raw-Stored-At"
 	// BufferIDHeader repeats a buffered frame's bufferId.
 	BufferIDHeader = "Relay-Buffer-Id"
 	// ErrorHeader is a dead letter's human-readable reason.

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -298,6 +300,7 @@ func (s *Service) publishEvent(ctx context.Context, in jetstream.Msg, ev *events
 	if t := in.Headers().Get(events.ReceivedAtHeader); t != "" {
 		out.Header.Set(events.ReceivedAtHeader, t)
 	}
+	setRawPosition(out, in)
 	return s.publish(ctx, out, kind)
 }
 
@@ -313,9 +316,12 @@ func (s *Service) publish(ctx context.Context, out *nats.Msg, kind string) error
 			return fmt.Errorf("publishing %s: %w", kind, err)
 		}
 		s.metrics.converted.WithLabelValues(kind).Inc()
-		s.Log.Debug("event published", "subject", out.Subject, "kind", kind)
+		s.Log.Debug("event published", "subject", out.Subject, "kind", kind,
+			"msg_id", out.Header.Get(events.MsgIDHeader), "raw_seq", out.Header.Get(events.RawSeqHeader))
 		return nil
 	}
+	s.Log.Debug("publishing event", "subject", out.Subject, "kind", kind, "attempt", consume.Attempt(ctx),
+		"msg_id", out.Header.Get(events.MsgIDHeader), "raw_seq", out.Header.Get(events.RawSeqHeader))
 	if consume.Attempt(ctx) > 1 && s.storedBefore(ctx, out) {
 		s.metrics.dropped.WithLabelValues(reasonAlreadyStored).Inc()
 		s.Log.Debug("output of a redelivered frame already stored", "subject", out.Subject, "kind", kind)
@@ -329,6 +335,19 @@ func (s *Service) publish(ctx context.Context, out *nats.Msg, kind string) error
 	}
 	_, err := s.pub.Publish(ctx, out)
 	return stored(err)
+}
+
+// setRawPosition copies the input's RELAY_RAW sequence and stored time onto
+// out (Relay-Raw-Seq, Relay-Raw-Stored-At): a debugging aid, so that an
+// event stored out of its chat's order shows whether its frame was stored
+// out of order too (ws-edge) or only its event (the converter).
+func setRawPosition(out *nats.Msg, in jetstream.Msg) {
+	md, err := in.Metadata()
+	if err != nil {
+		return
+	}
+	out.Header.Set(events.RawSeqHeader, strconv.FormatUint(md.Sequence.Stream, 10))
+	out.Header.Set(events.RawStoredAtHeader, md.Timestamp.UTC().Format(time.RFC3339Nano))
 }
 
 // reasonAlreadyStored counts a redelivered frame whose output was stored
@@ -373,6 +392,7 @@ func (s *Service) publishInterrupt(ctx context.Context, in jetstream.Msg, frame 
 	out.Header.Set(events.TypeHeader, events.TypeInterrupt)
 	out.Header.Set(events.SessionKeyHeader, it.SessionKey)
 	out.Header.Set(events.MsgIDHeader, outputID("int:", in))
+	setRawPosition(out, in)
 	return s.publish(ctx, out, "interrupt")
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -84,6 +85,9 @@ type pipeline struct {
 	wg       sync.WaitGroup
 	stopOnce sync.Once
 
+	// debug: the log takes a line per publish and PubAck.
+	debug bool
+
 	chatMu sync.Mutex
 	chats  map[string][]*pubItem // per chat with a publish out: the frames waiting behind it
 }
@@ -100,6 +104,7 @@ func newPipeline(s *Service) *pipeline {
 		ctx:    ctx,
 		cancel: cancel,
 		chats:  make(map[string][]*pubItem),
+		debug:  s.Log.Enabled(context.Background(), slog.LevelDebug),
 	}
 }
 
@@ -131,11 +136,17 @@ func (p *pipeline) publishChat(c *conn, msg *nats.Msg, chat, bufferID string, st
 	if waiting, busy := p.chats[chat]; busy {
 		p.chats[chat] = append(waiting, it)
 		p.chatMu.Unlock()
+		if p.debug {
+			p.s.Log.Debug("frame waits behind its chat's publish", "chat", chat, "buffer_id", redact.Clip(bufferID, maxLoggedID), "waiting", len(waiting)+1)
+		}
 		return
 	}
 	p.chats[chat] = nil
 	p.chatMu.Unlock()
 	it.paf, it.err = p.s.JS.PublishMsgAsync(msg)
+	if p.debug {
+		p.s.Log.Debug("frame published", "chat", chat, "buffer_id", redact.Clip(bufferID, maxLoggedID), "err", it.err)
+	}
 	p.queue <- it
 }
 
@@ -168,6 +179,9 @@ func (p *pipeline) chatDone(chat string) {
 	p.chats[chat] = waiting[1:]
 	p.chatMu.Unlock()
 	next.paf, next.err = p.s.JS.PublishMsgAsync(next.msg)
+	if p.debug {
+		p.s.Log.Debug("frame published after its chat's last", "chat", chat, "buffer_id", redact.Clip(next.bufferID, maxLoggedID), "err", next.err)
+	}
 	p.queue <- next
 }
 
@@ -228,6 +242,9 @@ func (p *pipeline) stored(it *pubItem, ack *jetstream.PubAck) {
 	s.m.publishSeconds.Observe(s.Now().Sub(it.start).Seconds())
 	if ack.Duplicate {
 		s.m.duplicates.Inc()
+	}
+	if p.debug {
+		s.Log.Debug("frame stored", "chat", it.chat, "buffer_id", redact.Clip(it.bufferID, maxLoggedID), "stream_seq", ack.Sequence, "duplicate", ack.Duplicate)
 	}
 	if it.bufferID != "" {
 		s.ack(it.c, it.bufferID)
