@@ -264,6 +264,8 @@ type Loop struct {
 	js     jetstream.JetStream
 	handle Handler
 	id     string // this replica's member id (presence)
+	// debug: the log takes debug lines (each message's hand-offs).
+	debug bool
 	// saturated: this replica holds its share of the partitions, and does
 	// not wait on the others (balance).
 	saturated atomic.Bool
@@ -284,6 +286,7 @@ func New(js jetstream.JetStream, cfg Config, h Handler) (*Loop, error) {
 		return nil, err
 	}
 	l := &Loop{cfg: cfg, js: js, handle: h, id: nuid.Next(), live: map[string]bool{}}
+	l.debug = cfg.Log.Enabled(context.Background(), slog.LevelDebug)
 	l.sources = l.newSources()
 	return l, nil
 }
@@ -413,14 +416,20 @@ func (l *Loop) Run(ctx context.Context) error {
 			// ack wait ran out while it waited behind others): drop the copy;
 			// the original settles the sequence.
 			l.cfg.Hooks.Settled(DuplicateDelivery)
+			if l.debug {
+				l.cfg.Log.Debug("redelivery of a message in hand dropped", "consumer", src.name, "seq", it.seq, "delivered", it.delivered)
+			}
 			return
 		}
 		if src.sawPin(m) {
-			l.gate(src)
+			l.gate(src, "new pin")
 		}
 		var key string
 		if l.cfg.Key != nil {
 			key = l.cfg.Key(m)
+		}
+		if l.debug {
+			l.cfg.Log.Debug("dispatched", "consumer", src.name, "seq", it.seq, "delivered", it.delivered, "key", key)
 		}
 		sc.add(key, it)
 	}
@@ -515,7 +524,7 @@ func (l *Loop) runSource(ctx, hctx context.Context, src *source, sc *sched, out 
 			// the partition waits for it (as after a takeover) before any
 			// chat goes on; else a chat's newer messages, pulled first from
 			// the re-created consumer, would overtake it.
-			l.gate(src)
+			l.gate(src, "pull broke off")
 		}
 		if live >= l.cfg.StableAfter {
 			// Healthy for a while: a new incident, not the next failure of
@@ -569,6 +578,7 @@ func (l *Loop) giveBack(ctx, hctx context.Context, src *source, sc *sched, out *
 func (l *Loop) handBack(sc *sched, out *outstanding, items []*item) {
 	for i, it := range items {
 		out.remove(it)
+		it.settling.Store(true)
 		l.nak(it.m, i == len(items)-1)
 		l.cfg.Hooks.Settled(HandedBack)
 	}
@@ -594,7 +604,10 @@ var errPinLost = errors.New("consume: partition pinned to another replica")
 
 // gate holds src's partition until the messages the server counts pending
 // for it are all in hand here (watchTakeovers).
-func (l *Loop) gate(src *source) {
+func (l *Loop) gate(src *source, why string) {
+	if l.debug {
+		l.cfg.Log.Debug("partition gated", "consumer", src.name, "why", why)
+	}
 	l.mu.Lock()
 	sc := l.sched
 	l.mu.Unlock()
@@ -769,7 +782,7 @@ func (l *Loop) fetchLoop(ctx context.Context, cons jetstream.Consumer, src *sour
 			// them (as after a takeover) before any chat goes on.
 			l.cfg.Log.Warn("pull ended abnormally; the partition waits for what it may have lost", "stream", l.cfg.Stream, "consumer", src.name, "err", err)
 			if src.held() {
-				l.gate(src)
+				l.gate(src, "pull ended abnormally")
 			}
 		default:
 			return time.Since(since), err
@@ -828,6 +841,7 @@ func (l *Loop) process(ctx context.Context, sc *sched, it *item, settle func()) 
 // again.
 func (l *Loop) attempts(ctx context.Context, sc *sched, it *item, attempt uint64, outcome *error, settle func()) bool {
 	var givingUp error // the cause, once the dead letter failed to store
+	var failure error  // the last attempt's error (logged)
 	for {
 		if givingUp == nil {
 			var err error
@@ -846,22 +860,23 @@ func (l *Loop) attempts(ctx context.Context, sc *sched, it *item, attempt uint64
 				l.ack(it)
 				return true
 			}
+			failure = err
 			if IsPermanent(err) || l.cfg.MaxDeliver > 0 && attempt >= uint64(l.cfg.MaxDeliver) {
 				givingUp = err
 			}
 		}
-		if givingUp != nil && l.giveUp(ctx, it.m, givingUp) {
+		if givingUp != nil && l.giveUp(ctx, it, givingUp) {
 			return true
 		}
 		var delay time.Duration
 		switch {
 		case ctx.Err() != nil || sc.isClosing(it.part):
-			l.handBackOne(it.m)
+			l.handBackOne(it)
 			return true
 		default:
 			delay = backoff.Delay(l.cfg.NakBase, l.cfg.NakMax, int(min(attempt-1, 62)))
 			l.cfg.Hooks.Settled(Retried)
-			l.cfg.Log.Debug("handler failed, retrying in order", "subject", it.m.Subject(), "attempt", attempt, "retry_in", delay)
+			l.cfg.Log.Debug("handler failed, retrying in order", "subject", it.m.Subject(), "seq", it.seq, "attempt", attempt, "retry_in", delay, "err", failure)
 		}
 		t := time.NewTimer(delay)
 		select {
@@ -871,7 +886,7 @@ func (l *Loop) attempts(ctx context.Context, sc *sched, it *item, attempt uint64
 		}
 		t.Stop()
 		if ctx.Err() != nil || sc.isClosing(it.part) {
-			l.handBackOne(it.m)
+			l.handBackOne(it)
 			return true
 		}
 		attempt++
@@ -879,8 +894,14 @@ func (l *Loop) attempts(ctx context.Context, sc *sched, it *item, attempt uint64
 }
 
 func (l *Loop) ack(it *item) {
+	// Out of the gate's count before the server can count it out of its
+	// pending ones (see sched.heldUpTo).
+	it.settling.Store(true)
 	if err := it.m.Ack(); err != nil && !errors.Is(err, jetstream.ErrMsgAlreadyAckd) {
 		l.cfg.Log.Warn("ack failed", "subject", it.m.Subject(), "err", err)
+	}
+	if l.debug {
+		l.cfg.Log.Debug("acked", "subject", it.m.Subject(), "seq", it.seq)
 	}
 	l.cfg.Hooks.Settled(Acked)
 }
@@ -980,8 +1001,9 @@ func (d *deferral) arm(handlerErr error, resume func(error)) bool {
 }
 
 // handBackOne naks m at once (the caller hands its chat's rest back after).
-func (l *Loop) handBackOne(m jetstream.Msg) {
-	l.nak(m, true)
+func (l *Loop) handBackOne(it *item) {
+	it.settling.Store(true)
+	l.nak(it.m, true)
 	l.cfg.Hooks.Settled(HandedBack)
 }
 
@@ -1003,7 +1025,8 @@ func (l *Loop) safeHandle(ctx context.Context, m jetstream.Msg) (err error) {
 // giveUp hands m to DeadLetter and terminates it. It reports false when
 // the dead letter could not be stored: the message is kept (and retried)
 // rather than lost.
-func (l *Loop) giveUp(ctx context.Context, m jetstream.Msg, cause error) bool {
+func (l *Loop) giveUp(ctx context.Context, it *item, cause error) bool {
+	m := it.m
 	var inner permanentError
 	if errors.As(cause, &inner) {
 		cause = inner.err
@@ -1015,6 +1038,7 @@ func (l *Loop) giveUp(ctx context.Context, m jetstream.Msg, cause error) bool {
 			return false
 		}
 	}
+	it.settling.Store(true)
 	if err := m.Term(); err != nil && !errors.Is(err, jetstream.ErrMsgAlreadyAckd) {
 		l.cfg.Log.Warn("term failed", "subject", m.Subject(), "err", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -404,4 +405,120 @@ func TestPartitionsRebalance(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestNATSRestartKeepsChatOrder: the server restarts while messages stream
+// in. On its way down the server answers every waiting pull with 409
+// Server Shutdown, then still stores messages for 50 ms, and delivers
+// some of them to pull requests of the loop that the client already ended:
+// those come back only after their ack wait, behind newer messages of
+// their chats that the restarted server delivers at once. Each partition
+// waits for them (a new pin after the restart gates it) while deliveries
+// keep coming; the gate must not open on a count that includes messages
+// delivered after the server counted its pending ones (as it did in the
+// compose suite: a frame stored during the shutdown handled some 4 s after
+// its chat's later frames).
+func TestNATSRestartKeepsChatOrder(t *testing.T) {
+	if testing.Short() {
+		t.Skip("restarts a server")
+	}
+	n := natstest.StartNATS(t)
+	pub := natstest.JetStream(t, natstest.Connect(t, n.Server))
+	if err := partitionedStream(t.Context(), pub); err != nil {
+		t.Fatal(err)
+	}
+	var log chatLog
+	cfg := partitionedConfig()
+	cfg.AckWait = 4 * time.Second
+	// Deliveries go on while a partition waits (as in the compose suite,
+	// where a partition may hold 256).
+	cfg.MaxAckPending, cfg.PartitionMaxAckPending = 1<<15, 1<<12
+	js := natstest.JetStream(t, natstest.Connect(t, n.Server))
+	cfg.Ensure = func(ctx context.Context) error { return partitionedStream(ctx, js) }
+	cfg.Log = natstest.LevelLogger(t, slog.LevelDebug)
+	l, _ := start(t, js, cfg, log.handler(0))
+	natstest.WaitFor(t, 10*time.Second, l.Ready)
+
+	// Rounds of one message per chat: published one at a time, each
+	// until stored (a Nats-Msg-Id absorbs a retry's copy), up to and
+	// through the restart; then as fast as the server takes them, while
+	// the partitions wait for what the shutdown lost.
+	const chats = 8
+	var rounds, sent atomic.Int64
+	var burstUntil atomic.Int64 // unix nanos; 0 before the restart
+	published := make(chan struct{})
+	msg := func(i, c int) *nats.Msg {
+		chat := fmt.Sprintf("c%d", c)
+		m := nats.NewMsg("part." + chat)
+		m.Data = []byte(chat + "/" + strconv.Itoa(i))
+		m.Header.Set(nats.MsgIdHdr, string(m.Data))
+		return m
+	}
+	go func() {
+		defer close(published)
+		for i := 0; ; i++ {
+			if until := burstUntil.Load(); until != 0 {
+				if time.Now().UnixNano() > until || i >= 4000 {
+					return
+				}
+				for c := range chats {
+					if _, err := pub.PublishMsgAsync(msg(i, c)); err != nil {
+						t.Errorf("publishing: %v", err)
+						return
+					}
+				}
+				if i%64 == 0 {
+					<-pub.PublishAsyncComplete()
+				}
+				rounds.Store(int64(i + 1))
+				continue
+			}
+			for c := range chats {
+				for {
+					ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+					_, err := pub.PublishMsg(ctx, msg(i, c))
+					cancel()
+					if err == nil {
+						break
+					}
+					if t.Context().Err() != nil {
+						return
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+				sent.Add(1)
+				time.Sleep(time.Millisecond / chats)
+			}
+			rounds.Store(int64(i + 1))
+		}
+	}()
+	natstest.WaitFor(t, 20*time.Second, func() error {
+		if s := sent.Load(); s < 2000 {
+			return fmt.Errorf("%d sent", s)
+		}
+		return nil
+	})
+	n.RestartAfter(t, 500*time.Millisecond)
+	natstest.WaitFor(t, 10*time.Second, func() error {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		_, err := pub.Stream(ctx, pstream)
+		return err
+	})
+	burstUntil.Store(time.Now().Add(cfg.AckWait - 500*time.Millisecond).UnixNano())
+	<-published
+	select {
+	case <-pub.PublishAsyncComplete():
+	case <-time.After(10 * time.Second):
+		t.Fatal("publishes not acknowledged")
+	}
+	perChat := int(rounds.Load())
+	natstest.WaitFor(t, 60*time.Second, func() error {
+		if d := log.distinct(); d != chats*perChat {
+			return fmt.Errorf("handled %d of %d", d, chats*perChat)
+		}
+		return nil
+	})
+	repeats := log.checkOrder(t, chats, perChat)
+	t.Logf("%d messages handled, %d handled again", chats*perChat, repeats)
 }

@@ -71,10 +71,16 @@ func (s *source) sawPin(m jetstream.Msg) bool {
 // partition's messages as the server counts pending (delivered, not
 // acked), every message the previous holder left is here, sorted into its
 // chat's queue. The same holds after a pull that ended abnormally (what
-// the client dropped comes back). A previous holder that is alive hands
-// its messages back as soon as its next pull learns of the new pin; one
-// that died lets them expire within an ack wait. The gate gives up after
-// PinnedTTL plus twice the ack wait, logging it: order may break there.
+// the client dropped comes back). Only the messages the server counted are
+// compared with its count: those delivered up to its answer's last
+// delivered sequence, and not being acked (sched.heldUpTo); counting later
+// deliveries too opened the gate with a message still missing whenever one
+// arrived between the server's count and the reading of ours (the compose
+// suite's NATS restart: a few events out of chat order per run). A
+// previous holder that is alive hands its messages back as soon as its
+// next pull learns of the new pin; one that died lets them expire within
+// an ack wait. The gate gives up after PinnedTTL plus twice the ack wait,
+// logging it: order may break there.
 func (l *Loop) watchTakeovers(ctx context.Context, src *source, sc *sched) {
 	for {
 		select {
@@ -90,8 +96,15 @@ func (l *Loop) watchTakeovers(ctx context.Context, src *source, sc *sched) {
 			cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			cons, err := l.js.Consumer(cctx, l.cfg.Stream, src.name)
 			cancel()
-			if err == nil && sc.count(src.part) >= cons.CachedInfo().NumAckPending {
-				break
+			if err == nil {
+				info := cons.CachedInfo()
+				if held := sc.heldUpTo(src.part, info.Delivered.Stream); held >= info.NumAckPending {
+					if l.debug {
+						l.cfg.Log.Debug("partition ungated", "consumer", src.name, "held", held, "server_pending", info.NumAckPending,
+							"delivered_stream_seq", info.Delivered.Stream, "in_hand", sc.count(src.part))
+					}
+					break
+				}
 			}
 			if err == nil && deadline.IsZero() {
 				deadline = time.Now().Add(l.cfg.PinnedTTL + 2*l.cfg.AckWait)

@@ -3,6 +3,7 @@ package consume
 import (
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -14,6 +15,9 @@ type item struct {
 	hasSeq    bool   // the metadata could be read
 	delivered uint64 // the server's delivery count (1 when unknown)
 	part      int    // the partition it came from (0 without partitions)
+	// settling: its ack, nak or term is being sent; it no longer counts
+	// as in hand for a gate (the server may have counted it out already).
+	settling atomic.Bool
 }
 
 // chat is the queue of one key's messages in hand, in stream order. At
@@ -41,15 +45,16 @@ type sched struct {
 	ready   []*chat
 	head    int // ready[head:] is the ready list
 	shut    bool
-	inHand  map[int]int  // per partition: messages dispatched and not settled
-	closing map[int]bool // partitions being handed back
+	inHand  map[int]int                // per partition: messages dispatched and not settled
+	held    map[int]map[*item]struct{} // the same messages of partitions, for heldUpTo
+	closing map[int]bool               // partitions being handed back
 	signal  map[int]chan struct{}
 	gated   map[int]bool    // partitions whose chats may not start yet
 	parked  map[int][]*chat // ready chats of gated partitions
 }
 
 func newSched() *sched {
-	s := &sched{chats: map[string]*chat{}, inHand: map[int]int{}, closing: map[int]bool{}, signal: map[int]chan struct{}{},
+	s := &sched{chats: map[string]*chat{}, inHand: map[int]int{}, held: map[int]map[*item]struct{}{}, closing: map[int]bool{}, signal: map[int]chan struct{}{},
 		gated: map[int]bool{}, parked: map[int][]*chat{}}
 	s.cond = sync.NewCond(&s.mu)
 	return s
@@ -60,6 +65,14 @@ func (s *sched) add(key string, it *item) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.inHand[it.part]++
+	if it.part >= 0 { // a partition: gated at times (heldUpTo)
+		h := s.held[it.part]
+		if h == nil {
+			h = map[*item]struct{}{}
+			s.held[it.part] = h
+		}
+		h[it] = struct{}{}
+	}
 	var c *chat
 	if key != "" {
 		c = s.chats[key]
@@ -138,7 +151,7 @@ func (s *sched) done(c *chat) (handBack []*item) {
 	c.items[0] = nil
 	c.items = c.items[1:]
 	c.running = false
-	s.settled(head.part, 1)
+	s.settled(head)
 	if len(c.items) > 0 && s.closing[head.part] {
 		handBack = c.items
 		c.items = nil
@@ -160,13 +173,17 @@ func (s *sched) settle(items []*item) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, it := range items {
-		s.settled(it.part, 1)
+		s.settled(it)
 	}
 }
 
-// settled counts n messages of partition p out of hand.
-func (s *sched) settled(p, n int) {
-	s.inHand[p] -= n
+// settled counts it out of hand.
+func (s *sched) settled(it *item) {
+	p := it.part
+	if p >= 0 {
+		delete(s.held[p], it)
+	}
+	s.inHand[p]--
 	if s.inHand[p] <= 0 {
 		delete(s.inHand, p)
 		s.cond.Broadcast()
@@ -304,6 +321,26 @@ func (s *sched) count(p int) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.inHand[p]
+}
+
+// heldUpTo returns how many messages of partition p are in hand here and
+// count as pending for the server as of a consumer info whose last
+// delivered stream sequence was upTo: not being settled (their ack may
+// have reached the server already), and delivered by then (a message
+// delivered after the server counted its pending ones is not among them).
+// When it is at least the server's count of pending messages, every
+// message the server had out for p is here: a gate may open. Counting all
+// of them (count) could open it while one is still missing.
+func (s *sched) heldUpTo(p int, upTo uint64) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for it := range s.held[p] {
+		if !it.settling.Load() && (!it.hasSeq || it.seq <= upTo) {
+			n++
+		}
+	}
+	return n
 }
 
 // close wakes the workers: they return once nothing is ready.
