@@ -17,4 +17,10 @@
 // `docker info` succeeds), which turns the skip into a failure.
 // RELAYBUS_COMPOSE_NO_BUILD=1 uses the images already built (and
 // .images.env) instead of running scripts/images.sh once for the run.
+// RELAYBUS_COMPOSE_LOG_LEVEL sets the stages' LOG_LEVEL (default info;
+// debug logs each frame's publish and PubAck in ws-edge and each message's
+// hand-offs in the consume loops), and RELAYBUS_COMPOSE_LOGS=<dir> keeps
+// every project's full container logs, with timestamps, in a file there.
+// An event stored out of its chat's order is described with its
+// RELAY_INBOUND and RELAY_RAW sequences and times (Relay-Raw-Seq).
 package compose

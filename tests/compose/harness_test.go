@@ -3,6 +3,7 @@ package compose
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -147,9 +148,12 @@ func newProject(t *testing.T, cluster bool) *project {
 	p.env = append(append(os.Environ(), imageEnv...),
 		"GATEWAY_RELAY_URL=http://devconnector:8090",
 		"NATS_PORT=", "DEVCONNECTOR_PORT=", // any free host port
-		"LOG_LEVEL=info")
+		"LOG_LEVEL="+cmp.Or(os.Getenv("RELAYBUS_COMPOSE_LOG_LEVEL"), "info"))
 	p.compose(0, "down", "-v", "--remove-orphans") // leftovers of an interrupted run
 	t.Cleanup(func() {
+		if dir := os.Getenv("RELAYBUS_COMPOSE_LOGS"); dir != "" {
+			p.saveLogs(dir)
+		}
 		if t.Failed() {
 			out, _ := p.run(cmdTimeout, append(p.base(), "logs", "--no-color", "--tail", "60")...)
 			t.Logf("compose logs (last lines per container):\n%s", out)
@@ -158,6 +162,24 @@ func newProject(t *testing.T, cluster bool) *project {
 		p.compose(0, "down", "-v", "--remove-orphans", "-t", "5")
 	})
 	return p
+}
+
+// saveLogs writes the project's full container logs, with timestamps, to
+// a file of its own under dir (RELAYBUS_COMPOSE_LOGS).
+func (p *project) saveLogs(dir string) {
+	out, err := p.run(cmdTimeout, append(p.base(), "logs", "--no-color", "-t")...)
+	if err != nil {
+		p.t.Logf("compose logs: %v", err)
+	}
+	name := filepath.Join(dir, fmt.Sprintf("%s-%s.log", p.name, time.Now().UTC().Format("20060102T150405Z")))
+	if err := os.MkdirAll(dir, 0o755); err == nil {
+		err = os.WriteFile(name, []byte(out), 0o644)
+	}
+	if err != nil {
+		p.t.Logf("saving the compose logs: %v", err)
+		return
+	}
+	p.t.Logf("full compose logs: %s", name)
 }
 
 // recorder is the test as the delivery checks see it: each failure is

@@ -150,12 +150,29 @@ func (o outcome) String() string {
 		o.replied, o.repliedLost, o.repliedDup, o.repliedDisorder, o.elapsed.Round(time.Second))
 }
 
+// ordered is what check asserts the per-chat order of.
+type ordered int
+
+const (
+	// anyOrder: per-chat order not checked.
+	anyOrder ordered = 0
+	// eventsInOrder: the events stored for agents (RELAY_INBOUND), in
+	// stream order, are in each chat's order.
+	eventsInOrder ordered = 1 << (iota - 1)
+	// repliesInOrder: the echo agent's replies reached the connector in
+	// each chat's order.
+	repliesInOrder
+	inOrder = eventsInOrder | repliesInOrder
+)
+
 // check waits until the traffic was all sent and every message has its
 // reply at the connector (or deliverTimeout passed), lets the pipeline
 // settle, then counts by id what RELAY_INBOUND stored (read back in stream
 // order) and what the connector received, and checks per-chat order of
-// both when order is set. Lost and duplicated ids always fail the test.
-func (tr *traffic) check(tt *testing.T, p *project, start time.Time, order bool) outcome {
+// the events and the replies as order says (each event stored out of order
+// is described: its and its chat's later event's sequences and times).
+// Lost and duplicated ids always fail the test.
+func (tr *traffic) check(tt *testing.T, p *project, start time.Time, order ordered) outcome {
 	tt.Helper()
 	t := p.tb // failures also repeated after the container logs
 	<-tr.done
@@ -195,6 +212,7 @@ func (tr *traffic) check(tt *testing.T, p *project, start time.Time, order bool)
 
 	stored := map[string]int{}
 	lastStored := map[string]int{}
+	latest := map[string]string{} // per chat: where its latest message so far was stored
 	relaytest.Scan(t, js, events.InboundStream, events.InboundMessageSubjects, func(m jetstream.Msg) {
 		var ev events.MessageEvent
 		if err := events.Unmarshal(m.Data(), m.Headers().Get(events.ContentTypeHeader), &ev); err != nil {
@@ -207,10 +225,15 @@ func (tr *traffic) check(tt *testing.T, p *project, start time.Time, order bool)
 		}
 		stored[ev.MessageID]++
 		o.stored++
-		if last, ok := lastStored[ev.Source.ChatID]; ok && i < last {
+		chat := ev.Source.ChatID
+		if last, ok := lastStored[chat]; ok && i < last {
 			o.storedDisorder++
+			t.Logf("stored out of chat order: %s after %s", storedAt(ev.MessageID, m), latest[chat])
 		}
-		lastStored[ev.Source.ChatID] = max(lastStored[ev.Source.ChatID], i)
+		if last, ok := lastStored[chat]; !ok || i > last {
+			lastStored[chat] = i
+			latest[chat] = storedAt(ev.MessageID, m)
+		}
 	})
 	natstest.Tally(t, "stored for agents (RELAY_INBOUND)", tr.ids(), stored)
 
@@ -246,16 +269,31 @@ func (tr *traffic) check(tt *testing.T, p *project, start time.Time, order bool)
 	}
 	t.Logf("outcome: %s", o)
 	p.tb.keep("outcome: " + o.String())
-	if order && o.storedDisorder > 0 {
+	if order&eventsInOrder != 0 && o.storedDisorder > 0 {
 		t.Errorf("per-chat order: %d events stored for agents after a later message of their chat", o.storedDisorder)
 	}
-	if order && o.repliedDisorder > 0 {
+	if order&repliesInOrder != 0 && o.repliedDisorder > 0 {
 		t.Errorf("per-chat order: %d replies reached the connector after a reply to a later message of their chat", o.repliedDisorder)
 	}
 	if tr.errs.Load() > 0 {
 		t.Logf("%d POSTs to the dev connector were retried", tr.errs.Load())
 	}
 	return o
+}
+
+// storedAt describes where an event was stored, for a report of disorder:
+// its RELAY_INBOUND sequence and time, and the headers that say where its
+// frame was (Relay-Raw-Seq, Relay-Raw-Stored-At, Relay-Received-At).
+func storedAt(id string, m jetstream.Msg) string {
+	var seq uint64
+	var ts string
+	if md, err := m.Metadata(); err == nil {
+		seq, ts = md.Sequence.Stream, md.Timestamp.UTC().Format(time.RFC3339Nano)
+	}
+	h := m.Headers()
+	return fmt.Sprintf("%s (inbound seq %d stored %s; raw seq %s stored %s; received by ws-edge %s; %s %s)",
+		id, seq, ts, h.Get(events.RawSeqHeader), h.Get(events.RawStoredAtHeader), h.Get(events.ReceivedAtHeader),
+		events.MsgIDHeader, h.Get(events.MsgIDHeader))
 }
 
 // explainDuplicates logs the connector's records of every reply that
