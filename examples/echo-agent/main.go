@@ -10,6 +10,12 @@
 // text of a message, the command of a slash command, the choice of a
 // component, the fields of a submitted form.
 //
+// ECHO_AGENT_PARTITIONS=N (N > 0) runs it partitioned (agent.Options
+// Partitions): each chat's events are answered in order with any number of
+// replicas and through NATS faults. On a relay with authorization the
+// relay must allow it: RELAY_AGENT_NAMES=echo-agent (docker-compose.yml
+// does both).
+//
 // `relay --dev` runs a richer echo of its own (cmd/relay/internal/echo).
 package main
 
@@ -19,6 +25,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -56,15 +63,22 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 	}
 	defer nc.Drain()
 
+	partitions := 0
+	if v := getenv("ECHO_AGENT_PARTITIONS"); v != "" {
+		if partitions, err = strconv.Atoi(v); err != nil {
+			return fmt.Errorf("ECHO_AGENT_PARTITIONS=%q: want a whole number", v)
+		}
+	}
 	c, err := agent.New(nc, agent.Options{
 		Name:         "echo-agent",
 		DeliverAll:   true, // on the first start, answer what is already waiting
+		Partitions:   partitions,
 		ErrorHandler: func(err error) { log.Warn("agent problem", "err", err) },
 	})
 	if err != nil {
 		return err
 	}
-	log.Info("echo agent running")
+	log.Info("echo agent running", "partitions", partitions)
 	return c.Run(ctx, func(ctx context.Context, ev *agent.Event) error {
 		res, err := ev.Reply(ctx, answer(&ev.MessageEvent))
 		if err != nil {

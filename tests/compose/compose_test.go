@@ -146,28 +146,28 @@ func TestRollingRestart(t *testing.T) {
 }
 
 // TestNATSRestart: the single NATS server restarted mid-stream. The events
-// stay in chat order (the converter's partitions wait for what the
-// server's shutdown lost in flight). The replies need not: the echo agent
-// runs without Partitions, on a shared consumer that has no such wait
+// and the replies stay in chat order: the converter's partitions, egress's
+// and the echo agent's (ECHO_AGENT_PARTITIONS in docker-compose.yml) wait
+// for what the server's shutdown lost in flight
 // (docs/adr/0001-bus-contract.md §13, "After a NATS fault").
 func TestNATSRestart(t *testing.T) {
 	p := newProject(t, false)
 	p.up(stages(1, 1, 1))
-	midStream(t, p, "natsrestart", 900, 16, 10*time.Millisecond, 200, eventsInOrder, func() {
+	midStream(t, p, "natsrestart", 900, 16, 10*time.Millisecond, 200, inOrder, func() {
 		p.compose(0, "restart", "nats")
 	})
 }
 
 // TestClusterKillNode: on the three-node cluster (streams R3), the node
 // leading RELAY_RAW (where ws-edge publishes) killed mid-stream; brought back
-// at the end.
+// at the end. Events and replies stay in chat order.
 func TestClusterKillNode(t *testing.T) {
 	p := newProject(t, true)
 	p.up(stages(1, 1, 1))
 	_, js := p.connect()
 	node := p.leader(js, events.RawStream)
 	t.Logf("killing %s, the leader of %s", node, events.RawStream)
-	midStream(t, p, "clusterkill", 900, 16, 10*time.Millisecond, 200, anyOrder, func() {
+	midStream(t, p, "clusterkill", 900, 16, 10*time.Millisecond, 200, inOrder, func() {
 		p.docker("kill", "-s", "KILL", p.containers(node)[0])
 	})
 	p.compose(0, "start", node)
@@ -175,7 +175,7 @@ func TestClusterKillNode(t *testing.T) {
 
 // TestClusterPartition: on the cluster, the node leading RELAY_OUTBOUND
 // (where agents' replies go) cut off from the network mid-stream, then
-// reconnected.
+// reconnected. Events and replies stay in chat order.
 func TestClusterPartition(t *testing.T) {
 	p := newProject(t, true)
 	p.up(stages(1, 1, 1))
@@ -184,7 +184,7 @@ func TestClusterPartition(t *testing.T) {
 	node := p.containers(svc)[0]
 	network := strings.Fields(p.docker("inspect", "-f", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}", node))[0]
 	t.Logf("cutting off %s, the leader of %s", svc, events.OutboundStream)
-	midStream(t, p, "partition", 900, 16, 10*time.Millisecond, 200, anyOrder, func() {
+	midStream(t, p, "partition", 900, 16, 10*time.Millisecond, 200, inOrder, func() {
 		p.docker("network", "disconnect", network, node)
 		time.Sleep(10 * time.Second)
 		p.docker("network", "connect", "--alias", svc, network, node)
