@@ -61,6 +61,19 @@ func (c *chatLog) distinct() int {
 	return len(c.count)
 }
 
+// waitInOrder waits (up to timeout) until chats × n distinct messages were
+// handled, then checks their order (checkOrder) and returns the repeats.
+func (c *chatLog) waitInOrder(t *testing.T, chats, n int, timeout time.Duration) (repeats int) {
+	t.Helper()
+	natstest.WaitFor(t, timeout, func() error {
+		if d := c.distinct(); d != chats*n {
+			return fmt.Errorf("handled %d of %d", d, chats*n)
+		}
+		return nil
+	})
+	return c.checkOrder(t, chats, n)
+}
+
 // checkOrder fails the test unless, per chat, the messages were first
 // handled in increasing order with none missing (0..n-1). It returns the
 // number of repeated handlings (redeliveries of messages a stopped
@@ -308,13 +321,7 @@ func TestPartitionsKeepChatOrderAcrossReplicas(t *testing.T) {
 	})
 	victim.Close() // the replica dies with messages in hand
 	publishChats(t, pub, "part.", chats, n/2, n/2, 0)
-	natstest.WaitFor(t, 30*time.Second, func() error {
-		if d := log.distinct(); d != chats*n {
-			return fmt.Errorf("handled %d of %d", d, chats*n)
-		}
-		return nil
-	})
-	repeats := log.checkOrder(t, chats, n)
+	repeats := log.waitInOrder(t, chats, n, 30*time.Second)
 	t.Logf("%d messages handled, %d handled again after the replica died", chats*n, repeats)
 	// The survivors took the dead one's partitions (they were served),
 	// and neither holds more than its share. (A partition is pinned when
@@ -389,13 +396,7 @@ func TestPartitionsRebalance(t *testing.T) {
 	close(balanced)
 	<-done
 	n := int(rounds.Load())
-	natstest.WaitFor(t, 30*time.Second, func() error {
-		if d := log.distinct(); d != chats*n {
-			return fmt.Errorf("handled %d of %d", d, chats*n)
-		}
-		return nil
-	})
-	if repeats := log.checkOrder(t, chats, n); repeats != 0 {
+	if repeats := log.waitInOrder(t, chats, n, 30*time.Second); repeats != 0 {
 		t.Errorf("%d messages handled twice: a hand-over must settle or hand back, never duplicate", repeats)
 	}
 	natstest.WaitFor(t, 10*time.Second, func() error {
@@ -513,12 +514,6 @@ func TestNATSRestartKeepsChatOrder(t *testing.T) {
 		t.Fatal("publishes not acknowledged")
 	}
 	perChat := int(rounds.Load())
-	natstest.WaitFor(t, 60*time.Second, func() error {
-		if d := log.distinct(); d != chats*perChat {
-			return fmt.Errorf("handled %d of %d", d, chats*perChat)
-		}
-		return nil
-	})
-	repeats := log.checkOrder(t, chats, perChat)
+	repeats := log.waitInOrder(t, chats, perChat, 60*time.Second)
 	t.Logf("%d messages handled, %d handled again", chats*perChat, repeats)
 }
