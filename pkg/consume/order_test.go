@@ -61,6 +61,19 @@ func (c *chatLog) distinct() int {
 	return len(c.count)
 }
 
+// waitHalfEach waits until neither of two replicas holds more than half
+// of the partitions (what names them in the failure).
+func waitHalfEach(t *testing.T, what string, a, b *consume.Loop) {
+	t.Helper()
+	natstest.WaitFor(t, 10*time.Second, func() error {
+		x, y := len(a.Held()), len(b.Held())
+		if x > pcount/2 || y > pcount/2 {
+			return fmt.Errorf("%s hold %d and %d of %d partitions, want at most %d each", what, x, y, pcount, pcount/2)
+		}
+		return nil
+	})
+}
+
 // waitInOrder waits (up to timeout) until chats × n distinct messages were
 // handled, then checks their order (checkOrder) and returns the repeats.
 func (c *chatLog) waitInOrder(t *testing.T, chats, n int, timeout time.Duration) (repeats int) {
@@ -326,13 +339,7 @@ func TestPartitionsKeepChatOrderAcrossReplicas(t *testing.T) {
 	// The survivors took the dead one's partitions (they were served),
 	// and neither holds more than its share. (A partition is pinned when
 	// it has something to deliver: idle ones may be held by no one.)
-	natstest.WaitFor(t, 10*time.Second, func() error {
-		a, b := len(loops[1].Held()), len(loops[2].Held())
-		if a > pcount/2 || b > pcount/2 {
-			return fmt.Errorf("survivors hold %d and %d of %d partitions, want at most %d each", a, b, pcount, pcount/2)
-		}
-		return nil
-	})
+	waitHalfEach(t, "survivors", loops[1], loops[2])
 }
 
 // TestPartitionsRebalance: one replica holds every partition; two more
@@ -399,13 +406,7 @@ func TestPartitionsRebalance(t *testing.T) {
 	if repeats := log.waitInOrder(t, chats, n, 30*time.Second); repeats != 0 {
 		t.Errorf("%d messages handled twice: a hand-over must settle or hand back, never duplicate", repeats)
 	}
-	natstest.WaitFor(t, 10*time.Second, func() error {
-		a, c := len(first.Held()), len(third.Held())
-		if a > pcount/2 || c > pcount/2 {
-			return fmt.Errorf("remaining replicas hold %d and %d of %d partitions, want at most %d each", a, c, pcount, pcount/2)
-		}
-		return nil
-	})
+	waitHalfEach(t, "remaining replicas", first, third)
 }
 
 // TestNATSRestartKeepsChatOrder: the server restarts while messages stream
