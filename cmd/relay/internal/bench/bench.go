@@ -103,12 +103,19 @@ type benchReport struct {
 	LatencyP99            time.Duration      `json:"latency_p99_ns"`
 	LatencyMax            time.Duration      `json:"latency_max_ns"`
 	CeilingLatencyP99     time.Duration      `json:"ceiling_latency_p99_ns"`
-	PeakRSSBytes          int64              `json:"peak_rss_bytes"`
-	Soak                  []soakSample       `json:"soak,omitempty"`
-	SoakVerdict           string             `json:"soak_verdict,omitempty"`
-	SoakProcess           string             `json:"soak_process,omitempty"`
-	Lost                  int                `json:"lost"`
-	DuplicatedEvents      int                `json:"duplicated"`
+	// LatencyHopP50 and LatencyHopP99 split the latency run's interactions
+	// by hop, from the store times on the way: "ws-edge" (connector write
+	// to stored in RELAY_RAW), "converter" (stored in RELAY_RAW to its
+	// event stored in RELAY_INBOUND: Relay-Raw-Stored-At and the event's
+	// own time), "agent" (stored in RELAY_INBOUND to handled by the agent).
+	LatencyHopP50    map[string]time.Duration `json:"latency_hop_p50_ns,omitempty"`
+	LatencyHopP99    map[string]time.Duration `json:"latency_hop_p99_ns,omitempty"`
+	PeakRSSBytes     int64                    `json:"peak_rss_bytes"`
+	Soak             []soakSample             `json:"soak,omitempty"`
+	SoakVerdict      string                   `json:"soak_verdict,omitempty"`
+	SoakProcess      string                   `json:"soak_process,omitempty"`
+	Lost             int                      `json:"lost"`
+	DuplicatedEvents int                      `json:"duplicated"`
 }
 
 type soakSample struct {
@@ -239,6 +246,11 @@ func printBench(w io.Writer, r *benchReport) {
 	fmt.Fprintf(tw, "latency at %d/s offered, %d samples\tp50 %v\tp90 %v\tp99 %v\tmax %v\t\n", r.LatencyRate, r.LatencyCount,
 		r.LatencyP50.Round(time.Microsecond), r.LatencyP90.Round(time.Microsecond), r.LatencyP99.Round(time.Microsecond), r.LatencyMax.Round(time.Microsecond))
 	fmt.Fprintf(tw, "raw JetStream p99 at the same rate\t%v\t\t\t\n", r.CeilingLatencyP99.Round(time.Microsecond))
+	for _, h := range latencyHops {
+		if p99, ok := r.LatencyHopP99[h]; ok {
+			fmt.Fprintf(tw, "  hop %s\tp50 %v\t\tp99 %v\t\t\n", h, r.LatencyHopP50[h].Round(time.Microsecond), p99.Round(time.Microsecond))
+		}
+	}
 	fmt.Fprintf(tw, "peak RSS (whole bench process)\t%.1f MB\t\t\t\n", float64(r.PeakRSSBytes)/1e6)
 	fmt.Fprintf(tw, "lost / duplicated events\t%d / %d\t\t\t\n", r.Lost, r.DuplicatedEvents)
 	tw.Flush()
@@ -562,12 +574,18 @@ func bench(ctx context.Context, c benchConfig, progress func(string, ...any)) (*
 
 	// 3. Latency at a fixed offered rate.
 	progress("latency, %d/s for %v", c.Rate, c.LatencyFor)
-	lat, err := latencyRun(ctx, c.Rate, c.LatencyFor, &seq, agent, emit)
+	lat, hops, err := latencyRun(ctx, c.Rate, c.LatencyFor, &seq, agent, emit)
 	if err != nil {
 		return nil, fmt.Errorf("latency: %w", err)
 	}
 	rep.LatencyRate, rep.LatencyCount = c.Rate, len(lat)
 	rep.LatencyP50, rep.LatencyP90, rep.LatencyP99, rep.LatencyMax = pct(lat, 50), pct(lat, 90), pct(lat, 99), pct(lat, 100)
+	if len(hops) > 0 {
+		rep.LatencyHopP50, rep.LatencyHopP99 = map[string]time.Duration{}, map[string]time.Duration{}
+		for h, d := range hops {
+			rep.LatencyHopP50[h], rep.LatencyHopP99[h] = pct(d, 50), pct(d, 99)
+		}
+	}
 	ceilLat, err := ceilingLatency(ctx, js, storage, c.Rate, c.LatencyFor, bodies.frameBytes)
 	if err != nil {
 		return nil, fmt.Errorf("ceiling latency: %w", err)
@@ -802,8 +820,8 @@ type benchAgent struct {
 	// benchIDBase), one byte each, saturating: a map here grew by tens of
 	// MB over a soak and showed up as the bench's own RSS growth.
 	seen []uint8
-	// arrivals is set during a latency run: id -> arrival time.
-	arrivals map[uint64]time.Time
+	// arrivals is set during a latency run: id -> its times.
+	arrivals map[uint64]arrival
 }
 
 func newBenchAgent(ctx context.Context, js jetstream.JetStream) (*benchAgent, error) {
@@ -835,7 +853,7 @@ func newBenchAgent(ctx context.Context, js jetstream.JetStream) (*benchAgent, er
 			a.seen[n]++
 		}
 		if a.arrivals != nil {
-			a.arrivals[n] = now
+			a.arrivals[n] = arrivalOf(m, now)
 		}
 		a.mu.Unlock()
 		a.count.Add(1)
@@ -875,11 +893,34 @@ func (a *benchAgent) check(total uint64) (lost, dup int) {
 	return lost, dup
 }
 
-func latencyRun(ctx context.Context, rate int, d time.Duration, seq *atomic.Uint64, a *benchAgent, emit func(uint64)) ([]time.Duration, error) {
+// arrival is when an interaction's event reached the bench agent, and
+// when its frame and its event were stored (zero when unknown).
+type arrival struct {
+	at, rawStored, eventStored time.Time
+}
+
+// latencyHops are the hops of LatencyHopP50/P99, in pipeline order.
+var latencyHops = []string{"ws-edge", "converter", "agent"}
+
+func arrivalOf(m jetstream.Msg, now time.Time) arrival {
+	a := arrival{at: now}
+	if md, err := m.Metadata(); err == nil {
+		a.eventStored = md.Timestamp
+	}
+	if v := m.Headers().Get(events.RawStoredAtHeader); v != "" {
+		a.rawStored, _ = time.Parse(time.RFC3339Nano, v)
+	}
+	return a
+}
+
+// latencyRun offers rate interactions a second for d and returns each
+// one's latency (connector write to handled by the agent) and, where the
+// store times are known, each hop's (latencyHops).
+func latencyRun(ctx context.Context, rate int, d time.Duration, seq *atomic.Uint64, a *benchAgent, emit func(uint64)) ([]time.Duration, map[string][]time.Duration, error) {
 	total := int(float64(rate) * d.Seconds())
 	sent := make(map[uint64]time.Time, total)
 	a.mu.Lock()
-	a.arrivals = make(map[uint64]time.Time, total)
+	a.arrivals = make(map[uint64]arrival, total)
 	a.mu.Unlock()
 	before := a.count.Load()
 	var smu sync.Mutex
@@ -892,21 +933,29 @@ func latencyRun(ctx context.Context, rate int, d time.Duration, seq *atomic.Uint
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := a.waitCount(ctx, before+int64(total), time.Minute); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	lat := make([]time.Duration, 0, total)
+	hops := map[string][]time.Duration{}
 	for id, t := range sent {
-		if at, ok := a.arrivals[id]; ok {
-			lat = append(lat, at.Sub(t))
+		ar, ok := a.arrivals[id]
+		if !ok {
+			continue
+		}
+		lat = append(lat, ar.at.Sub(t))
+		if !ar.rawStored.IsZero() && !ar.eventStored.IsZero() {
+			hops["ws-edge"] = append(hops["ws-edge"], ar.rawStored.Sub(t))
+			hops["converter"] = append(hops["converter"], ar.eventStored.Sub(ar.rawStored))
+			hops["agent"] = append(hops["agent"], ar.at.Sub(ar.eventStored))
 		}
 	}
 	a.arrivals = nil
-	return lat, nil
+	return lat, hops, nil
 }
 
 func pct(d []time.Duration, p float64) time.Duration {

@@ -48,4 +48,17 @@ func TestBenchRun(t *testing.T) {
 	if rep.Lost != 0 || rep.DuplicatedEvents != 0 || rep.PeakRSSBytes <= 0 {
 		t.Errorf("lost %d, duplicated %d, peak RSS %d; want 0, 0 and the process's", rep.Lost, rep.DuplicatedEvents, rep.PeakRSSBytes)
 	}
+	// The hops add up to no more than the whole (each is measured between
+	// store times on the way; the medians of parts need not sum exactly).
+	var sum time.Duration
+	for _, h := range latencyHops {
+		p50, ok := rep.LatencyHopP50[h]
+		if !ok || p50 <= 0 {
+			t.Errorf("latency hop %s: p50 %v (reported %v), want > 0", h, p50, ok)
+		}
+		sum += p50
+	}
+	if sum > 3*rep.LatencyP99 {
+		t.Errorf("the hops' medians sum to %v, against a p99 of %v for the whole", sum, rep.LatencyP99)
+	}
 }
