@@ -19,6 +19,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strconv"
 	"strings"
@@ -58,7 +59,10 @@ type benchConfig struct {
 	InboundProfile string
 	// EgressProfile is the same for the egress run.
 	EgressProfile string
-	AllInOne      bool
+	// LatencyTrace is where an execution trace of the latency run goes
+	// ("": none): what stalls the slow interactions (go tool trace).
+	LatencyTrace string
+	AllInOne     bool
 	// Converters and Egresses are how many replicas of each stage run
 	// (the stack's own plus in-process extras on the same server).
 	Converters, Egresses int
@@ -151,6 +155,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.IntVar(&c.Egresses, "egresses", 1, "egress replicas (in this process, on the same server): the scale-out run")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	fs.StringVar(&c.InboundProfile, "inbound-cpuprofile", "", "write the CPU profile of the inbound run (the one the breakdown by component is read from) to this file")
+	fs.StringVar(&c.LatencyTrace, "latency-trace", "", "write an execution trace of the latency run to this file (go tool trace)")
 	fs.StringVar(&c.EgressProfile, "egress-cpuprofile", "", "write the CPU profile of the egress run (the one its breakdown by component is read from) to this file")
 	memProfile := fs.String("memprofile", "", "write a heap profile at the end of the run to this file")
 	memLimit := fs.Int64("memory-limit", memlimit.Default+64<<20, "base soft memory limit of the bench process in bytes: the all-in-one's default plus room for the connector and agent it also hosts; it follows the live heap as the all-in-one's does (GOMEMLIMIT overrides, 0 disables)")
@@ -574,7 +579,14 @@ func bench(ctx context.Context, c benchConfig, progress func(string, ...any)) (*
 
 	// 3. Latency at a fixed offered rate.
 	progress("latency, %d/s for %v", c.Rate, c.LatencyFor)
+	stopTrace, err := startTrace(c.LatencyTrace)
+	if err != nil {
+		return nil, err
+	}
 	lat, hops, err := latencyRun(ctx, c.Rate, c.LatencyFor, &seq, agent, emit)
+	if terr := stopTrace(); err == nil {
+		err = terr
+	}
 	if err != nil {
 		return nil, fmt.Errorf("latency: %w", err)
 	}
@@ -1091,4 +1103,24 @@ func componentList(by map[string]float64) string {
 		parts = append(parts, fmt.Sprintf("%s %.0f", k, by[k]))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// startTrace starts an execution trace into file ("": none) and returns
+// the function that stops it and closes the file.
+func startTrace(file string) (stop func() error, err error) {
+	if file == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, err
+	}
+	if err := trace.Start(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() error {
+		trace.Stop()
+		return f.Close()
+	}, nil
 }
