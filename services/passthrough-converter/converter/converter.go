@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -316,12 +317,18 @@ func (s *Service) publish(ctx context.Context, out *nats.Msg, kind string) error
 			return fmt.Errorf("publishing %s: %w", kind, err)
 		}
 		s.metrics.converted.WithLabelValues(kind).Inc()
-		s.Log.Debug("event published", "subject", out.Subject, "kind", kind,
-			"msg_id", out.Header.Get(events.MsgIDHeader), "raw_seq", out.Header.Get(events.RawSeqHeader))
+		if s.Log.Enabled(ctx, slog.LevelDebug) {
+			s.Log.Debug("event published", "subject", out.Subject, "kind", kind,
+				"msg_id", out.Header.Get(events.MsgIDHeader), "raw_seq", out.Header.Get(events.RawSeqHeader))
+		}
 		return nil
 	}
-	s.Log.Debug("publishing event", "subject", out.Subject, "kind", kind, "attempt", consume.Attempt(ctx),
-		"msg_id", out.Header.Get(events.MsgIDHeader), "raw_seq", out.Header.Get(events.RawSeqHeader))
+	// Guarded: the arguments of a disabled Debug are still built (boxed,
+	// the header read) once per event.
+	if s.Log.Enabled(ctx, slog.LevelDebug) {
+		s.Log.Debug("publishing event", "subject", out.Subject, "kind", kind, "attempt", consume.Attempt(ctx),
+			"msg_id", out.Header.Get(events.MsgIDHeader), "raw_seq", out.Header.Get(events.RawSeqHeader))
+	}
 	if consume.Attempt(ctx) > 1 && s.storedBefore(ctx, out) {
 		s.metrics.dropped.WithLabelValues(reasonAlreadyStored).Inc()
 		s.Log.Debug("output of a redelivered frame already stored", "subject", out.Subject, "kind", kind)
