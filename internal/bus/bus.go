@@ -57,8 +57,14 @@ func AckLogSubject(writer string) string {
 }
 
 // shortDuplicates is the server de-duplication window of streams whose
-// ids only guard against a publish retried within moments.
-const shortDuplicates = 2 * time.Minute
+// ids only guard against a publish retried within moments: a retry after
+// a lost PubAck, a replay racing a reconnect, a redelivery after an ack
+// wait. Longer repeats are recognised on disk (the ack log, the stored
+// results, the converter's look at the last event of a chat). The server
+// keeps every id of the window in memory (~124 B each): 30 s is what keeps
+// the all-in-one within 150 MB at 2,000 frames/s (docs/performance.md,
+// Memory); 2 min, the default until session 8, held ~25 MB more per stream.
+const shortDuplicates = 30 * time.Second
 
 // Config shapes the streams and buckets. Its variables are declared in
 // [Config.Vars].
@@ -110,14 +116,15 @@ func (c *Config) Vars() []envconf.Var {
 				"It costs disk, about 8 B per frame, not memory; see docs/performance.md, Memory").Min(time.Second),
 		envconf.V("RELAY_RAW_DUPLICATE_WINDOW", &c.RawDuplicateWindow, shortDuplicates,
 			"the server's de-duplication window of `RELAY_RAW` (publish retries, replays racing a reconnect); "+
-				"NATS keeps every id of it in memory, about 120 B each: at 2,000 frames/s, 2 min is ~30 MB. Longer replays are absorbed by ws-edge's ack log").Min(time.Second),
+				"NATS keeps every id of it in memory, about 120 B each: at 2,000 frames/s, 30 s is ~7.5 MB. Longer replays are absorbed by ws-edge's ack log, "+
+				"except a frame stored but not yet in the log when ws-edge died, or a publish retried across a NATS outage, replayed after the window: stored twice").Min(time.Second),
 		envconf.V("RELAY_OUTBOUND_DUPLICATE_WINDOW", &c.OutboundDuplicateWindow, shortDuplicates,
 			"the server's de-duplication window of `RELAY_OUTBOUND` (an agent's publish retried within moments); "+
 				"an action id repeated later is answered by egress from its stored result. In memory, about 120 B per action").Min(time.Second),
 		envconf.V("RELAY_INBOUND_DUPLICATE_WINDOW", &c.InboundDuplicateWindow, shortDuplicates,
 			"the server's de-duplication window of `RELAY_INBOUND`: a frame the converter handles again "+
 				"(a redelivery after a crash, a failover) is stored once if its event comes back within it. "+
-				"In memory, about 120 B per event: at 2,000 events/s, 2 min is ~30 MB").Min(time.Second),
+				"Later, the converter finds the event as the last one of its chat. In memory, about 120 B per event: at 2,000 events/s, 30 s is ~7.5 MB").Min(time.Second),
 		envconf.V("RELAY_ACKLOG_MAX_BYTES", &c.AckLogMaxBytes, 256<<20,
 			"size bound of `RELAY_ACKLOG`, 256 MiB by default (8 B per acked frame plus about 100 B per batch: an hour at ~5,000 frames/s); "+
 				"when full the oldest batches go first, shortening the replay protection horizon").Min(1 << 20),

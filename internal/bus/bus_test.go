@@ -92,9 +92,9 @@ func TestEnsureUpgradesLongWindows(t *testing.T) {
 		t.Fatalf("Ensure over the old shape: %v", err)
 	}
 	for name, want := range map[string]time.Duration{
-		events.RawStream:      2 * time.Minute,
-		events.OutboundStream: 2 * time.Minute,
-		bus.AckLogStream:      2 * time.Minute,
+		events.RawStream:      30 * time.Second,
+		events.OutboundStream: 30 * time.Second,
+		bus.AckLogStream:      30 * time.Second,
 	} {
 		s, err := js.Stream(t.Context(), name)
 		if err != nil {
@@ -146,8 +146,9 @@ func TestInboundWindowFollowsTheConfig(t *testing.T) {
 	for _, c := range []struct {
 		window, maxAge, want time.Duration
 	}{
-		{2 * time.Minute, 24 * time.Hour, 2 * time.Minute},   // the default, created
-		{30 * time.Second, 24 * time.Hour, 30 * time.Second}, // shortened in place
+		{30 * time.Second, 24 * time.Hour, 30 * time.Second}, // the default, created
+		{2 * time.Minute, 24 * time.Hour, 2 * time.Minute},   // lengthened in place
+		{10 * time.Second, 24 * time.Hour, 10 * time.Second}, // shortened in place
 		{2 * time.Hour, time.Hour, time.Hour},                // capped at the max age
 	} {
 		cfg.InboundDuplicateWindow, cfg.InboundMaxAge = c.window, c.maxAge

@@ -17,7 +17,7 @@ func TestFromEnv(t *testing.T) {
 		want   bus.Config
 		wantIn string // an error naming this
 	}{
-		{name: "Defaults", want: bus.Config{Replicas: 1, DuplicateWindow: time.Hour, RawDuplicateWindow: 2 * time.Minute, OutboundDuplicateWindow: 2 * time.Minute, InboundDuplicateWindow: 2 * time.Minute, AckLogMaxBytes: 256 << 20, InboundMaxAge: 24 * time.Hour, InboundMaxBytes: 1 << 30, DLQMaxAge: 7 * 24 * time.Hour, Partitions: 4, RawMaxBytes: 1 << 30, OutboundMaxBytes: 256 << 20}},
+		{name: "Defaults", want: bus.Config{Replicas: 1, DuplicateWindow: time.Hour, RawDuplicateWindow: 30 * time.Second, OutboundDuplicateWindow: 30 * time.Second, InboundDuplicateWindow: 30 * time.Second, AckLogMaxBytes: 256 << 20, InboundMaxAge: 24 * time.Hour, InboundMaxBytes: 1 << 30, DLQMaxAge: 7 * 24 * time.Hour, Partitions: 4, RawMaxBytes: 1 << 30, OutboundMaxBytes: 256 << 20}},
 		{name: "AllSet", env: map[string]string{
 			"RELAY_STREAM_REPLICAS": "3", "RELAY_DUPLICATE_WINDOW": "2h", "RELAY_INBOUND_MAX_AGE": "1h",
 			"RELAY_INBOUND_MAX_BYTES": "2097152", "RELAY_DLQ_MAX_AGE": "48h", "RELAY_STREAM_STORAGE": "memory", "RELAY_PARTITIONS": "0",

@@ -158,7 +158,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.StringVar(&c.LatencyTrace, "latency-trace", "", "write an execution trace of the latency run to this file (go tool trace)")
 	fs.StringVar(&c.EgressProfile, "egress-cpuprofile", "", "write the CPU profile of the egress run (the one its breakdown by component is read from) to this file")
 	memProfile := fs.String("memprofile", "", "write a heap profile at the end of the run to this file")
-	memLimit := fs.Int64("memory-limit", memlimit.Default+64<<20, "base soft memory limit of the bench process in bytes: the all-in-one's default plus room for the connector and agent it also hosts; it follows the live heap as the all-in-one's does (GOMEMLIMIT overrides, 0 disables)")
+	memLimit := fs.Int64("memory-limit", benchMemoryLimit, "base soft memory limit of the bench process in bytes: the all-in-one's default plus room for the connector and agent it also hosts; it follows the live heap as the all-in-one's does (GOMEMLIMIT overrides, 0 disables)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -707,6 +707,12 @@ func bench(ctx context.Context, c benchConfig, progress func(string, ...any)) (*
 // benchChats is how many chats the egress run replies to: a bot serves many
 // chats, and egress keeps each chat's replies in order on one worker.
 const benchChats = 1000
+
+// benchMemoryLimit is the bench process's base soft memory limit: 192 MiB,
+// the all-in-one's default of sessions 1–7 (128 MiB) plus room for the
+// connector and agent it also hosts. Kept apart from memlimit.Default so
+// that the throughput runs stay comparable across sessions.
+const benchMemoryLimit = 192 << 20
 
 // writeScopes stores scope records for the bench chats the way the
 // converter does.
