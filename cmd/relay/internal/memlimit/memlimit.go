@@ -13,11 +13,15 @@ import (
 
 // Default is the all-in-one process's soft memory limit unless GOMEMLIMIT
 // says otherwise: under sustained load the Go heap would otherwise grow to
-// twice the live data between collections. 96 MiB (128 MiB until session
-// 8): at 2,000 frames/s the live heap is ≈ 68 MB, and RSS runs ≈ 15–20 MB
+// twice the live data between collections. 112 MiB (128 MiB until session
+// 8): at 2,000 frames/s the live heap is ≈ 68 MB and RSS runs ≈ 15–20 MB
 // above the limit (stacks, unscavenged spans), so 128 MiB left the
-// all-in-one at 148–161 MB RSS, over issue #15's 150 MB.
-const Default = 96 << 20
+// all-in-one at 144–161 MB RSS, over issue #15's 150 MB. 112 MiB holds it
+// at 130–139 MB for 1–2 % more CPU (4.2 collections a second instead of
+// 2.7); 96 MiB held 115–123 MB but cost 5 % more CPU (6.7 a second) and
+// left so little headroom that a backlog took RSS to 184 MB
+// (docs/performance.md, Memory, session 8).
+const Default = 112 << 20
 
 // limitFor is the soft limit for a live heap of live bytes: the default,
 // or 1.5 × live once the live data outgrows it.
