@@ -61,9 +61,10 @@ func AckLogSubject(writer string) string {
 // a lost PubAck, a replay racing a reconnect, a redelivery after an ack
 // wait. Longer repeats are recognised on disk (the ack log, the stored
 // results, the converter's look at the last event of a chat). The server
-// keeps every id of the window in memory (~124 B each): 30 s is what keeps
-// the all-in-one within 150 MB at 2,000 frames/s (docs/performance.md,
-// Memory); 2 min, the default until session 8, held ~25 MB more per stream.
+// keeps every id of the window in memory (~124 B each): with 30 s the
+// all-in-one runs at 132–150 MB at 2,000 frames/s, 145–158 MB once
+// RELAY_INBOUND is full (docs/performance.md, Memory); 2 min, the default
+// until session 8, held ~25 MB more per stream.
 const shortDuplicates = 30 * time.Second
 
 // Config shapes the streams and buckets. Its variables are declared in

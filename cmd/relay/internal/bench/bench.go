@@ -584,13 +584,9 @@ func bench(ctx context.Context, c benchConfig, progress func(string, ...any)) (*
 	progress("latency, %d/s for %v", c.Rate, c.LatencyFor)
 	lbase := seq.Load()
 	lpre := bodies.prebuild(lbase, latencyTotal(c.Rate, c.LatencyFor))
-	emitPre := func(n uint64) {
-		if i := n - lbase; i < uint64(len(lpre)) {
-			_, _ = dev.EmitJSON(wire.FramePassthroughForward, lpre[i])
-			return
-		}
-		emit(n)
-	}
+	// latencyRun emits exactly latencyTotal interactions, numbered on
+	// from lbase: nothing else emits meanwhile.
+	emitPre := func(n uint64) { _, _ = dev.EmitJSON(wire.FramePassthroughForward, lpre[n-lbase]) }
 	stopTrace, err := startTrace(c.LatencyTrace)
 	if err != nil {
 		return nil, err

@@ -16,8 +16,9 @@ import (
 // twice the live data between collections. 112 MiB (128 MiB until session
 // 8): at 2,000 frames/s the live heap is ≈ 68 MB and RSS runs ≈ 15–20 MB
 // above the limit (stacks, unscavenged spans), so 128 MiB left the
-// all-in-one at 144–161 MB RSS, over issue #15's 150 MB. 112 MiB holds it
-// at 130–139 MB for 1–2 % more CPU (4.2 collections a second instead of
+// all-in-one at 144–161 MB RSS, over issue #15's 150 MB. 112 MiB held it
+// at 130–139 MB in 150 s soaks (145–158 MB once RELAY_INBOUND is full and
+// the server discards) for 1–2 % more CPU (4.2 collections a second instead of
 // 2.7); 96 MiB held 115–123 MB but cost 5 % more CPU (6.7 a second) and
 // left so little headroom that a backlog took RSS to 184 MB
 // (docs/performance.md, Memory, session 8).
