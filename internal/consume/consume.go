@@ -53,6 +53,10 @@ func Attempt(ctx context.Context) uint64 { return consume.Attempt(ctx) }
 // Later defers a handler's outcome (see the consume package's Later).
 func Later(ctx context.Context) func(error) { return consume.Later(ctx) }
 
+// Metadata is consume.Metadata: the message's JetStream metadata as read
+// on delivery.
+func Metadata(ctx context.Context) *jetstream.MsgMetadata { return consume.Metadata(ctx) }
+
 // New returns the consume loop of stage (its token, events.Stage*): cfg
 // with the stage's dead letters and its metrics registered on reg (nil:
 // not registered). cfg's DeadLetter, PermanentPanics and Hooks are set

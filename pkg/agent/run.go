@@ -167,9 +167,12 @@ var stableAfter = 30 * time.Second
 // handle turns one message into an Event for h. A message that is no
 // message event is acked; one that does not decode is given up.
 func (c *Client) handle(ctx context.Context, m jetstream.Msg, h Handler) error {
-	md, err := m.Metadata()
-	if err != nil {
-		return consume.Permanent(fmt.Errorf("%w on %s: %w", ErrBadEvent, m.Subject(), err))
+	md := consume.Metadata(ctx)
+	if md == nil {
+		var err error
+		if md, err = m.Metadata(); err != nil {
+			return consume.Permanent(fmt.Errorf("%w on %s: %w", ErrBadEvent, m.Subject(), err))
+		}
 	}
 	hdr := m.Headers()
 	if t := hdr.Get(events.TypeHeader); t != "" && t != events.TypeMessageEvent {

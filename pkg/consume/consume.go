@@ -409,7 +409,7 @@ func (l *Loop) Run(ctx context.Context) error {
 		// reply subject on every call).
 		it := &item{m: m, part: src.part, delivered: 1}
 		if md, err := m.Metadata(); err == nil {
-			it.seq, it.delivered, it.hasSeq = md.Sequence.Stream, md.NumDelivered, true
+			it.seq, it.delivered, it.hasSeq, it.md = md.Sequence.Stream, md.NumDelivered, true, md
 		}
 		if !out.add(it) {
 			// A redelivery of a message still queued or running here (its
@@ -808,7 +808,30 @@ func (l *Loop) consumerGone(ctx context.Context, name string) bool {
 	return false
 }
 
-type attemptKey struct{}
+// callCtx is the context a handler is called with: what Attempt, Later
+// and Metadata return, in one value (a context.WithValue for each cost an
+// allocation apiece and a longer lookup).
+type callCtx struct {
+	context.Context
+	attempt uint64
+	d       deferral
+	md      *jetstream.MsgMetadata
+}
+
+type callKey struct{}
+
+func (c *callCtx) Value(key any) any {
+	if _, ok := key.(callKey); ok {
+		return c
+	}
+	return c.Context.Value(key)
+}
+
+// callOf returns the handler call ctx belongs to, or nil outside one.
+func callOf(ctx context.Context) *callCtx {
+	c, _ := ctx.Value(callKey{}).(*callCtx)
+	return c
+}
 
 // Attempt returns the attempt number of the message a handler is called
 // for: 1 the first time, counting both redeliveries by the server and the
@@ -816,10 +839,22 @@ type attemptKey struct{}
 // JetStream checks for Attempt > 1 before repeating them (a retry may
 // follow an attempt that got half way).
 func Attempt(ctx context.Context) uint64 {
-	if n, ok := ctx.Value(attemptKey{}).(uint64); ok {
-		return n
+	if c := callOf(ctx); c != nil {
+		return c.attempt
 	}
 	return 1
+}
+
+// Metadata returns the JetStream metadata of the message a handler is
+// called for, as the loop read it on delivery (jetstream.Msg.Metadata
+// parses the reply subject again on every call). It is nil outside a
+// handler, or when the metadata could not be read; the handler must not
+// modify it.
+func Metadata(ctx context.Context) *jetstream.MsgMetadata {
+	if c := callOf(ctx); c != nil {
+		return c.md
+	}
+	return nil
 }
 
 // process handles one message until it is settled: acked, given up, or
@@ -848,9 +883,10 @@ func (l *Loop) attempts(ctx context.Context, sc *sched, it *item, attempt uint64
 			if outcome != nil {
 				err, outcome = *outcome, nil
 			} else {
-				d := &deferral{}
+				call := &callCtx{Context: ctx, attempt: attempt, md: it.md}
+				d := &call.d
 				start := time.Now()
-				err = l.safeHandle(context.WithValue(context.WithValue(ctx, attemptKey{}, attempt), laterKey{}, d), it.m)
+				err = l.safeHandle(call, it.m)
 				l.cfg.Hooks.Handled(time.Since(start))
 				if d.arm(err, func(err error) { l.resume(ctx, sc, it, attempt, err, settle) }) {
 					return false
@@ -925,8 +961,6 @@ func (l *Loop) resume(ctx context.Context, sc *sched, it *item, attempt uint64, 
 	}()
 }
 
-type laterKey struct{}
-
 // deferral is one attempt's Later: the outcome may be reported before the
 // loop has seen the handler return (arm), or after.
 type deferral struct {
@@ -950,10 +984,11 @@ type deferral struct {
 // Outside a consume loop's handler Later returns nil: the caller then
 // finishes synchronously.
 func Later(ctx context.Context) (done func(error)) {
-	d, ok := ctx.Value(laterKey{}).(*deferral)
-	if !ok {
+	c := callOf(ctx)
+	if c == nil {
 		return nil
 	}
+	d := &c.d
 	d.mu.Lock()
 	d.deferred = true
 	d.mu.Unlock()

@@ -11,10 +11,11 @@ import (
 // item is one message in hand: dispatched, not yet settled.
 type item struct {
 	m         jetstream.Msg
-	seq       uint64 // stream sequence (0 when unknown)
-	hasSeq    bool   // the metadata could be read
-	delivered uint64 // the server's delivery count (1 when unknown)
-	part      int    // the partition it came from (0 without partitions)
+	seq       uint64                 // stream sequence (0 when unknown)
+	hasSeq    bool                   // the metadata could be read
+	delivered uint64                 // the server's delivery count (1 when unknown)
+	part      int                    // the partition it came from (0 without partitions)
+	md        *jetstream.MsgMetadata // as read on delivery (nil when it could not be)
 	// settling: its ack, nak or term is being sent; it no longer counts
 	// as in hand for a gate (the server may have counted it out already).
 	settling atomic.Bool

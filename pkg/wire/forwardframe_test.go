@@ -1,6 +1,7 @@
 package wire_test
 
 import (
+	"bytes"
 	"encoding/base64"
 	"errors"
 	"testing"
@@ -27,6 +28,14 @@ func twoPass(b []byte) (wire.PassthroughForward, string, error) {
 var forwardFrameSeeds = []string{
 	`{"type":"passthrough_forward","bufferId":"b1","forward":{"platform":"discord","botId":"1","method":"POST","path":"/i","headers":[["a","b"],["c"],["d",null]],"bodyB64":"` + base64.StdEncoding.EncodeToString([]byte(`{"id":"1"}`)) + `","profile":"p"}}`,
 	`{"type":"passthrough_forward","forward":{"platform":"twilio","bodyB64":""}}`,
+	// Bodies Body refuses: on the fast path (no padding, non-zero
+	// trailing bits, a character outside the alphabet) and through an
+	// escape (a line break, an escaped slash that is fine).
+	`{"type":"passthrough_forward","forward":{"platform":"discord","bodyB64":"YQ"}}`,
+	`{"type":"passthrough_forward","forward":{"platform":"discord","bodyB64":"YR=="}}`,
+	`{"type":"passthrough_forward","forward":{"platform":"discord","bodyB64":"Y*=="}}`,
+	`{"type":"passthrough_forward","forward":{"platform":"discord","bodyB64":"YQ==\n"}}`,
+	`{"type":"passthrough_forward","forward":{"platform":"discord","bodyB64":"Pz\/="}}`,
 	`{"type":"passthrough_forward","forward":null}`,
 	`{"type":"passthrough_forward"}`,
 	`{"type":"passthrough_forward","forward":{"bodyB64":"x"}}`,
@@ -103,6 +112,7 @@ func FuzzDecodeForwardFrame(f *testing.F) {
 
 func checkForwardFrame(t *testing.T, b []byte) {
 	t.Helper()
+	checkForwardBody(t, b)
 	got, gotID, gotErr := wire.DecodeForwardFrame(b)
 	want, wantID, wantErr := twoPass(b)
 	if (gotErr == nil) != (wantErr == nil) {
@@ -116,5 +126,31 @@ func checkForwardFrame(t *testing.T, b []byte) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" || gotID != wantID {
 		t.Fatalf("DecodeForwardFrame(%q) differs from two passes (id %q vs %q):\n%s", b, gotID, wantID, diff)
+	}
+}
+
+// checkForwardBody holds DecodeForwardBody to DecodeForwardFrame followed
+// by Body: the same error reason, or the same forward (without its base64)
+// and body.
+func checkForwardBody(t *testing.T, b []byte) {
+	t.Helper()
+	got, gotBody, gotErr := wire.DecodeForwardBody(b)
+	want, _, wantErr := wire.DecodeForwardFrame(b)
+	var wantBody []byte
+	if wantErr == nil {
+		wantBody, wantErr = want.Body()
+	}
+	if (gotErr == nil) != (wantErr == nil) {
+		t.Fatalf("DecodeForwardBody(%q) error = %v, DecodeForwardFrame and Body = %v", b, gotErr, wantErr)
+	}
+	if gotErr != nil {
+		if !errors.Is(gotErr, events.ErrBadFrame) || gotErr.Error() != wantErr.Error() {
+			t.Fatalf("DecodeForwardBody(%q) error = %v, DecodeForwardFrame and Body = %v", b, gotErr, wantErr)
+		}
+		return
+	}
+	want.BodyB64 = ""
+	if diff := cmp.Diff(want, got); diff != "" || !bytes.Equal(gotBody, wantBody) {
+		t.Fatalf("DecodeForwardBody(%q) differs (body %q vs %q):\n%s", b, gotBody, wantBody, diff)
 	}
 }

@@ -16,10 +16,17 @@ import "github.com/relaybus/relaybus/pkg/wire/jsonscan"
 // platform or body — reports ok=false and the caller takes the general path,
 // which also produces the exact error.
 func scanForwardFrame(b []byte) (fwd PassthroughForward, bufferID string, ok bool) {
-	s := fwdScanner{b: b}
+	fwd, _, bufferID, ok = scanForward(b, true)
+	return fwd, bufferID, ok
+}
+
+// scanForward is scanForwardFrame; it also returns the bodyB64 string's
+// bytes (aliasing b), and leaves fwd.BodyB64 empty unless copyB64.
+func scanForward(b []byte, copyB64 bool) (fwd PassthroughForward, b64 []byte, bufferID string, ok bool) {
+	s := fwdScanner{b: b, copyB64: copyB64}
 	s.ws()
 	if !s.consume('{') {
-		return fwd, "", false
+		return fwd, nil, "", false
 	}
 	const (
 		seenType = 1 << iota
@@ -33,11 +40,11 @@ func scanForwardFrame(b []byte) (fwd PassthroughForward, bufferID string, ok boo
 			break
 		}
 		if !first && !s.comma() {
-			return fwd, "", false
+			return fwd, nil, "", false
 		}
 		key, ok := s.key()
 		if !ok {
-			return fwd, "", false
+			return fwd, nil, "", false
 		}
 		var bit int
 		switch string(key) {
@@ -45,33 +52,33 @@ func scanForwardFrame(b []byte) (fwd PassthroughForward, bufferID string, ok boo
 			bit = seenType
 			v, ok := s.str()
 			if !ok || string(v) != FramePassthroughForward {
-				return fwd, "", false
+				return fwd, nil, "", false
 			}
 		case "bufferId":
 			bit = seenBuffer
 			v, ok := s.str()
 			if !ok {
-				return fwd, "", false
+				return fwd, nil, "", false
 			}
 			bufferID = string(v)
 		case "forward":
 			bit = seenForward
 			if !s.forward(&fwd) {
-				return fwd, "", false
+				return fwd, nil, "", false
 			}
 		default:
-			return fwd, "", false
+			return fwd, nil, "", false
 		}
 		if seen&bit != 0 {
-			return fwd, "", false
+			return fwd, nil, "", false
 		}
 		seen |= bit
 	}
 	s.ws()
 	if s.i != len(s.b) || seen&seenType == 0 || seen&seenForward == 0 {
-		return PassthroughForward{}, "", false
+		return PassthroughForward{}, nil, "", false
 	}
-	return fwd, bufferID, true
+	return fwd, s.b64, bufferID, true
 }
 
 // fwdScanner reads the fast path's JSON subset with the primitives of
@@ -80,6 +87,10 @@ func scanForwardFrame(b []byte) (fwd PassthroughForward, bufferID string, ok boo
 type fwdScanner struct {
 	b []byte
 	i int
+	// copyB64: bodyB64 is copied into the result; else only b64 (aliasing
+	// b) holds it.
+	copyB64 bool
+	b64     []byte
 }
 
 func (s *fwdScanner) ws() { s.i = jsonscan.SkipSpace(s.b, s.i) }
@@ -164,7 +175,14 @@ func (s *fwdScanner) forward(f *PassthroughForward) bool {
 		case "path":
 			bit, dst = 8, &f.Path
 		case "bodyB64":
-			bit, dst = 16, &f.BodyB64
+			bit = 16
+			if s.copyB64 {
+				dst = &f.BodyB64
+			} else if v, ok := s.str(); ok {
+				s.b64 = v
+			} else {
+				return false
+			}
 			hasBody = true
 		case "profile":
 			bit, dst = 32, &f.Profile

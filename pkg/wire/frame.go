@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -251,6 +252,31 @@ func DecodeForwardFrame(b []byte) (PassthroughForward, string, error) {
 	return fwd, f.BufferID, err
 }
 
+// DecodeForwardBody decodes a passthrough_forward frame and its body: the
+// same checks, result and errors as DecodeForwardFrame followed by Body,
+// except that the result's BodyB64 is left empty. The converter needs only
+// the body: on the fast path it is decoded straight from b, without a copy
+// of its base64 (about 2 KB a frame) in between.
+func DecodeForwardBody(b []byte) (PassthroughForward, []byte, error) {
+	if fwd, b64, _, ok := scanForward(b, false); ok {
+		body, err := decodeBody(b64)
+		if err != nil {
+			return PassthroughForward{}, nil, err
+		}
+		return fwd, body, nil
+	}
+	fwd, _, err := DecodeForwardFrame(b)
+	if err != nil {
+		return PassthroughForward{}, nil, err
+	}
+	body, err := fwd.Body()
+	if err != nil {
+		return PassthroughForward{}, nil, err
+	}
+	fwd.BodyB64 = ""
+	return fwd, body, nil
+}
+
 // forwardWire is the wire form of a forward object.
 type forwardWire struct {
 	Platform string            `json:"platform"`
@@ -292,18 +318,37 @@ func headerPair(raw json.RawMessage) (name, value string, ok bool) {
 	return *pair[0], *pair[1], true
 }
 
+// strictBase64 is base64.StdEncoding.Strict(), made once (Strict copies
+// the encoding's tables).
+var strictBase64 = base64.StdEncoding.Strict()
+
 // Body decodes BodyB64 strictly: standard alphabet, correct padding, zero
 // trailing bits, and no characters (not even newlines) outside the alphabet.
 // The reference gateway's lenient decoding silently dropped such characters.
 func (f PassthroughForward) Body() ([]byte, error) {
-	if strings.ContainsAny(f.BodyB64, "\r\n") {
+	// Two IndexByte calls, not ContainsAny: they scan the ~2 KB a word or
+	// a vector at a time, ContainsAny a byte at a time (about 2 µs a body).
+	if strings.IndexByte(f.BodyB64, '\n') >= 0 || strings.IndexByte(f.BodyB64, '\r') >= 0 {
 		return nil, frameErr(events.ReasonBadBase64, "forward.bodyB64", "line breaks are not allowed")
 	}
-	b, err := base64.StdEncoding.Strict().DecodeString(f.BodyB64)
+	b, err := strictBase64.DecodeString(f.BodyB64)
 	if err != nil {
 		return nil, frameErr(events.ReasonBadBase64, "forward.bodyB64", "%v", err)
 	}
 	return b, nil
+}
+
+// decodeBody is Body for the bytes of the base64.
+func decodeBody(b64 []byte) ([]byte, error) {
+	if bytes.IndexByte(b64, '\n') >= 0 || bytes.IndexByte(b64, '\r') >= 0 {
+		return nil, frameErr(events.ReasonBadBase64, "forward.bodyB64", "line breaks are not allowed")
+	}
+	b := make([]byte, strictBase64.DecodedLen(len(b64)))
+	n, err := strictBase64.Decode(b, b64)
+	if err != nil {
+		return nil, frameErr(events.ReasonBadBase64, "forward.bodyB64", "%v", err)
+	}
+	return b[:n], nil
 }
 
 // Header returns the first value of a forwarded header (case-insensitive).

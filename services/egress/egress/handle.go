@@ -58,9 +58,12 @@ type job struct {
 
 // handle processes one action delivery; see the package doc for the rules.
 func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
-	md, err := msg.Metadata()
-	if err != nil {
-		return consume.Permanent(&events.ActionError{Reason: events.ReasonBadEncoding, Detail: "not a JetStream message"})
+	md := consume.Metadata(ctx)
+	if md == nil {
+		var err error
+		if md, err = msg.Metadata(); err != nil {
+			return consume.Permanent(&events.ActionError{Reason: events.ReasonBadEncoding, Detail: "not a JetStream message"})
+		}
 	}
 	hdr := msg.Headers()
 	j := &job{msg: msg, stored: md.Timestamp}

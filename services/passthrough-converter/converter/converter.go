@@ -179,12 +179,12 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 	if events.SubjectKind(msg.Subject()) == wire.FramePassthroughForward {
 		// The hot path: envelope and forward decoded in one pass.
 		s.metrics.observeLag(msg.Headers().Get(events.ReceivedAtHeader), s.Now())
-		fwd, _, err := wire.DecodeForwardFrame(msg.Data())
+		fwd, body, err := wire.DecodeForwardBody(msg.Data())
 		if err != nil {
 			s.metrics.dropped.WithLabelValues(events.Reason(err)).Inc()
 			return consume.Permanent(err)
 		}
-		return s.handleForward(ctx, msg, fwd)
+		return s.handleForward(ctx, msg, fwd, body)
 	}
 	frame, err := wire.DecodeFrame(msg.Data())
 	if err != nil {
@@ -207,7 +207,12 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 			s.metrics.dropped.WithLabelValues(events.Reason(err)).Inc()
 			return consume.Permanent(err)
 		}
-		return s.handleForward(ctx, msg, fwd)
+		body, err := fwd.Body()
+		if err != nil {
+			s.metrics.dropped.WithLabelValues(events.Reason(err)).Inc()
+			return consume.Permanent(err)
+		}
+		return s.handleForward(ctx, msg, fwd, body)
 	case wire.FrameInterruptInbound:
 		return s.publishInterrupt(ctx, msg, frame)
 	default:
@@ -217,14 +222,12 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 	}
 }
 
-func (s *Service) handleForward(ctx context.Context, msg jetstream.Msg, fwd wire.PassthroughForward) error {
-	body, err := fwd.Body()
-	if err != nil {
-		s.metrics.dropped.WithLabelValues(events.Reason(err)).Inc()
-		return consume.Permanent(err)
-	}
+// handleForward converts a forward whose body is decoded (its BodyB64 may
+// be empty: see wire.DecodeForwardBody).
+func (s *Service) handleForward(ctx context.Context, msg jetstream.Msg, fwd wire.PassthroughForward, body []byte) error {
 	var ev events.MessageEvent
 	var kind string
+	var err error
 	switch fwd.Platform {
 	case "discord":
 		ev, err = discord.Convert(body, fwd)
@@ -301,7 +304,7 @@ func (s *Service) publishEvent(ctx context.Context, in jetstream.Msg, ev *events
 	if t := in.Headers().Get(events.ReceivedAtHeader); t != "" {
 		out.Header.Set(events.ReceivedAtHeader, t)
 	}
-	setRawPosition(out, in)
+	setRawPosition(ctx, out, in)
 	return s.publish(ctx, out, kind)
 }
 
@@ -348,10 +351,13 @@ func (s *Service) publish(ctx context.Context, out *nats.Msg, kind string) error
 // out (Relay-Raw-Seq, Relay-Raw-Stored-At): a debugging aid, so that an
 // event stored out of its chat's order shows whether its frame was stored
 // out of order too (ws-edge) or only its event (the converter).
-func setRawPosition(out *nats.Msg, in jetstream.Msg) {
-	md, err := in.Metadata()
-	if err != nil {
-		return
+func setRawPosition(ctx context.Context, out *nats.Msg, in jetstream.Msg) {
+	md := consume.Metadata(ctx)
+	if md == nil {
+		var err error
+		if md, err = in.Metadata(); err != nil {
+			return
+		}
 	}
 	out.Header.Set(events.RawSeqHeader, strconv.FormatUint(md.Sequence.Stream, 10))
 	out.Header.Set(events.RawStoredAtHeader, md.Timestamp.UTC().Format(time.RFC3339Nano))
@@ -399,7 +405,7 @@ func (s *Service) publishInterrupt(ctx context.Context, in jetstream.Msg, frame 
 	out.Header.Set(events.TypeHeader, events.TypeInterrupt)
 	out.Header.Set(events.SessionKeyHeader, it.SessionKey)
 	out.Header.Set(events.MsgIDHeader, outputID("int:", in))
-	setRawPosition(out, in)
+	setRawPosition(ctx, out, in)
 	return s.publish(ctx, out, "interrupt")
 }
 
