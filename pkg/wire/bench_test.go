@@ -37,7 +37,17 @@ func BenchmarkDecodeFrame(b *testing.B) {
 			}
 		}
 	})
-	// The converter's path: envelope and forward in one call.
+	// The converter's path: envelope, forward and body in one call.
+	b.Run("ForwardBody", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(frame)))
+		for b.Loop() {
+			if _, _, err := wire.DecodeForwardBody(frame); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	// Envelope and forward in one call, then the body.
 	b.Run("ForwardFrameBody", func(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(frame)))
