@@ -441,46 +441,46 @@ func TestQueuedMessagesOutliveAckWait(t *testing.T) {
 	}
 }
 
-// TestMetadataIsTheDeliverys: a handler reads the message's metadata from
+// TestMetadataIsTheDeliverys: a handler reads its message's metadata from
 // its context, the same as Msg.Metadata, on the first attempt and on an
-// in-order retry; outside a handler there is none.
+// in-order retry, with other messages handled in parallel; outside a
+// handler there is none.
 func TestMetadataIsTheDeliverys(t *testing.T) {
 	js, _, _ := setup(t)
 	if consume.Metadata(t.Context()) != nil {
 		t.Fatal("Metadata outside a handler is not nil")
 	}
-	type call struct {
-		attempt  uint64
-		seq      uint64
-		want     uint64
-		stamp    time.Time
-		wantTime time.Time
-	}
-	calls := make(chan call, 10)
-	_, stop := start(t, js, consume.Config{Workers: 2, NakBase: time.Millisecond, NakMax: time.Millisecond}, func(ctx context.Context, m jetstream.Msg) error {
+	const n = 40
+	var mu sync.Mutex
+	calls := map[uint64][]uint64{} // stream sequence -> the attempts seen
+	_, stop := start(t, js, consume.Config{Workers: 8, NakBase: time.Millisecond, NakMax: time.Millisecond,
+		Key: func(m jetstream.Msg) string { return string(m.Data()) }}, func(ctx context.Context, m jetstream.Msg) error {
+		time.Sleep(time.Millisecond) // let the others overlap
 		md := consume.Metadata(ctx)
 		want, err := m.Metadata()
 		if md == nil || err != nil {
 			t.Errorf("Metadata = %v (Msg.Metadata error %v)", md, err)
 			return nil
 		}
-		calls <- call{consume.Attempt(ctx), md.Sequence.Stream, want.Sequence.Stream, md.Timestamp, want.Timestamp}
+		if md.Sequence != want.Sequence || !md.Timestamp.Equal(want.Timestamp) || md.Stream != want.Stream || md.Consumer != want.Consumer {
+			t.Errorf("Metadata = %+v, Msg.Metadata = %+v", *md, *want)
+		}
+		mu.Lock()
+		calls[want.Sequence.Stream] = append(calls[want.Sequence.Stream], consume.Attempt(ctx))
+		mu.Unlock()
 		if consume.Attempt(ctx) == 1 {
 			return errors.New("once more")
 		}
 		return nil
 	})
 	defer stop()
-	publish(t, js, 1, 0)
-	for attempt := uint64(1); attempt <= 2; attempt++ {
-		select {
-		case c := <-calls:
-			if c.attempt != attempt || c.seq != c.want || c.seq != 1 || !c.stamp.Equal(c.wantTime) {
-				t.Errorf("call %d: attempt %d, seq %d at %v; want attempt %d, seq %d at %v", attempt, c.attempt, c.seq, c.stamp, attempt, c.want, c.wantTime)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("no attempt %d", attempt)
+	publish(t, js, n, 0)
+	waitSettled(t, js)
+	mu.Lock()
+	defer mu.Unlock()
+	for seq := uint64(1); seq <= n; seq++ {
+		if got := calls[seq]; len(got) != 2 || got[0] != 1 || got[1] != 2 {
+			t.Errorf("message %d: attempts %v, want [1 2]", seq, got)
 		}
 	}
-	waitSettled(t, js)
 }

@@ -30,12 +30,17 @@ var forwardFrameSeeds = []string{
 	`{"type":"passthrough_forward","forward":{"platform":"twilio","bodyB64":""}}`,
 	// Bodies Body refuses: on the fast path (no padding, non-zero
 	// trailing bits, a character outside the alphabet) and through an
-	// escape (a line break, an escaped slash that is fine).
+	// escape (a line break; an escaped slash, "Pz/=", whose trailing bits
+	// are not zero). One it takes through an escape ("e30=", "{}"), and a
+	// body longer than the 32 bytes after which jsonscan.String scans
+	// for the string's end with vector scans.
 	`{"type":"passthrough_forward","forward":{"platform":"discord","bodyB64":"YQ"}}`,
 	`{"type":"passthrough_forward","forward":{"platform":"discord","bodyB64":"YR=="}}`,
 	`{"type":"passthrough_forward","forward":{"platform":"discord","bodyB64":"Y*=="}}`,
 	`{"type":"passthrough_forward","forward":{"platform":"discord","bodyB64":"YQ==\n"}}`,
 	`{"type":"passthrough_forward","forward":{"platform":"discord","bodyB64":"Pz\/="}}`,
+	`{"type":"passthrough_forward","forward":{"platform":"discord","bodyB64":"e30\u003d"}}`,
+	`{"type":"passthrough_forward","forward":{"platform":"discord","bodyB64":"` + base64.StdEncoding.EncodeToString([]byte(`{"id":"1","channel_id":"2","token":"a long one"}`)) + `"}}`,
 	`{"type":"passthrough_forward","forward":null}`,
 	`{"type":"passthrough_forward"}`,
 	`{"type":"passthrough_forward","forward":{"bodyB64":"x"}}`,

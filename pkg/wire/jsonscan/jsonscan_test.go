@@ -16,6 +16,9 @@ import (
 var seeds = []string{
 	``, ` `, `{}`, ` { } `, `[]`, `[ ]`, `null`, `true`, `false`, `nul`, `tru`, `falsey`, `0`, `-0`, `-`, `01`, `1.`, `1.5`, `.5`,
 	`1e3`, `1E+3`, `1e-3`, `1e`, `1e+`, `-1.5e-10`, `"`, `""`, `"a`, `"\"`, `"\\"`, `"\/"`, `"\u00e9"`, `"\u00E9"`, `"\u12"`, `"\u12g4"`,
+	// Longer than longString: the vector scans' cases.
+	`"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"`, `"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\nB"`, "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\tB\"",
+	`"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"B"`, `"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA`, "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\xff\"",
 	`"\x"`, "\"\t\"", "\"\x1f\"", "\"\x7f\"", "\"\xff\"", "\"\xed\xa0\x80\"", `"é😀"`, `"\ud800"`, `"\ud83d\ude00"`,
 	`{"a":1}`, `{"a":1,}`, `{"a" 1}`, `{"a":}`, `{,}`, `{"a":1 "b":2}`, `{1:2}`, `{"a":1}}`, `{"a":1} x`, `{"a":1}{}`,
 	`[1,2,]`, `[,]`, `[1 2]`, `[[[]]]`, `[{"a":[{"b":null}]}]`, "\u00a0{}", "{}\u00a0", "\v{}", "{}\f",
@@ -48,11 +51,16 @@ func TestValidDepth(t *testing.T) {
 // TestStringEveryOffset puts each interesting byte at every offset of a
 // long string, so the word-at-a-time scan is checked at every alignment.
 func TestStringEveryOffset(t *testing.T) {
-	for _, insert := range []string{"\t", "\x1f", "\x00", "\x7f", "\xff", " ", `\n`, `\"`, `"`, `\x`, `\u00e9`, `\`} {
-		for off := range 24 {
-			s := []byte(`"` + strings.Repeat("A", off) + insert + strings.Repeat("B", 24-off) + `"`)
+	// 80 bytes around the insert: it falls before, at and after the
+	// 32 bytes after which String switches to vector scans (longString),
+	// with and without a closing quote.
+	for _, insert := range []string{"\t", "\x1f", "\x00", "\x7f", "\xff", " ", `\n`, `\"`, `"`, `\x`, `\u00e9`, `\`, `\\`} {
+		for off := range 80 {
+			s := []byte(`"` + strings.Repeat("A", off) + insert + strings.Repeat("B", 80-off) + `"`)
 			checkValid(t, s)
 			checkString(t, s)
+			checkValid(t, s[:len(s)-1])
+			checkString(t, s[:len(s)-1])
 		}
 	}
 }
