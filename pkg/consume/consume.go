@@ -29,6 +29,9 @@
 //   - On shutdown no new messages are taken (those already pulled are
 //     handed back at once); in-flight handlers finish (their context lives
 //     on for Grace) and are acked, then Run returns.
+//   - A handler's context tells it which attempt this is (Attempt) and
+//     the message's JetStream metadata as read on delivery (Metadata),
+//     and lets it defer its outcome (Later).
 package consume
 
 import (
