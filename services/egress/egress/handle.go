@@ -13,6 +13,7 @@ import (
 
 	"github.com/relaybus/relaybus/internal/bus"
 	"github.com/relaybus/relaybus/internal/consume"
+	"github.com/relaybus/relaybus/pkg/backoff"
 	"github.com/relaybus/relaybus/pkg/descriptor"
 	"github.com/relaybus/relaybus/pkg/events"
 	"github.com/relaybus/relaybus/services/egress/internal/scopes"
@@ -171,8 +172,8 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 		if ud.noteBegun {
 			// Even when shutdown cancelled the request: nothing was written,
 			// and without this note the redelivery would be ambiguous.
-			nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			nerr := s.noteWriting(nctx, j.id, events.WritingNot)
+			nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), notWrittenBudget)
+			nerr := s.noteNotWritten(nctx, j.id)
 			cancel()
 			if nerr != nil {
 				s.Log.Warn("could not record that an action was not written; its redelivery will be answered ambiguous",
@@ -706,6 +707,34 @@ func awaitNote(ctx context.Context, f *bus.PendingAck, timeout time.Duration) er
 		return fmt.Errorf("storing the before-write note: %w", err)
 	}
 	return nil
+}
+
+// notWrittenBudget bounds noteNotWritten: long enough for the results
+// stream to elect a leader after a NATS node was lost (seconds), short
+// enough for a shutdown.
+const notWrittenBudget = 10 * time.Second
+
+// noteNotWritten stores the "not written" note of an action this attempt
+// did not write, retrying until it is stored or ctx ends. A stream that
+// does not answer (its leader lost with a NATS node, a timeout) is asked
+// again: the note only ever says what is true, and while this replica
+// holds the action no other one writes it. Without it the redelivery
+// finds the "begun" note and answers ambiguous, though nothing was
+// written (seen in the compose suite's TestClusterKillNode). A stream's
+// refusal (an API error) is final.
+func (s *Service) noteNotWritten(ctx context.Context, id string) error {
+	ladder := backoff.New(100*time.Millisecond, time.Second, nil)
+	for {
+		err := s.noteWriting(ctx, id, events.WritingNot)
+		var apiErr *jetstream.APIError
+		if err == nil || errors.As(err, &apiErr) || ctx.Err() != nil {
+			return err
+		}
+		s.Log.Debug("the not-written note was not stored; asking again", "action_id", id, "err", err)
+		if !backoff.Sleep(ctx, ladder.Next()) {
+			return err
+		}
+	}
 }
 
 // noteWriting stores a note synchronously.

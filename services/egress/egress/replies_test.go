@@ -1,6 +1,7 @@
 package egress_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -77,6 +78,50 @@ func TestNotWrittenRetryIsNotTakenForInterrupted(t *testing.T) {
 	res := e.send("retry", events.Action{Op: events.OpSend, ChatID: "c", Content: "hi"})
 	if !res.Success || res.MessageID != "m2" {
 		t.Errorf("result = %+v, want success m2", res)
+	}
+	e.wantEdgeRequests(resp, 2, "")
+}
+
+// TestNotWrittenNoteWaitsForTheStream: when the "not written" note cannot
+// be stored at once (no stream takes its subject for a while, as while the
+// results stream elects a leader after a NATS node was lost), egress asks
+// again until it is stored, so that the retry writes the action instead of
+// answering ambiguous.
+func TestNotWrittenNoteWaitsForTheStream(t *testing.T) {
+	var e *env
+	restored := make(chan error, 1)
+	e, resp := newRunning(t, func(n int, r edgeRequest) string {
+		if n > 1 {
+			return ok(n, r)
+		}
+		// Written "begun" already; now the notes' subject goes away for a
+		// second, then comes back, data kept.
+		ctx := context.Background()
+		st, err := e.js.Stream(ctx, events.ResultsStream)
+		if err != nil {
+			t.Errorf("results stream: %v", err)
+			return ok(n, r)
+		}
+		cfg := st.CachedInfo().Config
+		want := cfg.Subjects
+		cfg.Subjects = []string{events.ResultsSubjectPrefix + ">"}
+		if _, err := e.js.UpdateStream(ctx, cfg); err != nil {
+			t.Errorf("dropping the notes' subject: %v", err)
+		}
+		go func() {
+			time.Sleep(time.Second)
+			cfg.Subjects = want
+			_, err := e.js.UpdateStream(ctx, cfg)
+			restored <- err
+		}()
+		return `{"success":false,"error":"relay transport not connected"}`
+	})
+	res := e.send("nw", events.Action{Op: events.OpSend, ChatID: "c", Content: "hi"})
+	if err := <-restored; err != nil {
+		t.Fatalf("restoring the notes' subject: %v", err)
+	}
+	if !res.Success || res.MessageID != "m2" {
+		t.Errorf("result = %+v, want success m2 (the retry writes it)", res)
 	}
 	e.wantEdgeRequests(resp, 2, "")
 }
