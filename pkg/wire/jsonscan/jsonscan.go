@@ -193,10 +193,14 @@ const (
 	msb = 0x8080808080808080
 )
 
+// controlIn is non-zero when one of the 8 bytes of x is below 0x20 (exact:
+// a borrow only runs on from a byte that is).
+func controlIn(x uint64) uint64 { return (x - 0x20*lsb) & ^x & msb }
+
 // specialIn reports whether the 8 bytes of x may hold a control character,
 // a quote or a backslash.
 func specialIn(x uint64) bool {
-	ctl := (x - 0x20*lsb) & ^x & msb
+	ctl := controlIn(x)
 	q := x ^ '"'*lsb
 	bs := x ^ '\\'*lsb
 	return ctl|(q-lsb)&^q&msb|(bs-lsb)&^bs&msb != 0
@@ -210,8 +214,8 @@ const longString = 32
 func hasControl(v []byte) bool {
 	i := 0
 	for ; i+8 <= len(v); i += 8 {
-		if x := binary.LittleEndian.Uint64(v[i:]); (x-0x20*lsb)&^x&msb != 0 {
-			break // maybe: the bytes decide
+		if controlIn(binary.LittleEndian.Uint64(v[i:])) != 0 {
+			break // the bytes of this word say which
 		}
 	}
 	for _, c := range v[i:] {
